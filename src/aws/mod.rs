@@ -1,0 +1,142 @@
+//! The connection to AWS (or the local emulator) shared by every driver.
+//!
+//! Clients are built once per run from the standard `aws-config` chain. When an endpoint is given
+//! (`--endpoint`, `AWS_ENDPOINT_URL` or `[stack] endpoint`) every service goes there, S3 switches to
+//! path-style addressing (an IP endpoint has no bucket subdomains), and — only if no credentials are
+//! configured at all — the emulator's dummy credentials are used instead of probing instance metadata.
+//! Every request passes an interceptor that counts it, so benchmarks and `-v` can report how many
+//! AWS round trips a command made.
+
+pub mod network;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Where to connect, from flags, environment and the stack file (flags win).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+pub struct AwsContext {
+    config: aws_config::SdkConfig,
+    endpoint: Option<String>,
+    requests: Arc<AtomicU64>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+}
+
+#[derive(Debug, Clone)]
+struct RequestCounter(Arc<AtomicU64>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl AwsContext {
+    pub async fn connect(options: &ConnectOptions) -> anyhow::Result<AwsContext> {
+        let endpoint = options
+            .endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &endpoint {
+            loader = loader.endpoint_url(endpoint);
+            let has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
+                || std::env::var_os("AWS_PROFILE").is_some()
+                || options.profile.is_some();
+            if !has_credentials {
+                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "test", "test", None, None, "provision-emulator",
+                ));
+            }
+        }
+        let mut config = loader.load().await;
+        if config.region().is_none() {
+            if endpoint.is_some() {
+                config = config.into_builder().region(Region::new("us-east-1")).build();
+            } else {
+                anyhow::bail!(
+                    "no AWS region is configured\n\nhint: set `region` in `[stack]`, pass `--region`, or set `AWS_REGION`"
+                );
+            }
+        }
+        Ok(AwsContext {
+            config,
+            endpoint,
+            requests: Arc::new(AtomicU64::new(0)),
+            s3: OnceLock::new(),
+            cloudfront: OnceLock::new(),
+            ec2: OnceLock::new(),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(|r| r.as_ref()).unwrap_or("us-east-1")
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// AWS requests sent so far (every attempt counts).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn counter(&self) -> RequestCounter {
+        RequestCounter(self.requests.clone())
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            let config = aws_sdk_s3::config::Builder::from(&self.config)
+                .force_path_style(self.endpoint.is_some())
+                .interceptor(self.counter())
+                .build();
+            aws_sdk_s3::Client::from_conf(config)
+        })
+    }
+
+    pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
+        self.cloudfront.get_or_init(|| {
+            let config = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.counter()).build();
+            aws_sdk_cloudfront::Client::from_conf(config)
+        })
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| {
+            let config = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.counter()).build();
+            aws_sdk_ec2::Client::from_conf(config)
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! One driver per AWS resource type, all behind the [`Driver`] trait.
+//!
+//! A driver is the only place that knows an AWS API. It receives fully resolved inputs (JSON, with the
+//! schema's defaults filled in) and returns what it read back. Everything around it — planning,
+//! ordering, state — is generic, which is what lets the engine compile and test without AWS.
+
+mod driver_error;
+
+pub mod cloudfront_distribution;
+pub mod s3_bucket;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+pub use driver_error::DriverError;
+
+use crate::address::Address;
+use crate::aws::AwsContext;
+use crate::schema::ResourceSchema;
+use crate::value::JsonMap;
+
+/// Facts about the whole stack that drivers need (tagging, relative paths).
+#[derive(Clone, Debug)]
+pub struct StackInfo {
+    pub name: String,
+    /// The AWS region the stack deploys to.
+    pub region: String,
+    /// The folder holding the stack file; relative paths in fields (e.g. `upload`) start here.
+    pub directory: PathBuf,
+}
+
+/// A resource as it exists in AWS, read back by a driver.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The AWS identifier recorded in the state (bucket name, distribution id, ARN …).
+    pub id: String,
+    /// Input fields as AWS reports them, in the stack file's shape. Only fields the driver can read
+    /// back appear here; the planner compares them with the applied inputs to find drift.
+    pub inputs: JsonMap,
+    /// Attributes other resources may reference.
+    pub attributes: JsonMap,
+}
+
+/// What the planner and executor hand a driver for one resource.
+#[derive(Clone, Debug)]
+pub struct ResourceRequest<'a> {
+    pub address: &'a Address,
+    pub stack: &'a StackInfo,
+    /// Resolved inputs with defaults (and the driver's own `prepare` additions).
+    pub inputs: &'a JsonMap,
+    /// All tags the resource must carry: stack tags, resource tags and the `provision:*` tags.
+    pub tags: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// An existing resource: its id and what the state recorded about it.
+#[derive(Clone, Debug)]
+pub struct ExistingResource<'a> {
+    pub address: &'a Address,
+    pub id: &'a str,
+    pub inputs: &'a JsonMap,
+    pub attributes: &'a JsonMap,
+}
+
+/// One field that changed, as the planner computed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// Progress that a long-running driver call reports while it waits (e.g. CloudFront deploying).
+pub trait ProgressSink: Send + Sync {
+    fn waiting(&self, address: &Address, message: &str);
+}
+
+#[async_trait]
+pub trait Driver: Send + Sync {
+    fn schema(&self) -> &'static ResourceSchema;
+
+    /// Adds inputs the driver derives from the resolved ones before planning, e.g. the content
+    /// hashes of the files in an `upload` folder. Runs offline.
+    fn prepare(&self, _stack: &StackInfo, _inputs: &mut JsonMap) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Attributes that are already known from the inputs before the resource is applied (a bucket's
+    /// name and ARN). The rest show as `(known after apply)`.
+    fn planned_attributes(&self, _stack: &StackInfo, _inputs: &JsonMap) -> JsonMap {
+        JsonMap::new()
+    }
+
+    /// The AWS identifier a create will use, recorded in the state before the create call, so that
+    /// a run killed mid-call can find the resource again with [`Driver::find_interrupted`].
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String;
+
+    /// Reads many resources of this type at once; one entry per input, `None` when it no longer
+    /// exists. Implementations batch where the AWS API allows.
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>>;
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        request: &ResourceRequest<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError>;
+
+    /// Changes the resource in place. `changes` lists the fields that differ from `prior`.
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        changes: &[FieldChange],
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError>;
+
+    async fn delete(
+        &self,
+        aws: &AwsContext,
+        resource: &ExistingResource<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), DriverError>;
+
+    /// After a run was interrupted between recording the intent and the create call's answer:
+    /// the id of the resource that call made, if it exists.
+    async fn find_interrupted(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        address: &Address,
+        intended_id: &str,
+    ) -> Result<Option<String>, DriverError>;
+}
+
+/// Every driver provision knows, by resource type name.
+pub fn registry() -> &'static [&'static dyn Driver] {
+    static DRIVERS: &[&dyn Driver] =
+        &[&s3_bucket::BucketDriver, &cloudfront_distribution::DistributionDriver];
+    DRIVERS
+}
+
+pub fn driver_for(type_name: &str) -> Option<&'static dyn Driver> {
+    registry().iter().copied().find(|driver| driver.schema().type_name == type_name)
+}
+
+pub fn type_names() -> Vec<&'static str> {
+    registry().iter().map(|driver| driver.schema().type_name).collect()
+}

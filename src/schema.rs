@@ -1,0 +1,131 @@
+//! The shape of each resource type: its fields, their types and defaults, which of them force a
+//! replacement, and the attributes it exposes.
+//!
+//! One table per type drives everything that must agree with everything else: offline validation
+//! (unknown fields, types), the defaults the planner fills in, the `forces replacement` notes in a
+//! plan, and the JSON Schema that editors use. Keeping it data rather than code means those can
+//! never drift apart.
+
+#[derive(Debug)]
+pub struct ResourceSchema {
+    pub type_name: &'static str,
+    pub description: &'static str,
+    pub fields: &'static [FieldSpec],
+    /// Attributes other resources may reference as `${TYPE.NAME.ATTRIBUTE}`.
+    pub attributes: &'static [&'static str],
+    /// Whether the resource takes tags (all provision types do today).
+    pub taggable: bool,
+    /// Hidden inputs that follow an attribute of the resource another field references.
+    pub derived: &'static [DerivedField],
+}
+
+/// A hidden input `name` that, when field `from_field` is a reference to another resource, takes that
+/// resource's `attribute`. A CloudFront distribution uses it to follow its origin bucket's content
+/// hash, so that new uploads show in the plan as an invalidation.
+#[derive(Debug)]
+pub struct DerivedField {
+    pub name: &'static str,
+    pub from_field: &'static str,
+    pub attribute: &'static str,
+}
+
+impl ResourceSchema {
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|field| field.name == name)
+    }
+}
+
+#[derive(Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub default: Default,
+    pub required: bool,
+    /// AWS cannot change this in place: a change plans a replacement.
+    pub forces_replacement: bool,
+    /// Never shown, logged or stored in clear.
+    pub sensitive: bool,
+    pub description: &'static str,
+}
+
+impl FieldSpec {
+    pub const fn new(name: &'static str, kind: FieldKind, description: &'static str) -> FieldSpec {
+        FieldSpec {
+            name,
+            kind,
+            default: Default::None,
+            required: false,
+            forces_replacement: false,
+            sensitive: false,
+            description,
+        }
+    }
+
+    pub const fn default(mut self, default: Default) -> FieldSpec {
+        self.default = default;
+        self
+    }
+
+    pub const fn required(mut self) -> FieldSpec {
+        self.required = true;
+        self
+    }
+
+    pub const fn forces_replacement(mut self) -> FieldSpec {
+        self.forces_replacement = true;
+        self
+    }
+
+    pub const fn sensitive(mut self) -> FieldSpec {
+        self.sensitive = true;
+        self
+    }
+}
+
+#[derive(Debug)]
+pub enum FieldKind {
+    String,
+    Bool,
+    Int,
+    StringList,
+    StringMap,
+    /// A string holding a JSON document (policies); compared as JSON.
+    Json,
+    /// A nested table with its own fields, e.g. `health_check = { path = "/" }`.
+    Table(&'static [FieldSpec]),
+    /// A list of tables, e.g. security group `ingress = [{ port = 80 }]`.
+    TableList(&'static [FieldSpec]),
+    /// One of a fixed set of strings.
+    Enum(&'static [&'static str]),
+}
+
+impl FieldKind {
+    pub fn describe(&self) -> String {
+        match self {
+            FieldKind::String | FieldKind::Json => "a string".into(),
+            FieldKind::Bool => "a boolean".into(),
+            FieldKind::Int => "an integer".into(),
+            FieldKind::StringList => "a list of strings".into(),
+            FieldKind::StringMap => "a table of strings".into(),
+            FieldKind::Table(_) => "a table".into(),
+            FieldKind::TableList(_) => "a list of tables".into(),
+            FieldKind::Enum(options) => {
+                let quoted: Vec<String> = options.iter().map(|o| format!("`\"{o}\"`")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        }
+    }
+}
+
+/// The value a field takes when the stack file leaves it out.
+#[derive(Debug)]
+pub enum Default {
+    None,
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+    EmptyList,
+    EmptyMap,
+    /// `<stack name>-<resource name>`, cut to `max_len` with a stable hash suffix.
+    AwsName { max_len: usize },
+}
