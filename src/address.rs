@@ -27,8 +27,7 @@ impl fmt::Display for Address {
 /// True for names that may stand as `NAME` in `TYPE.NAME`.
 pub fn is_valid_resource_name(name: &str) -> bool {
     let mut chars = name.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl FromStr for Address {

@@ -127,5 +127,7 @@ pub enum Default {
     EmptyList,
     EmptyMap,
     /// `<stack name>-<resource name>`, cut to `max_len` with a stable hash suffix.
-    AwsName { max_len: usize },
+    AwsName {
+        max_len: usize,
+    },
 }

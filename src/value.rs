@@ -42,11 +42,9 @@ impl Value {
             Value::Int(i) => Json::from(*i),
             Value::Str(s) => Json::String(s.clone()),
             Value::List(items) => Json::Array(items.iter().map(Value::to_json).collect::<Option<_>>()?),
-            Value::Map(map) => Json::Object(
-                map.iter()
-                    .map(|(k, v)| Some((k.clone(), v.to_json()?)))
-                    .collect::<Option<_>>()?,
-            ),
+            Value::Map(map) => {
+                Json::Object(map.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?)
+            }
             Value::Unknown => return None,
         })
     }

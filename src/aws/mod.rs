@@ -57,10 +57,8 @@ impl Intercept for RequestCounter {
 
 impl AwsContext {
     pub async fn connect(options: &ConnectOptions) -> anyhow::Result<AwsContext> {
-        let endpoint = options
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
+        let endpoint =
+            options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
@@ -75,7 +73,11 @@ impl AwsContext {
                 || options.profile.is_some();
             if !has_credentials {
                 loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-                    "test", "test", None, None, "provision-emulator",
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "provision-emulator",
                 ));
             }
         }

@@ -5,7 +5,7 @@ use crate::drivers::DriverError;
 
 use super::AwsContext;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Network {
     pub vpc_id: String,
     pub subnet_ids: Vec<String>,
@@ -20,15 +20,10 @@ pub async fn look_up(aws: &AwsContext, vpc: &str, subnets: Option<&[String]>) ->
             .send()
             .await
             .map_err(|e| DriverError::aws("DescribeVpcs", e))?;
-        answer
-            .vpcs()
-            .first()
-            .and_then(|v| v.vpc_id())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                DriverError::invalid("this account and region have no default VPC")
-                    .with_hint("set `vpc = \"vpc-…\"` and `subnets = [...]` in `[network]`")
-            })?
+        answer.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string).ok_or_else(|| {
+            DriverError::invalid("this account and region have no default VPC")
+                .with_hint("set `vpc = \"vpc-…\"` and `subnets = [...]` in `[network]`")
+        })?
     } else {
         vpc.to_string()
     };

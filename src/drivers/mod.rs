@@ -141,8 +141,7 @@ pub trait Driver: Send + Sync {
 
 /// Every driver provision knows, by resource type name.
 pub fn registry() -> &'static [&'static dyn Driver] {
-    static DRIVERS: &[&dyn Driver] =
-        &[&s3_bucket::BucketDriver, &cloudfront_distribution::DistributionDriver];
+    static DRIVERS: &[&dyn Driver] = &[&s3_bucket::BucketDriver, &cloudfront_distribution::DistributionDriver];
     DRIVERS
 }
 

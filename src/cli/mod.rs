@@ -1,0 +1,214 @@
+//! The command line (SPEC §1): flags become options, and each command calls one function in
+//! [`crate::ops`].
+
+mod terminal_reporter;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use terminal_reporter::TerminalReporter;
+
+use crate::address::Address;
+use crate::ops::{self, GlobalOptions};
+use crate::render::Paint;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "provision",
+    version,
+    about = "Declarative AWS infrastructure for web apps: plan, apply, import, destroy"
+)]
+pub struct Cli {
+    /// Stack file
+    #[arg(short = 'f', long = "stack", global = true, default_value = "stack.toml", value_name = "FILE")]
+    pub stack: PathBuf,
+    /// Override a [variables] entry (repeatable)
+    #[arg(long = "var", global = true, value_name = "KEY=VALUE", value_parser = parse_variable)]
+    pub variables: Vec<(String, String)>,
+    /// Send every AWS call to this endpoint (a local emulator)
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// AWS region (otherwise the stack file, then the AWS config chain)
+    #[arg(long, global = true, value_name = "R")]
+    pub region: Option<String>,
+    /// AWS profile
+    #[arg(long, global = true, value_name = "P")]
+    pub profile: Option<String>,
+    /// No colours (also NO_COLOR, or when stdout is not a terminal)
+    #[arg(long = "no-color", global = true)]
+    pub no_color: bool,
+    /// Less output
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More log (repeat for more); PROVISION_LOG=debug is the env form
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the stack file offline: syntax, types, references, cycles, AWS naming rules
+    Validate,
+    /// Show what apply would do
+    Plan(PlanArgs),
+    /// Make AWS match the stack file
+    Apply(ApplyArgs),
+    /// Delete everything the state holds
+    Destroy(DestroyArgs),
+    /// Print the stack's outputs from the state
+    Output {
+        /// One output
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect or change the state
+    #[command(subcommand)]
+    State(StateCommand),
+    /// The dependency graph as Graphviz DOT
+    Graph,
+    /// The JSON Schema of the stack format (for editors)
+    Schema,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Read every resource from AWS first (default true)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub refresh: bool,
+    /// Only this resource and what it depends on (repeatable)
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<Address>,
+    /// Save the plan for `provision apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when there are changes
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`
+    pub plan_file: Option<PathBuf>,
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<Address>,
+    /// How many actions may run at once
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<Address>,
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// Every address in the state
+    List,
+    /// One resource as recorded
+    Show { address: Address },
+    /// Forget a resource (it stays in AWS)
+    Rm { address: Address },
+    /// Print the whole state
+    Pull,
+    /// Replace the state with a file (same lineage, newer serial)
+    Push { file: PathBuf },
+}
+
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    let color =
+        !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal();
+    let global = GlobalOptions {
+        stack_file: cli.stack.clone(),
+        variables: cli.variables.clone(),
+        endpoint: cli.endpoint.clone().filter(|e| !e.is_empty()),
+        region: cli.region.clone(),
+        profile: cli.profile.clone(),
+        paint: Paint { enabled: color },
+        error_paint: Paint {
+            enabled: !cli.no_color
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal(),
+        },
+        quiet: cli.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, &global));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            ops::print_error(&error, global.error_paint);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
+    match command {
+        Command::Validate => ops::validate::run(global),
+        Command::Plan(args) => ops::plan::run(global, &args).await,
+        Command::Apply(args) => ops::apply::run(global, &args).await,
+        Command::Destroy(args) => ops::apply::destroy(global, &args).await,
+        Command::Output { name, json } => ops::output::run(global, name.as_deref(), json),
+        Command::State(command) => ops::state::run(global, command),
+        Command::Graph => ops::graph::run(global),
+        Command::Schema => ops::schema::run(),
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "provision=info",
+        (false, 2) => "provision=debug",
+        _ => "debug",
+    };
+    let filter = std::env::var("PROVISION_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| if v.contains('=') || v.contains(',') { v } else { format!("provision={v}") })
+        .unwrap_or_else(|| default.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,34 @@
+//! `provision output`: the stack's outputs as recorded in the state.
+
+use anyhow::{bail, Result};
+
+use super::{load_stack, read_state, state_store, GlobalOptions};
+
+pub fn run(global: &GlobalOptions, name: Option<&str>, json: bool) -> Result<u8> {
+    let stack = load_stack(global)?;
+    let store = state_store(&stack)?;
+    let state = read_state(&store, &stack)?;
+    match name {
+        Some(name) => {
+            let Some(value) = state.outputs.get(name) else {
+                let known: Vec<&String> = state.outputs.keys().collect();
+                bail!("no output `{name}` in the state\n\nhint: outputs recorded: {known:?}; run `provision apply` after adding it to `[outputs]`");
+            };
+            match (json, value.as_str()) {
+                (false, Some(text)) => println!("{text}"),
+                _ => println!("{}", serde_json::to_string_pretty(value)?),
+            }
+        }
+        None if json => println!("{}", serde_json::to_string_pretty(&state.outputs)?),
+        None => {
+            if state.outputs.is_empty() && !global.quiet {
+                eprintln!("No outputs recorded; `provision apply` records the `[outputs]` of the stack file.");
+            }
+            let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
+            for (key, value) in &state.outputs {
+                println!("{key:<width$} = {value}");
+            }
+        }
+    }
+    Ok(0)
+}

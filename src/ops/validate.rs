@@ -1,0 +1,20 @@
+//! `provision validate`: the stack file checked offline.
+
+use anyhow::Result;
+
+use super::{load_stack, GlobalOptions};
+
+pub fn run(global: &GlobalOptions) -> Result<u8> {
+    let stack = load_stack(global)?;
+    if !global.quiet {
+        println!(
+            "{} `{}` is valid: stack `{}`, {} resource(s), {} output(s).",
+            global.paint.green("Success!"),
+            stack.path.display(),
+            stack.name,
+            stack.resources.len(),
+            stack.outputs.len()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,113 @@
+//! A plan is a value: computed first from the stack, the state and (after refresh) what really
+//! exists; then shown, saved, or executed. The executor runs exactly the actions listed here.
+
+mod diff;
+mod planner;
+mod refresh;
+mod resolve;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use diff::diff_inputs;
+pub use planner::{plan, PlanOptions};
+pub use refresh::{refresh, RefreshReport};
+pub use resolve::{desired_inputs, DesiredInputs, Resolver};
+
+use crate::address::Address;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update in place",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// A value after a change: known, known only after apply, or secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    Known(serde_json::Value),
+    Unknown,
+    Sensitive,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `field`, `field.key` or `field["key.with.dots"]`.
+    pub path: String,
+    /// `None` when the field was not set before (and for every field of a create).
+    pub before: Option<Planned>,
+    /// `None` when the field is removed.
+    pub after: Option<Planned>,
+    pub forces_replacement: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub address: Address,
+    pub action: Action,
+    pub changes: Vec<Change>,
+    /// For a replacement: the fields that force it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_by: Vec<String>,
+}
+
+/// Something that changed in AWS since provision last applied it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: Address,
+    /// Empty when the resource is gone altogether.
+    pub changes: Vec<Change>,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub stack: String,
+    /// The state this plan was made against; a saved plan only applies to it.
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    pub refreshed: bool,
+    pub actions: Vec<PlannedAction>,
+    pub drift: Vec<Drift>,
+    /// Outputs as they will read after apply.
+    pub outputs: BTreeMap<String, Planned>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.actions.iter().filter(|a| a.action == action).count()
+    }
+
+    pub fn action_for(&self, address: &Address) -> Option<&PlannedAction> {
+        self.actions.iter().find(|a| &a.address == address)
+    }
+}

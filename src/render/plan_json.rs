@@ -1,0 +1,62 @@
+//! The plan as one JSON document (SPEC §3): the same facts as the text, for programs.
+
+use serde_json::{json, Value as Json};
+
+use crate::plan::{Action, Change, Plan, Planned};
+
+use super::plan_text::{SENSITIVE, UNKNOWN};
+
+pub fn render(plan: &Plan) -> Json {
+    let actions: Vec<Json> = plan
+        .actions
+        .iter()
+        .map(|action| {
+            json!({
+                "address": action.address.to_string(),
+                "action": action.action,
+                "forced_by": action.forced_by,
+                "changes": action.changes.iter().map(change).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let drift: Vec<Json> = plan
+        .drift
+        .iter()
+        .map(|d| json!({"address": d.address.to_string(), "deleted": d.deleted, "changes": d.changes.iter().map(change).collect::<Vec<_>>()}))
+        .collect();
+    let outputs: serde_json::Map<String, Json> = plan.outputs.iter().map(|(k, v)| (k.clone(), planned(v))).collect();
+    json!({
+        "format_version": 1,
+        "stack": plan.stack,
+        "refreshed": plan.refreshed,
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "actions": actions,
+        "drift": drift,
+        "outputs": outputs,
+        "summary": {
+            "add": plan.count(Action::Create),
+            "change": plan.count(Action::Update),
+            "replace": plan.count(Action::Replace),
+            "destroy": plan.count(Action::Delete),
+        },
+    })
+}
+
+fn change(change: &Change) -> Json {
+    json!({
+        "path": change.path,
+        "before": change.before.as_ref().map(planned),
+        "after": change.after.as_ref().map(planned),
+        "after_unknown": matches!(change.after, Some(Planned::Unknown)),
+        "sensitive": matches!(change.after, Some(Planned::Sensitive)) || matches!(change.before, Some(Planned::Sensitive)),
+        "forces_replacement": change.forces_replacement,
+    })
+}
+
+fn planned(value: &Planned) -> Json {
+    match value {
+        Planned::Known(json) => json.clone(),
+        Planned::Unknown => Json::String(UNKNOWN.into()),
+        Planned::Sensitive => Json::String(SENSITIVE.into()),
+    }
+}
