@@ -46,6 +46,9 @@ pub struct FieldSpec {
     /// Never shown, logged or stored in clear.
     pub sensitive: bool,
     pub description: &'static str,
+    /// AWS's rules for a string value (naming, length), checked offline on literal values and again
+    /// once references are resolved. The error says what is wrong and what is allowed.
+    pub check: Option<fn(&str) -> Result<(), String>>,
 }
 
 impl FieldSpec {
@@ -58,7 +61,13 @@ impl FieldSpec {
             forces_replacement: false,
             sensitive: false,
             description,
+            check: None,
         }
+    }
+
+    pub const fn check(mut self, check: fn(&str) -> Result<(), String>) -> FieldSpec {
+        self.check = Some(check);
+        self
     }
 
     pub const fn default(mut self, default: Default) -> FieldSpec {

@@ -86,7 +86,13 @@ pub fn desired_inputs(
     for (name, expr) in &resource.fields {
         let value = resolver.resolve_expr(expr, attributes);
         let value = match schema.field(name) {
-            Some(spec) => coerce(&format!("{address}.{name}"), &spec.kind, value)?,
+            Some(spec) => {
+                let value = coerce(&format!("{address}.{name}"), &spec.kind, value)?;
+                if let (Some(check), Value::Str(text)) = (spec.check, &value) {
+                    check(text).map_err(|message| format!("`{address}.{name}`: {message}"))?;
+                }
+                value
+            }
             None => value,
         };
         values.insert(name.clone(), value);

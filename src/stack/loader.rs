@@ -110,7 +110,7 @@ impl Loader {
         let mut resources = BTreeMap::new();
         for (key, value) in root.iter() {
             if let Some(driver) = drivers::driver_for(key.get_ref()) {
-                self.resources_of_type(driver.schema(), value, &mut resources);
+                self.resources_of_type(driver.schema(), value, &variables, &mut resources);
             }
         }
         for resource in resources.values_mut() {
@@ -205,7 +205,7 @@ impl Loader {
                 "name" => name = self.string_with_variables(value, variables),
                 "region" => header.region = self.string_with_variables(value, variables).map(|(text, _)| text),
                 "endpoint" => header.endpoint = self.string_with_variables(value, variables).map(|(text, _)| text),
-                "tags" => header.tags = self.string_map(value),
+                "tags" => header.tags = self.string_map(value, variables),
                 other => {
                     let diagnostic =
                         Diagnostic::error(format!("unknown field `{other}` in `[stack]`"), Some(field.span()));
@@ -319,6 +319,7 @@ impl Loader {
         &mut self,
         schema: &'static ResourceSchema,
         value: &Spanned<DeValue<'_>>,
+        variables: &BTreeMap<String, Value>,
         resources: &mut BTreeMap<Address, ResourceSpec>,
     ) {
         let Some(table) = value.get_ref().as_table() else {
@@ -355,7 +356,7 @@ impl Loader {
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
                 match field_name {
-                    "tags" => resource.tags = self.string_map(value),
+                    "tags" => resource.tags = self.string_map(value, variables),
                     "depends_on" => resource.depends_on = self.depends_on(value),
                     _ => match schema.field(field_name) {
                         Some(spec) => {
@@ -411,12 +412,18 @@ impl Loader {
     }
 
     fn field_expr(&mut self, address: &Address, spec: &FieldSpec, value: &Spanned<DeValue<'_>>) -> Option<SpannedExpr> {
-        self.typed_expr(&format!("{address}.{}", spec.name), &spec.kind, value)
+        self.typed_expr(&format!("{address}.{}", spec.name), &spec.kind, spec.check, value)
     }
 
     /// Converts a TOML value to an expression, checking it against the field's type. A string that
     /// is a single reference may stand for any type; it is checked once resolved.
-    fn typed_expr(&mut self, path: &str, kind: &FieldKind, value: &Spanned<DeValue<'_>>) -> Option<SpannedExpr> {
+    fn typed_expr(
+        &mut self,
+        path: &str,
+        kind: &FieldKind,
+        check: Option<fn(&str) -> Result<(), String>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Option<SpannedExpr> {
         let span = value.span();
         let mismatch = |found: &str| {
             Diagnostic::error(format!("`{path}` must be {}, found {found}", kind.describe()), Some(span.clone()))
@@ -424,6 +431,12 @@ impl Loader {
         let expr = match value.get_ref() {
             DeValue::String(text) => {
                 let parts = self.template(text, &span)?;
+                if let (Some(check), [Part::Literal(literal)]) = (check, parts.as_slice()) {
+                    if let Err(message) = check(literal) {
+                        self.error(Diagnostic::error(format!("`{path}`: {message}"), Some(span.clone())));
+                        return None;
+                    }
+                }
                 let is_single_reference = matches!(parts.as_slice(), [Part::Reference(..)]);
                 if !is_single_reference {
                     match kind {
@@ -475,7 +488,7 @@ impl Loader {
                 };
                 let mut exprs = Vec::new();
                 for (index, item) in items.iter().enumerate() {
-                    exprs.push(self.typed_expr(&format!("{path}[{index}]"), item_kind, item)?);
+                    exprs.push(self.typed_expr(&format!("{path}[{index}]"), item_kind, None, item)?);
                 }
                 Expr::List(exprs)
             }
@@ -483,7 +496,8 @@ impl Loader {
                 FieldKind::StringMap => {
                     let mut entries = Vec::new();
                     for (key, item) in table.iter() {
-                        let expr = self.typed_expr(&format!("{path}.{}", key.get_ref()), &FieldKind::String, item)?;
+                        let expr =
+                            self.typed_expr(&format!("{path}.{}", key.get_ref()), &FieldKind::String, None, item)?;
                         entries.push((key.get_ref().to_string(), expr));
                     }
                     Expr::Table(entries)
@@ -499,7 +513,7 @@ impl Loader {
                             self.error(with_suggestion(diagnostic, name, &known, "fields"));
                             return None;
                         };
-                        let expr = self.typed_expr(&format!("{path}.{name}"), &spec.kind, item)?;
+                        let expr = self.typed_expr(&format!("{path}.{name}"), &spec.kind, spec.check, item)?;
                         entries.push((name.to_string(), expr));
                     }
                     for spec in fields.iter().filter(|f| f.required) {
@@ -604,19 +618,22 @@ impl Loader {
         Some((result, span))
     }
 
-    fn string_map(&mut self, value: &Spanned<DeValue<'_>>) -> BTreeMap<String, String> {
+    /// A table of strings (tags); values may use `${var.NAME}`.
+    fn string_map(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        variables: &BTreeMap<String, Value>,
+    ) -> BTreeMap<String, String> {
         let mut map = BTreeMap::new();
         let Some(table) = value.get_ref().as_table() else {
             self.error(Diagnostic::error("expected a table of strings, e.g. `{ team = \"web\" }`", Some(value.span())));
             return map;
         };
         for (key, item) in table.iter() {
-            match item.get_ref().as_str() {
-                Some(text) => {
-                    map.insert(key.get_ref().to_string(), text.to_string());
-                }
-                None => self
-                    .error(Diagnostic::error(format!("tag `{}` must be a string", key.get_ref()), Some(item.span()))),
+            if item.get_ref().as_str().is_none() {
+                self.error(Diagnostic::error(format!("tag `{}` must be a string", key.get_ref()), Some(item.span())));
+            } else if let Some((text, _)) = self.string_with_variables(item, variables) {
+                map.insert(key.get_ref().to_string(), text);
             }
         }
         map

@@ -1,0 +1,76 @@
+//! Offline commands: validate, graph, schema, and the guard rails of apply.
+
+use crate::support::Project;
+
+const TWO_TIER: &str = r#"
+[stack]
+name = "{name}"
+
+[s3_bucket.site]
+
+[cloudfront_distribution.cdn]
+origin_bucket = "${s3_bucket.site.name}"
+
+[outputs]
+url = "https://${cloudfront_distribution.cdn.domain_name}"
+"#;
+
+#[test]
+fn validate_reports_what_it_checked() {
+    Project::new("cli", TWO_TIER)
+        .run(&["validate"])
+        .success()
+        .stdout_has("is valid")
+        .stdout_has("2 resource(s), 1 output(s)");
+}
+
+#[test]
+fn graph_is_dot_with_an_edge_per_reference() {
+    let run = Project::new("cli", TWO_TIER).run(&["graph"]).success();
+    assert!(run.stdout.starts_with("digraph provision {"), "{}", run.stdout);
+    assert!(run.stdout.contains("\"cloudfront_distribution.cdn\" -> \"s3_bucket.site\";"), "{}", run.stdout);
+}
+
+#[test]
+fn schema_describes_every_resource_type() {
+    let run = Project::new("cli", TWO_TIER).run(&["schema"]).success();
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).expect("schema is JSON");
+    let bucket = &schema["properties"]["s3_bucket"]["additionalProperties"]["properties"];
+    assert_eq!(bucket["versioning"]["default"], serde_json::json!(false));
+    assert!(schema["properties"]["cloudfront_distribution"].is_object());
+}
+
+#[test]
+fn offline_plan_shows_unknown_values_and_makes_no_aws_call() {
+    Project::new("cli", TWO_TIER)
+        .with_unreachable_endpoint()
+        .run(&["plan", "--refresh=false"])
+        .success()
+        .stdout_has("+ s3_bucket.site")
+        .stdout_has("+ cloudfront_distribution.cdn")
+        .stdout_has("(known after apply)")
+        .stdout_has("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy.");
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_without_auto_approve() {
+    Project::new("cli", "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\n")
+        .with_emulator()
+        .run(&["apply"])
+        .code(1)
+        .stderr_has("stdin is not a terminal")
+        .stderr_has("--auto-approve");
+}
+
+#[test]
+fn plan_json_lists_actions_with_their_changes() {
+    let run =
+        Project::new("cli", TWO_TIER).with_unreachable_endpoint().run(&["plan", "--refresh=false", "--json"]).success();
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("plan JSON");
+    let actions = plan["actions"].as_array().expect("actions");
+    assert_eq!(actions.len(), 2);
+    let bucket = actions.iter().find(|a| a["address"] == "s3_bucket.site").expect("bucket action");
+    assert_eq!(bucket["action"], "create");
+    assert!(bucket["changes"].as_array().unwrap().iter().any(|c| c["path"] == "bucket"));
+    assert_eq!(plan["summary"]["add"], 2);
+}

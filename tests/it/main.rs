@@ -1,0 +1,8 @@
+//! Integration tests: the real `provision` binary against the local AWS emulator (moto), one test
+//! binary so the AWS SDK crates link once. See `support` for the harness.
+
+mod support;
+
+mod cli_commands;
+mod stack_errors;
+mod static_site;

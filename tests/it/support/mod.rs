@@ -1,0 +1,187 @@
+//! The test harness: a shared emulator for the whole test binary, and a fluent builder that runs the
+//! real binary in a temporary project folder.
+//!
+//! The emulator is moto from the project's `.venv` (installed by `scripts/emulator install`, which
+//! `scripts/test` runs), started once on a free 127.0.0.1 port and stopped when the test process
+//! exits (a watcher shell kills it). Set `PROVISION_TEST_ENDPOINT` to use one already running.
+//! Tests share it safely because every test uses its own stack name, so its own AWS names.
+
+pub mod emulator;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub use emulator::endpoint;
+
+/// A temporary project: a folder with a stack file, where commands run.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub stack_name: String,
+    endpoint: Option<String>,
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, text: &str) -> Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A stack name no other test in this run uses (AWS names derive from it).
+pub fn unique_stack_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id() % 100_000;
+    format!("{prefix}-{pid}-{n}")
+}
+
+impl Project {
+    /// A project whose stack file is `stack` with `{name}` replaced by a unique stack name.
+    pub fn new(prefix: &str, stack: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack_name = unique_stack_name(prefix);
+        let project = Project { dir, stack_name, endpoint: None };
+        project.write_stack(stack);
+        project
+    }
+
+    /// Runs against the shared emulator (starting it if needed).
+    pub fn with_emulator(mut self) -> Project {
+        self.endpoint = Some(endpoint().to_string());
+        self
+    }
+
+    /// Runs against an endpoint where nothing listens: any AWS call would fail.
+    pub fn with_unreachable_endpoint(mut self) -> Project {
+        self.endpoint = Some("http://127.0.0.1:9".to_string());
+        self
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write_stack(&self, stack: &str) {
+        self.write("stack.toml", &stack.replace("{name}", &self.stack_name));
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.path(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create folder");
+        }
+        std::fs::write(path, contents).expect("write file");
+    }
+
+    pub fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.path(relative)).expect("remove file");
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.path(&format!("state/{}.json", self.stack_name))
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_path()).expect("state file exists");
+        serde_json::from_str(&text).expect("state file is JSON")
+    }
+
+    /// Runs `provision ARGS` in the project folder, with no stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_binary(self.dir.path(), self.endpoint.as_deref(), args)
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_provision")
+}
+
+pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Run {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .env("NO_COLOR", "1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("PROVISION_LOG")
+        .env_remove("AWS_ENDPOINT_URL");
+    if let Some(endpoint) = endpoint {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    let output = command.output().expect("run provision");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// An S3 client for checking what really exists in the emulator.
+pub fn s3() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A CloudFront client for checking what really exists in the emulator.
+pub fn cloudfront() -> aws_sdk_cloudfront::Client {
+    let config = aws_sdk_cloudfront::config::Builder::new()
+        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_cloudfront::Client::from_conf(config)
+}
+
+/// Runs a future to completion (tests are synchronous; the SDK is async).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
+}
