@@ -36,6 +36,20 @@ fn diff_value(
     match (before, after) {
         (None, None) => {}
         (Some(Json::Null), None) | (None, Some(Value::Null)) => {}
+        // An empty table that appears or goes is no change worth a line.
+        (None, Some(Value::Map(new))) if new.is_empty() => {}
+        (Some(Json::Object(old)), None) if old.is_empty() => {}
+        // A table that is new or gone lists its entries one by one, like a changed table does.
+        (None, Some(Value::Map(new))) if !sensitive && !new.is_empty() => {
+            for (key, value) in new {
+                diff_value(child_path(&path, key), None, Some(value), forces, false, changes);
+            }
+        }
+        (Some(Json::Object(old)), None) if !sensitive && !old.is_empty() => {
+            for (key, value) in old {
+                diff_value(child_path(&path, key), Some(value), None, forces, false, changes);
+            }
+        }
         (Some(Json::Object(old)), Some(Value::Map(new))) if !sensitive => {
             let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
             keys.sort();

@@ -10,7 +10,7 @@ use crate::address::Address;
 use crate::aws::network::Network;
 use crate::drivers::{self, Driver, StackInfo};
 use crate::stack::Stack;
-use crate::state::State;
+use crate::state::{ResourceStatus, State};
 use crate::value::{JsonMap, Value};
 
 #[derive(Clone, Debug, Default)]
@@ -60,6 +60,8 @@ pub fn plan(
             let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
             let existing = state.resources.get(&address);
             let skip = !included.contains(&address);
+            // An interrupted create is only settled by a refresh; until then it is still to do.
+            let existing = existing.filter(|e| e.status == ResourceStatus::Created);
             let (action, attributes) = match existing {
                 None => {
                     let changes = desired

@@ -93,11 +93,20 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     let pad = if action.action == Action::Replace { width.saturating_sub(2) } else { width };
     out.push_str(&format!("  {symbol} {:<pad$} {verb}\n", action.address.to_string()));
     let schema = drivers::driver_for(&action.address.type_name).map(|d| d.schema());
+    let hidden = |c: &Change| schema.is_some_and(|s| is_hidden(s, &c.path));
     let (files, fields): (Vec<&Change>, Vec<&Change>) =
-        action.changes.iter().partition(|c| schema.is_some_and(|s| is_hidden_map_entry(s, &c.path)));
+        action.changes.iter().partition(|c| hidden(c) && !split_entry(&c.path).1.is_empty());
+    // Inputs the engine derives itself (a content hash) mean nothing as values: an update says that
+    // they changed, a create does not list them.
+    let (derived, fields): (Vec<&Change>, Vec<&Change>) = fields.into_iter().partition(|c| hidden(c));
     let path_width = fields.iter().map(|c| c.path.len() + 1).max().unwrap_or(0);
     for change in fields {
         out.push_str(&format!("      {}\n", change_line(change, path_width, paint)));
+    }
+    if action.action != Action::Create {
+        for change in derived {
+            out.push_str(&format!("      {}: {}\n", change.path, paint.yellow("changed")));
+        }
     }
     // Entries of derived tables (e.g. the files of an upload) read as a file list, not hashes.
     for change in files {
@@ -111,10 +120,10 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     }
 }
 
-/// True for a per-key change of a table that is not a schema field (the driver derived it).
-fn is_hidden_map_entry(schema: &crate::schema::ResourceSchema, path: &str) -> bool {
-    let (field, key) = split_entry(path);
-    !key.is_empty() && schema.field(field).is_none() && field != "tags"
+/// True for an input that is not a schema field: the engine or the driver derived it.
+fn is_hidden(schema: &crate::schema::ResourceSchema, path: &str) -> bool {
+    let (field, _) = split_entry(path);
+    schema.field(field).is_none() && field != "tags"
 }
 
 fn split_entry(path: &str) -> (&str, String) {
