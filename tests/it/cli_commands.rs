@@ -74,3 +74,24 @@ fn plan_json_lists_actions_with_their_changes() {
     assert!(bucket["changes"].as_array().unwrap().iter().any(|c| c["path"] == "bucket"));
     assert_eq!(plan["summary"]["add"], 2);
 }
+
+#[test]
+fn target_limits_the_plan_to_a_resource_and_its_dependencies() {
+    let run = Project::new("cli", TWO_TIER)
+        .with_unreachable_endpoint()
+        .run(&["plan", "--refresh=false", "--target", "s3_bucket.site"])
+        .success()
+        .stdout_has("+ s3_bucket.site")
+        .stdout_has("Plan: 1 to add");
+    assert!(!run.stdout.contains("cloudfront_distribution.cdn "), "{}", run.stdout);
+}
+
+#[test]
+fn a_state_from_a_newer_provision_is_refused_and_left_alone() {
+    let project = Project::new("cli", TWO_TIER);
+    let newer = format!(r#"{{"version": 7, "lineage": "x", "serial": 3, "stack": "{}"}}"#, project.stack_name);
+    project.write(&format!("state/{}.json", project.stack_name), &newer);
+    project.run(&["plan", "--refresh=false"]).code(1).stderr_has("written by a newer provision");
+    let after = std::fs::read_to_string(project.state_path()).unwrap();
+    assert_eq!(after, newer);
+}

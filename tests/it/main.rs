@@ -4,5 +4,6 @@
 mod support;
 
 mod cli_commands;
+mod interrupt;
 mod stack_errors;
 mod static_site;

@@ -255,3 +255,35 @@ fn a_saved_plan_applies_once_and_then_is_stale() {
     project.run(&["apply", "plan.json"]).code(1).stderr_has("is stale");
     project.run(&["destroy", "--auto-approve"]).success();
 }
+
+/// A run killed between recording a create and recording its result leaves a `creating` entry;
+/// the next run looks for the resource by the recorded name instead of making a second one.
+#[test]
+fn an_interrupted_create_is_adopted_or_redone_by_the_next_run() {
+    let project = Project::new("intent", "[stack]\nname = \"{name}\"\n\n[s3_bucket.made]\n\n[s3_bucket.lost]\n")
+        .with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    let lost = format!("{}-lost", project.stack_name);
+    block_on(async { s3().delete_bucket().bucket(&lost).send().await.expect("delete") });
+
+    // Both entries as a killed run leaves them: intent recorded, result not.
+    let mut state = project.state();
+    for address in ["s3_bucket.made", "s3_bucket.lost"] {
+        state["resources"][address]["status"] = serde_json::json!("creating");
+        state["resources"][address]["attributes"] = serde_json::json!({});
+    }
+    project.write(&format!("state/{}.json", project.stack_name), &serde_json::to_string_pretty(&state).unwrap());
+
+    project
+        .run(&["plan"])
+        .success()
+        .stderr_has("s3_bucket.made: found the resource an interrupted create made; adopting it")
+        .stderr_has("s3_bucket.lost: an interrupted create made nothing; it will be created")
+        .stdout_has("+ s3_bucket.lost")
+        .stdout_has("Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy.");
+    project.run(&["apply", "--auto-approve"]).success().stdout_has("1 added");
+    let state = project.state();
+    assert_eq!(state["resources"]["s3_bucket.made"].get("status"), None, "recorded as created again");
+    assert!(bucket_exists(&lost));
+    project.run(&["destroy", "--auto-approve"]).success().stdout_has("2 destroyed");
+}
