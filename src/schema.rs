@@ -17,6 +17,10 @@ pub struct ResourceSchema {
     pub taggable: bool,
     /// Hidden inputs that follow an attribute of the resource another field references.
     pub derived: &'static [DerivedField],
+    /// A replacement creates the new resource first, moves dependents over, then deletes the old
+    /// one (target groups a listener forwards to). Needs a name that differs between the two, e.g.
+    /// [`Default::AwsNameHashing`].
+    pub create_before_destroy: bool,
 }
 
 /// A hidden input `name` that, when field `from_field` is a reference to another resource, takes that
@@ -106,6 +110,9 @@ pub enum FieldKind {
     TableList(&'static [FieldSpec]),
     /// One of a fixed set of strings.
     Enum(&'static [&'static str]),
+    /// A secret given as `{ env = "VARIABLE" }`: read from the environment at plan and apply time,
+    /// handed to the driver, and kept in the state and plans only as a salted hash.
+    Secret,
 }
 
 impl FieldKind {
@@ -118,6 +125,7 @@ impl FieldKind {
             FieldKind::StringMap => "a table of strings".into(),
             FieldKind::Table(_) => "a table".into(),
             FieldKind::TableList(_) => "a list of tables".into(),
+            FieldKind::Secret => "a secret, `{ env = \"VARIABLE\" }`".into(),
             FieldKind::Enum(options) => {
                 let quoted: Vec<String> = options.iter().map(|o| format!("`\"{o}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
@@ -139,4 +147,20 @@ pub enum Default {
     AwsName {
         max_len: usize,
     },
+    /// Like `AwsName`, with a short hash of these fields' values appended, so a replacement forced by
+    /// one of them gets a new name and can be created before the old one is deleted.
+    AwsNameHashing {
+        max_len: usize,
+        fields: &'static [&'static str],
+    },
+    /// The `[network]` VPC id.
+    NetworkVpcId,
+    /// The `[network]` subnets (one per availability zone unless listed).
+    NetworkSubnetIds,
+}
+
+impl Default {
+    pub fn uses_network(&self) -> bool {
+        matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds)
+    }
 }

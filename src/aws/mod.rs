@@ -19,6 +19,16 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+/// A service client built once from the shared configuration, with the request counter.
+macro_rules! client {
+    ($self:ident, $field:ident, $krate:ident) => {
+        $self.$field.get_or_init(|| {
+            let config = $krate::config::Builder::from(&$self.config).interceptor($self.counter()).build();
+            $krate::Client::from_conf(config)
+        })
+    };
+}
+
 /// Where to connect, from flags, environment and the stack file (flags win).
 #[derive(Clone, Debug, Default)]
 pub struct ConnectOptions {
@@ -34,6 +44,12 @@ pub struct AwsContext {
     s3: OnceLock<aws_sdk_s3::Client>,
     cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
     ec2: OnceLock<aws_sdk_ec2::Client>,
+    elbv2: OnceLock<aws_sdk_elasticloadbalancingv2::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    ecs: OnceLock<aws_sdk_ecs::Client>,
+    rds: OnceLock<aws_sdk_rds::Client>,
+    tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +114,12 @@ impl AwsContext {
             s3: OnceLock::new(),
             cloudfront: OnceLock::new(),
             ec2: OnceLock::new(),
+            elbv2: OnceLock::new(),
+            ecr: OnceLock::new(),
+            iam: OnceLock::new(),
+            ecs: OnceLock::new(),
+            rds: OnceLock::new(),
+            tagging: OnceLock::new(),
         })
     }
 
@@ -129,16 +151,34 @@ impl AwsContext {
     }
 
     pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
-        self.cloudfront.get_or_init(|| {
-            let config = aws_sdk_cloudfront::config::Builder::from(&self.config).interceptor(self.counter()).build();
-            aws_sdk_cloudfront::Client::from_conf(config)
-        })
+        client!(self, cloudfront, aws_sdk_cloudfront)
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| {
-            let config = aws_sdk_ec2::config::Builder::from(&self.config).interceptor(self.counter()).build();
-            aws_sdk_ec2::Client::from_conf(config)
-        })
+        client!(self, ec2, aws_sdk_ec2)
+    }
+
+    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        client!(self, elbv2, aws_sdk_elasticloadbalancingv2)
+    }
+
+    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
+        client!(self, ecr, aws_sdk_ecr)
+    }
+
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        client!(self, iam, aws_sdk_iam)
+    }
+
+    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
+        client!(self, ecs, aws_sdk_ecs)
+    }
+
+    pub fn rds(&self) -> &aws_sdk_rds::Client {
+        client!(self, rds, aws_sdk_rds)
+    }
+
+    pub fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
+        client!(self, tagging, aws_sdk_resourcegroupstagging)
     }
 }

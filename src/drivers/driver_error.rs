@@ -35,10 +35,14 @@ impl DriverError {
         let (code, message) = match &error {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
-                (
-                    inner.code().map(str::to_string),
-                    inner.message().map(str::to_string).unwrap_or_else(|| inner.to_string()),
-                )
+                let code = inner.code().map(str::to_string);
+                let message = match (inner.message(), &code) {
+                    (Some(message), _) => message.to_string(),
+                    // No code and no message: an answer the SDK could not read; its causes say why.
+                    (None, None) => describe_transport_error(&error),
+                    (None, Some(_)) => inner.to_string(),
+                };
+                (code, message)
             }
             other => (None, describe_transport_error(other)),
         };

@@ -51,6 +51,9 @@ pub struct ResourceRequest<'a> {
     pub inputs: &'a JsonMap,
     /// All tags the resource must carry: stack tags, resource tags and the `provision:*` tags.
     pub tags: &'a std::collections::BTreeMap<String, String>,
+    /// Secret fields (`FieldKind::Secret`) in clear, by field name. `inputs` holds only their salted
+    /// hashes. Never log, store or put these in an error.
+    pub secrets: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// An existing resource: its id and what the state recorded about it.
@@ -70,6 +73,31 @@ pub struct FieldChange {
     pub after: Option<serde_json::Value>,
 }
 
+/// A problem an offline check found in one field of a resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+    /// A warning does not stop the command.
+    pub warning: bool,
+}
+
+impl Problem {
+    pub fn error(field: &str, message: impl Into<String>) -> Problem {
+        Problem { field: field.to_string(), message: message.into(), hint: None, warning: false }
+    }
+
+    pub fn warning(field: &str, message: impl Into<String>) -> Problem {
+        Problem { field: field.to_string(), message: message.into(), hint: None, warning: true }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
 /// Progress that a long-running driver call reports while it waits (e.g. CloudFront deploying).
 pub trait ProgressSink: Send + Sync {
     fn waiting(&self, address: &Address, message: &str);
@@ -78,6 +106,19 @@ pub trait ProgressSink: Send + Sync {
 #[async_trait]
 pub trait Driver: Send + Sync {
     fn schema(&self) -> &'static ResourceSchema;
+
+    /// Checks across fields that AWS would otherwise reject late (e.g. Fargate CPU/memory pairs), and
+    /// warnings about risky settings. Runs offline in `validate` with the stack file's literal values
+    /// (references are `Value::Unknown`, defaults filled in), and again once values are resolved.
+    fn check(&self, _inputs: &std::collections::BTreeMap<String, crate::value::Value>) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
+    /// window, or that a replacement loses data. `inputs` are the known desired inputs.
+    fn plan_notes(&self, _action: crate::plan::Action, _inputs: &JsonMap) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Adds inputs the driver derives from the resolved ones before planning, e.g. the content
     /// hashes of the files in an `upload` folder. Runs offline.

@@ -22,7 +22,7 @@ use crate::aws::network::Network;
 use crate::aws::AwsContext;
 use crate::drivers::{self, Driver, ExistingResource, FieldChange, ProgressSink, ResourceRequest, StackInfo};
 use crate::graph::DependencyQueue;
-use crate::plan::{desired_inputs, Action, Plan, PlannedAction, Resolver};
+use crate::plan::{deposed_key, desired_inputs, Action, Plan, PlannedAction, Resolver};
 use crate::stack::Stack;
 use crate::state::{LocalStateStore, ResourceState, ResourceStatus, State};
 use crate::value::{JsonMap, Value};
@@ -116,10 +116,21 @@ impl<'a> Executor<'a> {
         {
             let state = self.state.lock().expect("state lock");
             for action in &plan.actions {
-                queue.queue(action.address.clone(), self.ordering(plan, action, &state));
+                queue.queue(action.key(), self.ordering(plan, action, &state));
+                if action.create_before_destroy {
+                    queue.queue(deposed_key(&action.address), self.deposed_ordering(plan, action, &state));
+                }
             }
         }
-        let by_address: BTreeMap<&Address, &PlannedAction> = plan.actions.iter().map(|a| (&a.address, a)).collect();
+        // Each queue key and what to do for it.
+        let mut steps: BTreeMap<Address, (&PlannedAction, Step)> = BTreeMap::new();
+        for action in &plan.actions {
+            let step = if action.deposed { Step::DeleteOld } else { Step::Main };
+            steps.insert(action.key(), (action, step));
+            if action.create_before_destroy {
+                steps.insert(deposed_key(&action.address), (action, Step::DeleteOld));
+            }
+        }
         let mut outcome = Outcome::default();
         let this = &self;
         let mut running = FuturesUnordered::new();
@@ -128,20 +139,24 @@ impl<'a> Executor<'a> {
         loop {
             while !outcome.cancelled && running.len() < parallelism {
                 let Some(address) = queue.dequeue() else { break };
-                let action = by_address[&address];
+                let (action, step) = steps[&address];
                 running.push(async move {
                     let started = Instant::now();
-                    this.reporter.started(&action.address, action.action);
-                    let result = this.run(action).await;
-                    (action, result, started.elapsed())
+                    let (shown, verb) = match step {
+                        Step::Main => (action.address.clone(), action.action),
+                        Step::DeleteOld => (deposed_key(&action.address), Action::Delete),
+                    };
+                    this.reporter.started(&shown, verb);
+                    let result = this.run(action, step).await;
+                    (address, shown, verb, action, result, started.elapsed())
                 });
             }
             if running.is_empty() {
                 break;
             }
             tokio::select! {
-                Some((action, result, elapsed)) = running.next() => {
-                    self.record(action, result, elapsed, &mut queue, &mut outcome);
+                Some((key, shown, verb, action, result, elapsed)) = running.next() => {
+                    self.record(&key, &shown, verb, action, result, elapsed, &mut queue, &mut outcome);
                 }
                 () = &mut cancel, if !outcome.cancelled => {
                     outcome.cancelled = true;
@@ -159,8 +174,12 @@ impl<'a> Executor<'a> {
         Ok((outcome, state))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
+        key: &Address,
+        shown: &Address,
+        verb: Action,
         action: &PlannedAction,
         result: Result<(), ActionError>,
         elapsed: Duration,
@@ -169,19 +188,21 @@ impl<'a> Executor<'a> {
     ) {
         match result {
             Ok(()) => {
-                self.reporter.finished(&action.address, action.action, elapsed);
-                queue.finish(&action.address);
-                outcome.succeeded.push((action.address.clone(), action.action));
+                self.reporter.finished(shown, verb, elapsed);
+                queue.finish(key);
+                if key == &action.key() {
+                    outcome.succeeded.push((action.address.clone(), action.action));
+                }
             }
             Err(error) => {
-                self.reporter.failed(&action.address, action.action, &error.message);
-                for dependent in queue.abandon(&action.address) {
-                    self.reporter.skipped(&dependent, &action.address);
+                self.reporter.failed(shown, verb, &error.message);
+                for dependent in queue.abandon(key) {
+                    self.reporter.skipped(&dependent, shown);
                     outcome.skipped.push(dependent);
                 }
                 outcome.failed.push(Failure {
-                    address: action.address.clone(),
-                    action: action.action,
+                    address: shown.clone(),
+                    action: verb,
                     message: error.message,
                     hint: error.hint,
                 });
@@ -189,15 +210,30 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// What must finish before the old copy of a create-before-destroy replacement is deleted: the
+    /// new copy, and every resource that used the old one having moved to the new one.
+    fn deposed_ordering(&self, plan: &Plan, action: &PlannedAction, state: &State) -> Vec<Address> {
+        let in_plan = |a: &Address| plan.action_for(a).is_some();
+        let mut after = vec![action.address.clone()];
+        after.extend(self.stack.graph.dependents(&action.address).filter(|a| in_plan(a)).cloned());
+        after.extend(users_of(state, &action.address).into_iter().filter(|a| in_plan(a)));
+        after.sort();
+        after.dedup();
+        after
+    }
+
     /// What must finish before `action` may start.
     fn ordering(&self, plan: &Plan, action: &PlannedAction, state: &State) -> Vec<Address> {
         let in_plan = |a: &Address| plan.action_for(a).is_some();
+        if action.deposed {
+            return users_of(state, &action.address).into_iter().filter(|a| in_plan(a)).collect();
+        }
         match action.action {
             // After the resources it uses are in place.
             Action::Create | Action::Update | Action::Replace => {
                 let mut after: Vec<Address> =
                     self.stack.graph.dependencies(&action.address).filter(|a| in_plan(a)).cloned().collect();
-                if action.action == Action::Replace {
+                if action.action == Action::Replace && !action.create_before_destroy {
                     // Its old self is deleted first, so whatever used it must have let go.
                     after.extend(
                         users_of(state, &action.address)
@@ -212,25 +248,51 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn run(&self, action: &PlannedAction) -> Result<(), ActionError> {
+    async fn run(&self, action: &PlannedAction, step: Step) -> Result<(), ActionError> {
         let address = &action.address;
         let driver = drivers::driver_for(&address.type_name).ok_or_else(|| ActionError {
             message: format!("unknown resource type `{}`", address.type_name),
             hint: None,
         })?;
-        match action.action {
-            Action::Create => self.create(driver, address).await,
-            Action::Update => self.update(driver, address).await,
-            Action::Replace => {
+        match (step, action.action) {
+            (Step::DeleteOld, _) => self.delete_deposed(driver, address).await,
+            (Step::Main, Action::Create) => self.create(driver, address).await,
+            (Step::Main, Action::Update) => self.update(driver, address).await,
+            (Step::Main, Action::Replace) if action.create_before_destroy => {
+                // Keep the old copy aside (recorded, so an interrupted run still deletes it).
+                self.save(|state| {
+                    if let Some(old) = state.resources.remove(address) {
+                        state.deposed.insert(address.clone(), old);
+                    }
+                })?;
+                self.create(driver, address).await
+            }
+            (Step::Main, Action::Replace) => {
                 self.delete(driver, address).await?;
                 self.create(driver, address).await
             }
-            Action::Delete => self.delete(driver, address).await,
+            (Step::Main, Action::Delete) => self.delete(driver, address).await,
         }
     }
 
+    async fn delete_deposed(&self, driver: &dyn Driver, address: &Address) -> Result<(), ActionError> {
+        let old = self.state.lock().expect("state lock").deposed.get(address).cloned();
+        let Some(old) = old else { return Ok(()) };
+        let existing = ExistingResource { address, id: &old.id, inputs: &old.inputs, attributes: &old.attributes };
+        driver.delete(self.aws, &existing, &Progress(self.reporter)).await?;
+        self.save(|state| {
+            state.deposed.remove(address);
+        })?;
+        Ok(())
+    }
+
     /// The resource's inputs, now that everything it depends on is applied.
-    fn inputs(&self, driver: &dyn Driver, address: &Address) -> Result<JsonMap, ActionError> {
+    /// The resource's inputs and its secrets in clear (for the driver only).
+    fn inputs(
+        &self,
+        driver: &dyn Driver,
+        address: &Address,
+    ) -> Result<(JsonMap, BTreeMap<String, String>), ActionError> {
         let resource = self
             .stack
             .resources
@@ -241,15 +303,18 @@ impl<'a> Executor<'a> {
         let lookup = |a: &Address| {
             state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
         };
-        let desired = desired_inputs(&resolver, driver, resource, &lookup)
+        let prior = state.resources.get(address).or_else(|| state.deposed.get(address)).map(|r| &r.inputs);
+        let desired = desired_inputs(&resolver, driver, resource, &lookup, prior)
             .map_err(|message| ActionError { message, hint: None })?;
-        desired.to_json().ok_or_else(|| {
+        let secrets = desired.secrets.clone();
+        let inputs = desired.to_json().ok_or_else(|| {
             let unknown: Vec<&String> = desired.values.iter().filter(|(_, v)| !v.is_known()).map(|(k, _)| k).collect();
             ActionError {
                 message: format!("these inputs are still unknown after their dependencies were applied: {unknown:?}"),
                 hint: Some("check that every referenced attribute is one the referenced resource sets".into()),
             }
-        })
+        })?;
+        Ok((inputs, secrets))
     }
 
     fn all_tags(&self, address: &Address, inputs: &JsonMap) -> BTreeMap<String, String> {
@@ -264,9 +329,9 @@ impl<'a> Executor<'a> {
     }
 
     async fn create(&self, driver: &dyn Driver, address: &Address) -> Result<(), ActionError> {
-        let inputs = self.inputs(driver, address)?;
+        let (inputs, secrets) = self.inputs(driver, address)?;
         let tags = self.all_tags(address, &inputs);
-        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags };
+        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags, secrets: &secrets };
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         // Record the intent first: a run killed during the call leaves the name to look for.
         self.save(|state| {
@@ -295,7 +360,7 @@ impl<'a> Executor<'a> {
     }
 
     async fn update(&self, driver: &dyn Driver, address: &Address) -> Result<(), ActionError> {
-        let inputs = self.inputs(driver, address)?;
+        let (inputs, secrets) = self.inputs(driver, address)?;
         let tags = self.all_tags(address, &inputs);
         let prior = self
             .state
@@ -308,7 +373,7 @@ impl<'a> Executor<'a> {
         let changes = field_changes(&prior.inputs, &inputs);
         let existing =
             ExistingResource { address, id: &prior.id, inputs: &prior.inputs, attributes: &prior.attributes };
-        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags };
+        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags, secrets: &secrets };
         let observed = driver.update(self.aws, &existing, &request, &changes, &Progress(self.reporter)).await?;
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         self.save(|state| {
@@ -366,6 +431,14 @@ impl<'a> Executor<'a> {
         }
         Ok(())
     }
+}
+
+/// Which part of a planned action a queue entry stands for.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Main,
+    /// Deleting the old copy of a create-before-destroy replacement.
+    DeleteOld,
 }
 
 /// Resources whose recorded dependencies include `address`.

@@ -38,6 +38,9 @@ async fn execute(
     verb: &str,
 ) -> Result<u8> {
     let stack = load_stack(global)?;
+    if !options.destroy {
+        super::check_secret_environment(&stack)?;
+    }
     let store = state_store(&stack)?;
     let _lock = store.lock(verb)?;
     let state = read_state(&store, &stack)?;

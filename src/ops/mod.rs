@@ -58,6 +58,34 @@ pub fn load_stack(global: &GlobalOptions) -> Result<Stack> {
     Ok(stack)
 }
 
+/// Every secret the stack reads from the environment must be set: checked before any AWS call.
+pub fn check_secret_environment(stack: &Stack) -> Result<()> {
+    use crate::schema::FieldKind;
+    use crate::stack::{Expr, Part};
+    for resource in stack.resources.values() {
+        let Some(driver) = crate::drivers::driver_for(&resource.address.type_name) else { continue };
+        for field in driver.schema().fields.iter().filter(|f| matches!(f.kind, FieldKind::Secret)) {
+            let Some(expr) = resource.fields.get(field.name) else { continue };
+            let Expr::Table(entries) = &expr.expr else { continue };
+            for (_, value) in entries {
+                if let Expr::Template(parts) = &value.expr {
+                    if let [Part::Literal(variable)] = parts.as_slice() {
+                        if std::env::var_os(variable).is_none() {
+                            bail!(
+                                "{}: `{}.{}` reads the environment variable `{variable}`, which is not set\n\nhint: `export {variable}=…` before running provision; the value is never stored",
+                                stack.location(expr.span.start),
+                                resource.address,
+                                field.name
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn state_store(stack: &Stack) -> Result<LocalStateStore> {
     match &stack.state {
         StateLocation::Local(path) => Ok(LocalStateStore::new(path.clone())),

@@ -10,6 +10,7 @@ use crate::render::{plan_json, plan_text};
 
 pub async fn run(global: &GlobalOptions, args: &PlanArgs) -> Result<u8> {
     let stack = load_stack(global)?;
+    super::check_secret_environment(&stack)?;
     let store = state_store(&stack)?;
     let state = read_state(&store, &stack)?;
     let options = PlanOptions { targets: args.targets.clone(), destroy: false };

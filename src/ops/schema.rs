@@ -82,7 +82,11 @@ fn field_schema(field: &FieldSpec) -> Json {
             Default::Str(s) => Some(json!(s)),
             Default::EmptyList => Some(json!([])),
             Default::EmptyMap => Some(json!({})),
-            Default::None | Default::AwsName { .. } => None,
+            Default::None
+            | Default::AwsName { .. }
+            | Default::AwsNameHashing { .. }
+            | Default::NetworkVpcId
+            | Default::NetworkSubnetIds => None,
         };
         if let Some(default) = default {
             map.insert("default".into(), default);
@@ -100,6 +104,10 @@ fn kind_schema(kind: &FieldKind) -> Json {
         FieldKind::StringList => json!({"anyOf": [{"type": "array", "items": {"type": "string"}}, reference]}),
         FieldKind::StringMap => json!({"type": "object", "additionalProperties": {"type": "string"}}),
         FieldKind::Enum(options) => json!({"anyOf": [{"enum": options}, reference]}),
+        FieldKind::Secret => json!({
+            "type": "object", "additionalProperties": false, "required": ["env"],
+            "properties": {"env": {"type": "string", "description": "The environment variable holding the secret"}}
+        }),
         FieldKind::Table(fields) => table_schema(fields),
         FieldKind::TableList(fields) => json!({"type": "array", "items": table_schema(fields)}),
     }

@@ -112,6 +112,7 @@ mod tests {
         attributes: &[],
         taggable: true,
         derived: &[],
+        create_before_destroy: false,
     };
 
     fn map(json: Json) -> JsonMap {

@@ -74,6 +74,44 @@ pub struct PlannedAction {
     /// For a replacement: the fields that force it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forced_by: Vec<String>,
+    /// A replacement that creates the new resource before deleting the old one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// Deletes the old copy a create-before-destroy replacement left behind (an interrupted run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
+    /// What the driver wants the reader to know (data loss, a maintenance window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PlannedAction {
+    pub fn new(address: Address, action: Action, changes: Vec<Change>, forced_by: Vec<String>) -> PlannedAction {
+        PlannedAction {
+            address,
+            action,
+            changes,
+            forced_by,
+            create_before_destroy: false,
+            deposed: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The key of this action in the executor's queue: the address, or a distinct key for the old
+    /// copy of a resource being replaced.
+    pub fn key(&self) -> Address {
+        if self.deposed {
+            deposed_key(&self.address)
+        } else {
+            self.address.clone()
+        }
+    }
+}
+
+/// The queue key for deleting the old copy of `address`.
+pub fn deposed_key(address: &Address) -> Address {
+    Address::new(address.type_name.clone(), format!("{} (old)", address.name))
 }
 
 /// Something that changed in AWS since provision last applied it.
@@ -108,6 +146,6 @@ impl Plan {
     }
 
     pub fn action_for(&self, address: &Address) -> Option<&PlannedAction> {
-        self.actions.iter().find(|a| &a.address == address)
+        self.actions.iter().find(|a| &a.address == address && !a.deposed)
     }
 }

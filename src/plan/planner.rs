@@ -39,13 +39,13 @@ pub fn plan(
     let mut outputs = BTreeMap::new();
     if options.destroy {
         let included = destroy_targets(state, &options.targets);
+        for address in state.deposed.keys() {
+            let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
+            action.deposed = true;
+            actions.push(action);
+        }
         for address in state.resources.keys().filter(|a| included.contains(*a)) {
-            actions.push(PlannedAction {
-                address: address.clone(),
-                action: Action::Delete,
-                changes: Vec::new(),
-                forced_by: Vec::new(),
-            });
+            actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
         }
     } else {
         let included = apply_targets(stack, &options.targets);
@@ -56,7 +56,8 @@ pub fn plan(
             let driver =
                 drivers::driver_for(&address.type_name).ok_or_else(|| anyhow!("{address}: unknown resource type"))?;
             let lookup = |a: &Address| planned.get(a).cloned();
-            let desired = desired_inputs(&resolver, driver, resource, &lookup).map_err(|e| anyhow!(e))?;
+            let prior = state.resources.get(&address).map(|r| &r.inputs);
+            let desired = desired_inputs(&resolver, driver, resource, &lookup, prior).map_err(|e| anyhow!(e))?;
             let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
             let existing = state.resources.get(&address);
             let skip = !included.contains(&address);
@@ -98,7 +99,11 @@ pub fn plan(
             };
             match action {
                 Some((action, changes, forced_by)) if !skip => {
-                    actions.push(PlannedAction { address: address.clone(), action, changes, forced_by });
+                    let mut planned_action = PlannedAction::new(address.clone(), action, changes, forced_by);
+                    planned_action.create_before_destroy =
+                        action == Action::Replace && driver.schema().create_before_destroy;
+                    planned_action.notes = driver.plan_notes(action, &known);
+                    actions.push(planned_action);
                     planned.insert(address, attributes);
                 }
                 // Skipped by `--target`: dependents see what exists today.
@@ -113,13 +118,13 @@ pub fn plan(
         for (address, entry) in &state.resources {
             if !stack.resources.contains_key(address) && included_for_delete(&options.targets, address) {
                 let _ = entry;
-                actions.push(PlannedAction {
-                    address: address.clone(),
-                    action: Action::Delete,
-                    changes: Vec::new(),
-                    forced_by: Vec::new(),
-                });
+                actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
             }
+        }
+        for address in state.deposed.keys() {
+            let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
+            action.deposed = true;
+            actions.push(action);
         }
         for output in &stack.outputs {
             let value = resolver.resolve_expr(&output.value, &|a: &Address| planned.get(a).cloned());
@@ -127,7 +132,7 @@ pub fn plan(
             outputs.insert(output.name.clone(), planned_value);
         }
     }
-    actions.sort_by(|a, b| a.address.cmp(&b.address));
+    actions.sort_by(|a, b| (&a.address, a.deposed).cmp(&(&b.address, b.deposed)));
     Ok(Plan {
         stack: stack.name.clone(),
         lineage: Some(state.lineage.clone()),

@@ -24,6 +24,8 @@ pub struct Resolver<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredInputs {
     pub values: BTreeMap<String, Value>,
+    /// Secret fields in clear, for the driver only; `values` holds their salted hashes.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl DesiredInputs {
@@ -79,11 +81,27 @@ pub fn desired_inputs(
     driver: &dyn Driver,
     resource: &ResourceSpec,
     attributes: &dyn Fn(&Address) -> Option<BTreeMap<String, Value>>,
+    prior: Option<&JsonMap>,
 ) -> Result<DesiredInputs, String> {
     let schema = driver.schema();
     let address = &resource.address;
     let mut values = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for spec in schema.fields.iter().filter(|f| matches!(f.kind, FieldKind::Secret)) {
+        let Some(expr) = resource.fields.get(spec.name) else { continue };
+        let Value::Map(source) = expr.resolve(&|_| Value::Unknown) else { continue };
+        let Some(Value::Str(variable)) = source.get("env") else { continue };
+        let secret = std::env::var(variable).map_err(|_| {
+            format!("`{address}.{}` reads the environment variable `{variable}`, which is not set", spec.name)
+        })?;
+        let previous = prior.and_then(|p| p.get(spec.name)).and_then(|v| v.as_str());
+        values.insert(spec.name.to_string(), Value::Str(secret_hash(&secret, previous)));
+        secrets.insert(spec.name.to_string(), secret);
+    }
     for (name, expr) in &resource.fields {
+        if secrets.contains_key(name) {
+            continue;
+        }
         let value = resolver.resolve_expr(expr, attributes);
         let value = match schema.field(name) {
             Some(spec) => {
@@ -104,6 +122,19 @@ pub fn desired_inputs(
             }
         }
     }
+    // Names that hash other fields come last, once those fields have their defaults too.
+    for spec in schema.fields {
+        if let (Default::AwsNameHashing { max_len, fields }, false) = (&spec.default, values.contains_key(spec.name)) {
+            values.insert(
+                spec.name.to_string(),
+                hashed_name(&resolver.stack.name, &address.name, *max_len, fields, &values),
+            );
+        }
+    }
+    if let Some(problem) = driver.check(&values).into_iter().find(|p| !p.warning) {
+        let hint = problem.hint.map(|h| format!("\n\nhint: {h}")).unwrap_or_default();
+        return Err(format!("`{address}.{}`: {}{hint}", problem.field, problem.message));
+    }
     if schema.taggable {
         let mut tags: BTreeMap<String, Value> =
             resolver.stack.tags.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect();
@@ -119,7 +150,20 @@ pub fn desired_inputs(
             values.insert(key, Value::from_json(&value));
         }
     }
-    Ok(DesiredInputs { values })
+    Ok(DesiredInputs { values, secrets })
+}
+
+/// `sha256:SALT:HASH` of a secret. With the previously stored hash, its salt is reused, so an
+/// unchanged secret hashes the same and a changed one differently — without the value being kept.
+pub fn secret_hash(secret: &str, previous: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let salt = previous
+        .and_then(|p| p.strip_prefix("sha256:"))
+        .and_then(|p| p.split_once(':'))
+        .map(|(salt, _)| salt.to_string())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let hash = hex::encode(Sha256::digest(format!("{salt}:{secret}").as_bytes()));
+    format!("sha256:{salt}:{hash}")
 }
 
 fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -> Option<Value> {
@@ -140,8 +184,33 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
         Default::EmptyList => Value::List(Vec::new()),
         Default::EmptyMap => Value::Map(BTreeMap::new()),
         Default::AwsName { max_len } => Value::Str(default_aws_name(&resolver.stack.name, &address.name, *max_len)),
+        Default::AwsNameHashing { .. } => return None,
+        Default::NetworkVpcId => resolver.lookup(&Reference::Network("vpc_id".into()), &|_| None),
+        Default::NetworkSubnetIds => resolver.lookup(&Reference::Network("subnet_ids".into()), &|_| None),
     };
     Some(value)
+}
+
+/// `<stack>-<resource>-<hash of the fields>`, unknown while any of those fields is.
+fn hashed_name(
+    stack: &str,
+    resource: &str,
+    max_len: usize,
+    fields: &[&str],
+    values: &BTreeMap<String, Value>,
+) -> Value {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for field in fields {
+        let Some(json) = values.get(*field).map(Value::to_json) else { continue };
+        let Some(json) = json else { return Value::Unknown };
+        hasher.update(field.as_bytes());
+        hasher.update(json.to_string().as_bytes());
+    }
+    let hash = hex::encode(hasher.finalize());
+    let suffix = &hash[..4];
+    let base = default_aws_name(stack, resource, max_len.saturating_sub(suffix.len() + 1));
+    Value::Str(format!("{base}-{suffix}"))
 }
 
 /// Checks a resolved value against the field type, converting where the meaning is plain
@@ -167,6 +236,7 @@ pub fn coerce(path: &str, kind: &FieldKind, value: Value) -> Result<Value, Strin
             }
             other => return Err(wrong(&other)),
         },
+        FieldKind::Secret => value,
         FieldKind::Enum(options) => match value {
             Value::Str(ref text) if options.contains(&text.as_str()) => value,
             other => {
@@ -249,7 +319,11 @@ fn coerce_table(
                     Default::Str(s) => Some(Value::Str(s.to_string())),
                     Default::EmptyList => Some(Value::List(Vec::new())),
                     Default::EmptyMap => Some(Value::Map(BTreeMap::new())),
-                    Default::None | Default::AwsName { .. } => None,
+                    Default::None
+                    | Default::AwsName { .. }
+                    | Default::AwsNameHashing { .. }
+                    | Default::NetworkVpcId
+                    | Default::NetworkSubnetIds => None,
                 };
                 if let Some(default) = default {
                     result.insert(spec.name.to_string(), default);
@@ -264,6 +338,15 @@ fn coerce_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_hashes_keep_their_salt_and_never_hold_the_value() {
+        let first = secret_hash("hunter2", None);
+        assert!(!first.contains("hunter2"));
+        assert_eq!(secret_hash("hunter2", Some(&first)), first);
+        assert_ne!(secret_hash("hunter3", Some(&first)), first);
+        assert_ne!(secret_hash("hunter2", None), first, "a new salt each time there is no previous hash");
+    }
 
     #[test]
     fn strings_become_integers_where_the_field_says_so() {

@@ -15,6 +15,7 @@ pub fn render(plan: &Plan) -> Json {
                 "address": action.address.to_string(),
                 "action": action.action,
                 "forced_by": action.forced_by,
+                "notes": action.notes,
                 "changes": action.changes.iter().map(change).collect::<Vec<_>>(),
             })
         })

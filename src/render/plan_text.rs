@@ -90,8 +90,14 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
         let forces = if action.forced_by.len() == 1 { "forces" } else { "force" };
         verb = format!("replace ({fields} {forces} replacement)");
     }
+    if action.create_before_destroy {
+        verb.push_str(", the new one first");
+    }
+    if action.deposed {
+        verb = "delete (the old copy an interrupted replacement left)".into();
+    }
     let pad = if action.action == Action::Replace { width.saturating_sub(2) } else { width };
-    out.push_str(&format!("  {symbol} {:<pad$} {verb}\n", action.address.to_string()));
+    out.push_str(&format!("  {symbol} {:<pad$} {verb}\n", action.key().to_string()));
     let schema = drivers::driver_for(&action.address.type_name).map(|d| d.schema());
     let hidden = |c: &Change| schema.is_some_and(|s| is_hidden(s, &c.path));
     let (files, fields): (Vec<&Change>, Vec<&Change>) =
@@ -102,6 +108,11 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     let path_width = fields.iter().map(|c| c.path.len() + 1).max().unwrap_or(0);
     for change in fields {
         out.push_str(&format!("      {}\n", change_line(change, path_width, paint)));
+    }
+    for note in &action.notes {
+        let loud = action.action == Action::Replace || action.action == Action::Delete;
+        let note = if loud { paint.red(&format!("! {note}")) } else { paint.yellow(&format!("note: {note}")) };
+        out.push_str(&format!("      {note}\n"));
     }
     if action.action != Action::Create {
         for change in derived {

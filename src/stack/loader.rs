@@ -377,6 +377,7 @@ impl Loader {
                     },
                 }
             }
+            self.cross_field_checks(schema, &resource, variables);
             for spec in schema.fields.iter().filter(|f| f.required) {
                 if !resource.fields.contains_key(spec.name) {
                     self.error(
@@ -389,6 +390,47 @@ impl Loader {
                 }
             }
             resources.insert(address, resource);
+        }
+    }
+
+    /// The driver's checks across fields, on the literal values (references unknown, defaults in).
+    fn cross_field_checks(
+        &mut self,
+        schema: &ResourceSchema,
+        resource: &ResourceSpec,
+        variables: &BTreeMap<String, Value>,
+    ) {
+        let Some(driver) = drivers::driver_for(schema.type_name) else { return };
+        let lookup = |reference: &Reference| match reference {
+            Reference::Variable(name) => variables.get(name).cloned().unwrap_or(Value::Unknown),
+            _ => Value::Unknown,
+        };
+        let mut values: BTreeMap<String, Value> =
+            resource.fields.iter().map(|(name, expr)| (name.clone(), expr.resolve(&lookup))).collect();
+        for spec in schema.fields {
+            if values.contains_key(spec.name) {
+                continue;
+            }
+            let default = match &spec.default {
+                crate::schema::Default::Bool(b) => Value::Bool(*b),
+                crate::schema::Default::Int(i) => Value::Int(*i),
+                crate::schema::Default::Str(s) => Value::Str(s.to_string()),
+                _ => continue,
+            };
+            values.insert(spec.name.to_string(), default);
+        }
+        for problem in driver.check(&values) {
+            let span = resource.fields.get(&problem.field).map(|e| e.span.clone()).unwrap_or(resource.span.clone());
+            let message = format!("`{}.{}`: {}", resource.address, problem.field, problem.message);
+            let mut diagnostic = if problem.warning {
+                Diagnostic::warning(message, Some(span))
+            } else {
+                Diagnostic::error(message, Some(span))
+            };
+            if let Some(hint) = problem.hint {
+                diagnostic = diagnostic.hint(hint);
+            }
+            self.error(diagnostic);
         }
     }
 
@@ -441,6 +483,16 @@ impl Loader {
                 if !is_single_reference {
                     match kind {
                         FieldKind::String | FieldKind::Json => {}
+                        FieldKind::Secret => {
+                            self.error(
+                                Diagnostic::error(
+                                    format!("`{path}` is a secret and cannot be written in the stack file"),
+                                    Some(span.clone()),
+                                )
+                                .hint("write `{ env = \"VARIABLE\" }` and set the variable when running provision"),
+                            );
+                            return None;
+                        }
                         FieldKind::Enum(options) => {
                             if let [Part::Literal(literal)] = parts.as_slice() {
                                 if !options.contains(&literal.as_str()) {
@@ -493,6 +545,24 @@ impl Loader {
                 Expr::List(exprs)
             }
             DeValue::Table(table) => match kind {
+                FieldKind::Secret => {
+                    let env = table.iter().find(|(k, _)| k.get_ref() == "env");
+                    let valid = table.len() == 1
+                        && env.and_then(|(_, v)| v.get_ref().as_str()).is_some_and(|name| {
+                            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        });
+                    if !valid {
+                        self.error(
+                            Diagnostic::error(format!("`{path}` must be a secret from the environment"), Some(span))
+                                .hint("write `{ env = \"VARIABLE\" }`; the value is never stored, only a salted hash"),
+                        );
+                        return None;
+                    }
+                    let name = env.and_then(|(_, v)| v.get_ref().as_str()).unwrap_or_default();
+                    let value =
+                        SpannedExpr { expr: Expr::Template(vec![Part::Literal(name.to_string())]), span: span.clone() };
+                    Expr::Table(vec![("env".to_string(), value)])
+                }
                 FieldKind::StringMap => {
                     let mut entries = Vec::new();
                     for (key, item) in table.iter() {

@@ -49,7 +49,13 @@ impl Stack {
     /// Whether any value needs `[network]` looked up in AWS.
     pub fn uses_network(&self) -> bool {
         let uses = |expr: &SpannedExpr| expr.references().iter().any(|(r, _)| matches!(r, Reference::Network(_)));
-        self.resources.values().any(|r| r.fields.values().any(uses)) || self.outputs.iter().any(|o| uses(&o.value))
+        let defaults_to_network = |resource: &ResourceSpec| {
+            crate::drivers::driver_for(&resource.address.type_name).is_some_and(|driver| {
+                driver.schema().fields.iter().any(|f| f.default.uses_network() && !resource.fields.contains_key(f.name))
+            })
+        };
+        self.resources.values().any(|r| r.fields.values().any(uses) || defaults_to_network(r))
+            || self.outputs.iter().any(|o| uses(&o.value))
     }
 
     /// `file:line:column` of a byte offset in the stack file.

@@ -33,6 +33,9 @@ pub struct State {
     pub resources: BTreeMap<Address, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, serde_json::Value>,
+    /// Old copies of resources being replaced create-before-destroy, until they are deleted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub deposed: BTreeMap<Address, ResourceState>,
     /// The `[network]` as last looked up, so offline plans can resolve `${network.*}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<Network>,
@@ -47,6 +50,7 @@ impl State {
             stack: stack.to_string(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
+            deposed: BTreeMap::new(),
             network: None,
         }
     }

@@ -62,6 +62,7 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     attributes: &["name", "arn", "regional_domain_name", "content_hash"],
     taggable: true,
     derived: &[],
+    create_before_destroy: false,
 };
 
 /// S3's bucket naming rules, so `validate` catches a bad name before AWS does.

@@ -185,3 +185,23 @@ pub fn cloudfront() -> aws_sdk_cloudfront::Client {
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
 }
+
+/// `GET path` on the emulator, answered as text. For CloudFront reads whose answers the SDK cannot
+/// parse on this emulator (it writes Python booleans, see docs/emulator.md); the emulator does not
+/// check signatures, so an unsigned request reads the same API.
+pub fn emulator_get(path: &str) -> String {
+    use std::io::{Read, Write};
+    let address = endpoint().trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect to the emulator");
+    // The emulator picks the service from the credential scope of the Authorization header.
+    let authorization =
+        "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/cloudfront/aws4_request, SignedHeaders=host, Signature=0";
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer)
+}
