@@ -1,4 +1,8 @@
 //! A queue of work items that become ready once everything they depend on has finished.
+//!
+//! Modelled on cargo's `DependencyQueue`: `queue(key, deps)`, `dequeue()`, `finish(key)` → newly
+//! ready. Reverse edges are kept so finishing an item costs only its own dependents, which keeps a
+//! walk over thousands of resources linear.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,15 +10,16 @@ use crate::address::Address;
 
 #[derive(Debug, Default)]
 pub struct DependencyQueue {
-    /// Items not yet handed out, with the dependencies they still wait for.
+    /// Items not yet ready, with the queued dependencies they still wait for.
     waiting: BTreeMap<Address, BTreeSet<Address>>,
+    /// For each item, the items that wait for it.
+    dependents: BTreeMap<Address, Vec<Address>>,
+    /// Dependencies as given, until readiness is first worked out.
+    declared: Vec<(Address, Vec<Address>)>,
     /// Items whose dependencies have all finished, in a stable order.
     ready: BTreeSet<Address>,
-    /// Everything queued, so dependencies outside the queue count as already finished.
+    /// Everything queued and not finished, so dependencies outside the queue count as done.
     queued: BTreeSet<Address>,
-    /// Items were queued since readiness was last worked out (a dependency may be queued after its
-    /// dependent, so readiness is decided at the first `dequeue`).
-    dirty: bool,
 }
 
 impl DependencyQueue {
@@ -23,74 +28,71 @@ impl DependencyQueue {
     }
 
     /// Adds `key`, to be handed out after each of `dependencies` that is (or will be) queued finishes.
+    /// A dependency may be queued after its dependent: readiness is decided at the first `dequeue`.
     pub fn queue(&mut self, key: Address, dependencies: impl IntoIterator<Item = Address>) {
         self.queued.insert(key.clone());
-        self.waiting.insert(key, dependencies.into_iter().collect());
-        self.dirty = true;
+        self.declared.push((key, dependencies.into_iter().collect()));
     }
 
-    fn recompute_ready(&mut self) {
-        let queued = &self.queued;
-        let newly: Vec<Address> = self
-            .waiting
-            .iter()
-            .filter(|(_, deps)| deps.iter().all(|d| !queued.contains(d)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in newly {
-            self.waiting.remove(&key);
-            self.ready.insert(key);
+    fn settle(&mut self) {
+        for (key, dependencies) in std::mem::take(&mut self.declared) {
+            let pending: BTreeSet<Address> =
+                dependencies.into_iter().filter(|d| self.queued.contains(d) && *d != key).collect();
+            for dependency in &pending {
+                self.dependents.entry(dependency.clone()).or_default().push(key.clone());
+            }
+            if pending.is_empty() {
+                self.ready.insert(key);
+            } else {
+                self.waiting.insert(key, pending);
+            }
         }
     }
 
     /// The next item whose dependencies have all finished.
     pub fn dequeue(&mut self) -> Option<Address> {
-        if self.dirty {
-            self.dirty = false;
-            self.recompute_ready();
-        }
+        self.settle();
         self.ready.pop_first()
     }
 
     /// Marks `key` finished; returns the items that became ready because of it.
     pub fn finish(&mut self, key: &Address) -> Vec<Address> {
+        self.settle();
         self.queued.remove(key);
         let mut newly = Vec::new();
-        for (waiting, deps) in self.waiting.iter_mut() {
-            if deps.remove(key) && deps.iter().all(|d| !self.queued.contains(d)) {
-                newly.push(waiting.clone());
+        for dependent in self.dependents.remove(key).unwrap_or_default() {
+            if let Some(pending) = self.waiting.get_mut(&dependent) {
+                pending.remove(key);
+                if pending.is_empty() {
+                    self.waiting.remove(&dependent);
+                    self.ready.insert(dependent.clone());
+                    newly.push(dependent);
+                }
             }
-        }
-        for key in &newly {
-            self.waiting.remove(key);
-            self.ready.insert(key.clone());
         }
         newly
     }
 
     /// Drops `key` and everything that (transitively) waits for it; returns what was dropped.
     pub fn abandon(&mut self, key: &Address) -> Vec<Address> {
+        self.settle();
+        self.queued.remove(key);
         let mut dropped = Vec::new();
         let mut stack = vec![key.clone()];
         while let Some(failed) = stack.pop() {
-            let dependents: Vec<Address> =
-                self.waiting.iter().filter(|(_, deps)| deps.contains(&failed)).map(|(k, _)| k.clone()).collect();
-            for dependent in dependents {
-                self.waiting.remove(&dependent);
-                self.queued.remove(&dependent);
-                dropped.push(dependent.clone());
-                stack.push(dependent);
+            for dependent in self.dependents.remove(&failed).unwrap_or_default() {
+                if self.waiting.remove(&dependent).is_some() {
+                    self.queued.remove(&dependent);
+                    dropped.push(dependent.clone());
+                    stack.push(dependent);
+                }
             }
         }
-        self.queued.remove(key);
         dropped
     }
 
     pub fn is_empty(&mut self) -> bool {
-        if self.dirty {
-            self.dirty = false;
-            self.recompute_ready();
-        }
+        self.settle();
         self.waiting.is_empty() && self.ready.is_empty()
     }
 }
@@ -121,6 +123,18 @@ mod tests {
         let mut queue = DependencyQueue::new();
         queue.queue(a("x.child"), [a("x.unchanged")]);
         assert_eq!(queue.dequeue(), Some(a("x.child")));
+    }
+
+    #[test]
+    fn an_item_waits_for_all_its_dependencies() {
+        let mut queue = DependencyQueue::new();
+        queue.queue(a("x.c"), [a("x.a"), a("x.b")]);
+        queue.queue(a("x.a"), []);
+        queue.queue(a("x.b"), []);
+        assert_eq!(queue.dequeue(), Some(a("x.a")));
+        assert_eq!(queue.dequeue(), Some(a("x.b")));
+        assert!(queue.finish(&a("x.a")).is_empty());
+        assert_eq!(queue.finish(&a("x.b")), vec![a("x.c")]);
     }
 
     #[test]
