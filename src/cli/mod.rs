@@ -60,6 +60,19 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything the state holds
     Destroy(DestroyArgs),
+    /// Adopt an existing AWS resource into the state: `import ADDR ID`, or write a stack file for
+    /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`
+    Import {
+        /// Write a new stack file describing the resources given as ADDR=ID
+        #[arg(long, value_name = "FILE")]
+        generate: Option<PathBuf>,
+        /// With --generate: the new stack's name (default: from the file name)
+        #[arg(long = "name", value_name = "STACK")]
+        stack_name: Option<String>,
+        /// `ADDR ID`, or with --generate `ADDR=ID ...`
+        #[arg(required = true)]
+        args: Vec<String>,
+    },
     /// Print the stack's outputs from the state
     Output {
         /// One output
@@ -186,6 +199,9 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
         Command::Plan(args) => ops::plan::run(global, &args).await,
         Command::Apply(args) => ops::apply::run(global, &args).await,
         Command::Destroy(args) => ops::apply::destroy(global, &args).await,
+        Command::Import { generate, stack_name, args } => {
+            ops::import::run(global, generate.as_deref(), stack_name.as_deref(), &args).await
+        }
         Command::Output { name, json } => ops::output::run(global, name.as_deref(), json),
         Command::State(command) => ops::state::run(global, command),
         Command::Graph => ops::graph::run(global),

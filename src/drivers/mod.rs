@@ -178,6 +178,28 @@ pub trait Driver: Send + Sync {
         address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError>;
+
+    /// The id to record for `provision import ADDR ID`: checks the shape of what the user typed and
+    /// turns an accepted alias (a name where an ARN is recorded) into the id `read` expects. An id of
+    /// the wrong shape is an error that says what shape is expected.
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        Ok(id.to_string())
+    }
+
+    /// The state id of a resource of this type, from its ARN (resources found by their tags).
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        Some(arn.to_string())
+    }
+
+    /// Resources of this type tagged `provision:stack = stack` that the Resource Groups Tagging API
+    /// does not list (IAM), as `(ARN, tags)`. `None` for types the tagging API covers.
+    async fn list_tagged(
+        &self,
+        _aws: &AwsContext,
+        _stack: &str,
+    ) -> Option<Result<Vec<(String, std::collections::BTreeMap<String, String>)>, DriverError>> {
+        None
+    }
 }
 
 /// Every driver provision knows, by resource type name.

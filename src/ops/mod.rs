@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod graph;
+pub mod import;
 pub mod output;
 pub mod plan;
 mod plan_file;

@@ -158,6 +158,19 @@ impl Driver for DistributionDriver {
         &SCHEMA
     }
 
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        let id = id.rsplit('/').next().unwrap_or(id);
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            return Err(DriverError::invalid(format!("`{id}` is not a CloudFront distribution id"))
+                .with_hint("import a distribution by its id, e.g. `E2QWRUHAPOMQZL` (or its ARN)"));
+        }
+        Ok(id.to_string())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.rsplit_once(":distribution/").map(|(_, id)| id.to_string())
+    }
+
     fn intended_id(&self, _request: &ResourceRequest<'_>) -> String {
         // The distribution id is only known once created; a fresh token marks the attempt, and the
         // ownership comment is what `find_interrupted` matches on.

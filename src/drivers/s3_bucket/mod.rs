@@ -150,6 +150,18 @@ impl Driver for BucketDriver {
         attributes(name, &stack.region, pairs.map(manifest::content_hash))
     }
 
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        check_bucket_name(id).map_err(|message| {
+            DriverError::invalid(format!("`{id}` is not a bucket name: {message}"))
+                .with_hint("import an S3 bucket by its name, e.g. `my-site-bucket`")
+        })?;
+        Ok(id.to_string())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.strip_prefix("arn:aws:s3:::").filter(|name| !name.contains('/')).map(str::to_string)
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default().to_string()
     }
