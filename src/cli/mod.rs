@@ -126,6 +126,9 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
+    /// Also delete resources tagged with this stack that the state does not know
+    #[arg(long)]
+    pub sweep: bool,
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
     #[arg(long, default_value_t = 10)]
@@ -146,6 +149,8 @@ pub enum StateCommand {
     Pull,
     /// Replace the state with a file (same lineage, newer serial)
     Push { file: PathBuf },
+    /// Resources tagged with this stack that the state does not know, with the import command for each
+    Orphans,
 }
 
 fn parse_variable(text: &str) -> Result<(String, String), String> {
@@ -203,7 +208,7 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
             ops::import::run(global, generate.as_deref(), stack_name.as_deref(), &args).await
         }
         Command::Output { name, json } => ops::output::run(global, name.as_deref(), json),
-        Command::State(command) => ops::state::run(global, command),
+        Command::State(command) => ops::state::run(global, command).await,
         Command::Graph => ops::graph::run(global),
         Command::Schema => ops::schema::run(),
     }

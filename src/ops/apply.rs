@@ -26,7 +26,71 @@ pub async fn run(global: &GlobalOptions, args: &ApplyArgs) -> Result<u8> {
 
 pub async fn destroy(global: &GlobalOptions, args: &DestroyArgs) -> Result<u8> {
     let options = PlanOptions { targets: args.targets.clone(), destroy: true };
-    execute(global, &options, args.auto_approve, args.parallelism, args.json, "destroy").await
+    let code = execute(global, &options, args.auto_approve, args.parallelism, args.json, "destroy").await?;
+    if !args.sweep || code != 0 {
+        return Ok(code);
+    }
+    sweep(global).await
+}
+
+/// After a destroy: delete what is tagged with the stack but unknown to the state.
+async fn sweep(global: &GlobalOptions) -> Result<u8> {
+    let stack = load_stack(global)?;
+    let store = state_store(&stack)?;
+    let _lock = store.lock("destroy --sweep")?;
+    let state = read_state(&store, &stack)?;
+    let aws = connect(global, &stack).await?;
+    let orphans = super::orphans::find(&aws, &stack.name, &state).await?;
+    if orphans.is_empty() {
+        println!("Sweep: nothing tagged `provision:stack = {}` is left.", stack.name);
+        return Ok(0);
+    }
+    println!("Sweep: deleting {} resource(s) tagged with the stack that the state does not know.", orphans.len());
+    let info = super::stack_info(&stack, aws.region().to_string());
+    let reporter = TerminalReporter { paint: global.error_paint, quiet: global.quiet };
+    let settings = |address: &crate::address::Address| stack_settings(&stack, &info, &state, address);
+    let failures = super::orphans::sweep(&aws, &info, &orphans, &settings, &Progress(&reporter)).await;
+    for (orphan, error) in &failures {
+        eprintln!("{} {} (`{}`): delete failed: {error}", global.error_paint.red("error:"), orphan.address, orphan.id);
+    }
+    if failures.is_empty() {
+        println!("Sweep complete: {} deleted.", orphans.len());
+        Ok(0)
+    } else {
+        eprintln!(
+            "Sweep: {} of {} could not be deleted; run `provision destroy --sweep` again after fixing the cause.",
+            failures.len(),
+            orphans.len()
+        );
+        Ok(1)
+    }
+}
+
+/// The stack file's settings for an address (e.g. `force_destroy`), as far as they are known.
+fn stack_settings(
+    stack: &crate::stack::Stack,
+    info: &crate::drivers::StackInfo,
+    state: &State,
+    address: &crate::address::Address,
+) -> crate::value::JsonMap {
+    let (Some(resource), Some(driver)) = (stack.resources.get(address), crate::drivers::driver_for(&address.type_name))
+    else {
+        return crate::value::JsonMap::new();
+    };
+    let resolver = crate::plan::Resolver { stack, info, network: state.network.as_ref() };
+    let lookup = |_: &crate::address::Address| None;
+    match crate::plan::desired_inputs(&resolver, driver, resource, &lookup, None) {
+        Ok(desired) => desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect(),
+        Err(_) => crate::value::JsonMap::new(),
+    }
+}
+
+struct Progress<'a>(&'a TerminalReporter);
+
+impl crate::drivers::ProgressSink for Progress<'_> {
+    fn waiting(&self, address: &crate::address::Address, message: &str) {
+        crate::executor::Reporter::waiting(self.0, address, message);
+    }
 }
 
 async fn execute(

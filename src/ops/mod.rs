@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod graph;
 pub mod import;
+pub mod orphans;
 pub mod output;
 pub mod plan;
 mod plan_file;

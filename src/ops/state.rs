@@ -6,7 +6,7 @@ use super::{load_stack, read_state, state_store, GlobalOptions};
 use crate::cli::StateCommand;
 use crate::state::local_store_parse;
 
-pub fn run(global: &GlobalOptions, command: StateCommand) -> Result<u8> {
+pub async fn run(global: &GlobalOptions, command: StateCommand) -> Result<u8> {
     let stack = load_stack(global)?;
     let store = state_store(&stack)?;
     match command {
@@ -60,6 +60,23 @@ pub fn run(global: &GlobalOptions, command: StateCommand) -> Result<u8> {
             }
             store.write(&pushed)?;
             println!("Pushed `{}` (serial {}).", file.display(), pushed.serial);
+        }
+        StateCommand::Orphans => {
+            let state = read_state(&store, &stack)?;
+            let aws = super::connect(global, &stack).await?;
+            let orphans = super::orphans::find(&aws, &stack.name, &state).await?;
+            if orphans.is_empty() {
+                println!("No orphans: every resource tagged `provision:stack = {}` is in the state.", stack.name);
+            }
+            for orphan in &orphans {
+                println!(
+                    "{}\t{}\n  adopt it:  provision import {} {}",
+                    orphan.address, orphan.arn, orphan.address, orphan.id
+                );
+            }
+            if !orphans.is_empty() {
+                println!("\n{} orphan(s); `provision destroy --sweep` deletes them instead.", orphans.len());
+            }
         }
     }
     Ok(0)
