@@ -7,7 +7,13 @@
 mod driver_error;
 
 pub mod cloudfront_distribution;
+pub mod db_instance;
+pub mod db_subnet_group;
+mod elbv2;
+pub mod listener;
+pub mod load_balancer;
 pub mod s3_bucket;
+pub mod target_group;
 
 use std::path::PathBuf;
 
@@ -204,7 +210,15 @@ pub trait Driver: Send + Sync {
 
 /// Every driver provision knows, by resource type name.
 pub fn registry() -> &'static [&'static dyn Driver] {
-    static DRIVERS: &[&dyn Driver] = &[&s3_bucket::BucketDriver, &cloudfront_distribution::DistributionDriver];
+    static DRIVERS: &[&dyn Driver] = &[
+        &s3_bucket::BucketDriver,
+        &cloudfront_distribution::DistributionDriver,
+        &load_balancer::LoadBalancerDriver,
+        &target_group::TargetGroupDriver,
+        &listener::ListenerDriver,
+        &db_subnet_group::SubnetGroupDriver,
+        &db_instance::InstanceDriver,
+    ];
     DRIVERS
 }
 

@@ -452,7 +452,9 @@ fn field_changes(before: &JsonMap, after: &JsonMap) -> Vec<FieldChange> {
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .filter(|k| before.get(*k) != after.get(*k))
+        .filter(|k| {
+            before.get(*k).unwrap_or(&serde_json::Value::Null) != after.get(*k).unwrap_or(&serde_json::Value::Null)
+        })
         .map(|k| FieldChange { path: k.clone(), before: before.get(k).cloned(), after: after.get(k).cloned() })
         .collect()
 }

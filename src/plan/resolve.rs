@@ -146,7 +146,8 @@ pub fn desired_inputs(
     let before: Vec<String> = known.keys().cloned().collect();
     driver.prepare(resolver.info, &mut known).map_err(|error| format!("{address}: {}", error.message))?;
     for (key, value) in known {
-        if !before.contains(&key) || values.get(&key).is_some_and(Value::is_known) {
+        // A value still unknown stays unknown: the driver only saw the known ones.
+        if !values.get(&key).is_some_and(|v| !v.is_known()) || before.contains(&key) {
             values.insert(key, Value::from_json(&value));
         }
     }

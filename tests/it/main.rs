@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adoption;
 mod cli_commands;
 mod interrupt;
 mod stack_errors;

@@ -1,0 +1,164 @@
+//! Adopting what exists (import, generate) and throwing away test environments (ephemeral copies,
+//! sweep, complete destroy), checked through the AWS APIs.
+
+use crate::support::{block_on, s3, unique_stack_name, Project};
+
+fn create_bucket(name: &str, tags: &[(&str, &str)]) {
+    block_on(async {
+        s3().create_bucket().bucket(name).send().await.expect("create bucket");
+        if !tags.is_empty() {
+            let tag_set: Vec<aws_sdk_s3::types::Tag> = tags
+                .iter()
+                .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().expect("tag"))
+                .collect();
+            let tagging = aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(tag_set)).build().expect("tagging");
+            s3().put_bucket_tagging().bucket(name).tagging(tagging).send().await.expect("tag bucket");
+        }
+    })
+}
+
+fn bucket_exists(bucket: &str) -> bool {
+    block_on(async { s3().head_bucket().bucket(bucket).send().await.is_ok() })
+}
+
+/// Every resource the Resource Groups Tagging API knows that carries `provision:stack = stack`.
+pub fn tagged_with(stack: &str) -> Vec<String> {
+    block_on(async {
+        let config = aws_sdk_resourcegroupstagging::config::Builder::new()
+            .behavior_version(aws_sdk_resourcegroupstagging::config::BehaviorVersion::latest())
+            .region(aws_sdk_resourcegroupstagging::config::Region::new("us-east-1"))
+            .endpoint_url(crate::support::endpoint())
+            .credentials_provider(aws_sdk_resourcegroupstagging::config::Credentials::new(
+                "test", "test", None, None, "t",
+            ))
+            .build();
+        let client = aws_sdk_resourcegroupstagging::Client::from_conf(config);
+        let filter =
+            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("provision:stack").values(stack).build();
+        let answer = client.get_resources().tag_filters(filter).send().await.expect("GetResources");
+        answer.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn().map(str::to_string)).collect()
+    })
+}
+
+#[test]
+fn import_adopts_a_bucket_and_plans_only_the_differences() {
+    let name = unique_stack_name("imp");
+    let bucket = format!("{name}-handmade");
+    create_bucket(&bucket, &[("team", "web")]);
+    let project = Project::new(
+        "imp",
+        &format!(
+            "[stack]\nname = \"{{name}}\"\n\n[s3_bucket.site]\nbucket = \"{bucket}\"\ntags = {{ team = \"web\" }}\n"
+        ),
+    )
+    .with_emulator();
+
+    project.run(&["import", "s3_bucket.site", &bucket]).success().stdout_has("Imported `s3_bucket.site`");
+    project.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    assert_eq!(project.state()["resources"]["s3_bucket.site"]["id"], bucket.as_str());
+
+    // A difference between file and reality is an update, not a create.
+    project.write_stack(&format!(
+        "[stack]\nname = \"{{name}}\"\n\n[s3_bucket.site]\nbucket = \"{bucket}\"\nversioning = true\ntags = {{ team = \"web\" }}\n"
+    ));
+    project.run(&["plan"]).success().stdout_has("~ s3_bucket.site").stdout_has("versioning: false -> true");
+    project.run(&["destroy", "--auto-approve"]).success();
+    assert!(!bucket_exists(&bucket));
+}
+
+#[test]
+fn import_refuses_unknown_addresses_missing_resources_and_malformed_ids() {
+    let project = Project::new("imp", "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\n").with_emulator();
+    project
+        .run(&["import", "s3_bucket.other", "some-bucket"])
+        .code(1)
+        .stderr_has("`s3_bucket.other` is not in the stack file");
+    project.run(&["import", "s3_bucket.site", "Not_A_Bucket"]).code(1).stderr_has("is not a bucket name");
+    project
+        .run(&["import", "s3_bucket.site", &format!("{}-missing", project.stack_name)])
+        .code(1)
+        .stderr_has("no s3_bucket with id");
+    assert!(!project.state_path().exists(), "nothing was written");
+}
+
+#[test]
+fn generate_writes_a_stack_that_plans_to_no_changes() {
+    let name = unique_stack_name("gen");
+    let bucket = format!("{name}-made-by-hand");
+    create_bucket(&bucket, &[("owner", "ops")]);
+    block_on(async {
+        let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        s3().put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(versioning)
+            .send()
+            .await
+            .expect("versioning")
+    });
+    let project = Project::new("gen", "").with_emulator();
+    project.remove("stack.toml");
+    let file = format!("{name}.toml");
+    project.run(&["import", "--generate", &file, &format!("s3_bucket.site={bucket}")]).success().stdout_has("Wrote");
+    let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
+    assert!(text.contains(&format!("bucket = \"{bucket}\"")), "{text}");
+    assert!(text.contains("versioning = true"), "{text}");
+    assert!(text.contains("owner = \"ops\""), "{text}");
+    project.run(&["-f", &file, "validate"]).success();
+    project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    project
+        .run(&["import", "--generate", &file, &format!("s3_bucket.site={bucket}")])
+        .code(1)
+        .stderr_has("already exists");
+    project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
+}
+
+const EPHEMERAL: &str = r#"
+[stack]
+name = "{name}-${var.env}"
+
+[variables]
+env = "main"
+
+[s3_bucket.assets]
+"#;
+
+#[test]
+fn ephemeral_copies_live_side_by_side_and_go_independently() {
+    let project = Project::new("eph", EPHEMERAL).with_emulator();
+    project.run(&["apply", "--auto-approve", "--var", "env=pr-1"]).success();
+    project.run(&["apply", "--auto-approve", "--var", "env=pr-2"]).success();
+    let first = format!("{}-pr-1-assets", project.stack_name);
+    let second = format!("{}-pr-2-assets", project.stack_name);
+    assert!(bucket_exists(&first) && bucket_exists(&second));
+    assert!(project.path(&format!("state/{}-pr-1.json", project.stack_name)).exists());
+    assert!(project.path(&format!("state/{}-pr-2.json", project.stack_name)).exists());
+
+    project.run(&["destroy", "--auto-approve", "--var", "env=pr-1"]).success().stdout_has("1 destroyed");
+    assert!(!bucket_exists(&first));
+    assert!(bucket_exists(&second), "the other copy is untouched");
+    assert!(tagged_with(&format!("{}-pr-1", project.stack_name)).is_empty());
+    project.run(&["plan", "--var", "env=pr-2", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve", "--var", "env=pr-2"]).success();
+    assert!(tagged_with(&format!("{}-pr-2", project.stack_name)).is_empty());
+}
+
+#[test]
+fn sweep_deletes_tagged_resources_the_state_does_not_know() {
+    let project = Project::new("sweep", "[stack]\nname = \"{name}\"\n\n[s3_bucket.kept]\n").with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    let lost = format!("{}-lost", project.stack_name);
+    create_bucket(&lost, &[("provision:stack", &project.stack_name), ("provision:address", "s3_bucket.lost")]);
+
+    project
+        .run(&["state", "orphans"])
+        .success()
+        .stdout_has("s3_bucket.lost")
+        .stdout_has(&format!("provision import s3_bucket.lost {lost}"));
+    project.run(&["destroy", "--auto-approve", "--sweep"]).success().stdout_has("Sweep complete: 1 deleted.");
+    assert!(!bucket_exists(&lost));
+    assert!(!bucket_exists(&format!("{}-kept", project.stack_name)));
+    assert!(tagged_with(&project.stack_name).is_empty(), "nothing tagged with the stack is left");
+    project.run(&["state", "orphans"]).success().stdout_has("No orphans");
+}
