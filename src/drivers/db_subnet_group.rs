@@ -109,6 +109,20 @@ impl Driver for SubnetGroupDriver {
         attributes
     }
 
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        let id = id.rsplit(":subgrp:").next().unwrap_or(id);
+        if id.is_empty() {
+            return Err(
+                DriverError::invalid("an empty DB subnet group name").with_hint("import a subnet group by its name")
+            );
+        }
+        Ok(id.to_ascii_lowercase())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.split_once(":subgrp:").map(|(_, id)| id.to_string())
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
     }

@@ -166,6 +166,20 @@ impl Driver for InstanceDriver {
         attributes
     }
 
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        let id = id.rsplit(":db:").next().unwrap_or(id);
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(DriverError::invalid(format!("`{id}` is not a DB instance identifier"))
+                .with_hint("import a database by its identifier, e.g. `shop-main` (or its ARN)"));
+        }
+        Ok(id.to_ascii_lowercase())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        // Final snapshots carry the instance's tags too; they are not instances.
+        arn.split_once(":db:").map(|(_, id)| id.to_string())
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         request.inputs.get("identifier").and_then(Json::as_str).unwrap_or_default().to_string()
     }

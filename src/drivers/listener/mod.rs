@@ -175,6 +175,19 @@ impl Driver for ListenerDriver {
         problems
     }
 
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        if id.starts_with("arn:") && id.contains(":listener/") {
+            Ok(id.to_string())
+        } else {
+            Err(DriverError::invalid(format!("`{id}` is not a listener ARN"))
+                .with_hint("import a listener by its ARN (`aws elbv2 describe-listeners` shows it)"))
+        }
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.contains(":listener/").then(|| arn.to_string())
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         let load_balancer = request.inputs.get("load_balancer").and_then(Json::as_str).unwrap_or_default();
         let port = request.inputs.get("port").and_then(Json::as_i64).unwrap_or_default();

@@ -148,6 +148,34 @@ impl Driver for LoadBalancerDriver {
         attributes
     }
 
+    async fn import_id(&self, aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        if id.starts_with("arn:") {
+            return if id.contains(":loadbalancer/app/") {
+                Ok(id.to_string())
+            } else {
+                Err(DriverError::invalid(format!("`{id}` is not a load balancer ARN"))
+                    .with_hint("import it by its ARN or its name"))
+            };
+        }
+        let answer = aws
+            .elbv2()
+            .describe_load_balancers()
+            .names(id)
+            .send()
+            .await
+            .map_err(|e| DriverError::aws("DescribeLoadBalancers", e))?;
+        answer
+            .load_balancers()
+            .first()
+            .and_then(|lb| lb.load_balancer_arn())
+            .map(str::to_string)
+            .ok_or_else(|| DriverError::invalid(format!("no load balancer is named `{id}`")))
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.contains(":loadbalancer/app/").then(|| arn.to_string())
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
     }

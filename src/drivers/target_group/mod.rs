@@ -225,6 +225,34 @@ impl Driver for TargetGroupDriver {
         attributes
     }
 
+    async fn import_id(&self, aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        if id.starts_with("arn:") {
+            return if id.contains(":targetgroup/") {
+                Ok(id.to_string())
+            } else {
+                Err(DriverError::invalid(format!("`{id}` is not a target group ARN"))
+                    .with_hint("import it by its ARN or its name"))
+            };
+        }
+        let answer = aws
+            .elbv2()
+            .describe_target_groups()
+            .names(id)
+            .send()
+            .await
+            .map_err(|e| DriverError::aws("DescribeTargetGroups", e))?;
+        answer
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| DriverError::invalid(format!("no target group is named `{id}`")))
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.contains(":targetgroup/").then(|| arn.to_string())
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
     }
