@@ -5,6 +5,7 @@ mod support;
 
 mod adoption;
 mod cli_commands;
+mod database;
 mod interrupt;
 mod stack_errors;
 mod static_site;

@@ -126,7 +126,12 @@ impl Project {
 
     /// Runs `provision ARGS` in the project folder, with no stdin.
     pub fn run(&self, args: &[&str]) -> Run {
-        run_binary(self.dir.path(), self.endpoint.as_deref(), args)
+        run_binary(self.dir.path(), self.endpoint.as_deref(), args, &[])
+    }
+
+    /// Runs `provision ARGS` with extra environment variables (e.g. a secret).
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run_binary(self.dir.path(), self.endpoint.as_deref(), args, env)
     }
 }
 
@@ -134,7 +139,7 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_provision")
 }
 
-pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Run {
+pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(binary());
     command
         .args(args)
@@ -150,6 +155,7 @@ pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Run {
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
     }
+    command.envs(env.iter().copied());
     let output = command.output().expect("run provision");
     Run {
         code: output.status.code().unwrap_or(-1),
@@ -204,4 +210,15 @@ pub fn emulator_get(path: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("read");
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer)
+}
+
+/// An RDS client for checking what really exists in the emulator.
+pub fn rds() -> aws_sdk_rds::Client {
+    let config = aws_sdk_rds::config::Builder::new()
+        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+        .region(aws_sdk_rds::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_rds::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_rds::Client::from_conf(config)
 }
