@@ -9,10 +9,15 @@ mod driver_error;
 pub mod cloudfront_distribution;
 pub mod db_instance;
 pub mod db_subnet_group;
+pub mod ecr_repository;
+pub mod ecs_cluster;
+pub mod ecs_service;
 mod elbv2;
+pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod s3_bucket;
+pub mod security_group;
 pub mod target_group;
 
 use std::path::PathBuf;
@@ -138,6 +143,12 @@ pub trait Driver: Send + Sync {
         JsonMap::new()
     }
 
+    /// Attributes an in-place update of these top-level fields gives new values (an ECS service's
+    /// task definition ARN when its container changes): the plan shows them as known after apply.
+    fn attributes_changed_by(&self, _fields: &[&str]) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The AWS identifier a create will use, recorded in the state before the create call, so that
     /// a run killed mid-call can find the resource again with [`Driver::find_interrupted`].
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String;
@@ -213,9 +224,14 @@ pub fn registry() -> &'static [&'static dyn Driver] {
     static DRIVERS: &[&dyn Driver] = &[
         &s3_bucket::BucketDriver,
         &cloudfront_distribution::DistributionDriver,
+        &security_group::SecurityGroupDriver,
+        &iam_role::RoleDriver,
+        &ecr_repository::RepositoryDriver,
         &load_balancer::LoadBalancerDriver,
         &target_group::TargetGroupDriver,
         &listener::ListenerDriver,
+        &ecs_cluster::ClusterDriver,
+        &ecs_service::ServiceDriver,
         &db_subnet_group::SubnetGroupDriver,
         &db_instance::InstanceDriver,
     ];

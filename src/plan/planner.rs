@@ -90,6 +90,11 @@ pub fn plan(
                         (Some((Action::Replace, changes, forced_by)), fresh_attributes(driver, info, &known))
                     } else {
                         let mut attributes = current;
+                        let fields: Vec<&str> =
+                            changes.iter().map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path)).collect();
+                        for attribute in driver.attributes_changed_by(&fields) {
+                            attributes.insert(attribute.to_string(), Value::Unknown);
+                        }
                         for (k, v) in driver.planned_attributes(info, &known) {
                             attributes.insert(k, Value::from_json(&v));
                         }

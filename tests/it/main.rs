@@ -6,6 +6,7 @@ mod support;
 mod adoption;
 mod cli_commands;
 mod database;
+mod example_stacks;
 mod interrupt;
 mod stack_errors;
 mod static_site;

@@ -47,6 +47,7 @@ fn start() -> String {
         .arg("-c")
         .arg(script)
         .env("MOTO_ECS_SERVICE_RUNNING", "10")
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
