@@ -73,7 +73,8 @@ fn diff_value(
         }),
         (before, after) => {
             let after_json = after.and_then(Value::to_json);
-            if before == after_json.as_ref() {
+            let after_is_known = after.is_none_or(Value::is_known);
+            if after_is_known && before == after_json.as_ref() {
                 return;
             }
             let after_planned = match (after, &after_json) {
@@ -152,6 +153,14 @@ mod tests {
         assert_eq!(paths, vec!["files.a", "files.b", "files[\"index.html\"]"]);
         assert_eq!(changes[0].after, None);
         assert_eq!(changes[1].before, None);
+    }
+
+    #[test]
+    fn a_new_list_with_an_unknown_item_is_a_change() {
+        let after = BTreeMap::from([("ingress".to_string(), Value::List(vec![Value::Unknown]))]);
+        let changes = diff_inputs(&SCHEMA, &JsonMap::new(), &after);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].after, Some(Planned::Unknown));
     }
 
     #[test]

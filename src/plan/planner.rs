@@ -81,12 +81,23 @@ pub fn plan(
                     if changes.is_empty() {
                         (None, current)
                     } else if changes.iter().any(|c| c.forces_replacement) {
+                        // A default name that hashes other fields changes because of them: the
+                        // fields the user changed are the cause worth naming.
+                        let derived_name = |field: &str| {
+                            !resource.fields.contains_key(field)
+                                && driver.schema().field(field).is_some_and(|spec| {
+                                    matches!(spec.default, crate::schema::Default::AwsNameHashing { .. })
+                                })
+                        };
                         let mut forced_by: Vec<String> = changes
                             .iter()
                             .filter(|c| c.forces_replacement)
                             .map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path).to_string())
                             .collect();
                         forced_by.dedup();
+                        if forced_by.iter().any(|f| !derived_name(f)) {
+                            forced_by.retain(|f| !derived_name(f));
+                        }
                         (Some((Action::Replace, changes, forced_by)), fresh_attributes(driver, info, &known))
                     } else {
                         let mut attributes = current;

@@ -5,6 +5,7 @@ mod support;
 
 mod adoption;
 mod cli_commands;
+mod containers;
 mod database;
 mod example_stacks;
 mod interrupt;

@@ -164,27 +164,9 @@ pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&st
     }
 }
 
-/// An S3 client for checking what really exists in the emulator.
+/// An S3 client for checking what really exists in the emulator (path-style: an IP endpoint).
 pub fn s3() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .force_path_style(true)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
-}
-
-/// A CloudFront client for checking what really exists in the emulator.
-pub fn cloudfront() -> aws_sdk_cloudfront::Client {
-    let config = aws_sdk_cloudfront::config::Builder::new()
-        .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
-        .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_cloudfront::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(s3_virtual_hosted().config().to_builder().force_path_style(true).build())
 }
 
 /// Runs a future to completion (tests are synchronous; the SDK is async).
@@ -212,13 +194,66 @@ pub fn emulator_get(path: &str) -> String {
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer)
 }
 
-/// An RDS client for checking what really exists in the emulator.
-pub fn rds() -> aws_sdk_rds::Client {
-    let config = aws_sdk_rds::config::Builder::new()
-        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-        .region(aws_sdk_rds::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(aws_sdk_rds::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    aws_sdk_rds::Client::from_conf(config)
+macro_rules! emulator_client {
+    ($name:ident, $krate:ident) => {
+        #[doc = concat!("A `", stringify!($krate), "` client for checking what really exists in the emulator.")]
+        pub fn $name() -> $krate::Client {
+            let config = $krate::config::Builder::new()
+                .behavior_version($krate::config::BehaviorVersion::latest())
+                .region($krate::config::Region::new("us-east-1"))
+                .endpoint_url(endpoint())
+                .credentials_provider($krate::config::Credentials::new("test", "test", None, None, "tests"))
+                .build();
+            $krate::Client::from_conf(config)
+        }
+    };
+}
+
+emulator_client!(s3_virtual_hosted, aws_sdk_s3);
+emulator_client!(cloudfront, aws_sdk_cloudfront);
+emulator_client!(rds, aws_sdk_rds);
+emulator_client!(ecs, aws_sdk_ecs);
+emulator_client!(elbv2, aws_sdk_elasticloadbalancingv2);
+emulator_client!(ec2, aws_sdk_ec2);
+emulator_client!(tagging, aws_sdk_resourcegroupstagging);
+
+/// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
+pub fn example_stack(file: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(file);
+    let text = std::fs::read_to_string(&path).expect("example stack");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if let Some(line) = lines.iter_mut().find(|l| l.starts_with("name = ")) {
+        *line = "name = \"{name}\"".to_string();
+    }
+    lines.join("\n") + "\n"
+}
+
+/// ARNs the Resource Groups Tagging API lists with `provision:stack = stack`, leaving out ECS
+/// resources the emulator keeps listing after they are gone (INACTIVE services and clusters,
+/// deregistered task definitions; see docs/emulator.md).
+pub fn live_tagged_with(stack: &str) -> Vec<String> {
+    block_on(async {
+        let filter =
+            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("provision:stack").values(stack).build();
+        let answer = tagging().get_resources().tag_filters(filter).send().await.expect("GetResources");
+        let mut live = Vec::new();
+        for arn in answer.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn()) {
+            let gone = if arn.contains(":task-definition/") {
+                true
+            } else if arn.contains(":service/") {
+                let cluster = arn.split('/').nth(1).unwrap_or_default();
+                let services = ecs().describe_services().cluster(cluster).services(arn).send().await;
+                services.map(|s| s.services().iter().all(|s| s.status() == Some("INACTIVE"))).unwrap_or(true)
+            } else if arn.contains(":cluster/") {
+                let clusters = ecs().describe_clusters().clusters(arn).send().await;
+                clusters.map(|c| c.clusters().iter().all(|c| c.status() == Some("INACTIVE"))).unwrap_or(true)
+            } else {
+                false
+            };
+            if !gone {
+                live.push(arn.to_string());
+            }
+        }
+        live
+    })
 }
