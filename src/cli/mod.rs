@@ -86,7 +86,11 @@ pub enum Command {
     /// The dependency graph as Graphviz DOT
     Graph,
     /// The JSON Schema of the stack format (for editors)
-    Schema,
+    Schema {
+        /// The resource reference as Markdown instead (docs/resources.md)
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -210,7 +214,7 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
         Command::Output { name, json } => ops::output::run(global, name.as_deref(), json),
         Command::State(command) => ops::state::run(global, command).await,
         Command::Graph => ops::graph::run(global),
-        Command::Schema => ops::schema::run(),
+        Command::Schema { markdown } => ops::schema::run(markdown),
     }
 }
 

@@ -7,8 +7,12 @@ use serde_json::{json, Map, Value as Json};
 use crate::drivers;
 use crate::schema::{Default, FieldKind, FieldSpec};
 
-pub fn run() -> Result<u8> {
-    println!("{}", serde_json::to_string_pretty(&stack_schema())?);
+pub fn run(markdown: bool) -> Result<u8> {
+    if markdown {
+        print!("{}", reference_markdown());
+    } else {
+        println!("{}", serde_json::to_string_pretty(&stack_schema())?);
+    }
     Ok(0)
 }
 
@@ -117,4 +121,85 @@ fn table_schema(fields: &[FieldSpec]) -> Json {
     let properties: Map<String, Json> = fields.iter().map(|f| (f.name.to_string(), field_schema(f))).collect();
     let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.name).collect();
     json!({"type": "object", "additionalProperties": false, "required": required, "properties": properties})
+}
+
+/// `docs/resources.md`: every resource type's fields and attributes, from the same tables that
+/// validate stack files. A unit test keeps the committed file equal to this.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Resource types\n\n\
+         Generated from provision's own schemas by `provision schema --markdown`; `validate` checks stack files\n\
+         against exactly these tables. **replace** marks fields AWS cannot change in place: changing one plans\n\
+         a replacement. Every resource also takes `tags = { … }` and `depends_on = [\"TYPE.NAME\", …]`.\n",
+    );
+    for driver in drivers::registry() {
+        let schema = driver.schema();
+        out.push_str(&format!("\n## `{}`\n\n{}\n\n", schema.type_name, schema.description));
+        out.push_str("| field | type | default | |\n|---|---|---|---|\n");
+        for field in schema.fields {
+            push_field_row(&mut out, "", field);
+        }
+        let attributes: Vec<String> = schema.attributes.iter().map(|a| format!("`{a}`")).collect();
+        out.push_str(&format!("\nAttributes: {}.\n", attributes.join(", ")));
+        if schema.create_before_destroy {
+            out.push_str("A replacement creates the new resource first, moves its users over, then deletes the old one.\n");
+        }
+    }
+    out
+}
+
+fn push_field_row(out: &mut String, prefix: &str, field: &FieldSpec) {
+    let default = match &field.default {
+        Default::None if field.required => "required".to_string(),
+        Default::None => "—".to_string(),
+        Default::Bool(b) => format!("`{b}`"),
+        Default::Int(i) => format!("`{i}`"),
+        Default::Str(s) => format!("`\"{s}\"`"),
+        Default::EmptyList => "`[]`".to_string(),
+        Default::EmptyMap => "`{}`".to_string(),
+        Default::AwsName { .. } | Default::AwsNameHashing { .. } => "`<stack>-<name>`".to_string(),
+        Default::NetworkVpcId => "the `[network]` VPC".to_string(),
+        Default::NetworkSubnetIds => "the `[network]` subnets".to_string(),
+    };
+    let mut notes = Vec::new();
+    if field.forces_replacement {
+        notes.push("**replace**".to_string());
+    }
+    if field.sensitive || matches!(field.kind, FieldKind::Secret) {
+        notes.push("secret".to_string());
+    }
+    let description = field.description.replace('|', "\\|").replace('\n', " ");
+    notes.push(description);
+    let kind = match &field.kind {
+        FieldKind::String => "string".to_string(),
+        FieldKind::Json => "JSON string".to_string(),
+        FieldKind::Bool => "boolean".to_string(),
+        FieldKind::Int => "integer".to_string(),
+        FieldKind::StringList => "list of strings".to_string(),
+        FieldKind::StringMap => "table of strings".to_string(),
+        FieldKind::Table(_) => "table".to_string(),
+        FieldKind::TableList(_) => "list of tables".to_string(),
+        FieldKind::Enum(options) => options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(" / "),
+        FieldKind::Secret => "`{ env = \"VAR\" }`".to_string(),
+    };
+    out.push_str(&format!("| `{prefix}{}` | {kind} | {default} | {} |\n", field.name, notes.join(" ")));
+    if let FieldKind::Table(fields) | FieldKind::TableList(fields) = &field.kind {
+        let prefix = format!("{prefix}{}.", field.name);
+        for field in fields.iter() {
+            push_field_row(out, &prefix, field);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_resource_reference_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/resources.md");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == super::reference_markdown(),
+            "docs/resources.md is out of date: run `cargo run -- schema --markdown > docs/resources.md`"
+        );
+    }
 }
