@@ -49,6 +49,16 @@ impl Value {
         })
     }
 
+    /// The JSON form with every unknown part as `null`, keeping what is known around it.
+    pub fn to_json_lossy(&self) -> Json {
+        match self {
+            Value::List(items) => Json::Array(items.iter().map(Value::to_json_lossy).collect()),
+            Value::Map(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect()),
+            Value::Unknown => Json::Null,
+            other => other.to_json().unwrap_or(Json::Null),
+        }
+    }
+
     pub fn from_json(json: &Json) -> Value {
         match json {
             Json::Null => Value::Null,
@@ -80,6 +90,17 @@ impl Value {
             Value::Map(_) => "table",
             Value::Unknown => "unknown",
         }
+    }
+}
+
+/// Removes `null` entries from tables and lists, at every depth.
+pub fn without_nulls(json: &Json) -> Json {
+    match json {
+        Json::Object(map) => {
+            Json::Object(map.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), without_nulls(v))).collect())
+        }
+        Json::Array(items) => Json::Array(items.iter().filter(|v| !v.is_null()).map(without_nulls).collect()),
+        other => other.clone(),
     }
 }
 

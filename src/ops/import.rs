@@ -84,7 +84,10 @@ pub async fn adopt(
         state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
     };
     let desired = desired_inputs(&resolver, driver, resource, &lookup, None).map_err(|e| anyhow!(e))?;
-    let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
+    // A field that refers to a resource not imported yet is not known; it is passed as null so the
+    // driver still reads it back (drivers report optional fields the inputs name), and what AWS
+    // reports is recorded. That makes the order of imports irrelevant.
+    let known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
 
     let observed = read_one(driver, aws, &info, address, &canonical, &known).await?.ok_or_else(|| {
         anyhow!(
@@ -95,6 +98,9 @@ pub async fn adopt(
     })?;
     let mut inputs = known;
     inputs.extend(observed.inputs);
+    let serde_json::Value::Object(inputs) = crate::value::without_nulls(&serde_json::Value::Object(inputs)) else {
+        unreachable!("a table stays a table")
+    };
     Ok(ResourceState {
         type_name: address.type_name.clone(),
         id: if observed.id.is_empty() { canonical } else { observed.id },

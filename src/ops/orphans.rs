@@ -79,7 +79,7 @@ pub async fn find(aws: &AwsContext, stack_name: &str, state: &State) -> Result<V
         }
     }
 
-    let mut orphans = Vec::new();
+    let mut candidates = Vec::new();
     for (arn, tags) in tagged {
         if tags.get("provision:stack").map(String::as_str) != Some(stack_name) {
             continue;
@@ -89,13 +89,50 @@ pub async fn find(aws: &AwsContext, stack_name: &str, state: &State) -> Result<V
         // Other things a driver tags (task definitions, snapshots) are not resources of its type.
         let Some(id) = driver.id_from_arn(&arn) else { continue };
         if !is_known(state, &address, &id, &arn) {
-            orphans.push(Orphan { address, arn, id });
+            candidates.push(Orphan { address, arn, id });
         }
     }
+    let mut orphans = still_existing(aws, stack_name, candidates).await?;
     orphans.sort_by(|a, b| {
         (delete_rank(&a.address), &a.address, &a.id).cmp(&(delete_rank(&b.address), &b.address, &b.id))
     });
     Ok(orphans)
+}
+
+/// Only what still exists: tag listings can lag behind deletes (and the emulator keeps listing
+/// inactive ECS services), so each candidate is read by its driver, one batch per type.
+async fn still_existing(aws: &AwsContext, stack_name: &str, candidates: Vec<Orphan>) -> Result<Vec<Orphan>> {
+    let info =
+        drivers::StackInfo { name: stack_name.to_string(), region: aws.region().to_string(), directory: ".".into() };
+    let mut by_type: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
+    for candidate in candidates {
+        by_type.entry(candidate.address.type_name.clone()).or_default().push(candidate);
+    }
+    let mut existing = Vec::new();
+    let empty = JsonMap::new();
+    for (type_name, candidates) in by_type {
+        let Some(driver) = drivers::driver_for(&type_name) else { continue };
+        let mut attributes: Vec<JsonMap> = Vec::new();
+        for candidate in &candidates {
+            let mut map = JsonMap::new();
+            map.insert("arn".into(), serde_json::Value::String(candidate.arn.clone()));
+            attributes.push(map);
+        }
+        let resources: Vec<ExistingResource<'_>> = candidates
+            .iter()
+            .zip(&attributes)
+            .map(|(c, attributes)| ExistingResource { address: &c.address, id: &c.id, inputs: &empty, attributes })
+            .collect();
+        let reads = driver.read(aws, &info, &resources).await;
+        for (candidate, read) in candidates.iter().zip(reads) {
+            match read {
+                Ok(Some(_)) => existing.push(candidate.clone()),
+                Ok(None) => {}
+                Err(error) => return Err(anyhow!("{}: reading `{}` failed: {error}", candidate.address, candidate.id)),
+            }
+        }
+    }
+    Ok(existing)
 }
 
 fn is_known(state: &State, address: &Address, id: &str, arn: &str) -> bool {

@@ -142,7 +142,9 @@ pub fn reference_markdown() -> String {
         let attributes: Vec<String> = schema.attributes.iter().map(|a| format!("`{a}`")).collect();
         out.push_str(&format!("\nAttributes: {}.\n", attributes.join(", ")));
         if schema.create_before_destroy {
-            out.push_str("A replacement creates the new resource first, moves its users over, then deletes the old one.\n");
+            out.push_str(
+                "A replacement creates the new resource first, moves its users over, then deletes the old one.\n",
+            );
         }
     }
     out

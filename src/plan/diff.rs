@@ -16,6 +16,11 @@ pub fn diff_inputs(schema: &ResourceSchema, before: &JsonMap, after: &BTreeMap<S
     names.sort();
     names.dedup();
     for name in names {
+        // An engine-derived input (a content hash to follow) with no previous value has nothing to
+        // compare with: an adopted resource starts following it from here on.
+        if !before.contains_key(name.as_str()) && schema.derived.iter().any(|d| d.name == name.as_str()) {
+            continue;
+        }
         let spec = schema.field(name);
         let forces = spec.is_some_and(|s| s.forces_replacement);
         let sensitive = spec.is_some_and(|s| s.sensitive);

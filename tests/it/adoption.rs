@@ -162,3 +162,53 @@ fn sweep_deletes_tagged_resources_the_state_does_not_know() {
     assert!(tagged_with(&project.stack_name).is_empty(), "nothing tagged with the stack is left");
     project.run(&["state", "orphans"]).success().stdout_has("No orphans");
 }
+
+/// Every resource type, made by "another tool" (here: provision with a state that is then lost),
+/// adopted twice: one `import` per resource into the original stack file, and one
+/// `import --generate` that writes a new stack file. Both plan to no changes.
+#[test]
+fn every_type_imports_and_generates_to_no_changes() {
+    use crate::support::{example_stack, live_tagged_with};
+    let project =
+        Project::new("adopt", &example_stack("webapp.toml").replace("upload = \"webapp\"\n", "")).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    let state = project.state();
+    let ids: Vec<(String, String)> = state["resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .map(|(address, entry)| (address.clone(), entry["id"].as_str().expect("id").to_string()))
+        .collect();
+    assert_eq!(ids.len(), 14);
+    let types: std::collections::BTreeSet<&str> = ids.iter().map(|(a, _)| a.split('.').next().unwrap()).collect();
+    assert_eq!(types.len(), 12, "every resource type is in the environment: {types:?}");
+
+    // The state is lost; each resource is imported by its id into the same stack file.
+    std::fs::remove_file(project.state_path()).expect("lose the state");
+    for (address, id) in &ids {
+        project.run(&["import", address, id]).success();
+    }
+    let plan = project.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "after importing every resource the plan is empty:\n{}\n{}", plan.stdout, plan.stderr);
+
+    // Lost again; this time a stack file is generated for the whole environment.
+    std::fs::remove_file(project.state_path()).expect("lose the state");
+    let mut args = vec![
+        "import".to_string(),
+        "--generate".into(),
+        "adopted.toml".into(),
+        "--name".into(),
+        format!("{}-adopted", project.stack_name),
+    ];
+    args.extend(ids.iter().map(|(address, id)| format!("{address}={id}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    project.run(&args).success();
+    let generated = std::fs::read_to_string(project.path("adopted.toml")).expect("generated stack");
+    assert!(generated.contains("origin_bucket = \"${s3_bucket.site.name}\""), "{generated}");
+    assert!(generated.contains("${load_balancer.web.arn}"), "{generated}");
+    let plan = project.run(&["-f", "adopted.toml", "plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the generated stack plans to no changes:\n{}\n{}\n{generated}", plan.stdout, plan.stderr);
+
+    project.run(&["-f", "adopted.toml", "destroy", "--auto-approve"]).success().stdout_has("14 destroyed");
+    assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
+}

@@ -57,13 +57,15 @@ pub(super) fn observe(instance: &DbInstance, applied: &JsonMap) -> Observed {
             instance.multi_az().map(Json::from),
         ),
     );
-    if applied_string(applied, "subnet_group").is_some() {
+    // Named in the inputs (null: an import before the group it refers to).
+    if applied.contains_key("subnet_group") {
         let group = pending
             .and_then(PendingModifiedValues::db_subnet_group_name)
             .or(instance.db_subnet_group().and_then(|group| group.db_subnet_group_name()));
         put("subnet_group", Some(group.map(Json::from).unwrap_or(Json::Null)));
     }
-    let applied_groups = applied.get("security_groups").and_then(Json::as_array).is_some_and(|g| !g.is_empty());
+    let applied_groups =
+        applied.get("security_groups").is_some_and(|g| g.is_null() || g.as_array().is_some_and(|g| !g.is_empty()));
     if applied_groups {
         put("security_groups", Some(Json::from(security_groups(instance))));
     }

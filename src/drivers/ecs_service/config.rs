@@ -101,7 +101,8 @@ fn present(value: &Option<String>) -> Option<&str> {
 
 impl ServiceConfig {
     pub fn from_inputs(inputs: &JsonMap) -> Result<ServiceConfig, DriverError> {
-        serde_json::from_value(Json::Object(inputs.clone()))
+        // Values not known yet (an import before the resources they refer to) arrive as null.
+        serde_json::from_value(crate::value::without_nulls(&Json::Object(inputs.clone())))
             .map_err(|error| DriverError::invalid(format!("invalid `ecs_service` inputs: {error}")))
     }
 

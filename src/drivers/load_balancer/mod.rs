@@ -299,8 +299,11 @@ async fn finish_read(
         Err(error) if elbv2::is_not_found(&error) => return Ok(None),
         other => other?,
     };
-    let compare_groups =
-        resource.inputs.get("security_groups").and_then(Json::as_array).is_some_and(|groups| !groups.is_empty());
+    // Compared when the stack names groups (null: an import before the groups it refers to).
+    let compare_groups = resource
+        .inputs
+        .get("security_groups")
+        .is_some_and(|groups| groups.is_null() || groups.as_array().is_some_and(|groups| !groups.is_empty()));
     Ok(Some(observe(&lb, idle_timeout, &tags, compare_groups)))
 }
 

@@ -230,7 +230,8 @@ pub fn example_stack(file: &str) -> String {
 
 /// ARNs the Resource Groups Tagging API lists with `provision:stack = stack`, leaving out ECS
 /// resources the emulator keeps listing after they are gone (INACTIVE services and clusters,
-/// deregistered task definitions; see docs/emulator.md).
+/// deregistered task definitions; see docs/emulator.md) and final DB snapshots, which destroy keeps
+/// on purpose unless `skip_final_snapshot = true`.
 pub fn live_tagged_with(stack: &str) -> Vec<String> {
     block_on(async {
         let filter =
@@ -238,7 +239,7 @@ pub fn live_tagged_with(stack: &str) -> Vec<String> {
         let answer = tagging().get_resources().tag_filters(filter).send().await.expect("GetResources");
         let mut live = Vec::new();
         for arn in answer.resource_tag_mapping_list().iter().filter_map(|m| m.resource_arn()) {
-            let gone = if arn.contains(":task-definition/") {
+            let gone = if arn.contains(":task-definition/") || arn.contains(":snapshot:") {
                 true
             } else if arn.contains(":service/") {
                 let cluster = arn.split('/').nth(1).unwrap_or_default();
