@@ -212,3 +212,38 @@ fn every_type_imports_and_generates_to_no_changes() {
     project.run(&["-f", "adopted.toml", "destroy", "--auto-approve"]).success().stdout_has("14 destroyed");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
+
+/// A resource another tool made undeletable (an image pushed into a repository without
+/// `force_destroy`): destroy removes everything else, names the blocker and the fix; once it is
+/// cleared, a second destroy finishes the job and nothing tagged with the stack is left.
+#[test]
+fn a_blocked_destroy_finishes_the_rest_and_a_second_destroy_completes() {
+    use crate::support::{ecr, live_tagged_with};
+    let stack = "[stack]\nname = \"{name}\"\n\n[ecr_repository.images]\n\n[s3_bucket.assets]\n\n[security_group.web]\ningress = [{ port = 80, cidr = \"0.0.0.0/0\" }]\n\n[iam_role.runner]\nservice = \"ecs-tasks.amazonaws.com\"\n";
+    let project = Project::new("block", stack).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    let repository = format!("{}-images", project.stack_name);
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}"#;
+    block_on(async {
+        ecr()
+            .put_image()
+            .repository_name(&repository)
+            .image_manifest(manifest)
+            .image_tag("v1")
+            .send()
+            .await
+            .expect("push")
+    });
+
+    project.run(&["destroy", "--auto-approve"]).code(1).stderr_has("ecr_repository.images").stderr_has("force_destroy");
+    let state = project.state();
+    let left: Vec<&String> = state["resources"].as_object().unwrap().keys().collect();
+    assert_eq!(left, vec!["ecr_repository.images"], "the independent resources were destroyed");
+
+    block_on(async {
+        let id = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("v1").build();
+        ecr().batch_delete_image().repository_name(&repository).image_ids(id).send().await.expect("delete image")
+    });
+    project.run(&["destroy", "--auto-approve"]).success().stdout_has("1 destroyed");
+    assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
+}

@@ -215,6 +215,8 @@ emulator_client!(rds, aws_sdk_rds);
 emulator_client!(ecs, aws_sdk_ecs);
 emulator_client!(elbv2, aws_sdk_elasticloadbalancingv2);
 emulator_client!(ec2, aws_sdk_ec2);
+emulator_client!(ecr, aws_sdk_ecr);
+emulator_client!(iam, aws_sdk_iam);
 emulator_client!(tagging, aws_sdk_resourcegroupstagging);
 
 /// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
@@ -231,7 +233,8 @@ pub fn example_stack(file: &str) -> String {
 /// ARNs the Resource Groups Tagging API lists with `provision:stack = stack`, leaving out ECS
 /// resources the emulator keeps listing after they are gone (INACTIVE services and clusters,
 /// deregistered task definitions; see docs/emulator.md) and final DB snapshots, which destroy keeps
-/// on purpose unless `skip_final_snapshot = true`.
+/// on purpose unless `skip_final_snapshot = true`. IAM roles, which the tagging API does not cover,
+/// come from IAM's own listing.
 pub fn live_tagged_with(stack: &str) -> Vec<String> {
     block_on(async {
         let filter =
@@ -255,6 +258,15 @@ pub fn live_tagged_with(stack: &str) -> Vec<String> {
                 live.push(arn.to_string());
             }
         }
+        // IAM is not in the tagging API: its own listing, by the stack's name prefix.
+        let roles = iam().list_roles().send().await.expect("ListRoles");
+        live.extend(
+            roles
+                .roles()
+                .iter()
+                .filter(|r| r.role_name().starts_with(&format!("{stack}-")))
+                .map(|r| r.arn().to_string()),
+        );
         live
     })
 }
