@@ -11,3 +11,4 @@ mod example_stacks;
 mod interrupt;
 mod stack_errors;
 mod static_site;
+mod webapp;
