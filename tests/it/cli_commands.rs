@@ -95,3 +95,36 @@ fn a_state_from_a_newer_provision_is_refused_and_left_alone() {
     let after = std::fs::read_to_string(project.state_path()).unwrap();
     assert_eq!(after, newer);
 }
+
+/// At a terminal, apply asks before changing anything, and anything but `yes` changes nothing.
+/// (`script` gives the binary a pseudo-terminal; the test is skipped where util-linux lacks it.)
+#[test]
+fn apply_at_a_terminal_asks_and_only_yes_proceeds() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let project = Project::new("tty", "[stack]\nname = \"{name}\"\n\n[s3_bucket.data]\n").with_emulator();
+    let run = |answer: &str| {
+        let command = format!("{} apply", crate::support::binary());
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf '{answer}\\n' | script -qec \"{command}\" /dev/null"))
+            .current_dir(project.dir.path())
+            .env("AWS_ENDPOINT_URL", crate::support::endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run under script");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let declined = run("no");
+    assert!(declined.contains("Do you want to perform these actions? (yes/no)"), "{declined}");
+    assert!(declined.contains("Apply cancelled; nothing was changed."), "{declined}");
+    assert!(!project.state_path().exists() || project.state()["resources"] == serde_json::json!({}));
+    let accepted = run("yes");
+    assert!(accepted.contains("Apply complete! 1 added"), "{accepted}");
+    project.run(&["destroy", "--auto-approve"]).success();
+}
