@@ -83,7 +83,8 @@ impl From<anyhow::Error> for ActionError {
     }
 }
 
-struct Progress<'a>(&'a dyn Reporter);
+/// A reporter seen as the progress sink drivers write to.
+pub struct Progress<'a>(pub &'a dyn Reporter);
 
 impl ProgressSink for Progress<'_> {
     fn waiting(&self, address: &Address, message: &str) {

@@ -49,7 +49,7 @@ async fn sweep(global: &GlobalOptions) -> Result<u8> {
     let info = super::stack_info(&stack, aws.region().to_string());
     let reporter = TerminalReporter { paint: global.error_paint, quiet: global.quiet };
     let settings = |address: &crate::address::Address| stack_settings(&stack, &info, &state, address);
-    let failures = super::orphans::sweep(&aws, &info, &orphans, &settings, &Progress(&reporter)).await;
+    let failures = super::orphans::sweep(&aws, &info, &orphans, &settings, &crate::executor::Progress(&reporter)).await;
     for (orphan, error) in &failures {
         eprintln!("{} {} (`{}`): delete failed: {error}", global.error_paint.red("error:"), orphan.address, orphan.id);
     }
@@ -82,14 +82,6 @@ fn stack_settings(
     match crate::plan::desired_inputs(&resolver, driver, resource, &lookup, None) {
         Ok(desired) => desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect(),
         Err(_) => crate::value::JsonMap::new(),
-    }
-}
-
-struct Progress<'a>(&'a TerminalReporter);
-
-impl crate::drivers::ProgressSink for Progress<'_> {
-    fn waiting(&self, address: &crate::address::Address, message: &str) {
-        crate::executor::Reporter::waiting(self.0, address, message);
     }
 }
 
