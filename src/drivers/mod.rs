@@ -126,8 +126,9 @@ pub trait Driver: Send + Sync {
     }
 
     /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
-    /// window, or that a replacement loses data. `inputs` are the known desired inputs.
-    fn plan_notes(&self, _action: crate::plan::Action, _inputs: &JsonMap) -> Vec<String> {
+    /// window, or that a replacement loses data. `inputs` are the known desired inputs, `changed` the
+    /// top-level fields the action changes.
+    fn plan_notes(&self, _action: crate::plan::Action, _inputs: &JsonMap, _changed: &[&str]) -> Vec<String> {
         Vec::new()
     }
 

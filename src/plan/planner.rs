@@ -118,7 +118,12 @@ pub fn plan(
                     let mut planned_action = PlannedAction::new(address.clone(), action, changes, forced_by);
                     planned_action.create_before_destroy =
                         action == Action::Replace && driver.schema().create_before_destroy;
-                    planned_action.notes = driver.plan_notes(action, &known);
+                    let changed: Vec<&str> = planned_action
+                        .changes
+                        .iter()
+                        .map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path))
+                        .collect();
+                    planned_action.notes = driver.plan_notes(action, &known, &changed);
                     actions.push(planned_action);
                     planned.insert(address, attributes);
                 }

@@ -133,11 +133,14 @@ impl Driver for InstanceDriver {
         config::check(inputs)
     }
 
-    fn plan_notes(&self, action: Action, inputs: &JsonMap) -> Vec<String> {
+    fn plan_notes(&self, action: Action, inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
         let applies_now = inputs.get("apply_immediately").and_then(Json::as_bool).unwrap_or(false);
+        // Tags and provision-side settings apply at once, whatever the maintenance window.
+        let immediate = ["tags", "apply_immediately", "skip_final_snapshot", "deletion_protection"];
+        let waits = changed.iter().any(|field| !immediate.contains(field));
         match action {
             Action::Replace => vec![REPLACE_NOTE.to_string()],
-            Action::Update if !applies_now => vec![DEFERRED_NOTE.to_string()],
+            Action::Update if !applies_now && waits => vec![DEFERRED_NOTE.to_string()],
             _ => Vec::new(),
         }
     }
@@ -344,7 +347,7 @@ mod tests {
 
     #[test]
     fn replacing_warns_about_the_data() {
-        let notes = InstanceDriver.plan_notes(Action::Replace, &inputs(serde_json::json!({})));
+        let notes = InstanceDriver.plan_notes(Action::Replace, &inputs(serde_json::json!({})), &["engine"]);
         assert_eq!(notes, [REPLACE_NOTE]);
         assert!(notes[0].contains("skip_final_snapshot"));
     }
@@ -352,11 +355,12 @@ mod tests {
     #[test]
     fn deferred_updates_say_they_wait_for_the_maintenance_window() {
         let later = inputs(serde_json::json!({ "apply_immediately": false }));
-        assert_eq!(InstanceDriver.plan_notes(Action::Update, &later), [DEFERRED_NOTE]);
+        assert_eq!(InstanceDriver.plan_notes(Action::Update, &later, &["instance_class"]), [DEFERRED_NOTE]);
+        assert!(InstanceDriver.plan_notes(Action::Update, &later, &["tags"]).is_empty(), "tags apply at once");
         let now = inputs(serde_json::json!({ "apply_immediately": true }));
-        assert!(InstanceDriver.plan_notes(Action::Update, &now).is_empty());
-        assert!(InstanceDriver.plan_notes(Action::Create, &later).is_empty());
-        assert!(InstanceDriver.plan_notes(Action::Delete, &later).is_empty());
+        assert!(InstanceDriver.plan_notes(Action::Update, &now, &["instance_class"]).is_empty());
+        assert!(InstanceDriver.plan_notes(Action::Create, &later, &[]).is_empty());
+        assert!(InstanceDriver.plan_notes(Action::Delete, &later, &[]).is_empty());
     }
 
     #[test]
