@@ -44,8 +44,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
 
 /// Clusters one `DescribeClusters` call accepts.
 const DESCRIBE_BATCH: usize = 100;
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// How long a delete waits for the tasks of just-deleted services to stop.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const FIRST_POLL: Duration = Duration::from_secs(1);
@@ -293,9 +291,9 @@ pub(super) fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// The user's tags (without `provision:*`), as the stack file writes them.
 pub(super) fn user_tags(tags: &[Tag]) -> Json {
-    let user = tags.iter().filter_map(|tag| Some((tag.key()?, tag.value().unwrap_or_default())));
-    let user = user.filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.to_string(), Json::String(value.to_string()))).collect())
+    let tags =
+        tags.iter().filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or_default().to_string())));
+    crate::drivers::tags::user_tags(&tags.collect())
 }
 
 pub(super) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {

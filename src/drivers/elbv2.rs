@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::address::Address;
+pub(crate) use crate::drivers::tags::user_tags;
 use crate::drivers::{DriverError, FieldChange, ProgressSink};
 use crate::value::{JsonMap, Value};
 
@@ -22,8 +23,6 @@ use crate::value::{JsonMap, Value};
 pub(crate) const ARNS_PER_CALL: usize = 20;
 /// Attribute reads (one call per resource) run this many at once.
 pub(crate) const READ_CONCURRENCY: usize = 8;
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// The error codes that mean "this ARN does not exist" for the ELB resources provision manages.
 const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
 
@@ -88,10 +87,17 @@ pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
 }
 
-/// The tags the stack file compares: everything but provision's own.
-pub(crate) fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
+/// For `provision import`: an ARN is taken as it is when it names this kind of resource (`marker`,
+/// e.g. `:targetgroup/`) and refused otherwise; `None` when `id` is not an ARN (a name to look up).
+pub(crate) fn imported_arn(id: &str, marker: &str, what: &str) -> Option<Result<String, DriverError>> {
+    if !id.starts_with("arn:") {
+        return None;
+    }
+    Some(if id.contains(marker) {
+        Ok(id.to_string())
+    } else {
+        Err(DriverError::invalid(format!("`{id}` is not a {what} ARN")).with_hint("import it by its ARN or its name"))
+    })
 }
 
 /// Whether a resource's tags say that this stack's `address` made it.

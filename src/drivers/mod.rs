@@ -18,6 +18,7 @@ pub mod listener;
 pub mod load_balancer;
 pub mod s3_bucket;
 pub mod security_group;
+pub mod tags;
 pub mod target_group;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::{connect, load_stack, read_state, state_store, GlobalOptions};
 use crate::address::Address;
-use crate::aws::network::{self, Network};
+use crate::aws::network::Network;
 use crate::aws::AwsContext;
 use crate::drivers::{self, ExistingResource, Observed, StackInfo};
 use crate::plan::{desired_inputs, Resolver};
@@ -127,14 +127,10 @@ pub async fn read_one(
 }
 
 async fn stack_network(stack: &Stack, aws: &AwsContext, state: &mut State) -> Result<Option<Network>> {
-    if !stack.uses_network() {
-        return Ok(state.network.clone());
+    if let Some(found) = super::look_up_network(stack, aws).await? {
+        state.network = Some(found);
     }
-    let found = network::look_up(aws, &stack.network.vpc, stack.network.subnets.as_deref())
-        .await
-        .map_err(|error| anyhow!("[network]: {error}"))?;
-    state.network = Some(found.clone());
-    Ok(Some(found))
+    Ok(state.network.clone())
 }
 
 /// Loads a stack file written by `--generate`, for adopting what it describes.

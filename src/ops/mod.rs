@@ -137,6 +137,17 @@ pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
     StackInfo { name: stack.name.clone(), region, directory: stack.directory() }
 }
 
+/// The stack's `[network]` as it is in AWS; `None` when nothing in the stack uses it.
+pub async fn look_up_network(stack: &Stack, aws: &AwsContext) -> Result<Option<Network>> {
+    if !stack.uses_network() {
+        return Ok(None);
+    }
+    let found = network::look_up(aws, &stack.network.vpc, stack.network.subnets.as_deref())
+        .await
+        .map_err(|error| anyhow::anyhow!("[network]: {error}"))?;
+    Ok(Some(found))
+}
+
 /// Everything a plan was computed from, kept for executing it.
 pub struct Planned {
     pub plan: Plan,
@@ -158,10 +169,7 @@ pub async fn make_plan(
     let mut drift: Vec<Drift> = Vec::new();
     let mut network = state.network.clone();
     if let Some(aws) = aws {
-        if stack.uses_network() {
-            let found = network::look_up(aws, &stack.network.vpc, stack.network.subnets.as_deref())
-                .await
-                .map_err(|error| anyhow::anyhow!("[network]: {error}"))?;
+        if let Some(found) = look_up_network(stack, aws).await? {
             network = Some(found);
         }
         if !state.resources.is_empty() {

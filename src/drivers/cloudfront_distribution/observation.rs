@@ -242,10 +242,10 @@ pub(super) async fn current_tags(aws: &AwsContext, arn: &str) -> Result<Vec<(Str
 
 /// Tags as the stack file writes them: without the `provision:*` tags the driver adds itself.
 pub(super) fn user_tags(tags: &[(String, String)]) -> JsonMap {
-    tags.iter()
-        .filter(|(key, _)| !key.starts_with("provision:"))
-        .map(|(key, value)| (key.clone(), json!(value)))
-        .collect()
+    match crate::drivers::tags::user_tags(&tags.iter().cloned().collect()) {
+        Value::Object(user) => user,
+        _ => JsonMap::new(),
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,9 @@ use aws_sdk_rds::types::Tag;
 use aws_sdk_rds::Client;
 use serde_json::Value as Json;
 
+pub(crate) use crate::drivers::tags::user_tags;
 use crate::drivers::DriverError;
 use crate::value::JsonMap;
-
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 
 pub(crate) fn to_rds(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
@@ -23,12 +21,6 @@ pub(crate) fn to_rds(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 pub(crate) fn from_rds(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().filter_map(|tag| Some((tag.key()?.to_string(), tag.value().unwrap_or_default().to_string()))).collect()
-}
-
-/// The tags as the stack writes them: without the `provision:` ones.
-pub(crate) fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
 }
 
 /// Whether these tags mark the resource as made by this stack.

@@ -23,6 +23,7 @@ use serde_json::Value as Json;
 use self::repository_api::Settings;
 use crate::address::Address;
 use crate::aws::AwsContext;
+use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
     Driver, DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -53,8 +54,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     create_before_destroy: false,
 };
 
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// Repositories whose tags and policy are read at once during a refresh.
 const READ_CONCURRENCY: usize = 8;
 
@@ -314,17 +313,6 @@ fn attributes(repository: &Repository) -> JsonMap {
     attributes.insert("arn".into(), repository.repository_arn().unwrap_or_default().into());
     attributes.insert("url".into(), repository.repository_uri().unwrap_or_default().into());
     attributes
-}
-
-fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
-}
-
-/// User tag keys the repository had that the request no longer wants.
-fn removed_tags(prior: &JsonMap, wanted: &BTreeMap<String, String>) -> Vec<String> {
-    let Some(Json::Object(before)) = prior.get("tags") else { return Vec::new() };
-    before.keys().filter(|key| !key.starts_with(PROVISION_TAG_PREFIX) && !wanted.contains_key(*key)).cloned().collect()
 }
 
 #[cfg(test)]

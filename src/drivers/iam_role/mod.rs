@@ -27,6 +27,7 @@ use serde_json::Value as Json;
 
 use crate::address::Address;
 use crate::aws::AwsContext;
+use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
     Driver, DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -66,8 +67,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     create_before_destroy: false,
 };
 
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// Roles read at once during a refresh.
 const READ_CONCURRENCY: usize = 8;
 
@@ -354,17 +353,6 @@ fn attributes(role: &Role) -> JsonMap {
 
 fn tag_map(role: &Role) -> BTreeMap<String, String> {
     role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect()
-}
-
-fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
-}
-
-/// User tag keys the role had that the request no longer wants.
-fn removed_tags(prior: &JsonMap, wanted: &BTreeMap<String, String>) -> Vec<String> {
-    let Some(Json::Object(before)) = prior.get("tags") else { return Vec::new() };
-    before.keys().filter(|key| !key.starts_with(PROVISION_TAG_PREFIX) && !wanted.contains_key(*key)).cloned().collect()
 }
 
 /// Roles tagged `provision:stack = stack`, as (ARN, tags). Only roles whose name starts with the

@@ -149,13 +149,8 @@ impl Driver for LoadBalancerDriver {
     }
 
     async fn import_id(&self, aws: &AwsContext, id: &str) -> Result<String, DriverError> {
-        if id.starts_with("arn:") {
-            return if id.contains(":loadbalancer/app/") {
-                Ok(id.to_string())
-            } else {
-                Err(DriverError::invalid(format!("`{id}` is not a load balancer ARN"))
-                    .with_hint("import it by its ARN or its name"))
-            };
+        if let Some(arn) = elbv2::imported_arn(id, ":loadbalancer/app/", "load balancer") {
+            return arn;
         }
         let answer = aws
             .elbv2()

@@ -15,7 +15,7 @@ mod bucket_api;
 mod manifest;
 mod objects;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -28,6 +28,7 @@ use self::manifest::Manifest;
 use self::objects::ObjectRef;
 use crate::address::Address;
 use crate::aws::AwsContext;
+use crate::drivers::tags::user_tags;
 use crate::drivers::{
     Driver, DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -90,8 +91,6 @@ fn check_bucket_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// Buckets read at once during a refresh.
 const READ_CONCURRENCY: usize = 8;
 /// From this many objects on, an upload or delete reports progress.
@@ -356,11 +355,6 @@ fn manifest_json(files: &Manifest) -> Json {
     Json::Object(files.iter().map(|(key, md5)| (key.clone(), Json::String(md5.clone()))).collect())
 }
 
-fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
-}
-
 /// `files.index.html` and `tags.team` both change their top-level field.
 fn top_level_field(path: &str) -> &str {
     path.split(['.', '[']).next().unwrap_or(path)
@@ -536,7 +530,7 @@ mod tests {
 
     #[test]
     fn read_back_tags_leave_out_provision_tags() {
-        let tags: BTreeMap<String, String> =
+        let tags: std::collections::BTreeMap<String, String> =
             [("provision:stack", "shop"), ("provision:address", "s3_bucket.site"), ("team", "web")]
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

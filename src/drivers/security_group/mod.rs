@@ -27,6 +27,7 @@ use serde_json::Value as Json;
 use self::rules::Rule;
 use crate::address::Address;
 use crate::aws::AwsContext;
+use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
     Driver, DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -89,8 +90,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     create_before_destroy: true,
 };
 
-/// Tags provision writes for itself; the planner compares only the user's tags.
-const PROVISION_TAG_PREFIX: &str = "provision:";
 /// Groups described at once, one by one, when a batch names a group that is gone.
 const FALLBACK_CONCURRENCY: usize = 8;
 /// How long a delete waits for the network interfaces still using the group to go away.
@@ -337,17 +336,6 @@ fn attributes(id: &str, arn: &str, name: &str) -> JsonMap {
     attributes.insert("arn".into(), arn.into());
     attributes.insert("name".into(), name.into());
     attributes
-}
-
-fn user_tags(tags: &BTreeMap<String, String>) -> Json {
-    let user = tags.iter().filter(|(key, _)| !key.starts_with(PROVISION_TAG_PREFIX));
-    Json::Object(user.map(|(key, value)| (key.clone(), Json::String(value.clone()))).collect())
-}
-
-/// User tag keys the group had that the request no longer wants.
-fn removed_tags(prior: &JsonMap, wanted: &BTreeMap<String, String>) -> Vec<String> {
-    let Some(Json::Object(before)) = prior.get("tags") else { return Vec::new() };
-    before.keys().filter(|key| !key.starts_with(PROVISION_TAG_PREFIX) && !wanted.contains_key(*key)).cloned().collect()
 }
 
 #[cfg(test)]

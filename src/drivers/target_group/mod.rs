@@ -226,13 +226,8 @@ impl Driver for TargetGroupDriver {
     }
 
     async fn import_id(&self, aws: &AwsContext, id: &str) -> Result<String, DriverError> {
-        if id.starts_with("arn:") {
-            return if id.contains(":targetgroup/") {
-                Ok(id.to_string())
-            } else {
-                Err(DriverError::invalid(format!("`{id}` is not a target group ARN"))
-                    .with_hint("import it by its ARN or its name"))
-            };
+        if let Some(arn) = elbv2::imported_arn(id, ":targetgroup/", "target group") {
+            return arn;
         }
         let answer = aws
             .elbv2()
