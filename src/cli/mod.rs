@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand};
 
 pub use terminal_reporter::TerminalReporter;
 
-use crate::address::Address;
+use provision_core::address::Address;
+use provision_core::render::Paint;
+
 use crate::ops::{self, GlobalOptions};
-use crate::render::Paint;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,6 +73,8 @@ pub enum Command {
         /// `ADDR ID`, or with --generate `ADDR=ID ...`
         #[arg(required = true)]
         args: Vec<String>,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Print the stack's outputs from the state
     Output {
@@ -81,8 +84,12 @@ pub enum Command {
         json: bool,
     },
     /// Inspect or change the state
-    #[command(subcommand)]
-    State(StateCommand),
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// The dependency graph as Graphviz DOT
     Graph,
     /// The JSON Schema of the stack format (for editors)
@@ -91,6 +98,13 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// How long to wait while another run holds the state lock (`30s`, `5m`; default: fail at once)
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s", value_parser = parse_duration, global = true)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +138,8 @@ pub struct ApplyArgs {
     pub parallelism: usize,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +155,8 @@ pub struct DestroyArgs {
     pub parallelism: usize,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,6 +173,20 @@ pub enum StateCommand {
     Push { file: PathBuf },
     /// Resources tagged with this stack that the state does not know, with the import command for each
     Orphans,
+}
+
+/// `0s`, `30s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like `30s` or `5m`"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("`{text}` is not a duration like `30s` or `5m` (units: s, m, h)")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 fn parse_variable(text: &str) -> Result<(String, String), String> {
@@ -203,16 +235,61 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
+    let reporter = |json: bool| TerminalReporter { paint: global.error_paint, quiet: global.quiet || json };
     match command {
         Command::Validate => ops::validate::run(global),
-        Command::Plan(args) => ops::plan::run(global, &args).await,
-        Command::Apply(args) => ops::apply::run(global, &args).await,
-        Command::Destroy(args) => ops::apply::destroy(global, &args).await,
-        Command::Import { generate, stack_name, args } => {
-            ops::import::run(global, generate.as_deref(), stack_name.as_deref(), &args).await
+        Command::Plan(args) => {
+            let command = ops::plan::PlanCommand {
+                refresh: args.refresh,
+                targets: args.targets,
+                out: args.out,
+                json: args.json,
+                detailed_exitcode: args.detailed_exitcode,
+            };
+            ops::plan::run(global, &command).await
         }
-        Command::Output { name, json } => ops::output::run(global, name.as_deref(), json),
-        Command::State(command) => ops::state::run(global, command).await,
+        Command::Apply(args) => {
+            let options = ops::apply::ApplyOptions {
+                plan_file: args.plan_file,
+                auto_approve: args.auto_approve,
+                targets: args.targets,
+                parallelism: args.parallelism,
+                json: args.json,
+                lock_timeout: args.lock.lock_timeout,
+                destroy: false,
+                sweep: false,
+            };
+            ops::apply::run(global, &options, &reporter(args.json)).await
+        }
+        Command::Destroy(args) => {
+            let options = ops::apply::ApplyOptions {
+                plan_file: None,
+                auto_approve: args.auto_approve,
+                targets: args.targets,
+                parallelism: args.parallelism,
+                json: args.json,
+                lock_timeout: args.lock.lock_timeout,
+                destroy: true,
+                sweep: args.sweep,
+            };
+            ops::apply::run(global, &options, &reporter(args.json)).await
+        }
+        Command::Import { generate, stack_name, args, lock } => {
+            let options = ops::import::ImportOptions { generate, stack_name, args, lock_timeout: lock.lock_timeout };
+            ops::import::run(global, &options).await
+        }
+        Command::Output { name, json } => ops::output::run(global, name.as_deref(), json).await,
+        Command::State { command, lock } => {
+            let command = match command {
+                StateCommand::List => ops::state::StateCommand::List,
+                StateCommand::Show { address } => ops::state::StateCommand::Show(address),
+                StateCommand::Rm { address } => ops::state::StateCommand::Rm(address),
+                StateCommand::Pull => ops::state::StateCommand::Pull,
+                StateCommand::Push { file } => ops::state::StateCommand::Push(file),
+                StateCommand::Orphans => ops::state::StateCommand::Orphans,
+            };
+            ops::state::run(global, command, lock.lock_timeout).await
+        }
         Command::Graph => ops::graph::run(global),
         Command::Schema { markdown } => ops::schema::run(markdown),
     }

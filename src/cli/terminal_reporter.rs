@@ -1,11 +1,8 @@
 //! Progress for people: one line per event on stderr, so it reads the same in a terminal and a CI log.
 
-use std::time::Duration;
-
-use crate::address::Address;
-use crate::executor::Reporter;
-use crate::plan::Action;
-use crate::render::Paint;
+use provision_core::plan::Action;
+use provision_core::render::Paint;
+use provision_core::reporter::{Event, Reporter};
 
 pub struct TerminalReporter {
     pub paint: Paint,
@@ -31,38 +28,31 @@ fn done(action: Action) -> &'static str {
 }
 
 impl Reporter for TerminalReporter {
-    fn started(&self, address: &Address, action: Action) {
-        if !self.quiet {
-            eprintln!("{}: {}…", self.paint.bold(&address.to_string()), doing(action));
+    fn report(&self, event: &Event) {
+        let bold = |address: &provision_core::address::Address| self.paint.bold(&address.to_string());
+        match event {
+            Event::Started { address, action } if !self.quiet => eprintln!("{}: {}…", bold(address), doing(*action)),
+            Event::Progress { address, message, .. } if !self.quiet => {
+                eprintln!("{}: {}", bold(address), self.paint.dim(message))
+            }
+            Event::Finished { address, action, elapsed_s } if !self.quiet => {
+                eprintln!("{}: {} ({elapsed_s:.1}s)", bold(address), self.paint.green(done(*action)))
+            }
+            Event::Failed { address, action, message, .. } => {
+                eprintln!("{}: {} failed: {message}", bold(address), self.paint.red(doing(*action)))
+            }
+            Event::Skipped { address, because } => {
+                eprintln!("{}: skipped because `{because}` failed", bold(address))
+            }
+            Event::Cancelling { in_flight, reason } => {
+                let what = if reason == "interrupted" {
+                    "Interrupt received".to_string()
+                } else {
+                    format!("Stopping ({reason})")
+                };
+                eprintln!("{what}: starting nothing new; finishing {in_flight} action(s) in flight…")
+            }
+            _ => {}
         }
-    }
-
-    fn waiting(&self, address: &Address, message: &str) {
-        if !self.quiet {
-            eprintln!("{}: {}", self.paint.bold(&address.to_string()), self.paint.dim(message));
-        }
-    }
-
-    fn finished(&self, address: &Address, action: Action, elapsed: Duration) {
-        if !self.quiet {
-            eprintln!(
-                "{}: {} ({:.1}s)",
-                self.paint.bold(&address.to_string()),
-                self.paint.green(done(action)),
-                elapsed.as_secs_f64()
-            );
-        }
-    }
-
-    fn failed(&self, address: &Address, action: Action, message: &str) {
-        eprintln!("{}: {} failed: {message}", self.paint.bold(&address.to_string()), self.paint.red(doing(action)));
-    }
-
-    fn skipped(&self, address: &Address, because: &Address) {
-        eprintln!("{}: skipped because `{because}` failed", self.paint.bold(&address.to_string()));
-    }
-
-    fn cancelling(&self, in_flight: usize) {
-        eprintln!("Interrupt received: starting nothing new; finishing {in_flight} action(s) in flight…");
     }
 }

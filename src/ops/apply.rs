@@ -1,160 +1,190 @@
 //! `provision apply` and `provision destroy`: plan, show, confirm, execute, report.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
+use provision_core::address::Address;
+use provision_core::cloud::Cloud;
+use provision_core::engine::{make_plan, stack_info, Planned};
+use provision_core::executor::{ExecutionOptions, Executor, Outcome};
+use provision_core::plan::{Action, Plan, PlanOptions};
+use provision_core::render::{plan_json, plan_text};
+use provision_core::reporter::Reporter;
+use provision_core::state::{State, StateWriter, Version};
 
 use super::plan_file::PlanFile;
-use super::{connect, load_stack, make_plan, read_state, state_store, GlobalOptions, Planned};
-use crate::cli::{ApplyArgs, DestroyArgs, TerminalReporter};
-use crate::executor::{ExecutionOptions, Executor, Outcome};
-use crate::plan::{Action, Plan, PlanOptions};
-use crate::render::{plan_json, plan_text, Paint};
-use crate::stack::{self, LoadOptions};
-use crate::state::State;
+use super::{backend_error, load, lock, read_state, region, report_settled, state_backend, GlobalOptions, Loaded};
 
-pub async fn run(global: &GlobalOptions, args: &ApplyArgs) -> Result<u8> {
-    match &args.plan_file {
-        Some(path) => apply_saved(global, args, path).await,
-        None => {
-            let options = PlanOptions { targets: args.targets.clone(), destroy: false };
-            execute(global, &options, args.auto_approve, args.parallelism, args.json, "apply").await
-        }
-    }
+/// What `apply` and `destroy` were asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyOptions {
+    /// A plan saved with `plan --out`.
+    pub plan_file: Option<PathBuf>,
+    pub auto_approve: bool,
+    pub targets: Vec<Address>,
+    pub parallelism: usize,
+    pub json: bool,
+    pub lock_timeout: Duration,
+    /// `destroy`: plan the deletion of everything in the state.
+    pub destroy: bool,
+    /// `destroy --sweep`: also delete what is tagged with the stack but not in the state.
+    pub sweep: bool,
 }
 
-pub async fn destroy(global: &GlobalOptions, args: &DestroyArgs) -> Result<u8> {
-    let options = PlanOptions { targets: args.targets.clone(), destroy: true };
-    let code = execute(global, &options, args.auto_approve, args.parallelism, args.json, "destroy").await?;
-    if !args.sweep || code != 0 {
+pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Reporter) -> Result<u8> {
+    if let Some(path) = &options.plan_file {
+        return apply_saved(global, options, path, reporter).await;
+    }
+    let verb = if options.destroy { "destroy" } else { "apply" };
+    let plan_options = PlanOptions { targets: options.targets.clone(), destroy: options.destroy };
+    let code = execute(global, options, &plan_options, verb, reporter).await?;
+    if !options.sweep || code != 0 {
         return Ok(code);
     }
-    sweep(global).await
-}
-
-/// After a destroy: delete what is tagged with the stack but unknown to the state.
-async fn sweep(global: &GlobalOptions) -> Result<u8> {
-    let stack = load_stack(global)?;
-    let store = state_store(&stack)?;
-    let _lock = store.lock("destroy --sweep")?;
-    let state = read_state(&store, &stack)?;
-    let aws = connect(global, &stack).await?;
-    let orphans = super::orphans::find(&aws, &stack.name, &state).await?;
-    if orphans.is_empty() {
-        println!("Sweep: nothing tagged `provision:stack = {}` is left.", stack.name);
-        return Ok(0);
-    }
-    println!("Sweep: deleting {} resource(s) tagged with the stack that the state does not know.", orphans.len());
-    let info = super::stack_info(&stack, aws.region().to_string());
-    let reporter = TerminalReporter { paint: global.error_paint, quiet: global.quiet };
-    let settings = |address: &crate::address::Address| stack_settings(&stack, &info, &state, address);
-    let failures = super::orphans::sweep(&aws, &info, &orphans, &settings, &crate::executor::Progress(&reporter)).await;
-    for (orphan, error) in &failures {
-        eprintln!("{} {} (`{}`): delete failed: {error}", global.error_paint.red("error:"), orphan.address, orphan.id);
-    }
-    if failures.is_empty() {
-        println!("Sweep complete: {} deleted.", orphans.len());
-        Ok(0)
-    } else {
-        eprintln!(
-            "Sweep: {} of {} could not be deleted; run `provision destroy --sweep` again after fixing the cause.",
-            failures.len(),
-            orphans.len()
-        );
-        Ok(1)
-    }
-}
-
-/// The stack file's settings for an address (e.g. `force_destroy`), as far as they are known.
-fn stack_settings(
-    stack: &crate::stack::Stack,
-    info: &crate::drivers::StackInfo,
-    state: &State,
-    address: &crate::address::Address,
-) -> crate::value::JsonMap {
-    let (Some(resource), Some(driver)) = (stack.resources.get(address), crate::drivers::driver_for(&address.type_name))
-    else {
-        return crate::value::JsonMap::new();
-    };
-    let resolver = crate::plan::Resolver { stack, info, network: state.network.as_ref() };
-    let lookup = |_: &crate::address::Address| None;
-    match crate::plan::desired_inputs(&resolver, driver, resource, &lookup, None) {
-        Ok(desired) => desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect(),
-        Err(_) => crate::value::JsonMap::new(),
-    }
+    super::orphans::sweep_stack(global, options, reporter).await
 }
 
 async fn execute(
     global: &GlobalOptions,
-    options: &PlanOptions,
-    auto_approve: bool,
-    parallelism: usize,
-    json: bool,
+    options: &ApplyOptions,
+    plan_options: &PlanOptions,
     verb: &str,
+    reporter: &dyn Reporter,
 ) -> Result<u8> {
-    let stack = load_stack(global)?;
+    let loaded = load(global)?;
     if !options.destroy {
-        super::check_secret_environment(&stack)?;
+        super::check_secret_environment(&loaded)?;
     }
-    let store = state_store(&stack)?;
-    let _lock = store.lock(verb)?;
-    let state = read_state(&store, &stack)?;
+    let Loaded { stack, cloud } = &loaded;
+    let backend = state_backend(stack)?;
+    let guard = lock(&backend, verb, options.lock_timeout).await?;
+    let (state, version) = read_state(backend.as_ref(), stack).await?;
     let original = state.clone();
-    let aws = connect(global, &stack).await?;
-    let Planned { plan, state, info, network } =
-        make_plan(&stack, state, Some(&aws), aws.region().to_string(), options).await?;
-    if !json {
+    let region = region(cloud).await?;
+    let planned = make_plan(stack, state, Some(cloud), cloud.drivers(), region, plan_options).await?;
+    report_settled(&planned);
+    let Planned { plan, state, info, network, .. } = planned;
+    if !options.json {
         print!("{}", plan_text::render(&plan, global.paint));
     }
     if plan.is_empty() {
-        // Nothing to do, but what refresh learned (a resource gone, drift) is worth recording.
-        if state.resources != original.resources || state.network != original.network {
-            let mut state = state;
-            state.serial += 1;
-            store.write(&state)?;
+        // Nothing to do, but what refresh learned (a resource gone, drift, the account) is worth recording.
+        let state =
+            if state.same_resources(&original) { state } else { write_once(&backend, state, version, verb).await? };
+        if options.json {
+            println!("{}", serde_json::to_string_pretty(&result_json(&plan, &Outcome::default(), &state.outputs))?);
         }
-        if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&result_json(&plan, &Outcome::default(), &state_outputs(&store)?))?
-            );
-        }
+        guard.release().await.map_err(backend_error)?;
         return Ok(0);
     }
-    if !auto_approve && !confirm(verb)? {
+    if !options.auto_approve && !confirm(verb)? {
         eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
+        guard.release().await.map_err(backend_error)?;
         return Ok(1);
     }
-    let reporter = TerminalReporter { paint: global.error_paint, quiet: global.quiet || json };
-    let executor = Executor::new(&stack, &info, network.as_ref(), &aws, &store, &reporter, state);
-    let (outcome, state) = executor.execute(&plan, &ExecutionOptions { parallelism }, ctrl_c()).await?;
-    tracing::info!("aws requests: {}", aws.request_count());
-    finish(global, &plan, &outcome, &state, json, verb)
+    let writer = StateWriter::start(backend.clone(), state, version, verb);
+    let stop = super::signals::stop_requests(guard.lost());
+    let executor =
+        Executor { stack, info: &info, network: network.as_ref(), drivers: cloud.drivers(), writer: &writer, reporter };
+    let outcome = executor.execute(&plan, &ExecutionOptions { parallelism: options.parallelism }, stop).await;
+    let (state, stats, _) = writer.finish().await;
+    tracing::info!(
+        "aws requests: {}; state writes: {} for {} changes ({} bytes, {:.1} ms writing)",
+        cloud.request_count(),
+        stats.writes,
+        stats.changes,
+        stats.bytes,
+        stats.time_writing.as_secs_f64() * 1000.0
+    );
+    if outcome.state_error.is_some() {
+        keep_errored_state(&stack.name, &state);
+    }
+    let _ = guard.release().await;
+    finish(global, &plan, &outcome, &state, options.json, verb)
 }
 
-async fn apply_saved(global: &GlobalOptions, args: &ApplyArgs, path: &Path) -> Result<u8> {
+/// One write outside an execution (what a refresh learned).
+async fn write_once(
+    backend: &std::sync::Arc<dyn provision_core::state::StateBackend>,
+    state: State,
+    version: Option<Version>,
+    verb: &str,
+) -> Result<State> {
+    let writer = StateWriter::start(backend.clone(), state, version, verb);
+    writer.commit(|_| {}).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(writer.finish().await.0)
+}
+
+/// When the state could not be written (someone else wrote it), what this run knows is kept
+/// beside the stack as `<stack>.errored.json`, private, for the user to reconcile.
+fn keep_errored_state(stack: &str, state: &State) {
+    let path = PathBuf::from(format!("{stack}.errored.json"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
+        Ok(()) => eprintln!(
+            "This run's view of the state was kept in `{}`. Compare it with `provision state pull`; once reconciled, `provision state push {}` records it.",
+            path.display(),
+            path.display()
+        ),
+        Err(error) => eprintln!("error: could not keep this run's state in `{}`: {error}", path.display()),
+    }
+}
+
+async fn apply_saved(
+    global: &GlobalOptions,
+    options: &ApplyOptions,
+    path: &Path,
+    reporter: &dyn Reporter,
+) -> Result<u8> {
     let file = PlanFile::load(path)?;
-    let stack = stack::load(&file.stack_file, &LoadOptions { variables: file.variables.clone() })?;
-    let store = state_store(&stack)?;
-    let _lock = store.lock("apply")?;
-    let current = read_state(&store, &stack)?;
+    let mut saved_global = global.clone();
+    saved_global.stack_file = file.stack_file.clone();
+    saved_global.variables = file.variables.clone();
+    let loaded = load(&saved_global)?;
+    let Loaded { stack, cloud } = &loaded;
+    let backend = state_backend(stack)?;
+    let guard = lock(&backend, "apply", options.lock_timeout).await?;
+    let (current, version) = read_state(backend.as_ref(), stack).await?;
     file.check_state(&current, path)?;
-    let aws = connect(global, &stack).await?;
-    let info = super::stack_info(&stack, file.region.clone());
+    let info = stack_info(stack, file.region.clone());
+    file.check_inputs(stack, cloud.drivers(), &info, path)?;
+    super::check_secret_environment(&loaded)?;
+    let region = region(cloud).await?;
+    provision_core::engine::check_region(&current, &region)?;
     let mut state = file.state;
     state.lineage = current.lineage.clone();
-    if !args.json {
+    if !options.json {
         print!("{}", plan_text::render(&file.plan, global.paint));
     }
     if file.plan.is_empty() {
+        guard.release().await.map_err(backend_error)?;
         return Ok(0);
     }
-    let reporter = TerminalReporter { paint: global.error_paint, quiet: global.quiet || args.json };
-    let executor = Executor::new(&stack, &info, file.network.as_ref(), &aws, &store, &reporter, state);
-    let (outcome, state) =
-        executor.execute(&file.plan, &ExecutionOptions { parallelism: args.parallelism }, ctrl_c()).await?;
-    finish(global, &file.plan, &outcome, &state, args.json, "apply")
+    let writer = StateWriter::start(backend.clone(), state, version, "apply");
+    let stop = super::signals::stop_requests(guard.lost());
+    let executor = Executor {
+        stack,
+        info: &info,
+        network: file.network.as_ref(),
+        drivers: cloud.drivers(),
+        writer: &writer,
+        reporter,
+    };
+    let outcome = executor.execute(&file.plan, &ExecutionOptions { parallelism: options.parallelism }, stop).await;
+    let (state, _, _) = writer.finish().await;
+    if outcome.state_error.is_some() {
+        keep_errored_state(&stack.name, &state);
+    }
+    let _ = guard.release().await;
+    finish(global, &file.plan, &outcome, &state, options.json, "apply")
 }
 
 fn finish(global: &GlobalOptions, plan: &Plan, outcome: &Outcome, state: &State, json: bool, verb: &str) -> Result<u8> {
@@ -170,7 +200,7 @@ fn finish(global: &GlobalOptions, plan: &Plan, outcome: &Outcome, state: &State,
             }
         }
     }
-    Ok(if outcome.cancelled {
+    Ok(if outcome.stopped.is_some() && outcome.state_error.is_none() && outcome.failed.is_empty() {
         130
     } else if outcome.is_success() {
         0
@@ -179,7 +209,12 @@ fn finish(global: &GlobalOptions, plan: &Plan, outcome: &Outcome, state: &State,
     })
 }
 
-fn print_summary(paint: Paint, error_paint: Paint, outcome: &Outcome, verb: &str) {
+fn print_summary(
+    paint: provision_core::render::Paint,
+    error_paint: provision_core::render::Paint,
+    outcome: &Outcome,
+    verb: &str,
+) {
     let count = |action: Action| outcome.succeeded.iter().filter(|(_, a)| *a == action).count();
     let counts = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
@@ -205,17 +240,28 @@ fn print_summary(paint: Paint, error_paint: Paint, outcome: &Outcome, verb: &str
             eprintln!("\nhint: {hint}");
         }
     }
+    if let Some(error) = &outcome.state_error {
+        eprintln!("{} {}", error_paint.red("error:"), error);
+        if let Some(hint) = error.hint() {
+            eprintln!("\nhint: {hint}");
+        }
+    }
     if !outcome.skipped.is_empty() {
         let skipped: Vec<String> = outcome.skipped.iter().map(|a| a.to_string()).collect();
         eprintln!("Skipped because something they depend on failed: {}", skipped.join(", "));
     }
-    if outcome.cancelled {
+    if let Some(reason) = &outcome.stopped {
         let not_started: Vec<String> = outcome.not_started.iter().map(|a| a.to_string()).collect();
-        eprintln!(
-            "Interrupted: {counts}; not started: {}.",
+        let mut line = format!(
+            "Interrupted ({reason}): {counts}; not started: {}.",
             if not_started.is_empty() { "none".into() } else { not_started.join(", ") }
         );
-    } else {
+        if !outcome.abandoned.is_empty() {
+            let abandoned: Vec<String> = outcome.abandoned.iter().map(|a| a.to_string()).collect();
+            line.push_str(&format!(" Left in flight: {}; the next run settles them.", abandoned.join(", ")));
+        }
+        eprintln!("{line}");
+    } else if outcome.state_error.is_none() {
         eprintln!(
             "{} {counts}; {} failed.",
             error_paint.red(&format!("{} failed:", capitalise(verb))),
@@ -235,15 +281,9 @@ fn result_json(
         "succeeded": outcome.succeeded.iter().map(|(a, action)| serde_json::json!({"address": a.to_string(), "action": action})).collect::<Vec<_>>(),
         "failed": outcome.failed.iter().map(|f| serde_json::json!({"address": f.address.to_string(), "action": f.action, "error": f.message, "hint": f.hint})).collect::<Vec<_>>(),
         "skipped": outcome.skipped.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "cancelled": outcome.cancelled,
+        "cancelled": outcome.stopped.is_some(),
         "outputs": outputs,
     })
-}
-
-fn state_outputs(
-    store: &crate::state::LocalStateStore,
-) -> Result<std::collections::BTreeMap<String, serde_json::Value>> {
-    Ok(store.read()?.map(|s| s.outputs).unwrap_or_default())
 }
 
 fn confirm(verb: &str) -> Result<bool> {
@@ -257,14 +297,7 @@ fn confirm(verb: &str) -> Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling available: never cancel.
-        std::future::pending::<()>().await;
-    }
-}
-
-fn capitalise(text: &str) -> String {
+pub fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }

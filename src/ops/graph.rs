@@ -2,10 +2,9 @@
 
 use anyhow::Result;
 
-use super::{load_stack, GlobalOptions};
+use super::{load, GlobalOptions};
 
 pub fn run(global: &GlobalOptions) -> Result<u8> {
-    let stack = load_stack(global)?;
-    print!("{}", stack.graph.to_dot());
+    print!("{}", load(global)?.stack.graph.to_dot());
     Ok(0)
 }

@@ -7,23 +7,36 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::{connect, load_stack, read_state, state_store, GlobalOptions};
-use crate::address::Address;
-use crate::aws::network::Network;
-use crate::aws::AwsContext;
-use crate::drivers::{self, ExistingResource, Observed, StackInfo};
-use crate::plan::{desired_inputs, Resolver};
-use crate::stack::{self, LoadOptions, Stack};
-use crate::state::{ResourceState, ResourceStatus, State};
-use crate::value::{JsonMap, Value};
+use provision_aws::AwsCloud;
+use provision_core::address::Address;
+use provision_core::cloud::{Cloud, Network};
+use provision_core::driver::{Driver, DriverRegistry, ExistingResource, Observed, StackInfo};
+use provision_core::plan::{desired_inputs, Resolver};
+use provision_core::stack::Stack;
+use provision_core::state::{ResourceState, ResourceStatus, State, StateWriter};
+use provision_core::value::{JsonMap, Value};
+
+use super::{backend_error, load, lock, read_state, state_backend, GlobalOptions};
 
 mod generate;
 
-pub async fn run(global: &GlobalOptions, generate: Option<&Path>, name: Option<&str>, args: &[String]) -> Result<u8> {
-    match generate {
-        Some(file) => generate::run(global, file, name, args).await,
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Write a new stack file describing the resources given as `ADDR=ID`.
+    pub generate: Option<std::path::PathBuf>,
+    /// With `generate`: the new stack's name (default: from the file name).
+    pub stack_name: Option<String>,
+    /// `ADDR ID`, or with `generate` `ADDR=ID …`.
+    pub args: Vec<String>,
+    pub lock_timeout: std::time::Duration,
+}
+
+pub async fn run(global: &GlobalOptions, options: &ImportOptions) -> Result<u8> {
+    let args = options.args.as_slice();
+    match &options.generate {
+        Some(file) => generate::run(global, file, options.stack_name.as_deref(), args, options.lock_timeout).await,
         None => match args {
-            [address, id] => import_one(global, &parse_address(address)?, id).await,
+            [address, id] => import_one(global, &parse_address(address)?, id, options.lock_timeout).await,
             _ => bail!("usage: `provision import ADDR ID`, e.g. `provision import s3_bucket.site my-bucket`"),
         },
     }
@@ -33,23 +46,38 @@ fn parse_address(text: &str) -> Result<Address> {
     text.parse::<Address>().map_err(|message| anyhow!(message))
 }
 
-async fn import_one(global: &GlobalOptions, address: &Address, id: &str) -> Result<u8> {
-    let stack = load_stack(global)?;
+async fn import_one(
+    global: &GlobalOptions,
+    address: &Address,
+    id: &str,
+    lock_timeout: std::time::Duration,
+) -> Result<u8> {
+    let loaded = load(global)?;
+    let (stack, cloud) = (&loaded.stack, &loaded.cloud);
     if !stack.resources.contains_key(address) {
         bail!(
             "`{address}` is not in the stack file `{}`\n\nhint: add `[{address}]` to the stack file first (or write one with `provision import --generate FILE {address}={id}`)",
             stack.path.display()
         );
     }
-    let store = state_store(&stack)?;
-    let _lock = store.lock("import")?;
-    let mut state = read_state(&store, &stack)?;
-    let aws = connect(global, &stack).await?;
-    let entry = adopt(&stack, &aws, &mut state, address, id).await?;
+    let backend = state_backend(stack)?;
+    let guard = lock(&backend, "import", lock_timeout).await?;
+    let (mut state, version) = read_state(backend.as_ref(), stack).await?;
+    let identity = cloud.identity().await.map_err(|error| anyhow!("checking the AWS account: {error}"))?;
+    provision_core::engine::check_region(&state, &identity.region)?;
+    provision_core::engine::check_account(&state, &identity)?;
+    provision_core::engine::pin_identity(&mut state, &identity);
+    let entry = adopt(stack, cloud, &mut state, address, id).await?;
     let recorded_id = entry.id.clone();
-    state.resources.insert(address.clone(), entry);
-    state.serial += 1;
-    store.write(&state)?;
+    let writer = StateWriter::start(backend.clone(), state, version, "import");
+    writer
+        .commit(|state| {
+            state.resources.insert(address.clone(), entry);
+        })
+        .await
+        .map_err(|error| anyhow!("{error}"))?;
+    writer.finish().await;
+    guard.release().await.map_err(backend_error)?;
     println!(
         "Imported `{address}` (id `{recorded_id}`). Run `provision plan` to see how it differs from the stack file."
     );
@@ -61,7 +89,7 @@ async fn import_one(global: &GlobalOptions, address: &Address, id: &str) -> Resu
 /// file, so the next plan shows only real differences.
 pub async fn adopt(
     stack: &Stack,
-    aws: &AwsContext,
+    cloud: &AwsCloud,
     state: &mut State,
     address: &Address,
     id: &str,
@@ -72,12 +100,15 @@ pub async fn adopt(
             existing.id
         );
     }
-    let driver = drivers::driver_for(&address.type_name)
+    let driver = cloud
+        .drivers()
+        .get(&address.type_name)
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
     let resource = stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?;
-    let info = StackInfo { name: stack.name.clone(), region: aws.region().to_string(), directory: stack.directory() };
-    let network = stack_network(stack, aws, state).await?;
-    let canonical = driver.import_id(aws, id).await.map_err(|error| anyhow!("{address}: {error}"))?;
+    let region = super::region(cloud).await?;
+    let info = StackInfo { name: stack.name.clone(), region: region.clone(), directory: stack.directory() };
+    let network = stack_network(stack, cloud, state).await?;
+    let canonical = driver.import_id(id).await.map_err(|error| anyhow!("{address}: {error}"))?;
 
     let resolver = Resolver { stack, info: &info, network: network.as_ref() };
     let lookup = |a: &Address| {
@@ -89,16 +120,16 @@ pub async fn adopt(
     // reports is recorded. That makes the order of imports irrelevant.
     let known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
 
-    let observed = read_one(driver, aws, &info, address, &canonical, &known).await?.ok_or_else(|| {
+    let observed = read_one(driver, &info, address, &canonical, &known).await?.ok_or_else(|| {
         anyhow!(
-            "{address}: no {} with id `{canonical}` exists\n\nhint: check the id and the region (`{}`)",
-            address.type_name,
-            aws.region()
+            "{address}: no {} with id `{canonical}` exists\n\nhint: check the id and the region (`{region}`)",
+            address.type_name
         )
     })?;
     let mut inputs = known;
     inputs.extend(observed.inputs);
-    let serde_json::Value::Object(inputs) = crate::value::without_nulls(&serde_json::Value::Object(inputs)) else {
+    let serde_json::Value::Object(inputs) = provision_core::value::without_nulls(&serde_json::Value::Object(inputs))
+    else {
         unreachable!("a table stays a table")
     };
     Ok(ResourceState {
@@ -112,8 +143,7 @@ pub async fn adopt(
 }
 
 pub async fn read_one(
-    driver: &dyn drivers::Driver,
-    aws: &AwsContext,
+    driver: &dyn Driver,
     info: &StackInfo,
     address: &Address,
     id: &str,
@@ -121,26 +151,29 @@ pub async fn read_one(
 ) -> Result<Option<Observed>> {
     let attributes = JsonMap::new();
     let existing = [ExistingResource { address, id, inputs, attributes: &attributes }];
-    let mut results = driver.read(aws, info, &existing).await;
+    let mut results = driver.read(info, &existing).await;
     let result = results.pop().ok_or_else(|| anyhow!("{address}: the driver returned no answer"))?;
     result.map_err(|error| anyhow!("{address}: reading `{id}` failed: {error}"))
 }
 
-async fn stack_network(stack: &Stack, aws: &AwsContext, state: &mut State) -> Result<Option<Network>> {
-    if let Some(found) = super::look_up_network(stack, aws).await? {
+async fn stack_network(stack: &Stack, cloud: &AwsCloud, state: &mut State) -> Result<Option<Network>> {
+    if stack.uses_network {
+        let found = cloud.network(&stack.network).await.map_err(|error| anyhow!("[network]: {error}"))?;
         state.network = Some(found);
     }
     Ok(state.network.clone())
 }
 
 /// Loads a stack file written by `--generate`, for adopting what it describes.
-fn load_generated(path: &Path, variables: &[(String, String)]) -> Result<Stack> {
-    stack::load(path, &LoadOptions { variables: variables.to_vec() })
-        .with_context(|| format!("the generated stack file `{}` does not load", path.display()))
+fn load_generated(global: &GlobalOptions, path: &Path) -> Result<super::Loaded> {
+    let mut options = global.clone();
+    options.stack_file = path.to_path_buf();
+    options.variables = Vec::new();
+    load(&options).with_context(|| format!("the generated stack file `{}` does not load", path.display()))
 }
 
 /// `ADDR=ID` pairs.
-fn parse_pairs(args: &[String]) -> Result<Vec<(Address, String)>> {
+fn parse_pairs(drivers: &DriverRegistry, args: &[String]) -> Result<Vec<(Address, String)>> {
     if args.is_empty() {
         bail!("usage: `provision import --generate FILE ADDR=ID …`, e.g. `s3_bucket.site=my-bucket`");
     }
@@ -151,7 +184,7 @@ fn parse_pairs(args: &[String]) -> Result<Vec<(Address, String)>> {
             bail!("`{arg}` is not `ADDR=ID`, e.g. `s3_bucket.site=my-bucket`");
         };
         let address = parse_address(address)?;
-        if drivers::driver_for(&address.type_name).is_none() {
+        if drivers.get(&address.type_name).is_none() {
             bail!("unknown resource type `{}` in `{arg}`", address.type_name);
         }
         if seen.insert(address.clone(), ()).is_some() {

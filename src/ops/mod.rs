@@ -1,5 +1,6 @@
-//! The commands, as functions the CLI calls. Each loads what it needs (stack, state, AWS), calls the
-//! engine, and prints the result; none of them knows an AWS API.
+//! The commands, as functions the CLI calls with their own option structs and a reporter. Each
+//! loads what it needs (the stack against the AWS drivers, the state backend), calls the engine,
+//! and prints the result. Nothing here knows clap, and nothing here calls an AWS API itself.
 
 pub mod apply;
 pub mod graph;
@@ -9,20 +10,22 @@ pub mod output;
 pub mod plan;
 mod plan_file;
 pub mod schema;
+mod signals;
 pub mod state;
 pub mod validate;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{bail, Result};
-
-use crate::aws::network::{self, Network};
-use crate::aws::{AwsContext, ConnectOptions};
-use crate::drivers::StackInfo;
-use crate::plan::{self as planner, Drift, Plan, PlanOptions, RefreshReport};
-use crate::render::Paint;
-use crate::stack::{self, LoadOptions, Stack, StackError, StateLocation};
-use crate::state::{LocalStateStore, State};
+use anyhow::{anyhow, bail, Result};
+use provision_aws::{AwsCloud, ConnectOptions};
+use provision_core::cloud::Cloud;
+use provision_core::render::Paint;
+use provision_core::stack::{self, LoadOptions, Stack, StackError, StateLocation};
+use provision_core::state::{
+    acquire_lock, BackendError, LocalBackend, LockGuard, LockOptions, State, StateBackend, Version,
+};
 
 /// Flags every command shares.
 #[derive(Clone, Debug)]
@@ -49,23 +52,49 @@ pub fn print_error(error: &anyhow::Error, paint: Paint) {
     eprintln!("{} {error:#}", paint.red("error:"));
 }
 
-pub fn load_stack(global: &GlobalOptions) -> Result<Stack> {
-    let stack = stack::load(&global.stack_file, &LoadOptions { variables: global.variables.clone() })?;
+/// A backend error as a command error, with its hint.
+pub fn backend_error(error: BackendError) -> anyhow::Error {
+    match error.hint() {
+        Some(hint) => anyhow!("{error}\n\nhint: {hint}"),
+        None => anyhow!("{error}"),
+    }
+}
+
+/// The stack file loaded against the AWS drivers, and the cloud those drivers belong to (not yet
+/// connected: nothing calls AWS until a command needs it).
+pub struct Loaded {
+    pub stack: Stack,
+    pub cloud: AwsCloud,
+}
+
+pub fn load(global: &GlobalOptions) -> Result<Loaded> {
+    let cloud = AwsCloud::new(ConnectOptions::default());
+    let stack = stack::load(&global.stack_file, &LoadOptions { variables: global.variables.clone() }, cloud.drivers())?;
     if !stack.warnings.is_empty() && !global.quiet {
         eprint!(
             "{}",
             stack::diagnostic::render(&stack.path, &stack.source, &stack.warnings, global.error_paint.enabled)
         );
     }
-    Ok(stack)
+    cloud.session().configure(connect_options(global, &stack));
+    Ok(Loaded { stack, cloud })
+}
+
+pub fn connect_options(global: &GlobalOptions, stack: &Stack) -> ConnectOptions {
+    ConnectOptions {
+        endpoint: global.endpoint.clone().or_else(|| stack.endpoint.clone()),
+        region: global.region.clone().or_else(|| stack.region.clone()),
+        profile: global.profile.clone(),
+    }
 }
 
 /// Every secret the stack reads from the environment must be set: checked before any AWS call.
-pub fn check_secret_environment(stack: &Stack) -> Result<()> {
-    use crate::schema::FieldKind;
-    use crate::stack::{Expr, Part};
+pub fn check_secret_environment(loaded: &Loaded) -> Result<()> {
+    use provision_core::schema::FieldKind;
+    use provision_core::stack::{Expr, Part};
+    let stack = &loaded.stack;
     for resource in stack.resources.values() {
-        let Some(driver) = crate::drivers::driver_for(&resource.address.type_name) else { continue };
+        let Some(driver) = loaded.cloud.drivers().get(&resource.address.type_name) else { continue };
         for field in driver.schema().fields.iter().filter(|f| matches!(f.kind, FieldKind::Secret)) {
             let Some(expr) = resource.fields.get(field.name) else { continue };
             let Expr::Table(entries) = &expr.expr else { continue };
@@ -88,9 +117,9 @@ pub fn check_secret_environment(stack: &Stack) -> Result<()> {
     Ok(())
 }
 
-pub fn state_store(stack: &Stack) -> Result<LocalStateStore> {
+pub fn state_backend(stack: &Stack) -> Result<Arc<dyn StateBackend>> {
     match &stack.state {
-        StateLocation::Local(path) => Ok(LocalStateStore::new(path.clone())),
+        StateLocation::Local(path) => Ok(Arc::new(LocalBackend::new(path.clone()))),
         StateLocation::S3 { bucket, key } => bail!(
             "the S3 state backend (`s3://{bucket}/{key}`) is not supported by this version\n\nhint: use `[state] path = \"…\"` for a local state file"
         ),
@@ -98,28 +127,22 @@ pub fn state_store(stack: &Stack) -> Result<LocalStateStore> {
 }
 
 /// Reads the state, or starts a new one; refuses a state that belongs to another stack.
-pub fn read_state(store: &LocalStateStore, stack: &Stack) -> Result<State> {
-    match store.read()? {
-        Some(state) if state.stack != stack.name => bail!(
+pub async fn read_state(backend: &dyn StateBackend, stack: &Stack) -> Result<(State, Option<Version>)> {
+    match backend.read().await.map_err(backend_error)? {
+        Some(stored) if stored.state.stack != stack.name => bail!(
             "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state] path`",
-            store.path().display(),
-            state.stack,
+            backend.location(),
+            stored.state.stack,
             stack.name
         ),
-        Some(state) => Ok(state),
-        None => Ok(State::new(&stack.name)),
+        Some(stored) => Ok((stored.state, Some(stored.version))),
+        None => Ok((State::new(&stack.name), None)),
     }
 }
 
-pub async fn connect(global: &GlobalOptions, stack: &Stack) -> Result<AwsContext> {
-    let options = ConnectOptions {
-        endpoint: global.endpoint.clone().or_else(|| stack.endpoint.clone()),
-        region: global.region.clone().or_else(|| stack.region.clone()),
-        profile: global.profile.clone(),
-    };
-    let aws = AwsContext::connect(&options).await?;
-    tracing::info!(region = aws.region(), endpoint = aws.endpoint().unwrap_or("(AWS)"), "connected");
-    Ok(aws)
+/// Takes the state lock for `operation`, waiting up to `timeout` while another run holds it.
+pub async fn lock(backend: &Arc<dyn StateBackend>, operation: &str, timeout: Duration) -> Result<LockGuard> {
+    acquire_lock(backend.clone(), operation, &LockOptions { timeout }).await.map_err(backend_error)
 }
 
 /// The region without asking AWS (offline commands).
@@ -133,60 +156,17 @@ pub fn offline_region(global: &GlobalOptions, stack: &Stack) -> String {
         .unwrap_or_else(|| "us-east-1".to_string())
 }
 
-pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
-    StackInfo { name: stack.name.clone(), region, directory: stack.directory() }
+/// The region the cloud is set for (loads the AWS configuration; no request).
+pub async fn region(cloud: &AwsCloud) -> Result<String> {
+    cloud.region().await.map_err(|error| anyhow!("{error}"))
 }
 
-/// The stack's `[network]` as it is in AWS; `None` when nothing in the stack uses it.
-pub async fn look_up_network(stack: &Stack, aws: &AwsContext) -> Result<Option<Network>> {
-    if !stack.uses_network() {
-        return Ok(None);
+/// Says what refresh settled of a killed run's unfinished creates.
+pub fn report_settled(planned: &provision_core::engine::Planned) {
+    for address in &planned.recovered {
+        eprintln!("{address}: found the resource an interrupted create made; adopting it");
     }
-    let found = network::look_up(aws, &stack.network.vpc, stack.network.subnets.as_deref())
-        .await
-        .map_err(|error| anyhow::anyhow!("[network]: {error}"))?;
-    Ok(Some(found))
-}
-
-/// Everything a plan was computed from, kept for executing it.
-pub struct Planned {
-    pub plan: Plan,
-    /// The state after refresh.
-    pub state: State,
-    pub info: StackInfo,
-    pub network: Option<Network>,
-}
-
-/// Refreshes (when asked) and plans. `aws` is `None` for offline plans.
-pub async fn make_plan(
-    stack: &Stack,
-    mut state: State,
-    aws: Option<&AwsContext>,
-    region: String,
-    options: &PlanOptions,
-) -> Result<Planned> {
-    let info = stack_info(stack, region);
-    let mut drift: Vec<Drift> = Vec::new();
-    let mut network = state.network.clone();
-    if let Some(aws) = aws {
-        if let Some(found) = look_up_network(stack, aws).await? {
-            network = Some(found);
-        }
-        if !state.resources.is_empty() {
-            let RefreshReport { drift: found, recovered, abandoned_creates } =
-                planner::refresh(aws, &info, &mut state).await?;
-            for address in recovered {
-                eprintln!("{address}: found the resource an interrupted create made; adopting it");
-            }
-            for address in abandoned_creates {
-                eprintln!("{address}: an interrupted create made nothing; it will be created");
-            }
-            drift = found;
-        }
+    for address in &planned.abandoned_creates {
+        eprintln!("{address}: an interrupted create made nothing; it will be created");
     }
-    if network.is_some() {
-        state.network = network.clone();
-    }
-    let plan = planner::plan(stack, &info, network.as_ref(), &state, drift, aws.is_some(), options)?;
-    Ok(Planned { plan, state, info, network })
 }

@@ -2,12 +2,12 @@
 
 use anyhow::{bail, Result};
 
-use super::{load_stack, read_state, state_store, GlobalOptions};
+use super::{load, read_state, state_backend, GlobalOptions};
 
-pub fn run(global: &GlobalOptions, name: Option<&str>, json: bool) -> Result<u8> {
-    let stack = load_stack(global)?;
-    let store = state_store(&stack)?;
-    let state = read_state(&store, &stack)?;
+pub async fn run(global: &GlobalOptions, name: Option<&str>, json: bool) -> Result<u8> {
+    let stack = load(global)?.stack;
+    let backend = state_backend(&stack)?;
+    let (state, _) = read_state(backend.as_ref(), &stack).await?;
     match name {
         Some(name) => {
             let Some(value) = state.outputs.get(name) else {

@@ -1,31 +1,54 @@
 //! `provision plan`: what apply would do, as text or JSON, optionally saved.
 
 use anyhow::Result;
+use provision_core::address::Address;
+use provision_core::cloud::Cloud;
+use provision_core::engine::make_plan;
+use provision_core::plan::PlanOptions;
+use provision_core::render::{plan_json, plan_text};
+use std::path::PathBuf;
 
-use super::plan_file::PlanFile;
-use super::{connect, load_stack, make_plan, offline_region, read_state, state_store, GlobalOptions};
-use crate::cli::PlanArgs;
-use crate::plan::PlanOptions;
-use crate::render::{plan_json, plan_text};
+use super::plan_file::{refuse_unsettled, PlanFile};
+use super::{load, offline_region, read_state, region, report_settled, state_backend, GlobalOptions};
 
-pub async fn run(global: &GlobalOptions, args: &PlanArgs) -> Result<u8> {
-    let stack = load_stack(global)?;
-    super::check_secret_environment(&stack)?;
-    let store = state_store(&stack)?;
-    let state = read_state(&store, &stack)?;
-    let options = PlanOptions { targets: args.targets.clone(), destroy: false };
-    let aws = if args.refresh { Some(connect(global, &stack).await?) } else { None };
-    let region = aws.as_ref().map(|a| a.region().to_string()).unwrap_or_else(|| offline_region(global, &stack));
-    let planned = make_plan(&stack, state, aws.as_ref(), region.clone(), &options).await?;
-    if let Some(aws) = &aws {
-        tracing::info!("aws requests: {}", aws.request_count());
+#[derive(Clone, Debug, Default)]
+pub struct PlanCommand {
+    /// Read every resource from AWS first.
+    pub refresh: bool,
+    pub targets: Vec<Address>,
+    /// Save the plan for `provision apply FILE`.
+    pub out: Option<PathBuf>,
+    pub json: bool,
+    /// Exit 2 when there are changes.
+    pub detailed_exitcode: bool,
+}
+
+pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
+    let loaded = load(global)?;
+    super::check_secret_environment(&loaded)?;
+    let (stack, cloud) = (&loaded.stack, &loaded.cloud);
+    let backend = state_backend(stack)?;
+    let (state, _) = read_state(backend.as_ref(), stack).await?;
+    if command.out.is_some() {
+        refuse_unsettled(&state, command.refresh)?;
     }
-    if args.json {
+    let options = PlanOptions { targets: command.targets.clone(), destroy: false };
+    let (region, online) = if command.refresh {
+        (region(cloud).await?, Some(cloud as &dyn Cloud))
+    } else {
+        (offline_region(global, stack), None)
+    };
+    let planned = make_plan(stack, state, online, cloud.drivers(), region.clone(), &options).await?;
+    report_settled(&planned);
+    if command.refresh {
+        tracing::info!("aws requests: {}", cloud.request_count());
+    }
+    if command.json {
         println!("{}", serde_json::to_string_pretty(&plan_json::render(&planned.plan))?);
     } else {
         print!("{}", plan_text::render(&planned.plan, global.paint));
     }
-    if let Some(path) = &args.out {
+    if let Some(path) = &command.out {
         let file = PlanFile::new(
             &stack.path,
             &global.variables,
@@ -35,7 +58,7 @@ pub async fn run(global: &GlobalOptions, args: &PlanArgs) -> Result<u8> {
             planned.network,
         )?;
         file.save(path)?;
-        if !args.json {
+        if !command.json {
             println!(
                 "\nSaved the plan to `{}`; run `provision apply {}` to perform exactly these actions.",
                 path.display(),
@@ -44,5 +67,5 @@ pub async fn run(global: &GlobalOptions, args: &PlanArgs) -> Result<u8> {
         }
     }
     let changes = !planned.plan.is_empty();
-    Ok(if args.detailed_exitcode && changes { 2 } else { 0 })
+    Ok(if command.detailed_exitcode && changes { 2 } else { 0 })
 }

@@ -10,9 +10,12 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::aws::network::Network;
-use crate::plan::Plan;
-use crate::state::State;
+use provision_core::cloud::Network;
+use provision_core::driver::{DriverRegistry, StackInfo};
+use provision_core::plan::{desired_inputs, Plan, Resolver};
+use provision_core::stack::Stack;
+use provision_core::state::{ResourceStatus, State};
+use provision_core::value::Value;
 
 const FORMAT: &str = "provision-plan";
 const VERSION: u32 = 1;
@@ -114,4 +117,65 @@ impl PlanFile {
         }
         Ok(())
     }
+
+    /// Refuses the plan when what it read from local files or the environment changed: an upload
+    /// folder's files, a secret's value (compared by its salted hash).
+    pub fn check_inputs(&self, stack: &Stack, drivers: &DriverRegistry, info: &StackInfo, path: &Path) -> Result<()> {
+        let resolver = Resolver { stack, info, network: self.network.as_ref() };
+        for action in self.plan.actions.iter().filter(|a| !a.inputs.is_empty()) {
+            let (Some(resource), Some(driver)) =
+                (stack.resources.get(&action.address), drivers.get(&action.address.type_name))
+            else {
+                continue;
+            };
+            let lookup = |a: &provision_core::address::Address| {
+                self.state
+                    .resources
+                    .get(a)
+                    .map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            };
+            let desired = desired_inputs(&resolver, driver, resource, &lookup, Some(&action.inputs))
+                .map_err(|error| anyhow::anyhow!(error))?;
+            let schema = driver.schema();
+            for (key, planned) in &action.inputs {
+                let outside = desired.secrets.contains_key(key)
+                    || (schema.field(key).is_none() && key != "tags" && !schema.derived.iter().any(|d| d.name == key));
+                let now = desired.values.get(key).and_then(Value::to_json);
+                if outside && now.as_ref().is_some_and(|now| now != planned) {
+                    let what = if desired.secrets.contains_key(key) {
+                        format!("the secret `{}.{key}` (its environment variable)", action.address)
+                    } else {
+                        format!("the local files behind `{}` (`{key}`)", action.address)
+                    };
+                    bail!(
+                        "{what} changed since the plan `{}` was made\n\nhint: run `provision plan --out {}` again to review the new values",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A plan made without refresh cannot know whether an interrupted create made its resource: saving
+/// it would plan a second one.
+pub fn refuse_unsettled(state: &State, refreshed: bool) -> Result<()> {
+    if refreshed {
+        return Ok(());
+    }
+    let unsettled: Vec<String> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.status == ResourceStatus::Creating)
+        .map(|(a, _)| format!("`{a}`"))
+        .collect();
+    if !unsettled.is_empty() {
+        bail!(
+            "the state holds creates that a killed run left unsettled ({}); a plan made with `--refresh=false` cannot know whether they exist, so it is not saved\n\nhint: run `provision plan --out FILE` with refresh (the default) to settle them first",
+            unsettled.join(", ")
+        );
+    }
+    Ok(())
 }

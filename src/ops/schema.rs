@@ -4,19 +4,26 @@
 use anyhow::Result;
 use serde_json::{json, Map, Value as Json};
 
-use crate::drivers;
-use crate::schema::{Default, FieldKind, FieldSpec};
+use provision_core::driver::DriverRegistry;
+use provision_core::schema::{Default, FieldKind, FieldSpec};
 
 pub fn run(markdown: bool) -> Result<u8> {
+    let drivers = drivers();
     if markdown {
-        print!("{}", reference_markdown());
+        print!("{}", reference_markdown(&drivers));
     } else {
-        println!("{}", serde_json::to_string_pretty(&stack_schema())?);
+        println!("{}", serde_json::to_string_pretty(&stack_schema(&drivers))?);
     }
     Ok(0)
 }
 
-pub fn stack_schema() -> Json {
+/// The AWS drivers, for their schemas (nothing connects).
+fn drivers() -> DriverRegistry {
+    provision_core::cloud::Cloud::drivers(&provision_aws::AwsCloud::new(provision_aws::ConnectOptions::default()))
+        .clone()
+}
+
+pub fn stack_schema(drivers: &DriverRegistry) -> Json {
     let mut properties = Map::new();
     properties.insert(
         "stack".into(),
@@ -43,7 +50,7 @@ pub fn stack_schema() -> Json {
         }}),
     );
     properties.insert("outputs".into(), json!({"type": "object"}));
-    for driver in drivers::registry() {
+    for driver in drivers.iter() {
         let schema = driver.schema();
         let mut fields = Map::new();
         for field in schema.fields {
@@ -125,14 +132,14 @@ fn table_schema(fields: &[FieldSpec]) -> Json {
 
 /// `docs/resources.md`: every resource type's fields and attributes, from the same tables that
 /// validate stack files. A unit test keeps the committed file equal to this.
-pub fn reference_markdown() -> String {
+pub fn reference_markdown(drivers: &DriverRegistry) -> String {
     let mut out = String::from(
         "# Resource types\n\n\
          Generated from provision's own schemas by `provision schema --markdown`; `validate` checks stack files\n\
          against exactly these tables. **replace** marks fields AWS cannot change in place: changing one plans\n\
          a replacement. Every resource also takes `tags = { … }` and `depends_on = [\"TYPE.NAME\", …]`.\n",
     );
-    for driver in drivers::registry() {
+    for driver in drivers.iter() {
         let schema = driver.schema();
         out.push_str(&format!("\n## `{}`\n\n{}\n\n", schema.type_name, schema.description));
         out.push_str("| field | type | default | |\n|---|---|---|---|\n");
@@ -200,7 +207,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/resources.md");
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
-            committed == super::reference_markdown(),
+            committed == super::reference_markdown(&super::drivers()),
             "docs/resources.md is out of date: run `cargo run -- schema --markdown > docs/resources.md`"
         );
     }

@@ -2,10 +2,10 @@
 
 use anyhow::Result;
 
-use super::{load_stack, GlobalOptions};
+use super::{load, GlobalOptions};
 
 pub fn run(global: &GlobalOptions) -> Result<u8> {
-    let stack = load_stack(global)?;
+    let stack = load(global)?.stack;
     if !global.quiet {
         println!(
             "{} `{}` is valid: stack `{}`, {} resource(s), {} output(s).",

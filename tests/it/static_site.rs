@@ -206,18 +206,21 @@ fn a_bucket_deleted_outside_provision_is_planned_as_a_create() {
 fn a_held_lock_fails_at_once_naming_its_holder() {
     let project = Project::new("lock", "[stack]\nname = \"{name}\"\n\n[s3_bucket.data]\n").with_emulator();
     let holder = serde_json::json!({
-        "host": gethostname::gethostname().to_string_lossy(),
+        "id": "0b7c1f5e-9d3a-4a55-8d1e-3f8f1e2a7c11",
+        "who": format!("ana@{}", gethostname::gethostname().to_string_lossy()),
         "pid": std::process::id(),
-        "time": "2026-01-01T00:00:00Z",
         "operation": "apply",
+        "created": "2026-01-01T00:00:00Z",
     });
     project.write(&format!("state/{}.json.lock", project.stack_name), &holder.to_string());
     let started = std::time::Instant::now();
     project
         .run(&["apply", "--auto-approve"])
         .code(1)
-        .stderr_has("the state is locked by `apply`")
-        .stderr_has(&format!("pid {}", std::process::id()));
+        .stderr_has("is locked: `apply` by ana@")
+        .stderr_has(&format!("pid {}", std::process::id()))
+        .stderr_has("lock id `0b7c1f5e-9d3a-4a55-8d1e-3f8f1e2a7c11`")
+        .stderr_has("provision force-unlock 0b7c1f5e-9d3a-4a55-8d1e-3f8f1e2a7c11");
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "fails at once, without waiting");
     assert!(!bucket_exists(&format!("{}-data", project.stack_name)), "nothing was created");
 }

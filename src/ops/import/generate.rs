@@ -8,16 +8,30 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use serde_json::Value as Json;
 
-use super::{adopt, load_generated, parse_pairs, read_one};
-use crate::address::Address;
-use crate::aws::{AwsContext, ConnectOptions};
-use crate::drivers::{self, StackInfo};
-use crate::ops::{read_state, state_store, GlobalOptions};
-use crate::schema::{Default, ResourceSchema};
-use crate::value::JsonMap;
+use provision_aws::{AwsCloud, ConnectOptions};
+use provision_core::address::Address;
+use provision_core::cloud::Cloud;
+use provision_core::driver::{DriverRegistry, StackInfo};
+use provision_core::schema::{Default, ResourceSchema};
+use provision_core::state::StateWriter;
+use provision_core::value::JsonMap;
 
-pub async fn run(global: &GlobalOptions, file: &Path, name: Option<&str>, args: &[String]) -> Result<u8> {
-    let pairs = parse_pairs(args)?;
+use super::{adopt, load_generated, parse_pairs, read_one};
+use crate::ops::{backend_error, lock, read_state, state_backend, GlobalOptions};
+
+pub async fn run(
+    global: &GlobalOptions,
+    file: &Path,
+    name: Option<&str>,
+    args: &[String],
+    lock_timeout: std::time::Duration,
+) -> Result<u8> {
+    let cloud = AwsCloud::new(ConnectOptions {
+        endpoint: global.endpoint.clone(),
+        region: global.region.clone(),
+        profile: global.profile.clone(),
+    });
+    let pairs = parse_pairs(cloud.drivers(), args)?;
     if file.exists() {
         bail!(
             "`{}` already exists; refusing to overwrite it\n\nhint: give `--generate` a new file name",
@@ -28,20 +42,15 @@ pub async fn run(global: &GlobalOptions, file: &Path, name: Option<&str>, args: 
         Some(name) => name.to_string(),
         None => stack_name_from(file),
     };
-    let options = ConnectOptions {
-        endpoint: global.endpoint.clone(),
-        region: global.region.clone(),
-        profile: global.profile.clone(),
-    };
-    let aws = AwsContext::connect(&options).await?;
+    let region = crate::ops::region(&cloud).await?;
     let directory = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let info = StackInfo { name: stack_name.clone(), region: aws.region().to_string(), directory };
+    let info = StackInfo { name: stack_name.clone(), region, directory };
 
     let mut observed: Vec<(Address, JsonMap, JsonMap)> = Vec::new();
     for (address, id) in &pairs {
-        let driver = drivers::driver_for(&address.type_name).ok_or_else(|| anyhow!("unknown type"))?;
-        let canonical = driver.import_id(&aws, id).await.map_err(|error| anyhow!("{address}: {error}"))?;
-        let read = read_one(driver, &aws, &info, address, &canonical, &JsonMap::new())
+        let driver = cloud.drivers().get(&address.type_name).ok_or_else(|| anyhow!("unknown type"))?;
+        let canonical = driver.import_id(id).await.map_err(|error| anyhow!("{address}: {error}"))?;
+        let read = read_one(driver, &info, address, &canonical, &JsonMap::new())
             .await?
             .ok_or_else(|| anyhow!("{address}: no {} with id `{canonical}` exists", address.type_name))?;
         let mut attributes = read.attributes;
@@ -49,27 +58,32 @@ pub async fn run(global: &GlobalOptions, file: &Path, name: Option<&str>, args: 
         observed.push((address.clone(), read.inputs, attributes));
     }
 
-    let text = render_stack(&stack_name, &observed);
+    let text = render_stack(cloud.drivers(), &stack_name, &observed);
     std::fs::write(file, &text).map_err(|error| anyhow!("failed to write `{}`: {error}", file.display()))?;
 
     // Adopt everything into the new stack's state, dependencies first.
-    let stack = load_generated(file, &[])?;
-    let store = state_store(&stack)?;
-    let _lock = store.lock("import")?;
-    let mut state = read_state(&store, &stack)?;
+    let loaded = load_generated(global, file)?;
+    let stack = &loaded.stack;
+    let backend = state_backend(stack)?;
+    let guard = lock(&backend, "import", lock_timeout).await?;
+    let (mut state, version) = read_state(backend.as_ref(), stack).await?;
+    let identity = loaded.cloud.identity().await.map_err(|error| anyhow!("checking the AWS account: {error}"))?;
+    provision_core::engine::pin_identity(&mut state, &identity);
     let ids: BTreeMap<&Address, &String> = pairs.iter().map(|(a, id)| (a, id)).collect();
     for address in stack.graph.topological_order() {
         let Some(id) = ids.get(&address) else { continue };
-        let entry = adopt(&stack, &aws, &mut state, &address, id).await?;
+        let entry = adopt(stack, &loaded.cloud, &mut state, &address, id).await?;
         state.resources.insert(address.clone(), entry);
-        state.serial += 1;
-        store.write(&state)?;
     }
+    let writer = StateWriter::start(backend.clone(), state, version, "import");
+    writer.commit(|_| {}).await.map_err(|error| anyhow!("{error}"))?;
+    writer.finish().await;
+    guard.release().await.map_err(backend_error)?;
     println!(
         "Wrote `{}` ({} resources) and recorded them in the state `{}`.\nReview it, then `provision -f {} plan` shows what differs (nothing, until you edit it).",
         file.display(),
         pairs.len(),
-        store.path().display(),
+        backend.location(),
         file.display()
     );
     Ok(0)
@@ -88,7 +102,7 @@ fn stack_name_from(file: &Path) -> String {
 
 /// The stack file text: one table per resource, schema defaults left out, references where a value
 /// is another imported resource's attribute.
-fn render_stack(stack_name: &str, observed: &[(Address, JsonMap, JsonMap)]) -> String {
+fn render_stack(drivers: &DriverRegistry, stack_name: &str, observed: &[(Address, JsonMap, JsonMap)]) -> String {
     let mut references: BTreeMap<String, String> = BTreeMap::new();
     for (address, _, attributes) in observed {
         for (attribute, value) in attributes {
@@ -102,7 +116,7 @@ fn render_stack(stack_name: &str, observed: &[(Address, JsonMap, JsonMap)]) -> S
     header.insert("name".into(), toml::Value::String(stack_name.to_string()));
     root.insert("stack".into(), toml::Value::Table(header));
     for (address, inputs, _) in observed {
-        let Some(driver) = drivers::driver_for(&address.type_name) else { continue };
+        let Some(driver) = drivers.get(&address.type_name) else { continue };
         let schema = driver.schema();
         let mut table = toml::Table::new();
         for (field, value) in inputs {
@@ -183,7 +197,8 @@ mod tests {
                 .clone(),
             json!({"id": "E123"}).as_object().unwrap().clone(),
         );
-        let text = render_stack("shop", &[bucket, cdn]);
+        let cloud = AwsCloud::new(ConnectOptions::default());
+        let text = render_stack(cloud.drivers(), "shop", &[bucket, cdn]);
         assert!(text.contains("origin_bucket = \"${s3_bucket.site.name}\""), "{text}");
         assert!(text.contains("bucket = \"my-site\""), "the bucket's own name stays literal:\n{text}");
         assert!(!text.contains("versioning"), "defaults are left out:\n{text}");

@@ -1,0 +1,226 @@
+//! The connection to AWS (or the local emulator) shared by every driver.
+//!
+//! An [`AwsSession`] is made before anything is known about the run and connects on first use;
+//! the [`AwsContext`] it holds has one client per service.
+//!
+//! Clients are built once per run from the standard `aws-config` chain. When an endpoint is given
+//! (`--endpoint`, `AWS_ENDPOINT_URL` or `[stack] endpoint`) every service goes there, S3 switches to
+//! path-style addressing (an IP endpoint has no bucket subdomains), and — only if no credentials are
+//! configured at all — the emulator's dummy credentials are used instead of probing instance metadata.
+//! Every request passes an interceptor that counts it, so benchmarks and `-v` can report how many
+//! AWS round trips a command made.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// A service client built once from the shared configuration, with the request counter.
+macro_rules! client {
+    ($self:ident, $field:ident, $krate:ident) => {
+        $self.$field.get_or_init(|| {
+            let config = $krate::config::Builder::from(&$self.config).interceptor($self.counter()).build();
+            $krate::Client::from_conf(config)
+        })
+    };
+}
+
+/// Where to connect, from flags, environment and the stack file (flags win).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The run's connection, made on first use: offline commands never load AWS configuration.
+pub struct AwsSession {
+    options: std::sync::Mutex<ConnectOptions>,
+    context: tokio::sync::OnceCell<AwsContext>,
+}
+
+impl AwsSession {
+    pub fn new(options: ConnectOptions) -> std::sync::Arc<AwsSession> {
+        std::sync::Arc::new(AwsSession {
+            options: std::sync::Mutex::new(options),
+            context: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Where to connect, once the stack file (its `endpoint` and `region`) is known. Takes effect
+    /// only before the first connection.
+    pub fn configure(&self, options: ConnectOptions) {
+        *self.options.lock().unwrap_or_else(|p| p.into_inner()) = options;
+    }
+
+    /// The connected context; the first call loads the configuration (region, credentials chain).
+    pub async fn context(&self) -> Result<&AwsContext, provision_core::driver::DriverError> {
+        let options = self.options.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.context
+            .get_or_try_init(|| async move { AwsContext::connect(&options).await })
+            .await
+            .map_err(|error| provision_core::driver::DriverError::invalid(format!("{error:#}")))
+    }
+
+    /// The context if connected already.
+    pub fn connected(&self) -> Option<&AwsContext> {
+        self.context.get()
+    }
+}
+
+pub struct AwsContext {
+    config: aws_config::SdkConfig,
+    endpoint: Option<String>,
+    requests: Arc<AtomicU64>,
+    s3: OnceLock<aws_sdk_s3::Client>,
+    cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+    elbv2: OnceLock<aws_sdk_elasticloadbalancingv2::Client>,
+    ecr: OnceLock<aws_sdk_ecr::Client>,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    ecs: OnceLock<aws_sdk_ecs::Client>,
+    rds: OnceLock<aws_sdk_rds::Client>,
+    tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
+    sts: OnceLock<aws_sdk_sts::Client>,
+}
+
+#[derive(Debug, Clone)]
+struct RequestCounter(Arc<AtomicU64>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl AwsContext {
+    pub async fn connect(options: &ConnectOptions) -> anyhow::Result<AwsContext> {
+        let endpoint =
+            options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &endpoint {
+            loader = loader.endpoint_url(endpoint);
+            let has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
+                || std::env::var_os("AWS_PROFILE").is_some()
+                || options.profile.is_some();
+            if !has_credentials {
+                loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "provision-emulator",
+                ));
+            }
+        }
+        let mut config = loader.load().await;
+        if config.region().is_none() {
+            if endpoint.is_some() {
+                config = config.into_builder().region(Region::new("us-east-1")).build();
+            } else {
+                anyhow::bail!(
+                    "no AWS region is configured\n\nhint: set `region` in `[stack]`, pass `--region`, or set `AWS_REGION`"
+                );
+            }
+        }
+        Ok(AwsContext {
+            config,
+            endpoint,
+            requests: Arc::new(AtomicU64::new(0)),
+            s3: OnceLock::new(),
+            cloudfront: OnceLock::new(),
+            ec2: OnceLock::new(),
+            elbv2: OnceLock::new(),
+            ecr: OnceLock::new(),
+            iam: OnceLock::new(),
+            ecs: OnceLock::new(),
+            rds: OnceLock::new(),
+            tagging: OnceLock::new(),
+            sts: OnceLock::new(),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(|r| r.as_ref()).unwrap_or("us-east-1")
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// AWS requests sent so far (every attempt counts).
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn counter(&self) -> RequestCounter {
+        RequestCounter(self.requests.clone())
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        self.s3.get_or_init(|| {
+            let config = aws_sdk_s3::config::Builder::from(&self.config)
+                .force_path_style(self.endpoint.is_some())
+                .interceptor(self.counter())
+                .build();
+            aws_sdk_s3::Client::from_conf(config)
+        })
+    }
+
+    pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
+        client!(self, cloudfront, aws_sdk_cloudfront)
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        client!(self, ec2, aws_sdk_ec2)
+    }
+
+    pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        client!(self, elbv2, aws_sdk_elasticloadbalancingv2)
+    }
+
+    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
+        client!(self, ecr, aws_sdk_ecr)
+    }
+
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        client!(self, iam, aws_sdk_iam)
+    }
+
+    pub fn ecs(&self) -> &aws_sdk_ecs::Client {
+        client!(self, ecs, aws_sdk_ecs)
+    }
+
+    pub fn rds(&self) -> &aws_sdk_rds::Client {
+        client!(self, rds, aws_sdk_rds)
+    }
+
+    pub fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
+        client!(self, tagging, aws_sdk_resourcegroupstagging)
+    }
+
+    pub fn sts(&self) -> &aws_sdk_sts::Client {
+        client!(self, sts, aws_sdk_sts)
+    }
+}

@@ -1,0 +1,224 @@
+//! The origin bucket's policy statement that lets one distribution read it.
+//!
+//! The bucket may carry statements of its own (or of another distribution), so the driver never
+//! overwrites the policy: it merges its one statement in, identified by a `Sid` that names the
+//! distribution, and takes only that statement out again. The JSON editing is pure and tested
+//! here; the S3 calls around it are thin.
+
+use serde_json::{json, Value};
+
+use crate::context::AwsContext;
+use crate::drivers::DriverError;
+
+/// The `Sid` of the statement for `distribution_id`.
+pub(super) fn statement_id(distribution_id: &str) -> String {
+    format!("provision-{distribution_id}")
+}
+
+/// Allows CloudFront to get objects from `bucket`, but only on behalf of the given distribution.
+pub(super) fn read_access_statement(bucket: &str, distribution_id: &str, distribution_arn: &str) -> Value {
+    json!({
+        "Sid": statement_id(distribution_id),
+        "Effect": "Allow",
+        "Principal": { "Service": "cloudfront.amazonaws.com" },
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        "Condition": { "StringEquals": { "AWS:SourceArn": distribution_arn } }
+    })
+}
+
+/// `existing` (if any) with `statement` added, replacing a statement with the same `Sid`.
+pub(super) fn with_statement(existing: Option<&str>, statement: Value) -> Result<String, DriverError> {
+    let mut policy = match existing {
+        Some(text) => parse(text)?,
+        None => json!({ "Version": "2012-10-17", "Statement": [] }),
+    };
+    let sid = statement.get("Sid").cloned();
+    let statements = statements_mut(&mut policy)?;
+    if let Some(sid) = sid {
+        statements.retain(|existing| existing.get("Sid") != Some(&sid));
+    }
+    statements.push(statement);
+    Ok(policy.to_string())
+}
+
+/// `existing` without the statement `sid`: `Ok(None)` when nothing would remain, and the text
+/// unchanged when the statement is not there.
+pub(super) fn without_statement(existing: &str, sid: &str) -> Result<Option<String>, DriverError> {
+    let mut policy = parse(existing)?;
+    let statements = statements_mut(&mut policy)?;
+    let before = statements.len();
+    statements.retain(|statement| statement.get("Sid").and_then(Value::as_str) != Some(sid));
+    if statements.len() == before {
+        return Ok(Some(existing.to_string()));
+    }
+    if statements.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(policy.to_string()))
+}
+
+fn parse(text: &str) -> Result<Value, DriverError> {
+    serde_json::from_str(text).map_err(|error| DriverError::invalid(format!("the bucket policy is not JSON: {error}")))
+}
+
+/// The `Statement` list, turning a single statement object into a one-element list.
+fn statements_mut(policy: &mut Value) -> Result<&mut Vec<Value>, DriverError> {
+    let object =
+        policy.as_object_mut().ok_or_else(|| DriverError::invalid("the bucket policy is not a JSON object"))?;
+    let statement = object.entry("Statement").or_insert_with(|| Value::Array(Vec::new()));
+    if !statement.is_array() {
+        *statement = Value::Array(vec![statement.take()]);
+    }
+    match statement {
+        Value::Array(items) => Ok(items),
+        _ => Err(DriverError::invalid("the bucket policy's `Statement` is not a list")),
+    }
+}
+
+/// Adds (or refreshes) the distribution's statement in `bucket`'s policy.
+pub(super) async fn grant(
+    aws: &AwsContext,
+    bucket: &str,
+    distribution_id: &str,
+    distribution_arn: &str,
+) -> Result<(), DriverError> {
+    let existing = current(aws, bucket).await?;
+    let statement = read_access_statement(bucket, distribution_id, distribution_arn);
+    let policy = with_statement(existing.as_deref(), statement)?;
+    put(aws, bucket, policy).await
+}
+
+/// Removes the distribution's statement from `bucket`'s policy; a bucket or policy that is already
+/// gone is fine.
+pub(super) async fn revoke(aws: &AwsContext, bucket: &str, distribution_id: &str) -> Result<(), DriverError> {
+    let existing = match current(aws, bucket).await {
+        Ok(Some(existing)) => existing,
+        Ok(None) => return Ok(()),
+        Err(error) if error.code_is("NoSuchBucket") => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    match without_statement(&existing, &statement_id(distribution_id))? {
+        Some(policy) if policy == existing => Ok(()),
+        Some(policy) => put(aws, bucket, policy).await,
+        None => delete(aws, bucket).await,
+    }
+}
+
+async fn current(aws: &AwsContext, bucket: &str) -> Result<Option<String>, DriverError> {
+    match aws.s3().get_bucket_policy().bucket(bucket).send().await {
+        Ok(output) => Ok(output.policy().map(str::to_string)),
+        Err(error) => {
+            let error = crate::aws_error("GetBucketPolicy", error);
+            if error.code_is("NoSuchBucketPolicy") {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+async fn put(aws: &AwsContext, bucket: &str, policy: String) -> Result<(), DriverError> {
+    aws.s3()
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("PutBucketPolicy", error))?;
+    Ok(())
+}
+
+async fn delete(aws: &AwsContext, bucket: &str) -> Result<(), DriverError> {
+    match aws.s3().delete_bucket_policy().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let error = crate::aws_error("DeleteBucketPolicy", error);
+            if error.code_is("NoSuchBucket") || error.code_is("NoSuchBucketPolicy") {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:cloudfront::123456789012:distribution/E1";
+
+    fn foreign() -> Value {
+        json!({ "Sid": "Audit", "Effect": "Allow", "Principal": { "AWS": "arn:aws:iam::1:root" },
+                "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::site" })
+    }
+
+    fn statements(policy: &str) -> Vec<Value> {
+        serde_json::from_str::<Value>(policy).unwrap()["Statement"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn statement_lets_only_this_distribution_read_objects() {
+        let statement = read_access_statement("site", "E1", ARN);
+        assert_eq!(statement["Sid"], "provision-E1");
+        assert_eq!(statement["Principal"]["Service"], "cloudfront.amazonaws.com");
+        assert_eq!(statement["Action"], "s3:GetObject");
+        assert_eq!(statement["Resource"], "arn:aws:s3:::site/*");
+        assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceArn"], ARN);
+    }
+
+    #[test]
+    fn merge_into_no_policy_makes_a_new_one() {
+        let policy = with_statement(None, read_access_statement("site", "E1", ARN)).unwrap();
+        let parsed: Value = serde_json::from_str(&policy).unwrap();
+        assert_eq!(parsed["Version"], "2012-10-17");
+        assert_eq!(statements(&policy).len(), 1);
+    }
+
+    #[test]
+    fn merge_keeps_foreign_statements_and_replaces_ours() {
+        let existing = json!({ "Version": "2012-10-17",
+            "Statement": [foreign(), read_access_statement("site", "E1", "arn:old")] })
+        .to_string();
+        let policy = with_statement(Some(&existing), read_access_statement("site", "E1", ARN)).unwrap();
+        let statements = statements(&policy);
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0], foreign());
+        assert_eq!(statements[1]["Condition"]["StringEquals"]["AWS:SourceArn"], ARN);
+    }
+
+    #[test]
+    fn merge_accepts_a_single_statement_object() {
+        let existing = json!({ "Version": "2012-10-17", "Statement": foreign() }).to_string();
+        let policy = with_statement(Some(&existing), read_access_statement("site", "E1", ARN)).unwrap();
+        assert_eq!(statements(&policy).len(), 2);
+    }
+
+    #[test]
+    fn removal_leaves_other_statements() {
+        let existing = json!({ "Version": "2012-10-17",
+            "Statement": [foreign(), read_access_statement("site", "E1", ARN)] })
+        .to_string();
+        let policy = without_statement(&existing, "provision-E1").unwrap().unwrap();
+        assert_eq!(statements(&policy), [foreign()]);
+    }
+
+    #[test]
+    fn removing_the_only_statement_removes_the_policy() {
+        let existing = with_statement(None, read_access_statement("site", "E1", ARN)).unwrap();
+        assert_eq!(without_statement(&existing, "provision-E1").unwrap(), None);
+    }
+
+    #[test]
+    fn removing_an_absent_statement_changes_nothing() {
+        let existing = json!({ "Version": "2012-10-17", "Statement": [foreign()] }).to_string();
+        assert_eq!(without_statement(&existing, "provision-E1").unwrap(), Some(existing));
+    }
+
+    #[test]
+    fn a_policy_that_is_not_json_is_an_error() {
+        assert!(with_statement(Some("not json"), read_access_statement("site", "E1", ARN)).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! Creating a distribution: origin access control first, then the distribution, then the bucket
+//! policy that names it, then (optionally) the wait for `Deployed`.
+//!
+//! `CreateDistribution` is not idempotent and slow to undo, so an answer that does not say what
+//! happened (a timeout, a 2xx whose body cannot be read) is not taken as a failure: the driver looks
+//! for the distribution carrying its own caller reference and carries on with it.
+
+use aws_sdk_cloudfront::types::DistributionConfigWithTags;
+
+use super::deployment::{wait_until_deployed, DEPLOYED, FIRST_POLL};
+use super::distribution_config::{self, Placement};
+use super::emulator::send_readable;
+use super::lifecycle::{current_config, tags};
+use super::observation::{self, Attributes, Snapshot};
+use super::{
+    bucket_policy, origin_access_control, origin_access_control_name, outcome_unknown, ownership_comment, Settings,
+};
+use crate::context::AwsContext;
+use crate::drivers::{DriverError, Observed, ProgressSink, ResourceRequest};
+use provision_core::value::JsonMap;
+
+pub(super) async fn create(
+    aws: &AwsContext,
+    request: &ResourceRequest<'_>,
+    progress: &dyn ProgressSink,
+) -> Result<Observed, DriverError> {
+    let settings = Settings::from_inputs(request.address, request.inputs)?;
+    let comment = ownership_comment(request.stack, request.address);
+    let control_name = origin_access_control_name(request.stack, request.address);
+    let control_id = origin_access_control::create(aws, &control_name, &comment).await?;
+    let created = create_distribution(aws, request, &settings, &comment, &control_id).await?;
+    bucket_policy::grant(aws, &settings.origin_bucket, &created.id, &created.arn)
+        .await
+        .map_err(|error| created_but(error, &created.id))?;
+    let created = if settings.wait && created.status != DEPLOYED {
+        wait_until_deployed(aws, request.address, &created.id, FIRST_POLL, progress).await?
+    } else {
+        created
+    };
+    let attributes = Attributes::of(&created, Some(control_id));
+    Ok(Observed { id: created.id.clone(), inputs: JsonMap::new(), attributes: attributes.to_json() })
+}
+
+async fn create_distribution(
+    aws: &AwsContext,
+    request: &ResourceRequest<'_>,
+    settings: &Settings,
+    comment: &str,
+    control_id: &str,
+) -> Result<Snapshot, DriverError> {
+    let caller_reference = uuid::Uuid::new_v4().to_string();
+    let placement = Placement {
+        caller_reference: &caller_reference,
+        comment,
+        origin_access_control_id: Some(control_id),
+        region: aws.region(),
+    };
+    let config = DistributionConfigWithTags::builder()
+        .distribution_config(distribution_config::new_config(settings, &placement)?)
+        .tags(tags(request.tags)?)
+        .build();
+    let sent = send_readable!(aws.cloudfront().create_distribution_with_tags().distribution_config_with_tags(config));
+    match sent {
+        Ok(output) => output
+            .distribution
+            .map(Snapshot::from)
+            .ok_or_else(|| DriverError::invalid("CreateDistributionWithTags returned no distribution")),
+        Err(error) if outcome_unknown(&error) => {
+            let error = crate::aws_error("CreateDistributionWithTags", error);
+            match find_created(aws, comment, &caller_reference).await {
+                Ok(Some(created)) => Ok(created),
+                Ok(None) => Err(error),
+                Err(lookup) => Err(error.with_hint(format!("could not check whether it was created: {lookup}"))),
+            }
+        }
+        Err(error) => {
+            // AWS refused, so nothing uses the control; leaving it would make the next attempt reuse a stray.
+            if let Err(cleanup) = origin_access_control::delete(aws, control_id).await {
+                tracing::warn!("could not remove origin access control {control_id}: {cleanup}");
+            }
+            Err(crate::aws_error("CreateDistributionWithTags", error))
+        }
+    }
+}
+
+/// The distribution created with `caller_reference`, if the create went through after all.
+async fn find_created(
+    aws: &AwsContext,
+    comment: &str,
+    caller_reference: &str,
+) -> Result<Option<Snapshot>, DriverError> {
+    for candidate in observation::all_with_comment(aws, comment).await? {
+        let (config, _) = current_config(aws, &candidate.id).await?;
+        if config.caller_reference == caller_reference {
+            return Ok(Some(Snapshot::from(candidate)));
+        }
+    }
+    Ok(None)
+}
+
+/// A failure after the distribution exists: say which one, since the create as a whole failed.
+fn created_but(error: DriverError, id: &str) -> DriverError {
+    error.with_hint(format!("distribution {id} was created before this failed; it is not recorded as applied"))
+}

@@ -1,0 +1,264 @@
+//! `cloudfront_distribution`: a CDN in front of one S3 bucket, optionally with an API origin.
+//!
+//! A distribution is several AWS objects that only make sense together: the distribution itself,
+//! an origin access control (so CloudFront signs its requests to S3), and a statement in the
+//! bucket's policy that lets exactly this distribution read the objects. The driver owns all three,
+//! so a stack never needs a public bucket or a hand-written policy.
+//!
+//! CloudFront is slow and optimistic-locked: every change is a read-modify-write of the whole
+//! config guarded by an ETag, and takes minutes to deploy. Updates therefore patch only the parts
+//! of the config whose fields changed (keeping anything set outside provision), and a new upload
+//! to the bucket (the hidden `origin_content` input) only creates an invalidation.
+//!
+//! Refresh lists all distributions once (one `ListDistributions` page per 100) rather than one
+//! `GetDistribution` per resource, because the summaries carry every field the driver reads back.
+
+mod bucket_policy;
+mod creation;
+mod deployment;
+mod distribution_config;
+mod emulator;
+mod lifecycle;
+mod observation;
+mod origin_access_control;
+
+use async_trait::async_trait;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use serde::Deserialize;
+
+use super::*;
+use provision_core::schema::{Default as FieldDefault, DerivedField, FieldKind, FieldSpec, ResourceSchema};
+
+pub struct DistributionDriver;
+
+const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
+
+static SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "cloudfront_distribution",
+    description: "A CloudFront distribution serving an S3 bucket through an origin access control, \
+                  optionally routing an API path to a second origin",
+    fields: &[
+        FieldSpec::new(
+            "origin_bucket",
+            FieldKind::String,
+            "The S3 bucket to serve, usually `\"${s3_bucket.NAME.name}\"`; its policy is managed so \
+             that only this distribution can read it",
+        )
+        .required(),
+        FieldSpec::new("default_root_object", FieldKind::String, "The object served for `/`")
+            .default(FieldDefault::Str("index.html")),
+        FieldSpec::new("price_class", FieldKind::Enum(PRICE_CLASSES), "Which edge locations serve the content")
+            .default(FieldDefault::Str("PriceClass_100")),
+        FieldSpec::new(
+            "spa_fallback",
+            FieldKind::Bool,
+            "Answer 403 and 404 with `/index.html` and status 200, for single-page apps",
+        )
+        .default(FieldDefault::Bool(false)),
+        FieldSpec::new(
+            "api_origin",
+            FieldKind::String,
+            "A domain name (e.g. a load balancer's DNS name) that serves `api_path` without caching",
+        ),
+        FieldSpec::new("api_path", FieldKind::String, "The path pattern routed to `api_origin`")
+            .default(FieldDefault::Str("/api/*")),
+        FieldSpec::new("aliases", FieldKind::StringList, "Extra domain names (CNAMEs) the distribution answers for")
+            .default(FieldDefault::EmptyList),
+        FieldSpec::new(
+            "certificate_arn",
+            FieldKind::String,
+            "An ACM certificate in us-east-1 for the aliases; without it the CloudFront default certificate",
+        ),
+        FieldSpec::new("wait", FieldKind::Bool, "Wait until the distribution is deployed")
+            .default(FieldDefault::Bool(true)),
+    ],
+    attributes: &["id", "arn", "domain_name", "origin_access_control_id"],
+    taggable: true,
+    derived: &[DerivedField { name: "origin_content", from_field: "origin_bucket", attribute: "content_hash" }],
+    create_before_destroy: false,
+};
+
+/// The driver's view of a distribution's inputs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+struct Settings {
+    origin_bucket: String,
+    default_root_object: String,
+    price_class: String,
+    spa_fallback: bool,
+    api_origin: Option<String>,
+    api_path: String,
+    aliases: Vec<String>,
+    certificate_arn: Option<String>,
+    wait: bool,
+}
+
+impl std::default::Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            origin_bucket: String::new(),
+            default_root_object: "index.html".into(),
+            price_class: "PriceClass_100".into(),
+            spa_fallback: false,
+            api_origin: None,
+            api_path: "/api/*".into(),
+            aliases: Vec::new(),
+            certificate_arn: None,
+            wait: true,
+        }
+    }
+}
+
+impl Settings {
+    fn from_inputs(address: &Address, inputs: &JsonMap) -> Result<Settings, DriverError> {
+        let settings: Settings = serde_json::from_value(serde_json::Value::Object(inputs.clone()))
+            .map_err(|error| DriverError::invalid(format!("`{address}` has invalid inputs: {error}")))?;
+        if settings.origin_bucket.is_empty() {
+            return Err(DriverError::invalid(format!("`{address}` has no `origin_bucket`"))
+                .with_hint("set `origin_bucket = \"${s3_bucket.NAME.name}\"`"));
+        }
+        Ok(settings)
+    }
+
+    fn api_origin(&self) -> Option<&str> {
+        self.api_origin.as_deref().filter(|domain| !domain.is_empty())
+    }
+
+    fn certificate_arn(&self) -> Option<&str> {
+        self.certificate_arn.as_deref().filter(|arn| !arn.is_empty())
+    }
+}
+
+/// The comment that marks a distribution as provision's, and lets an interrupted create find it.
+fn ownership_comment(stack: &StackInfo, address: &Address) -> String {
+    truncate(&format!("provision {} {address}", stack.name), 128)
+}
+
+/// `<stack>-<resource name>`, the origin access control's name (unique per account).
+fn origin_access_control_name(stack: &StackInfo, address: &Address) -> String {
+    truncate(&format!("{}-{}", stack.name, address.name.replace('_', "-")), 64)
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
+/// The request may have been carried out although no answer says so: it timed out, or AWS
+/// accepted it (2xx) but the answer could not be read.
+fn outcome_unknown<E>(error: &SdkError<E, HttpResponse>) -> bool {
+    let accepted =
+        matches!(error, SdkError::ServiceError(_)) && error.raw_response().is_some_and(|raw| raw.status().is_success());
+    accepted || matches!(error, SdkError::TimeoutError(_) | SdkError::ResponseError(_))
+}
+
+#[async_trait]
+impl AwsDriver for DistributionDriver {
+    fn schema(&self) -> &'static ResourceSchema {
+        &SCHEMA
+    }
+
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        let id = id.rsplit('/').next().unwrap_or(id);
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            return Err(DriverError::invalid(format!("`{id}` is not a CloudFront distribution id"))
+                .with_hint("import a distribution by its id, e.g. `E2QWRUHAPOMQZL` (or its ARN)"));
+        }
+        Ok(id.to_string())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.rsplit_once(":distribution/").map(|(_, id)| id.to_string())
+    }
+
+    fn intended_id(&self, _request: &ResourceRequest<'_>) -> String {
+        // The distribution id is only known once created; a fresh token marks the attempt, and the
+        // ownership comment is what `find_interrupted` matches on.
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>> {
+        observation::read_many(aws, resources).await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        request: &ResourceRequest<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        creation::create(aws, request, progress).await
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        changes: &[FieldChange],
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        lifecycle::update(aws, prior, request, changes, progress).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsContext,
+        resource: &ExistingResource<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), DriverError> {
+        lifecycle::delete(aws, resource, progress).await
+    }
+
+    async fn find_interrupted(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        address: &Address,
+        _intended_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        observation::find_by_comment(aws, &ownership_comment(stack, address)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack() -> StackInfo {
+        StackInfo { name: "shop-dev".into(), region: "eu-west-1".into(), directory: ".".into() }
+    }
+
+    #[test]
+    fn settings_take_schema_defaults_and_treat_empty_optionals_as_absent() {
+        let inputs = serde_json::json!({ "origin_bucket": "site", "api_origin": "", "tags": {"a": "b"} });
+        let address = Address::new("cloudfront_distribution", "cdn");
+        let settings = Settings::from_inputs(&address, inputs.as_object().unwrap()).unwrap();
+        assert_eq!(settings.default_root_object, "index.html");
+        assert_eq!(settings.price_class, "PriceClass_100");
+        assert!(settings.wait);
+        assert_eq!(settings.api_origin(), None);
+    }
+
+    #[test]
+    fn missing_origin_bucket_is_an_error_with_a_hint() {
+        let address = Address::new("cloudfront_distribution", "cdn");
+        let error = Settings::from_inputs(&address, &JsonMap::new()).unwrap_err();
+        assert!(error.message.contains("origin_bucket"));
+        assert!(error.hint.is_some());
+    }
+
+    #[test]
+    fn names_follow_stack_and_resource() {
+        let address = Address::new("cloudfront_distribution", "web_cdn");
+        assert_eq!(ownership_comment(&stack(), &address), "provision shop-dev cloudfront_distribution.web_cdn");
+        assert_eq!(origin_access_control_name(&stack(), &address), "shop-dev-web-cdn");
+        let long = Address::new("cloudfront_distribution", "x".repeat(80));
+        assert_eq!(origin_access_control_name(&stack(), &long).len(), 64);
+    }
+}

@@ -1,0 +1,85 @@
+//! The origin access control through which CloudFront signs its requests to the bucket.
+//!
+//! Its name is unique per account, so a create that was interrupted (or a replacement whose old
+//! distribution still exists) meets its own name again; the driver then reuses the existing control
+//! instead of failing, and a delete that finds the control still in use leaves it to its other user.
+
+use aws_sdk_cloudfront::types::{
+    OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
+    OriginAccessControlSigningProtocols,
+};
+
+use crate::context::AwsContext;
+use crate::drivers::DriverError;
+
+/// Creates the control named `name`, or finds the one that already has that name.
+pub(super) async fn create(aws: &AwsContext, name: &str, description: &str) -> Result<String, DriverError> {
+    let config = OriginAccessControlConfig::builder()
+        .name(name)
+        .description(description)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+        .build()
+        .map_err(|error| DriverError::invalid(format!("cannot build the origin access control: {error}")))?;
+    let created = aws.cloudfront().create_origin_access_control().origin_access_control_config(config).send().await;
+    match created {
+        Ok(output) => output
+            .origin_access_control()
+            .map(|control| control.id().to_string())
+            .ok_or_else(|| DriverError::invalid("CreateOriginAccessControl returned no control")),
+        Err(error) => {
+            let error = crate::aws_error("CreateOriginAccessControl", error);
+            if !error.code_is("OriginAccessControlAlreadyExists") {
+                return Err(error);
+            }
+            find_by_name(aws, name).await?.ok_or(error)
+        }
+    }
+}
+
+async fn find_by_name(aws: &AwsContext, name: &str) -> Result<Option<String>, DriverError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let output = aws
+            .cloudfront()
+            .list_origin_access_controls()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ListOriginAccessControls", error))?;
+        let Some(list) = output.origin_access_control_list else { return Ok(None) };
+        if let Some(found) = list.items().iter().find(|control| control.name() == name) {
+            return Ok(Some(found.id().to_string()));
+        }
+        match list.next_marker {
+            Some(next) if list.is_truncated && !next.is_empty() => marker = Some(next),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// Deletes the control; one that is gone already, or still used by another distribution, is left.
+pub(super) async fn delete(aws: &AwsContext, id: &str) -> Result<(), DriverError> {
+    let etag = match aws.cloudfront().get_origin_access_control().id(id).send().await {
+        Ok(output) => output.e_tag().map(str::to_string),
+        Err(error) => {
+            let error = crate::aws_error("GetOriginAccessControl", error);
+            return if error.code_is("NoSuchOriginAccessControl") { Ok(()) } else { Err(error) };
+        }
+    };
+    match aws.cloudfront().delete_origin_access_control().id(id).set_if_match(etag).send().await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            let error = crate::aws_error("DeleteOriginAccessControl", error);
+            if error.code_is("NoSuchOriginAccessControl") {
+                Ok(())
+            } else if error.code_is("OriginAccessControlInUse") {
+                tracing::warn!("origin access control {id} is still in use by another distribution; left in place");
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}

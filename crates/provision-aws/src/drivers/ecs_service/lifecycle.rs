@@ -1,0 +1,253 @@
+//! Creating, rolling and deleting a service.
+//!
+//! An update sends `UpdateService` only the parts whose fields changed: a new task definition, the
+//! desired count, the network, the load balancer (which is how a replaced target group is picked
+//! up), the deployment settings. Each of those is what a user would change by hand, and nothing
+//! else is touched. The previous revision is deregistered only once the new deployment is steady,
+//! so a circuit breaker rollback still has it to go back to. With `wait = "none"` nothing says when
+//! that is, so the previous revision stays registered until the service is deleted.
+//!
+//! A delete scales to zero first (so the tasks drain from the target group), deletes, waits until
+//! the service is `INACTIVE` (a cluster with a draining service cannot be deleted), and then
+//! deregisters and deletes every revision of the service's family.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, PropagateTags, Service,
+};
+use aws_sdk_ecs::Client;
+use serde_json::Value as Json;
+
+use super::config::ServiceConfig;
+use super::deployment::{self, Timing, Watched};
+use super::observation::{attributes, service_name};
+use super::task_definition;
+use crate::drivers::ecs_cluster::{ecs_tags, sync_tags, top_level_field};
+use crate::drivers::{DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest};
+
+/// Fields that live in the task definition: changing one registers a new revision.
+const TASK_FIELDS: &[&str] = &["cpu", "memory", "execution_role", "task_role", "container"];
+const NETWORK_FIELDS: &[&str] = &["subnets", "security_groups", "assign_public_ip"];
+const DEPLOYMENT_FIELDS: &[&str] = &["min_healthy_percent", "max_percent", "circuit_breaker"];
+/// Errors that say the service (or its cluster) is already gone.
+const GONE: &[&str] = &["ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"];
+/// How long a delete waits for the service to drain when the state has no `wait_timeout`.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+pub(super) async fn create(
+    ecs: &Client,
+    request: &ResourceRequest<'_>,
+    progress: &dyn ProgressSink,
+) -> Result<Observed, DriverError> {
+    let config = ServiceConfig::from_inputs(request.inputs)?;
+    let task =
+        task_definition::register(ecs, &config, &request.address.name, &request.stack.region, request.tags).await?;
+    let balancers = load_balancers(&config, &request.address.name)?;
+    let create = ecs
+        .create_service()
+        .cluster(&config.cluster)
+        .service_name(&config.name)
+        .task_definition(&task)
+        .launch_type(LaunchType::Fargate)
+        .desired_count(count(config.desired_count)?)
+        .network_configuration(network(&config)?)
+        .set_load_balancers((!balancers.is_empty()).then_some(balancers))
+        .deployment_configuration(deployment_configuration(&config)?)
+        .propagate_tags(PropagateTags::Service)
+        .enable_ecs_managed_tags(true)
+        .set_tags(Some(ecs_tags(request.tags)));
+    let service = match create.send().await {
+        Ok(output) => output.service.ok_or_else(|| DriverError::invalid("CreateService returned no service"))?,
+        Err(error) => {
+            // Nothing uses the revision just registered.
+            task_definition::deregister(ecs, &task).await;
+            return Err(crate::aws_error("CreateService", error));
+        }
+    };
+    let arn = service.service_arn().unwrap_or_default().to_string();
+    if config.waits() {
+        let watched = watched(&config, &service);
+        deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
+    }
+    Ok(Observed { id: arn.clone(), inputs: Default::default(), attributes: attributes(&config.name, &arn, &task) })
+}
+
+pub(super) async fn update(
+    ecs: &Client,
+    prior: &ExistingResource<'_>,
+    request: &ResourceRequest<'_>,
+    changes: &[FieldChange],
+    progress: &dyn ProgressSink,
+) -> Result<Observed, DriverError> {
+    let config = ServiceConfig::from_inputs(request.inputs)?;
+    let before = ServiceConfig::from_inputs(prior.inputs)?;
+    let changed: BTreeSet<&str> =
+        changes.iter().filter(|change| differs(change)).map(|change| top_level_field(&change.path)).collect();
+    let any = |fields: &[&str]| fields.iter().any(|field| changed.contains(field));
+    let prior_task = prior.attributes.get("task_definition_arn").and_then(Json::as_str).unwrap_or_default();
+    let mut task = prior_task.to_string();
+
+    let new_revision = any(TASK_FIELDS);
+    let mut update = ecs.update_service().cluster(&config.cluster).service(&config.name);
+    if new_revision {
+        task =
+            task_definition::register(ecs, &config, &request.address.name, &request.stack.region, request.tags).await?;
+        update = update.task_definition(&task);
+    }
+    if changed.contains("desired_count") {
+        update = update.desired_count(count(config.desired_count)?);
+    }
+    if any(NETWORK_FIELDS) {
+        update = update.network_configuration(network(&config)?);
+    }
+    // The port follows `container.port` when `container_port` is unset.
+    let load_balancer_changed =
+        any(&["target_group", "container_port"]) || before.load_balancer_port() != config.load_balancer_port();
+    if load_balancer_changed {
+        update = update.set_load_balancers(Some(load_balancers(&config, &request.address.name)?));
+    }
+    if any(DEPLOYMENT_FIELDS) {
+        update = update.deployment_configuration(deployment_configuration(&config)?);
+    }
+
+    let mut arn = prior.id.to_string();
+    let calls_update = new_revision
+        || load_balancer_changed
+        || any(NETWORK_FIELDS)
+        || any(DEPLOYMENT_FIELDS)
+        || changed.contains("desired_count");
+    if calls_update {
+        let service = match update.send().await {
+            Ok(output) => output.service.ok_or_else(|| DriverError::invalid("UpdateService returned no service"))?,
+            Err(error) => {
+                if new_revision {
+                    task_definition::deregister(ecs, &task).await;
+                }
+                return Err(crate::aws_error("UpdateService", error));
+            }
+        };
+        if let Some(service_arn) = service.service_arn() {
+            arn = service_arn.to_string();
+        }
+        if config.waits() {
+            let watched = watched(&config, &service);
+            deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
+            // Only now is nothing left that runs (or would roll back to) the previous revision.
+            if new_revision && !prior_task.is_empty() && prior_task != task {
+                task_definition::deregister(ecs, prior_task).await;
+            }
+        }
+    }
+    if changed.contains("tags") {
+        sync_tags(ecs, &arn, prior.inputs, request.tags).await?;
+    }
+    Ok(Observed { id: arn.clone(), inputs: Default::default(), attributes: attributes(&config.name, &arn, &task) })
+}
+
+pub(super) async fn delete(
+    ecs: &Client,
+    resource: &ExistingResource<'_>,
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    let config = ServiceConfig::from_inputs(resource.inputs)?;
+    let name = if config.name.is_empty() { service_name(resource.id).to_string() } else { config.name.clone() };
+    let gone = |error: &DriverError| GONE.iter().any(|code| error.code_is(code));
+
+    let scaled = ecs.update_service().cluster(&config.cluster).service(&name).desired_count(0).send().await;
+    let mut exists = match scaled.map_err(|error| crate::aws_error("UpdateService", error)) {
+        Ok(_) => true,
+        Err(error) if gone(&error) => false,
+        Err(error) => return Err(error),
+    };
+    if exists {
+        let deleted = ecs.delete_service().cluster(&config.cluster).service(&name).force(true).send().await;
+        match deleted.map_err(|error| crate::aws_error("DeleteService", error)) {
+            Ok(_) => {}
+            Err(error) if gone(&error) => exists = false,
+            Err(error) => return Err(error),
+        }
+    }
+    if exists {
+        let watched = Watched { cluster: &config.cluster, service: &name, deployment: None };
+        let timeout = if resource.inputs.contains_key("wait_timeout") { config.wait_timeout() } else { DELETE_TIMEOUT };
+        deployment::wait_until_inactive(ecs, &watched, Timing::with_timeout(timeout), resource.address, progress)
+            .await?;
+    }
+    task_definition::remove_family(ecs, &name).await
+}
+
+/// Whether a change is one: an optional field that was read back as `null` and is absent from the
+/// stack file is unset both times, and must not register a new revision.
+fn differs(change: &FieldChange) -> bool {
+    let set = |value: &Option<Json>| value.as_ref().filter(|value| !value.is_null()).cloned();
+    set(&change.before) != set(&change.after)
+}
+
+/// The deployment the create or update just started: the primary one in its answer.
+fn watched<'a>(config: &'a ServiceConfig, service: &Service) -> Watched<'a> {
+    let deployment = deployment::primary(service).and_then(|deployment| deployment.id()).map(str::to_string);
+    Watched { cluster: &config.cluster, service: &config.name, deployment }
+}
+
+fn timing(config: &ServiceConfig) -> Timing {
+    Timing::with_timeout(config.wait_timeout())
+}
+
+fn count(value: i64) -> Result<i32, DriverError> {
+    i32::try_from(value).map_err(|_| DriverError::invalid(format!("{value} is out of range")))
+}
+
+fn network(config: &ServiceConfig) -> Result<NetworkConfiguration, DriverError> {
+    let public_ip = if config.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(config.subnets.clone()))
+        // Always sent, even empty: the emulator fails (HTTP 500) on a network configuration without it.
+        .set_security_groups(Some(config.security_groups.clone()))
+        .assign_public_ip(public_ip)
+        .build()
+        .map_err(|error| DriverError::invalid(format!("invalid network configuration: {error}")))?;
+    Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+}
+
+/// The target group entry, or none: an empty list removes a load balancer in an update.
+fn load_balancers(config: &ServiceConfig, container_name: &str) -> Result<Vec<LoadBalancer>, DriverError> {
+    let Some(target_group) = config.target_group() else { return Ok(Vec::new()) };
+    let port = config.load_balancer_port().ok_or_else(|| {
+        DriverError::invalid("a target group needs a port to send traffic to")
+            .with_hint("set `container.port` (the port the container listens on) or `container_port`")
+    })?;
+    Ok(vec![LoadBalancer::builder()
+        .target_group_arn(target_group)
+        .container_name(container_name)
+        .container_port(count(port)?)
+        .build()])
+}
+
+fn deployment_configuration(config: &ServiceConfig) -> Result<DeploymentConfiguration, DriverError> {
+    let breaker =
+        DeploymentCircuitBreaker::builder().enable(config.circuit_breaker).rollback(config.circuit_breaker).build();
+    Ok(DeploymentConfiguration::builder()
+        .minimum_healthy_percent(count(config.min_healthy_percent)?)
+        .maximum_percent(count(config.max_percent)?)
+        .deployment_circuit_breaker(breaker)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_unset_field_read_back_as_null_is_no_change() {
+        let change =
+            |before: Option<Json>, after: Option<Json>| FieldChange { path: "task_role".into(), before, after };
+        assert!(!differs(&change(Some(Json::Null), None)));
+        assert!(differs(&change(Some(Json::Null), Some(json!("arn:aws:iam::1:role/app")))));
+        assert!(differs(&change(Some(json!(1)), Some(json!(2)))));
+    }
+}

@@ -1,0 +1,293 @@
+//! `ecs_service`: a Fargate service running one container, deployed with zero downtime.
+//!
+//! The resource is two ECS objects: the service and its task definition (one revision per change
+//! of the container or the task's size and roles). Keeping them together means the user writes the
+//! container next to the service that runs it, and a change to either shows as one update that
+//! rolls the service.
+//!
+//! Deployments are ECS rolling updates: with the default `min_healthy_percent = 100` and
+//! `max_percent = 200`, new tasks start and pass the target group's health checks before old ones
+//! stop, and the circuit breaker rolls a failing deployment back. `apply` waits for the outcome
+//! (`wait = "steady"`) and reports a rollback as the failure it is.
+//!
+//! The state id is the service ARN. The id recorded before a create is `CLUSTER/NAME`, which is
+//! enough to find the service again when a run is killed during the create.
+
+mod config;
+mod deployment;
+mod lifecycle;
+mod observation;
+mod task_definition;
+
+use async_trait::async_trait;
+use serde_json::Value as Json;
+
+use self::config::{check_wait_timeout, WAIT_OPTIONS};
+use super::ecs_cluster::check_ecs_name;
+use super::*;
+use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
+
+pub struct ServiceDriver;
+
+static HEALTH_CHECK_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "command",
+        FieldKind::StringList,
+        "The check to run in the container, e.g. `[\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]`",
+    )
+    .required(),
+    FieldSpec::new("interval", FieldKind::Int, "Seconds between checks (5 to 300)").default(FieldDefault::Int(30)),
+    FieldSpec::new("timeout", FieldKind::Int, "Seconds a check may take (2 to 60)").default(FieldDefault::Int(5)),
+    FieldSpec::new("retries", FieldKind::Int, "Failed checks in a row that make the container unhealthy (1 to 10)")
+        .default(FieldDefault::Int(3)),
+    FieldSpec::new("start_period", FieldKind::Int, "Seconds after start during which failures do not count (0 to 300)")
+        .default(FieldDefault::Int(0)),
+];
+
+static CONTAINER_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new("image", FieldKind::String, "The image to run, e.g. `\"${ecr_repository.api.url}:v1\"`").required(),
+    FieldSpec::new("port", FieldKind::Int, "The port the container listens on"),
+    FieldSpec::new("environment", FieldKind::StringMap, "Environment variables").default(FieldDefault::EmptyMap),
+    FieldSpec::new(
+        "secrets",
+        FieldKind::StringMap,
+        "Environment variables read at start from Secrets Manager or SSM: NAME = secret or parameter ARN \
+         (provision passes the ARN, never the value)",
+    )
+    .default(FieldDefault::EmptyMap),
+    FieldSpec::new("command", FieldKind::StringList, "Overrides the image's command").default(FieldDefault::EmptyList),
+    FieldSpec::new("health_check", FieldKind::Table(HEALTH_CHECK_FIELDS), "A container health check"),
+    FieldSpec::new(
+        "log_group",
+        FieldKind::String,
+        "A CloudWatch Logs group for the container's output (awslogs driver; streams prefixed with the service name)",
+    ),
+];
+
+static SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "ecs_service",
+    description: "A Fargate service running one container, with zero-downtime rolling deployments",
+    fields: &[
+        FieldSpec::new("name", FieldKind::String, "The service name, unique in its cluster; also the task family")
+            .default(FieldDefault::AwsName { max_len: 255 })
+            .forces_replacement()
+            .check(check_ecs_name),
+        FieldSpec::new("cluster", FieldKind::String, "The cluster name or ARN, usually `\"${ecs_cluster.main.arn}\"`")
+            .required()
+            .forces_replacement(),
+        FieldSpec::new("cpu", FieldKind::Int, "CPU units for the task (1024 = one vCPU)")
+            .default(FieldDefault::Int(256)),
+        FieldSpec::new("memory", FieldKind::Int, "Memory for the task in MiB (a Fargate size for the CPU)")
+            .default(FieldDefault::Int(512)),
+        FieldSpec::new("desired_count", FieldKind::Int, "How many tasks to run").default(FieldDefault::Int(1)),
+        FieldSpec::new(
+            "execution_role",
+            FieldKind::String,
+            "The role ECS uses to pull the image, read secrets and write logs",
+        ),
+        FieldSpec::new("task_role", FieldKind::String, "The role the application's AWS calls use"),
+        FieldSpec::new("subnets", FieldKind::StringList, "Subnets for the tasks")
+            .default(FieldDefault::NetworkSubnetIds),
+        FieldSpec::new("security_groups", FieldKind::StringList, "Security groups for the tasks")
+            .default(FieldDefault::EmptyList),
+        FieldSpec::new("assign_public_ip", FieldKind::Bool, "Give tasks a public IP (public subnets without a NAT)")
+            .default(FieldDefault::Bool(false)),
+        FieldSpec::new("target_group", FieldKind::String, "A target group (ARN) that sends traffic to the container"),
+        FieldSpec::new(
+            "container_port",
+            FieldKind::Int,
+            "The port the target group sends to; default `container.port`",
+        ),
+        FieldSpec::new(
+            "min_healthy_percent",
+            FieldKind::Int,
+            "The share of `desired_count` that keeps running during a deployment",
+        )
+        .default(FieldDefault::Int(100)),
+        FieldSpec::new("max_percent", FieldKind::Int, "The share of `desired_count` that may run during a deployment")
+            .default(FieldDefault::Int(200)),
+        FieldSpec::new("circuit_breaker", FieldKind::Bool, "Stop a failing deployment and roll it back")
+            .default(FieldDefault::Bool(true)),
+        FieldSpec::new(
+            "wait",
+            FieldKind::Enum(WAIT_OPTIONS),
+            "`\"steady\"`: apply waits until the deployment is complete; `\"none\"`: it returns at once",
+        )
+        .default(FieldDefault::Str("steady")),
+        FieldSpec::new("wait_timeout", FieldKind::String, "How long to wait for a deployment: `90s`, `15m`, `1h`")
+            .default(FieldDefault::Str("15m"))
+            .check(check_wait_timeout),
+        FieldSpec::new("container", FieldKind::Table(CONTAINER_FIELDS), "The container the service runs").required(),
+    ],
+    attributes: &["name", "arn", "task_definition_arn"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+#[async_trait]
+impl AwsDriver for ServiceDriver {
+    fn schema(&self) -> &'static ResourceSchema {
+        &SCHEMA
+    }
+
+    fn check(&self, inputs: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
+        config::check(inputs)
+    }
+
+    /// Subnets and security groups are sets: sorted here, and sorted when read back.
+    fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        for field in ["subnets", "security_groups"] {
+            if let Some(Json::Array(items)) = inputs.get_mut(field) {
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                items.dedup();
+            }
+        }
+        Ok(())
+    }
+
+    fn planned_attributes(&self, _stack: &StackInfo, inputs: &JsonMap) -> JsonMap {
+        let mut attributes = JsonMap::new();
+        if let Some(name) = inputs.get("name").and_then(Json::as_str) {
+            attributes.insert("name".into(), name.into());
+        }
+        attributes
+    }
+
+    async fn import_id(&self, aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        if id.starts_with("arn:") && id.contains(":service/") {
+            return Ok(id.to_string());
+        }
+        let Some((cluster, service)) = id.split_once('/') else {
+            return Err(DriverError::invalid(format!("`{id}` is not `CLUSTER/SERVICE` or a service ARN"))
+                .with_hint("import a service as `my-cluster/my-service`"));
+        };
+        let answer = aws
+            .ecs()
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| crate::aws_error("DescribeServices", e))?;
+        answer
+            .services()
+            .iter()
+            .find(|s| s.status() != Some("INACTIVE"))
+            .and_then(|s| s.service_arn())
+            .map(str::to_string)
+            .ok_or_else(|| DriverError::invalid(format!("no service `{service}` in cluster `{cluster}`")))
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        // Task definitions carry the service's tags too; they are not services.
+        arn.contains(":service/").then(|| arn.to_string())
+    }
+
+    fn attributes_changed_by(&self, fields: &[&str]) -> Vec<&'static str> {
+        let task_definition = ["cpu", "memory", "execution_role", "task_role", "container"];
+        if fields.iter().any(|f| task_definition.contains(f)) {
+            vec!["task_definition_arn"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        let text = |field: &str| request.inputs.get(field).and_then(Json::as_str).unwrap_or_default();
+        format!("{}/{}", text("cluster"), text("name"))
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>> {
+        observation::read_many(aws, resources).await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        request: &ResourceRequest<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        lifecycle::create(aws.ecs(), request, progress).await
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        changes: &[FieldChange],
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        lifecycle::update(aws.ecs(), prior, request, changes, progress).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsContext,
+        resource: &ExistingResource<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), DriverError> {
+        lifecycle::delete(aws.ecs(), resource, progress).await
+    }
+
+    async fn find_interrupted(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        _address: &Address,
+        intended_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        observation::find_interrupted(aws.ecs(), stack, intended_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack() -> StackInfo {
+        StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() }
+    }
+
+    #[test]
+    fn prepare_sorts_subnets_and_security_groups() {
+        let mut inputs =
+            serde_json::json!({ "subnets": ["subnet-b", "subnet-a"], "security_groups": ["sg-2", "sg-1"] })
+                .as_object()
+                .cloned()
+                .expect("object");
+        ServiceDriver.prepare(&stack(), &mut inputs).expect("prepare");
+        assert_eq!(inputs["subnets"], serde_json::json!(["subnet-a", "subnet-b"]));
+        assert_eq!(inputs["security_groups"], serde_json::json!(["sg-1", "sg-2"]));
+    }
+
+    #[test]
+    fn the_intended_id_names_cluster_and_service() {
+        let address = Address::new("ecs_service", "api");
+        let inputs = serde_json::json!({ "cluster": "arn:aws:ecs:us-east-1:1:cluster/shop", "name": "shop-api" })
+            .as_object()
+            .cloned()
+            .expect("object");
+        let tags = Default::default();
+        let secrets = Default::default();
+        let stack = stack();
+        let request =
+            ResourceRequest { address: &address, stack: &stack, inputs: &inputs, tags: &tags, secrets: &secrets };
+        assert_eq!(ServiceDriver.intended_id(&request), "arn:aws:ecs:us-east-1:1:cluster/shop/shop-api");
+    }
+
+    #[test]
+    fn the_schema_defaults_match_the_contract() {
+        let field = |name: &str| SCHEMA.field(name).expect("a field");
+        assert!(matches!(field("cpu").default, FieldDefault::Int(256)));
+        assert!(matches!(field("wait").default, FieldDefault::Str("steady")));
+        assert!(field("cluster").forces_replacement && field("name").forces_replacement);
+        assert!(!field("container").forces_replacement, "a container change rolls the service");
+    }
+}

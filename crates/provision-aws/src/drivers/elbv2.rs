@@ -1,0 +1,371 @@
+//! What the three Elastic Load Balancing drivers (`load_balancer`, `target_group`, `listener`) share.
+//!
+//! They speak one API with one set of habits: ARNs as identifiers, a `DescribeTags` that takes up to
+//! 20 ARNs of any ELB resource, "not found" errors that fail a whole batch when one ARN is missing,
+//! and the same naming rules for load balancers and target groups. Keeping those habits here means
+//! the three drivers batch, tag and wait the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::Client;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+pub(crate) use crate::drivers::tags::user_tags;
+use crate::drivers::{DriverError, FieldChange, ProgressSink};
+use provision_core::address::Address;
+use provision_core::value::{JsonMap, Value};
+
+/// The most ARNs `DescribeLoadBalancers`, `DescribeTags` and `RemoveTags` take in one call.
+pub(crate) const ARNS_PER_CALL: usize = 20;
+/// Attribute reads (one call per resource) run this many at once.
+pub(crate) const READ_CONCURRENCY: usize = 8;
+/// The error codes that mean "this ARN does not exist" for the ELB resources provision manages.
+const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
+
+pub(crate) fn is_not_found(error: &DriverError) -> bool {
+    NOT_FOUND.iter().any(|code| error.code_is(code))
+}
+
+/// The naming rules ELB applies to load balancer and target group names, so that `validate`
+/// rejects a name before AWS does (the emulator accepts any name).
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    let problem = if name.is_empty() || name.len() > 32 {
+        Some("must be 1 to 32 characters long")
+    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Some("may contain only letters, digits and hyphens")
+    } else if name.starts_with('-') || name.ends_with('-') {
+        Some("must not begin or end with a hyphen")
+    } else if name.starts_with("internal-") {
+        Some("must not begin with `internal-` (ELB reserves it for internal load balancers' DNS names)")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(format!("name `{name}` {problem} (Elastic Load Balancing naming rules)")),
+        None => Ok(()),
+    }
+}
+
+/// An integer input checked against AWS's range; `None` when the value is fine or not known yet.
+pub(crate) fn out_of_range(
+    values: &BTreeMap<String, Value>,
+    field: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<String> {
+    match values.get(field) {
+        Some(Value::Int(number)) if !range.contains(number) => {
+            Some(format!("must be between {} and {}, got {number}", range.start(), range.end()))
+        }
+        _ => None,
+    }
+}
+
+/// Deserializes a resource's resolved inputs into the driver's typed config.
+pub(crate) fn config_from<T: DeserializeOwned>(type_name: &str, inputs: &JsonMap) -> Result<T, DriverError> {
+    serde_json::from_value(Json::Object(inputs.clone()))
+        .map_err(|error| DriverError::invalid(format!("invalid `{type_name}` inputs: {error}")))
+}
+
+/// Sorts a list input in place, so the desired side compares equal to what AWS reports in any order.
+pub(crate) fn sort_list(inputs: &mut JsonMap, field: &str) {
+    if let Some(Json::Array(items)) = inputs.get_mut(field) {
+        items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+}
+
+/// The top-level fields that changed: `health_check.path` and `tags.team` count as
+/// `health_check` and `tags`.
+pub(crate) fn changed_fields(changes: &[FieldChange]) -> BTreeSet<&str> {
+    changes.iter().map(|change| change.path.split(['.', '[']).next().unwrap_or(&change.path)).collect()
+}
+
+pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect()
+}
+
+/// For `provision import`: an ARN is taken as it is when it names this kind of resource (`marker`,
+/// e.g. `:targetgroup/`) and refused otherwise; `None` when `id` is not an ARN (a name to look up).
+pub(crate) fn imported_arn(id: &str, marker: &str, what: &str) -> Option<Result<String, DriverError>> {
+    if !id.starts_with("arn:") {
+        return None;
+    }
+    Some(if id.contains(marker) {
+        Ok(id.to_string())
+    } else {
+        Err(DriverError::invalid(format!("`{id}` is not a {what} ARN")).with_hint("import it by its ARN or its name"))
+    })
+}
+
+/// Whether a resource's tags say that this stack's `address` made it.
+pub(crate) fn made_by(tags: &BTreeMap<String, String>, stack: &str, address: &Address) -> bool {
+    tags.get("provision:stack").map(String::as_str) == Some(stack)
+        && tags.get("provision:address").is_some_and(|tagged| *tagged == address.to_string())
+}
+
+/// The tags of many ELB resources, by ARN, in one `DescribeTags` per 20. A resource that no longer
+/// exists is left out (AWS fails the whole batch for it; the batch is then asked ARN by ARN).
+pub(crate) async fn tags_of(
+    elb: &Client,
+    arns: &[&str],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, DriverError> {
+    let mut tags = BTreeMap::new();
+    for chunk in arns.chunks(ARNS_PER_CALL) {
+        match describe_tags(elb, chunk).await {
+            Ok(found) => tags.extend(found),
+            Err(error) if is_not_found(&error) && chunk.len() > 1 => {
+                for arn in chunk {
+                    match describe_tags(elb, &[arn]).await {
+                        Ok(found) => tags.extend(found),
+                        Err(error) if is_not_found(&error) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            Err(error) if is_not_found(&error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(tags)
+}
+
+async fn describe_tags(elb: &Client, arns: &[&str]) -> Result<BTreeMap<String, BTreeMap<String, String>>, DriverError> {
+    let output = elb
+        .describe_tags()
+        .set_resource_arns(Some(arns.iter().map(|arn| arn.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("DescribeTags", error))?;
+    Ok(output
+        .tag_descriptions()
+        .iter()
+        .filter_map(|description| {
+            let tags = description
+                .tags()
+                .iter()
+                .map(|tag| (tag.key().unwrap_or_default().to_string(), tag.value().unwrap_or_default().to_string()))
+                .collect();
+            Some((description.resource_arn()?.to_string(), tags))
+        })
+        .collect())
+}
+
+/// Brings a resource's tags from `prior_inputs["tags"]` to `tags` (the full set to write): one
+/// `AddTags` for all current values, one `RemoveTags` for the user tags that were dropped.
+pub(crate) async fn retag(
+    elb: &Client,
+    arn: &str,
+    prior_inputs: &JsonMap,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), DriverError> {
+    let dropped: Vec<String> = prior_inputs
+        .get("tags")
+        .and_then(Json::as_object)
+        .map(|prior| prior.keys().filter(|key| !tags.contains_key(*key)).cloned().collect())
+        .unwrap_or_default();
+    if !dropped.is_empty() {
+        elb.remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(dropped))
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("RemoveTags", error))?;
+    }
+    elb.add_tags()
+        .resource_arns(arn)
+        .set_tags(Some(tag_list(tags)))
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("AddTags", error))?;
+    Ok(())
+}
+
+/// One describe call for a batch of ARNs, answering `(arn, item)` for those it found.
+pub(crate) type Describe<'a, T> =
+    Box<dyn Fn(Vec<String>) -> BoxFuture<'a, Result<Vec<(String, T)>, DriverError>> + Send + Sync + 'a>;
+
+/// Describes many resources by ARN, `per_call` at a time: one entry per ARN, in order, `None` for
+/// those that do not exist. AWS fails a whole batch when one ARN is missing (`*NotFound`); that
+/// batch is then asked ARN by ARN to tell which. An ARN simply absent from an answer also counts as
+/// gone (the emulator answers that way instead of failing).
+pub(crate) async fn describe_many<T: Clone>(
+    arns: &[&str],
+    per_call: usize,
+    describe: Describe<'_, T>,
+) -> Vec<Result<Option<T>, DriverError>> {
+    let mut results = Vec::with_capacity(arns.len());
+    for chunk in arns.chunks(per_call.max(1)) {
+        match describe(chunk.iter().map(|arn| arn.to_string()).collect()).await {
+            Ok(found) => {
+                let found: BTreeMap<String, T> = found.into_iter().collect();
+                results.extend(chunk.iter().map(|arn| Ok(found.get(*arn).cloned())));
+            }
+            Err(error) if is_not_found(&error) && chunk.len() > 1 => {
+                for arn in chunk {
+                    results.push(match describe(vec![arn.to_string()]).await {
+                        Ok(found) => Ok(found.into_iter().find(|(id, _)| id == arn).map(|(_, item)| item)),
+                        Err(error) if is_not_found(&error) => Ok(None),
+                        Err(error) => Err(error),
+                    });
+                }
+            }
+            Err(error) if is_not_found(&error) => results.push(Ok(None)),
+            Err(error) => results.extend(chunk.iter().map(|_| Err(error.clone()))),
+        }
+    }
+    results
+}
+
+/// Paced polling for a state change: a quick first look (the emulator, and many real changes, are
+/// done at once), then one every few seconds, each reported to the progress sink, until a deadline.
+pub(crate) struct Poll<'a> {
+    address: &'a Address,
+    progress: &'a dyn ProgressSink,
+    started: Instant,
+    timeout: Duration,
+    next_delay: Duration,
+}
+
+const FIRST_POLL: Duration = Duration::from_millis(500);
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+impl<'a> Poll<'a> {
+    pub(crate) fn new(address: &'a Address, progress: &'a dyn ProgressSink, timeout: Duration) -> Poll<'a> {
+        Poll { address, progress, started: Instant::now(), timeout, next_delay: FIRST_POLL }
+    }
+
+    /// Waits before the next look.
+    pub(crate) async fn pause(&mut self) {
+        tokio::time::sleep(self.next_delay).await;
+        self.next_delay = POLL_INTERVAL;
+    }
+
+    /// Reports that the last look found `status`; fails with `timeout_error` once the deadline passed.
+    pub(crate) fn not_yet(
+        &self,
+        status: &str,
+        timeout_error: impl FnOnce(u64) -> DriverError,
+    ) -> Result<(), DriverError> {
+        let waited = self.started.elapsed();
+        if waited >= self.timeout {
+            return Err(timeout_error(waited.as_secs()));
+        }
+        self.progress.waiting(self.address, &format!("{status} ({}s)", waited.as_secs()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_elb_rules() {
+        assert!(check_name("shop-dev-web").is_ok());
+        assert!(check_name("Web01").is_ok());
+        assert!(check_name("").unwrap_err().contains("1 to 32"));
+        assert!(check_name(&"a".repeat(33)).unwrap_err().contains("1 to 32"));
+        assert!(check_name("shop_web").unwrap_err().contains("letters, digits and hyphens"));
+        assert!(check_name("-web").unwrap_err().contains("hyphen"));
+        assert!(check_name("web-").unwrap_err().contains("hyphen"));
+        assert!(check_name("internal-web").unwrap_err().contains("internal-"));
+    }
+
+    #[test]
+    fn changes_count_by_top_level_field() {
+        let change = |path: &str| FieldChange { path: path.into(), before: None, after: None };
+        let changes = [change("health_check.path"), change("tags.team"), change("port")];
+        let fields = changed_fields(&changes);
+        assert_eq!(fields.into_iter().collect::<Vec<_>>(), vec!["health_check", "port", "tags"]);
+    }
+
+    #[test]
+    fn user_tags_leave_out_provision_tags() {
+        let tags: BTreeMap<String, String> = [("provision:stack", "shop"), ("team", "web")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(user_tags(&tags), serde_json::json!({ "team": "web" }));
+    }
+
+    #[test]
+    fn ownership_needs_stack_and_address() {
+        let address = Address::new("load_balancer", "web");
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(made_by(
+            &tags(&[("provision:stack", "shop"), ("provision:address", "load_balancer.web")]),
+            "shop",
+            &address
+        ));
+        assert!(!made_by(
+            &tags(&[("provision:stack", "shop"), ("provision:address", "load_balancer.api")]),
+            "shop",
+            &address
+        ));
+        assert!(!made_by(
+            &tags(&[("provision:stack", "other"), ("provision:address", "load_balancer.web")]),
+            "shop",
+            &address
+        ));
+        assert!(!made_by(&tags(&[]), "shop", &address));
+    }
+
+    #[test]
+    fn list_inputs_are_sorted() {
+        let mut inputs =
+            serde_json::json!({ "subnets": ["subnet-b", "subnet-a"] }).as_object().cloned().expect("object");
+        sort_list(&mut inputs, "subnets");
+        sort_list(&mut inputs, "missing");
+        assert_eq!(inputs["subnets"], serde_json::json!(["subnet-a", "subnet-b"]));
+    }
+
+    #[test]
+    fn ranges_report_only_known_integers() {
+        let values: BTreeMap<String, Value> =
+            [("a".to_string(), Value::Int(0)), ("b".to_string(), Value::Int(5)), ("c".to_string(), Value::Unknown)]
+                .into_iter()
+                .collect();
+        assert_eq!(out_of_range(&values, "a", 1..=10).as_deref(), Some("must be between 1 and 10, got 0"));
+        assert_eq!(out_of_range(&values, "b", 1..=10), None);
+        assert_eq!(out_of_range(&values, "c", 1..=10), None);
+        assert_eq!(out_of_range(&values, "d", 1..=10), None);
+    }
+
+    #[tokio::test]
+    async fn a_batch_with_a_missing_arn_is_asked_arn_by_arn() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = calls.clone();
+        let describe: Describe<'_, u32> = Box::new(move |arns: Vec<String>| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async move {
+                if arns.iter().any(|arn| arn == "gone") {
+                    return Err(DriverError {
+                        code: Some("LoadBalancerNotFound".into()),
+                        ..DriverError::invalid("gone")
+                    });
+                }
+                Ok(arns.iter().filter(|arn| *arn != "absent").map(|arn| (arn.clone(), arn.len() as u32)).collect())
+            })
+        });
+        let results = describe_many(&["a", "gone", "bb", "absent"], 20, describe).await;
+        let values: Vec<Option<u32>> = results.into_iter().map(|r| r.expect("no error")).collect();
+        assert_eq!(values, vec![Some(1), None, Some(2), None]);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 5);
+    }
+
+    #[tokio::test]
+    async fn other_errors_fail_the_whole_batch() {
+        let describe: Describe<'_, u32> = Box::new(|_| {
+            Box::pin(async {
+                Err(DriverError { code: Some("Throttling".into()), ..DriverError::invalid("slow down") })
+            })
+        });
+        let results = describe_many(&["a", "b"], 1, describe).await;
+        assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.code_is("Throttling"))));
+    }
+}

@@ -1,0 +1,116 @@
+//! Bucket-level S3 calls, each translated to the plain values the driver compares (a set of names,
+//! a flag, a tag map) and each naming its operation when it fails, so an error says which step of a
+//! create or update broke.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, PublicAccessBlockConfiguration, Tag,
+    Tagging, VersioningConfiguration,
+};
+use aws_sdk_s3::Client;
+
+use crate::drivers::DriverError;
+
+/// The region where S3 rejects an explicit location constraint.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// Names of all buckets the account owns: one request answers for any number of buckets.
+pub(super) async fn existing_buckets(s3: &Client) -> Result<BTreeSet<String>, DriverError> {
+    let mut pages = s3.list_buckets().into_paginator().send();
+    let mut names = BTreeSet::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| crate::aws_error("ListBuckets", error))?;
+        names.extend(page.buckets().iter().filter_map(|bucket| bucket.name().map(str::to_string)));
+    }
+    Ok(names)
+}
+
+pub(super) async fn create(s3: &Client, name: &str, region: &str) -> Result<(), DriverError> {
+    let mut request = s3.create_bucket().bucket(name);
+    if region != DEFAULT_REGION {
+        let location =
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build();
+        request = request.create_bucket_configuration(location);
+    }
+    request.send().await.map_err(|error| crate::aws_error("CreateBucket", error))?;
+    Ok(())
+}
+
+/// The bucket is never public: CloudFront reads it through an origin access control.
+pub(super) async fn block_public_access(s3: &Client, name: &str) -> Result<(), DriverError> {
+    let block_all = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    s3.put_public_access_block()
+        .bucket(name)
+        .public_access_block_configuration(block_all)
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("PutPublicAccessBlock", error))?;
+    Ok(())
+}
+
+pub(super) async fn put_tags(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> Result<(), DriverError> {
+    let tag_set = tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| DriverError::invalid(format!("invalid bucket tag: {error}")))?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tag_set))
+        .build()
+        .map_err(|error| DriverError::invalid(format!("invalid bucket tags: {error}")))?;
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("PutBucketTagging", error))?;
+    Ok(())
+}
+
+/// All tags of the bucket; a bucket that was never tagged answers `NoSuchTagSet`, which means none.
+pub(super) async fn tags(s3: &Client, name: &str) -> Result<BTreeMap<String, String>, DriverError> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(output) => Ok(output.tag_set().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect()),
+        Err(error) => {
+            let error = crate::aws_error("GetBucketTagging", error);
+            if error.code_is("NoSuchTagSet") {
+                Ok(BTreeMap::new())
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Versioning can only be suspended, never switched off again, once it was enabled.
+pub(super) async fn put_versioning(s3: &Client, name: &str, enabled: bool) -> Result<(), DriverError> {
+    let status = if enabled { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+    s3.put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("PutBucketVersioning", error))?;
+    Ok(())
+}
+
+pub(super) async fn versioning_enabled(s3: &Client, name: &str) -> Result<bool, DriverError> {
+    let output = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("GetBucketVersioning", error))?;
+    Ok(output.status() == Some(&BucketVersioningStatus::Enabled))
+}
+
+pub(super) async fn delete(s3: &Client, name: &str) -> Result<(), DriverError> {
+    s3.delete_bucket().bucket(name).send().await.map_err(|error| crate::aws_error("DeleteBucket", error))?;
+    Ok(())
+}

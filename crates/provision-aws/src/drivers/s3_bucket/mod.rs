@@ -1,0 +1,551 @@
+//! `s3_bucket`: a private bucket, optionally kept in sync with a local folder (`upload`).
+//!
+//! The folder is hashed at plan time (`prepare`) into a hidden `files` input, key → MD5. That makes a
+//! content change an ordinary field change: the plan lists the files that differ, a refresh compares
+//! them with the objects' ETags (the MD5 of anything written by one PutObject), and `content_hash`
+//! over the same map tells a CloudFront distribution exactly when to invalidate its cache.
+//!
+//! A refresh of many buckets answers "does it still exist" with one ListBuckets for all of them, and
+//! then reads only what the planner compares: versioning, tags and, for synced buckets, the listing.
+//!
+//! Deleting a bucket removes what provision uploaded but nothing else unless `force_destroy` says so:
+//! a bucket may hold data someone else put there, and S3 offers no undo.
+
+mod bucket_api;
+mod manifest;
+mod objects;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use self::manifest::Manifest;
+use self::objects::ObjectRef;
+use crate::context::AwsContext;
+use crate::drivers::tags::user_tags;
+use crate::drivers::{
+    AwsDriver, DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest, StackInfo,
+};
+use provision_core::address::Address;
+use provision_core::schema::{self, FieldKind, FieldSpec, ResourceSchema};
+use provision_core::value::JsonMap;
+
+pub struct BucketDriver;
+
+static SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "s3_bucket",
+    description: "A private S3 bucket (public access blocked), optionally synced with a local folder.",
+    fields: &[
+        FieldSpec::new("bucket", FieldKind::String, "The bucket name, unique across all of AWS.")
+            .default(schema::Default::AwsName { max_len: 63 })
+            .forces_replacement()
+            .check(check_bucket_name),
+        FieldSpec::new("versioning", FieldKind::Bool, "Keep every version of every object.")
+            .default(schema::Default::Bool(false)),
+        FieldSpec::new(
+            "force_destroy",
+            FieldKind::Bool,
+            "On destroy, also delete objects (and versions) that provision did not upload.",
+        )
+        .default(schema::Default::Bool(false)),
+        FieldSpec::new(
+            "upload",
+            FieldKind::String,
+            "A local folder, relative to the stack file, whose files are synced to the bucket: changed \
+             files are uploaded, removed ones deleted.",
+        ),
+    ],
+    attributes: &["name", "arn", "regional_domain_name", "content_hash"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+/// S3's bucket naming rules, so `validate` catches a bad name before AWS does.
+fn check_bucket_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let problem = if !(3..=63).contains(&name.len()) {
+        Some("must be 3 to 63 characters long")
+    } else if !name.chars().all(allowed) {
+        Some("may contain only lowercase letters, digits, `.` and `-`")
+    } else if !edge(name.chars().next()) || !edge(name.chars().last()) {
+        Some("must begin and end with a lowercase letter or a digit")
+    } else if name.contains("..") {
+        Some("must not contain two dots in a row")
+    } else if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        Some("must not look like an IP address")
+    } else if name.starts_with("xn--") || name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        Some("must not start with `xn--` or end with `-s3alias` or `--ol-s3`")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(format!("bucket name `{name}` {problem} (S3 naming rules)")),
+        None => Ok(()),
+    }
+}
+
+/// Buckets read at once during a refresh.
+const READ_CONCURRENCY: usize = 8;
+/// From this many objects on, an upload or delete reports progress.
+const REPORT_FROM: usize = 10;
+/// Errors of GetBucketTagging on a bucket name that someone else holds.
+const NOT_OURS: &[&str] = &["AccessDenied", "PermanentRedirect", "AuthorizationHeaderMalformed", "NoSuchBucket"];
+
+/// The inputs of one bucket, as the planner resolved them (or as the state recorded them).
+#[derive(Debug, Deserialize)]
+struct BucketConfig {
+    #[serde(default)]
+    bucket: String,
+    #[serde(default)]
+    versioning: bool,
+    #[serde(default)]
+    force_destroy: bool,
+    #[serde(default)]
+    upload: Option<String>,
+    /// Added by `prepare` when `upload` is set.
+    #[serde(default)]
+    files: Option<Manifest>,
+}
+
+impl BucketConfig {
+    fn from_inputs(inputs: &JsonMap) -> Result<BucketConfig, DriverError> {
+        serde_json::from_value(Json::Object(inputs.clone()))
+            .map_err(|error| DriverError::invalid(format!("invalid `s3_bucket` inputs: {error}")))
+    }
+
+    fn files(&self) -> Manifest {
+        self.files.clone().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl AwsDriver for BucketDriver {
+    fn schema(&self) -> &'static ResourceSchema {
+        &SCHEMA
+    }
+
+    fn prepare_reads_files(&self) -> bool {
+        true
+    }
+
+    fn prepare(&self, stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        let config = BucketConfig::from_inputs(inputs)?;
+        if let Some(upload) = &config.upload {
+            let files = manifest::scan(&upload_folder(stack, upload)?)?;
+            inputs.insert("files".into(), manifest_json(&files));
+        }
+        Ok(())
+    }
+
+    fn planned_attributes(&self, stack: &StackInfo, inputs: &JsonMap) -> JsonMap {
+        let Some(name) = inputs.get("bucket").and_then(Json::as_str) else {
+            return JsonMap::new();
+        };
+        let files = inputs.get("files").and_then(Json::as_object);
+        let pairs = files.map(|files| files.iter().map(|(key, md5)| (key.as_str(), md5.as_str().unwrap_or_default())));
+        attributes(name, &stack.region, pairs.map(manifest::content_hash))
+    }
+
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        check_bucket_name(id).map_err(|message| {
+            DriverError::invalid(format!("`{id}` is not a bucket name: {message}"))
+                .with_hint("import an S3 bucket by its name, e.g. `my-site-bucket`")
+        })?;
+        Ok(id.to_string())
+    }
+
+    fn id_from_arn(&self, arn: &str) -> Option<String> {
+        arn.strip_prefix("arn:aws:s3:::").filter(|name| !name.contains('/')).map(str::to_string)
+    }
+
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default().to_string()
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>> {
+        if resources.is_empty() {
+            return Vec::new();
+        }
+        let existing = match bucket_api::existing_buckets(aws.s3()).await {
+            Ok(names) => names,
+            Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
+        };
+        // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
+        let reads: Vec<_> =
+            resources.iter().map(|resource| read_bucket(aws.s3(), stack, resource, &existing)).collect();
+        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        request: &ResourceRequest<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        let config = BucketConfig::from_inputs(request.inputs)?;
+        let (s3, name) = (aws.s3(), config.bucket.as_str());
+        bucket_api::create(s3, name, aws.region()).await?;
+        let versioning = async {
+            if config.versioning {
+                bucket_api::put_versioning(s3, name, true).await
+            } else {
+                Ok(())
+            }
+        };
+        futures::try_join!(
+            bucket_api::block_public_access(s3, name),
+            bucket_api::put_tags(s3, name, request.tags),
+            versioning,
+        )?;
+        let keys: Vec<String> = config.files().into_keys().collect();
+        upload(s3, request, &config, &keys, progress).await?;
+        Ok(observed(name, &request.stack.region, config.files.as_ref()))
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        changes: &[FieldChange],
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        let config = BucketConfig::from_inputs(request.inputs)?;
+        let (s3, name) = (aws.s3(), prior.id);
+        let changed: BTreeSet<&str> = changes.iter().map(|change| top_level_field(&change.path)).collect();
+        let versioning = async {
+            if changed.contains("versioning") {
+                bucket_api::put_versioning(s3, name, config.versioning).await
+            } else {
+                Ok(())
+            }
+        };
+        let tags = async {
+            if changed.contains("tags") {
+                bucket_api::put_tags(s3, name, request.tags).await
+            } else {
+                Ok(())
+            }
+        };
+        futures::try_join!(versioning, tags)?;
+        if changed.contains("files") || changed.contains("upload") {
+            let prior_files = BucketConfig::from_inputs(prior.inputs)?.files();
+            let plan = sync_plan(&prior_files, &config.files());
+            upload(s3, request, &config, &plan.upload, progress).await?;
+            let removed: Vec<ObjectRef> = plan.remove.into_iter().map(ObjectRef::current).collect();
+            delete_objects(s3, request.address, name, &removed, progress).await?;
+        }
+        Ok(observed(name, &request.stack.region, config.files.as_ref()))
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsContext,
+        resource: &ExistingResource<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), DriverError> {
+        let config = BucketConfig::from_inputs(resource.inputs)?;
+        let (s3, name) = (aws.s3(), resource.id);
+        let outcome = async {
+            let objects = objects_to_delete(s3, name, &config).await?;
+            delete_objects(s3, resource.address, name, &objects, progress).await?;
+            bucket_api::delete(s3, name).await
+        };
+        match outcome.await {
+            Err(error) if error.code_is("NoSuchBucket") => Ok(()),
+            Err(error) if error.code_is("BucketNotEmpty") => Err(not_empty_error(name, error)),
+            other => other,
+        }
+    }
+
+    /// One GetBucketTagging answers all three cases (missing, someone else's, ours) where a
+    /// HeadBucket first would only add a round trip.
+    async fn find_interrupted(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        _address: &Address,
+        intended_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        match bucket_api::tags(aws.s3(), intended_id).await {
+            Ok(tags) => {
+                let ours = tags.get("provision:stack") == Some(&stack.name);
+                Ok(ours.then(|| intended_id.to_string()))
+            }
+            Err(error) if NOT_OURS.iter().any(|code| error.code_is(code)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// The `upload` folder, which must exist: syncing a missing folder would empty the bucket.
+fn upload_folder(stack: &StackInfo, upload: &str) -> Result<PathBuf, DriverError> {
+    let folder = stack.directory.join(upload);
+    if folder.is_dir() {
+        return Ok(folder);
+    }
+    let problem = if folder.exists() { "is not a folder" } else { "does not exist" };
+    Err(DriverError::invalid(format!("`upload` folder `{upload}` {problem}")).with_hint(format!(
+        "`upload` is relative to the folder holding the stack file ({}); create the folder or fix the path",
+        stack.directory.display()
+    )))
+}
+
+async fn read_bucket(
+    s3: &Client,
+    stack: &StackInfo,
+    resource: &ExistingResource<'_>,
+    existing: &BTreeSet<String>,
+) -> Result<Option<Observed>, DriverError> {
+    if !existing.contains(resource.id) {
+        return Ok(None);
+    }
+    let with_files = resource.inputs.get("upload").is_some_and(|upload| !upload.is_null());
+    match observe(s3, stack, resource.id, with_files).await {
+        // Deleted between the listing and the reads.
+        Err(error) if error.code_is("NoSuchBucket") => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+/// Reads the fields the planner compares: 2 requests, 3 (or more, per 1000 objects) with files.
+async fn observe(s3: &Client, stack: &StackInfo, name: &str, with_files: bool) -> Result<Observed, DriverError> {
+    let files = async {
+        if with_files {
+            objects::list(s3, name).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (versioning, tags, files) =
+        futures::try_join!(bucket_api::versioning_enabled(s3, name), bucket_api::tags(s3, name), files)?;
+    let mut result = observed(name, &stack.region, files.as_ref());
+    result.inputs.insert("bucket".into(), name.into());
+    result.inputs.insert("versioning".into(), versioning.into());
+    result.inputs.insert("tags".into(), user_tags(&tags));
+    if let Some(files) = &files {
+        result.inputs.insert("files".into(), manifest_json(files));
+    }
+    Ok(result)
+}
+
+fn observed(name: &str, region: &str, files: Option<&Manifest>) -> Observed {
+    let content_hash = files.map(|files| manifest::content_hash(files.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    Observed { id: name.to_string(), inputs: JsonMap::new(), attributes: attributes(name, region, content_hash) }
+}
+
+fn attributes(name: &str, region: &str, content_hash: Option<String>) -> JsonMap {
+    let mut attributes = JsonMap::new();
+    attributes.insert("name".into(), name.into());
+    attributes.insert("arn".into(), format!("arn:aws:s3:::{name}").into());
+    attributes.insert("regional_domain_name".into(), format!("{name}.s3.{region}.amazonaws.com").into());
+    attributes.insert("content_hash".into(), content_hash.unwrap_or_default().into());
+    attributes
+}
+
+fn manifest_json(files: &Manifest) -> Json {
+    Json::Object(files.iter().map(|(key, md5)| (key.clone(), Json::String(md5.clone()))).collect())
+}
+
+/// `files.index.html` and `tags.team` both change their top-level field.
+fn top_level_field(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
+}
+
+/// What a sync must do to turn the bucket's `prior` content into `next`.
+#[derive(Debug, Default, PartialEq)]
+struct SyncPlan {
+    upload: Vec<String>,
+    remove: Vec<String>,
+}
+
+fn sync_plan(prior: &Manifest, next: &Manifest) -> SyncPlan {
+    SyncPlan {
+        upload: next.iter().filter(|(key, md5)| prior.get(*key) != Some(md5)).map(|(key, _)| key.clone()).collect(),
+        remove: prior.keys().filter(|key| !next.contains_key(*key)).cloned().collect(),
+    }
+}
+
+async fn upload(
+    s3: &Client,
+    request: &ResourceRequest<'_>,
+    config: &BucketConfig,
+    keys: &[String],
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let upload = config.upload.as_deref().ok_or_else(|| DriverError::invalid("`files` is set without `upload`"))?;
+    let folder = upload_folder(request.stack, upload)?;
+    if keys.len() >= REPORT_FROM {
+        progress.waiting(request.address, &format!("uploading {} files", keys.len()));
+    }
+    objects::upload(s3, &config.bucket, &folder, keys).await
+}
+
+async fn delete_objects(
+    s3: &Client,
+    address: &Address,
+    bucket: &str,
+    objects: &[ObjectRef],
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    if objects.len() >= REPORT_FROM {
+        progress.waiting(address, &format!("deleting {} objects", objects.len()));
+    }
+    objects::delete(s3, bucket, objects).await
+}
+
+/// Everything with `force_destroy`; otherwise only what provision uploaded — every version of it
+/// when versioning was on, since old versions alone keep a bucket from being deleted.
+async fn objects_to_delete(s3: &Client, name: &str, config: &BucketConfig) -> Result<Vec<ObjectRef>, DriverError> {
+    let files = config.files();
+    if config.force_destroy {
+        objects::list_versions(s3, name, None).await
+    } else if files.is_empty() {
+        Ok(Vec::new())
+    } else if config.versioning {
+        let keys: BTreeSet<&str> = files.keys().map(String::as_str).collect();
+        objects::list_versions(s3, name, Some(&keys)).await
+    } else {
+        Ok(files.into_keys().map(ObjectRef::current).collect())
+    }
+}
+
+fn not_empty_error(name: &str, error: DriverError) -> DriverError {
+    DriverError {
+        message: format!(
+            "bucket `{name}` still holds objects that provision did not upload (or old versions of files \
+             it removed), so it was kept"
+        ),
+        ..error
+    }
+    .with_hint("set `force_destroy = true` on this resource to delete them too")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_the_s3_rules() {
+        assert!(check_bucket_name("shop-dev-site").is_ok());
+        assert!(check_bucket_name("My_Bucket").unwrap_err().contains("lowercase"));
+        assert!(check_bucket_name("ab").unwrap_err().contains("3 to 63"));
+        assert!(check_bucket_name("-abc").unwrap_err().contains("begin and end"));
+        assert!(check_bucket_name("192.168.1.1").unwrap_err().contains("IP address"));
+    }
+
+    fn stack(directory: &std::path::Path) -> StackInfo {
+        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: directory.to_path_buf() }
+    }
+
+    fn inputs(json: Json) -> JsonMap {
+        json.as_object().cloned().expect("an object")
+    }
+
+    fn manifest(pairs: &[(&str, &str)]) -> Manifest {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn prepare_adds_the_files_of_the_upload_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("site/css")).expect("mkdir");
+        std::fs::write(dir.path().join("site/index.html"), "hello").expect("write");
+        std::fs::write(dir.path().join("site/css/a.css"), "").expect("write");
+        let mut inputs = inputs(serde_json::json!({ "bucket": "b", "upload": "site" }));
+
+        BucketDriver.prepare(&stack(dir.path()), &mut inputs).expect("prepare");
+
+        assert_eq!(
+            inputs["files"],
+            serde_json::json!({
+                "css/a.css": "d41d8cd98f00b204e9800998ecf8427e",
+                "index.html": "5d41402abc4b2a76b9719d911017c592",
+            })
+        );
+    }
+
+    #[test]
+    fn prepare_without_upload_adds_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut inputs = inputs(serde_json::json!({ "bucket": "b", "versioning": false }));
+        BucketDriver.prepare(&stack(dir.path()), &mut inputs).expect("prepare");
+        assert!(!inputs.contains_key("files"));
+    }
+
+    #[test]
+    fn prepare_rejects_a_missing_upload_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut inputs = inputs(serde_json::json!({ "bucket": "b", "upload": "dist" }));
+
+        let error = BucketDriver.prepare(&stack(dir.path()), &mut inputs).expect_err("missing folder");
+
+        assert_eq!(error.message, "`upload` folder `dist` does not exist");
+        assert!(error.hint.expect("a hint").contains("relative to the folder holding the stack file"));
+    }
+
+    #[test]
+    fn planned_attributes_follow_name_region_and_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let planned = BucketDriver.planned_attributes(
+            &stack(dir.path()),
+            &inputs(serde_json::json!({ "bucket": "shop-site", "files": { "b": "2", "a": "1" } })),
+        );
+        assert_eq!(planned["name"], "shop-site");
+        assert_eq!(planned["arn"], "arn:aws:s3:::shop-site");
+        assert_eq!(planned["regional_domain_name"], "shop-site.s3.eu-west-1.amazonaws.com");
+        assert_eq!(planned["content_hash"], manifest::content_hash([("a", "1"), ("b", "2")]));
+        // The same files read back from S3 give the same hash.
+        let observed = observed("shop-site", "eu-west-1", Some(&manifest(&[("a", "1"), ("b", "2")])));
+        assert_eq!(observed.attributes, planned);
+
+        let without_upload =
+            BucketDriver.planned_attributes(&stack(dir.path()), &inputs(serde_json::json!({ "bucket": "x" })));
+        assert_eq!(without_upload["content_hash"], "");
+    }
+
+    #[test]
+    fn sync_uploads_new_and_changed_files_and_removes_the_rest() {
+        let prior = manifest(&[("same", "1"), ("changed", "2"), ("gone", "3")]);
+        let next = manifest(&[("same", "1"), ("changed", "22"), ("new", "4")]);
+        assert_eq!(
+            sync_plan(&prior, &next),
+            SyncPlan { upload: vec!["changed".into(), "new".into()], remove: vec!["gone".into()] }
+        );
+    }
+
+    #[test]
+    fn read_back_tags_leave_out_provision_tags() {
+        let tags: std::collections::BTreeMap<String, String> =
+            [("provision:stack", "shop"), ("provision:address", "s3_bucket.site"), ("team", "web")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        assert_eq!(user_tags(&tags), serde_json::json!({ "team": "web" }));
+    }
+
+    #[test]
+    fn changes_are_grouped_by_top_level_field() {
+        assert_eq!(top_level_field("files.index.html"), "files");
+        assert_eq!(top_level_field("tags"), "tags");
+        assert_eq!(top_level_field("versioning"), "versioning");
+    }
+}

@@ -1,0 +1,16 @@
+//! provision-aws: everything that knows AWS. One driver per resource type ([`drivers`]), the
+//! connection they share ([`context`]), the network look-up, the tag inventory behind `state
+//! orphans` and `destroy --sweep`, and [`AwsCloud`], which hands all of it to the core engine.
+//!
+//! Every `aws-sdk-*` crate is used here and nowhere else.
+
+mod cloud;
+pub mod context;
+pub mod drivers;
+mod error;
+pub mod inventory;
+pub mod network;
+
+pub use cloud::AwsCloud;
+pub use context::{AwsContext, AwsSession, ConnectOptions};
+pub use error::aws_error;

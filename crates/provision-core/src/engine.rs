@@ -1,0 +1,175 @@
+//! Everything a plan is made from, put together: the region and account check, the network
+//! look-up and the refresh — all in one round, since none waits for another — then the planner.
+//!
+//! The region a run is set for is known without a call, so a state made elsewhere is refused before
+//! any. The account needs one call (STS); it runs alongside the refresh's reads, which change
+//! nothing, and nothing is planned (so nothing is ever created) until it has answered and matched.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::address::Address;
+use crate::cloud::{Cloud, Identity, Network};
+use crate::driver::StackInfo;
+use crate::plan::{self, resolve_inputs, Drift, Plan, PlanOptions, RefreshReport, Resolver};
+use crate::stack::Stack;
+use crate::state::State;
+use crate::value::{JsonMap, Value};
+
+/// Everything a plan was computed from, kept for executing it.
+pub struct Planned {
+    pub plan: Plan,
+    /// The state after refresh (with the region and account this run found).
+    pub state: State,
+    pub info: StackInfo,
+    pub network: Option<Network>,
+    /// Interrupted creates whose resource was found and adopted.
+    pub recovered: Vec<Address>,
+    /// Interrupted creates that had made nothing; they are planned again.
+    pub abandoned_creates: Vec<Address>,
+}
+
+pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
+    StackInfo { name: stack.name.clone(), region, directory: stack.directory() }
+}
+
+/// Refuses a run set for another region than the state was made in.
+pub fn check_region(state: &State, region: &str) -> Result<()> {
+    match &state.region {
+        Some(recorded) if recorded != region => bail!(
+            "the state was made in {recorded}{}, this run is set for {region}\n\nhint: run with `--region {recorded}` (or `AWS_REGION={recorded}`); to deploy the stack in {region} too, give that copy its own stack name or `[state]`",
+            state.account.as_deref().map(|a| format!(" (account {a})")).unwrap_or_default()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a run in another account than the state was made in.
+pub fn check_account(state: &State, identity: &Identity) -> Result<()> {
+    match &state.account {
+        Some(recorded) if recorded != &identity.account => bail!(
+            "the state was made in account {recorded} ({}), this run's credentials are for account {} ({})\n\nhint: use the profile or credentials of account {recorded} (`--profile`, `AWS_PROFILE`)",
+            state.region.as_deref().unwrap_or("?"),
+            identity.account,
+            identity.region
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Records where the resources live, for states made before this was kept (adopted on their next
+/// write) and new ones.
+pub fn pin_identity(state: &mut State, identity: &Identity) {
+    state.region.get_or_insert_with(|| identity.region.clone());
+    state.account.get_or_insert_with(|| identity.account.clone());
+}
+
+/// Refreshes (when `cloud` is given) and plans. Offline (`cloud` = `None`), `region` is the
+/// configured one and the network is what the state last recorded.
+pub async fn make_plan(
+    stack: &Stack,
+    mut state: State,
+    cloud: Option<&dyn Cloud>,
+    drivers: &crate::driver::DriverRegistry,
+    region: String,
+    options: &PlanOptions,
+) -> Result<Planned> {
+    let info = stack_info(stack, region.clone());
+    check_region(&state, &region)?;
+    let mut drift: Vec<Drift> = Vec::new();
+    let mut network = state.network.clone();
+    let mut recovered = Vec::new();
+    let mut abandoned_creates = Vec::new();
+    if let Some(cloud) = cloud {
+        let identity = cloud.identity();
+        let look_up = async {
+            if stack.uses_network {
+                cloud.network(&stack.network).await.map(Some).map_err(|error| anyhow::anyhow!("[network]: {error}"))
+            } else {
+                Ok(None)
+            }
+        };
+        let mut refreshed = state.clone();
+        let refresh = async {
+            if refreshed.resources.is_empty() {
+                Ok(RefreshReport::default())
+            } else {
+                plan::refresh(drivers, &info, &mut refreshed).await
+            }
+        };
+        let (identity, found, report) = futures::join!(identity, look_up, refresh);
+        let identity = identity.map_err(|error| anyhow::anyhow!("checking the AWS account: {error}"))?;
+        check_account(&state, &identity)?;
+        if identity.region != region {
+            check_region(&state, &identity.region)?;
+        }
+        let report = report?;
+        state = refreshed;
+        pin_identity(&mut state, &identity);
+        if let Some(found) = found? {
+            network = Some(found);
+        }
+        // A resource found gone that the stack no longer wants is still deleted: its delete finds it
+        // gone and removes the parts it may have left (an origin access control, old revisions).
+        for (address, entry) in report.gone {
+            if !stack.resources.contains_key(&address) || options.destroy {
+                state.resources.insert(address, entry);
+            }
+        }
+        drift = report.drift;
+        recovered = report.recovered;
+        abandoned_creates = report.abandoned_creates;
+    }
+    if network.is_some() {
+        state.network = network.clone();
+    }
+    let online = match cloud {
+        Some(_) => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,
+        None => BTreeMap::new(),
+    };
+    let inputs = plan::PlanInputs {
+        drivers,
+        stack,
+        info: &info,
+        network: network.as_ref(),
+        state: &state,
+        drift,
+        refreshed: cloud.is_some(),
+        online: &online,
+    };
+    let plan = plan::plan(inputs, options)?;
+    Ok(Planned { plan, state, info, network, recovered, abandoned_creates })
+}
+
+/// Asks the drivers that look things up at plan time (an image tag's digest), all at once, with
+/// each resource's inputs as far as the state already tells them. Resources whose inputs are not all
+/// known yet (they refer to something this apply creates) are resolved by the executor instead.
+async fn resolve_online(
+    drivers: &crate::driver::DriverRegistry,
+    stack: &Stack,
+    info: &StackInfo,
+    network: Option<&Network>,
+    state: &State,
+) -> Result<BTreeMap<Address, JsonMap>> {
+    let resolver = Resolver { stack, info, network };
+    let lookup = |a: &Address| {
+        state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+    };
+    let mut lookups = Vec::new();
+    for (address, resource) in &stack.resources {
+        let Some(driver) = drivers.get(&address.type_name).filter(|d| d.resolves_online()) else { continue };
+        let prior = state.resources.get(address).map(|r| &r.inputs);
+        let Ok(desired) = resolve_inputs(&resolver, driver, resource, &lookup, prior) else { continue };
+        let Some(known) = desired.to_json() else { continue };
+        lookups.push(async move { (address.clone(), driver.resolve(info, &known).await) });
+    }
+    let mut online = BTreeMap::new();
+    for (address, result) in futures::future::join_all(lookups).await {
+        let extra = result.map_err(|error| anyhow!("{address}: {error}"))?;
+        if !extra.is_empty() {
+            online.insert(address, extra);
+        }
+    }
+    Ok(online)
+}

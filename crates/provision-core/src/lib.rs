@@ -1,0 +1,35 @@
+//! provision-core: the engine of provision, which knows no cloud API.
+//!
+//! A tour, in the order data flows:
+//!
+//! - [`stack`] reads the TOML stack file into a [`stack::Stack`]: typed against each resource type's
+//!   [`schema`], references parsed, the dependency [`graph`] built. Offline; errors carry
+//!   file:line:column.
+//! - [`state`] is what provision made last time, behind the [`state::StateBackend`] interface (a local
+//!   file here; S3 in the AWS crate), written by one group-committing [`state::StateWriter`].
+//! - [`plan`] refreshes the state through the drivers (batched reads) and diffs it with the stack into
+//!   a [`plan::Plan`] value: create / update / replace / delete with per-field before → after.
+//!   [`engine`] puts refresh, the network look-up and the region/account check together.
+//! - [`executor`] runs a plan's actions concurrently in dependency order, each step durable before
+//!   what depends on it starts, reporting [`reporter::Event`]s.
+//! - [`driver`] is the trait every resource type implements and the registry a run hands around;
+//!   [`cloud`] what else the engine asks of a cloud. The `provision-aws` crate implements both over
+//!   the AWS SDK; this crate's tests over an in-memory cloud.
+//! - [`render`] turns plans into text and JSON.
+
+pub mod address;
+pub mod cloud;
+pub mod driver;
+pub mod engine;
+pub mod executor;
+pub mod graph;
+pub mod plan;
+pub mod render;
+pub mod reporter;
+pub mod schema;
+pub mod stack;
+pub mod state;
+pub mod value;
+
+#[cfg(test)]
+mod simulation;

@@ -1,0 +1,161 @@
+//! A plan is a value: computed first from the stack, the state and (after refresh) what really
+//! exists; then shown, saved, or executed. The executor runs exactly the actions listed here.
+
+mod diff;
+mod planner;
+mod refresh;
+mod resolve;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use diff::diff_inputs;
+pub use planner::{plan, PlanInputs, PlanOptions};
+pub use refresh::{refresh, RefreshReport};
+pub use resolve::{desired_inputs, prepare_inputs, resolve_inputs, secret_hash, DesiredInputs, Resolver};
+
+use crate::address::Address;
+use crate::value::JsonMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update in place",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+}
+
+/// A value after a change: known, known only after apply, or secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Planned {
+    Known(serde_json::Value),
+    Unknown,
+    Sensitive,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// `field`, `field.key` or `field["key.with.dots"]`.
+    pub path: String,
+    /// `None` when the field was not set before (and for every field of a create).
+    pub before: Option<Planned>,
+    /// `None` when the field is removed.
+    pub after: Option<Planned>,
+    pub forces_replacement: bool,
+    /// An input the engine derives itself (file hashes, a followed content hash), not a field of
+    /// the stack file: shown by what it means (files that change), not by its value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub address: Address,
+    pub action: Action,
+    pub changes: Vec<Change>,
+    /// For a replacement: the fields that force it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced_by: Vec<String>,
+    /// A replacement that creates the new resource before deleting the old one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// Deletes the old copy a create-before-destroy replacement left behind (an interrupted run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposed: bool,
+    /// What the driver wants the reader to know (data loss, a maintenance window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The inputs the plan knew (secrets as their hashes): the executor uses these and refuses an
+    /// action whose file- or environment-derived inputs changed since.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub inputs: JsonMap,
+}
+
+impl PlannedAction {
+    pub fn new(address: Address, action: Action, changes: Vec<Change>, forced_by: Vec<String>) -> PlannedAction {
+        PlannedAction {
+            address,
+            action,
+            changes,
+            forced_by,
+            create_before_destroy: false,
+            deposed: false,
+            notes: Vec::new(),
+            inputs: JsonMap::new(),
+        }
+    }
+
+    /// The key of this action in the executor's queue: the address, or a distinct key for the old
+    /// copy of a resource being replaced.
+    pub fn key(&self) -> Address {
+        if self.deposed {
+            deposed_key(&self.address)
+        } else {
+            self.address.clone()
+        }
+    }
+}
+
+/// The queue key for deleting the old copy of `address`.
+pub fn deposed_key(address: &Address) -> Address {
+    Address::new(address.type_name.clone(), format!("{} (old)", address.name))
+}
+
+/// Something that changed in AWS since provision last applied it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: Address,
+    /// Empty when the resource is gone altogether.
+    pub changes: Vec<Change>,
+    pub deleted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub stack: String,
+    /// The state this plan was made against; a saved plan only applies to it.
+    pub lineage: Option<String>,
+    pub serial: Option<u64>,
+    pub refreshed: bool,
+    pub actions: Vec<PlannedAction>,
+    pub drift: Vec<Drift>,
+    /// Outputs as they will read after apply.
+    pub outputs: BTreeMap<String, Planned>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.actions.iter().filter(|a| a.action == action).count()
+    }
+
+    pub fn action_for(&self, address: &Address) -> Option<&PlannedAction> {
+        self.actions.iter().find(|a| &a.address == address && !a.deposed)
+    }
+}

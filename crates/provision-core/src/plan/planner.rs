@@ -1,0 +1,221 @@
+//! The planner: desired stack + (refreshed) state → [`Plan`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{anyhow, Result};
+
+use super::resolve::{desired_inputs, Resolver};
+use super::{diff_inputs, Action, Drift, Plan, Planned, PlannedAction};
+use crate::address::Address;
+use crate::cloud::Network;
+use crate::driver::{Driver, DriverRegistry, StackInfo};
+use crate::stack::Stack;
+use crate::state::{ResourceStatus, State};
+use crate::value::{JsonMap, Value};
+
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// Limit the plan to these resources (and what they depend on; for destroy, what depends on them).
+    pub targets: Vec<Address>,
+    /// Plan the deletion of everything in the state.
+    pub destroy: bool,
+}
+
+/// Everything the planner compares: the stack, the (refreshed) state, and what the cloud said.
+pub struct PlanInputs<'a> {
+    pub drivers: &'a DriverRegistry,
+    pub stack: &'a Stack,
+    pub info: &'a StackInfo,
+    pub network: Option<&'a Network>,
+    pub state: &'a State,
+    pub drift: Vec<Drift>,
+    pub refreshed: bool,
+    /// Inputs drivers resolved against the cloud at plan time (an image tag's digest), by address.
+    pub online: &'a BTreeMap<Address, JsonMap>,
+}
+
+pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
+    let PlanInputs { drivers, stack, info, network, state, drift, refreshed, online } = inputs;
+    for target in &options.targets {
+        if !stack.resources.contains_key(target) && !state.resources.contains_key(target) {
+            return Err(anyhow!("`--target {target}` is neither in the stack file nor in the state"));
+        }
+    }
+    let mut actions = Vec::new();
+    let mut outputs = BTreeMap::new();
+    if options.destroy {
+        let included = destroy_targets(state, &options.targets);
+        for address in state.deposed.keys() {
+            let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
+            action.deposed = true;
+            actions.push(action);
+        }
+        for address in state.resources.keys().filter(|a| included.contains(*a)) {
+            actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
+        }
+    } else {
+        let included = apply_targets(stack, &options.targets);
+        let resolver = Resolver { stack, info, network };
+        let mut planned: BTreeMap<Address, BTreeMap<String, Value>> = BTreeMap::new();
+        for address in stack.graph.topological_order() {
+            let Some(resource) = stack.resources.get(&address) else { continue };
+            let driver = drivers.get(&address.type_name).ok_or_else(|| anyhow!("{address}: unknown resource type"))?;
+            let lookup = |a: &Address| planned.get(a).cloned();
+            let prior = state.resources.get(&address).map(|r| &r.inputs);
+            let mut desired = desired_inputs(&resolver, driver, resource, &lookup, prior).map_err(|e| anyhow!(e))?;
+            for (key, value) in online.get(&address).into_iter().flatten() {
+                desired.values.insert(key.clone(), Value::from_json(value));
+            }
+            let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
+            let existing = state.resources.get(&address);
+            let skip = !included.contains(&address);
+            // An interrupted create is only settled by a refresh; until then it is still to do.
+            let existing = existing.filter(|e| e.status == ResourceStatus::Created);
+            let (action, attributes) = match existing {
+                None => {
+                    let changes = desired
+                        .values
+                        .iter()
+                        .flat_map(|(k, v)| {
+                            diff_inputs(driver.schema(), &JsonMap::new(), &BTreeMap::from([(k.clone(), v.clone())]))
+                        })
+                        .collect();
+                    (Some((Action::Create, changes, Vec::new())), fresh_attributes(driver, info, &known))
+                }
+                Some(entry) => {
+                    let changes = diff_inputs(driver.schema(), &entry.inputs, &desired.values);
+                    let current: BTreeMap<String, Value> =
+                        entry.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
+                    if changes.is_empty() {
+                        (None, current)
+                    } else if changes.iter().any(|c| c.forces_replacement) {
+                        // A default name that hashes other fields changes because of them: the
+                        // fields the user changed are the cause worth naming.
+                        let derived_name = |field: &str| {
+                            !resource.fields.contains_key(field)
+                                && driver.schema().field(field).is_some_and(|spec| {
+                                    matches!(spec.default, crate::schema::Default::AwsNameHashing { .. })
+                                })
+                        };
+                        let mut forced_by: Vec<String> = changes
+                            .iter()
+                            .filter(|c| c.forces_replacement)
+                            .map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path).to_string())
+                            .collect();
+                        forced_by.dedup();
+                        if forced_by.iter().any(|f| !derived_name(f)) {
+                            forced_by.retain(|f| !derived_name(f));
+                        }
+                        (Some((Action::Replace, changes, forced_by)), fresh_attributes(driver, info, &known))
+                    } else {
+                        let mut attributes = current;
+                        let fields: Vec<&str> =
+                            changes.iter().map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path)).collect();
+                        for attribute in driver.attributes_changed_by(&fields) {
+                            attributes.insert(attribute.to_string(), Value::Unknown);
+                        }
+                        for (k, v) in driver.planned_attributes(info, &known) {
+                            attributes.insert(k, Value::from_json(&v));
+                        }
+                        (Some((Action::Update, changes, Vec::new())), attributes)
+                    }
+                }
+            };
+            match action {
+                Some((action, changes, forced_by)) if !skip => {
+                    let mut planned_action = PlannedAction::new(address.clone(), action, changes, forced_by);
+                    planned_action.create_before_destroy =
+                        action == Action::Replace && driver.schema().create_before_destroy;
+                    let changed: Vec<&str> = planned_action
+                        .changes
+                        .iter()
+                        .map(|c| c.path.split(['.', '[']).next().unwrap_or(&c.path))
+                        .collect();
+                    planned_action.notes = driver.plan_notes(action, &known, &changed);
+                    planned_action.inputs = known.clone();
+                    actions.push(planned_action);
+                    planned.insert(address, attributes);
+                }
+                // Skipped by `--target`: dependents see what exists today.
+                _ => {
+                    let current = existing
+                        .map(|e| e.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                        .unwrap_or_default();
+                    planned.insert(address, if skip { current } else { attributes });
+                }
+            }
+        }
+        for (address, entry) in &state.resources {
+            if !stack.resources.contains_key(address) && included_for_delete(&options.targets, address) {
+                let _ = entry;
+                actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
+            }
+        }
+        for address in state.deposed.keys() {
+            let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
+            action.deposed = true;
+            actions.push(action);
+        }
+        for output in &stack.outputs {
+            let value = resolver.resolve_expr(&output.value, &|a: &Address| planned.get(a).cloned());
+            let planned_value = value.to_json().map(Planned::Known).unwrap_or(Planned::Unknown);
+            outputs.insert(output.name.clone(), planned_value);
+        }
+    }
+    actions.sort_by(|a, b| (&a.address, a.deposed).cmp(&(&b.address, b.deposed)));
+    Ok(Plan {
+        stack: stack.name.clone(),
+        lineage: Some(state.lineage.clone()),
+        serial: Some(state.serial),
+        refreshed,
+        actions,
+        drift,
+        outputs,
+    })
+}
+
+/// Attributes of a resource about to be created: what the inputs already tell, the rest unknown.
+fn fresh_attributes(driver: &dyn Driver, info: &StackInfo, known: &JsonMap) -> BTreeMap<String, Value> {
+    let mut attributes: BTreeMap<String, Value> =
+        driver.schema().attributes.iter().map(|a| (a.to_string(), Value::Unknown)).collect();
+    for (k, v) in driver.planned_attributes(info, known) {
+        attributes.insert(k, Value::from_json(&v));
+    }
+    attributes
+}
+
+fn apply_targets(stack: &Stack, targets: &[Address]) -> BTreeSet<Address> {
+    if targets.is_empty() {
+        return stack.resources.keys().cloned().collect();
+    }
+    let mut included = BTreeSet::new();
+    let mut pending: Vec<Address> = targets.to_vec();
+    while let Some(address) = pending.pop() {
+        if included.insert(address.clone()) {
+            pending.extend(stack.graph.dependencies(&address).cloned());
+        }
+    }
+    included
+}
+
+fn included_for_delete(targets: &[Address], address: &Address) -> bool {
+    targets.is_empty() || targets.contains(address)
+}
+
+fn destroy_targets(state: &State, targets: &[Address]) -> BTreeSet<Address> {
+    if targets.is_empty() {
+        return state.resources.keys().cloned().collect();
+    }
+    let mut included = BTreeSet::new();
+    let mut pending: Vec<Address> = targets.to_vec();
+    while let Some(address) = pending.pop() {
+        if included.insert(address.clone()) {
+            for (other, entry) in &state.resources {
+                if entry.dependencies.contains(&address) {
+                    pending.push(other.clone());
+                }
+            }
+        }
+    }
+    included
+}

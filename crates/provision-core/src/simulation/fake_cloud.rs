@@ -1,0 +1,673 @@
+//! An in-memory cloud for the engine's tests: resources with names, tokens and ids, the parts
+//! drivers make on their way (a bucket policy, an origin access control, task definition
+//! revisions), failures on demand, and a crash switch shared with the fake backend.
+//!
+//! The fake drivers follow the same recovery rules the AWS drivers do, so the simulation proves
+//! the engine's protocol with them: a name-addressed resource is found again by its name; a
+//! token-addressed one by the token recorded in its intent; a part is named after its owner, adopted
+//! when met again, and removed once nothing uses it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::{json, Value as Json};
+
+use crate::address::Address;
+use crate::cloud::{Cloud, Identity, Network, TaggedResource};
+use crate::driver::{
+    Driver, DriverError, DriverRegistry, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest,
+    StackInfo,
+};
+use crate::schema::{self, FieldKind, FieldSpec, ResourceSchema};
+use crate::stack::NetworkSpec;
+use crate::value::JsonMap;
+
+/// SplitMix64: small, seeded, and the same everywhere.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeResource {
+    pub kind: &'static str,
+    /// The name (buckets, groups, services) or the creation token (distributions).
+    pub name: String,
+    pub inputs: JsonMap,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A part a driver makes on its way, owned by the resource named `owner`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
+    pub kind: &'static str,
+    pub owner: String,
+}
+
+/// What exists. Cloned whole to restart a scenario from the same point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct World {
+    next_id: u64,
+    /// By id.
+    pub resources: BTreeMap<String, FakeResource>,
+    /// By unique part name.
+    pub parts: BTreeMap<String, Part>,
+    /// Names whose first create attempt fails (a transient error), and those that failed once.
+    pub fail_once: BTreeSet<String>,
+    failed: BTreeSet<String>,
+}
+
+impl World {
+    fn new_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{:04}", self.next_id)
+    }
+
+    fn by_name(&self, kind: &str, name: &str) -> Option<String> {
+        self.resources.iter().find(|(_, r)| r.kind == kind && r.name == name).map(|(id, _)| id.clone())
+    }
+}
+
+/// Where the run is in its sequence of mutations and writes, and whether it has "crashed".
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Crash points passed so far.
+    pub steps: u64,
+    /// Crash when this point is reached (counted from 1).
+    pub crash_at: Option<u64>,
+    pub crashed: bool,
+    /// Random pauses before each call, for varied interleavings.
+    pub delays: Option<Rng>,
+}
+
+/// The world and the fault switch, shared by the fake cloud, its drivers and the fake backend.
+#[derive(Debug, Default)]
+pub struct Simulation {
+    pub world: Mutex<World>,
+    pub faults: Mutex<Faults>,
+}
+
+pub fn dead() -> DriverError {
+    DriverError::invalid("the process was killed")
+}
+
+impl Simulation {
+    /// One crash point: fails (and stays failed) once the crash point is reached.
+    pub fn point(&self) -> Result<(), DriverError> {
+        let mut faults = self.faults.lock().unwrap();
+        if faults.crashed {
+            return Err(dead());
+        }
+        faults.steps += 1;
+        if faults.crash_at == Some(faults.steps) {
+            faults.crashed = true;
+            return Err(dead());
+        }
+        Ok(())
+    }
+
+    pub fn crashed(&self) -> bool {
+        self.faults.lock().unwrap().crashed
+    }
+
+    /// Lets other tasks run a random number of times first. Yields, not timers: tokio orders
+    /// timers that fire together by their place in its timer wheel, which would make a seed's
+    /// history differ from run to run.
+    async fn pause(&self) {
+        let turns = self.faults.lock().unwrap().delays.as_mut().map(|rng| rng.below(12)).unwrap_or(0);
+        for _ in 0..turns {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A cloud mutation: a crash point before it and one after (done, but its answer lost).
+    async fn mutate<T>(&self, change: impl FnOnce(&mut World) -> Result<T, DriverError>) -> Result<T, DriverError> {
+        self.pause().await;
+        self.point()?;
+        let result = change(&mut self.world.lock().unwrap());
+        self.point()?;
+        result
+    }
+
+    async fn look<T>(&self, read: impl FnOnce(&World) -> T) -> Result<T, DriverError> {
+        self.pause().await;
+        if self.crashed() {
+            return Err(dead());
+        }
+        Ok(read(&self.world.lock().unwrap()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Named: its id is its name. A `policy = true` bucket has a policy part named after it.
+    Bucket,
+    /// Token-addressed: the cloud picks the id; a creation token finds it again. Its origin access
+    /// control is a part named `<stack>-<resource>-oac`, made before it and adopted when met again.
+    Distribution,
+    /// Named; every image is a new revision part `<name>:N`, and revisions it no longer uses are
+    /// reported as drift so the next apply removes them.
+    Service,
+    /// Named with a hash of `port`; a port change is a create-before-destroy replacement.
+    Group,
+}
+
+static BUCKET: ResourceSchema = ResourceSchema {
+    type_name: "bucket",
+    description: "A fake bucket.",
+    fields: &[
+        FieldSpec::new("name", FieldKind::String, "The name.")
+            .default(schema::Default::AwsName { max_len: 63 })
+            .forces_replacement(),
+        FieldSpec::new("versioning", FieldKind::Bool, "Versioning.").default(schema::Default::Bool(false)),
+        FieldSpec::new("policy", FieldKind::Bool, "A policy part.").default(schema::Default::Bool(false)),
+    ],
+    attributes: &["name", "arn"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+static DISTRIBUTION: ResourceSchema = ResourceSchema {
+    type_name: "distribution",
+    description: "A fake distribution.",
+    fields: &[
+        FieldSpec::new("origin", FieldKind::String, "The origin bucket.").required(),
+        FieldSpec::new("comment", FieldKind::String, "A comment.").default(schema::Default::Str("")),
+    ],
+    attributes: &["id", "domain"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+static SERVICE: ResourceSchema = ResourceSchema {
+    type_name: "service",
+    description: "A fake service.",
+    fields: &[
+        FieldSpec::new("image", FieldKind::String, "The image.").required(),
+        FieldSpec::new("group", FieldKind::String, "The group it is behind."),
+    ],
+    attributes: &["arn", "revision"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+static GROUP: ResourceSchema = ResourceSchema {
+    type_name: "group",
+    description: "A fake target group.",
+    fields: &[
+        FieldSpec::new("name", FieldKind::String, "The name.")
+            .default(schema::Default::AwsNameHashing { max_len: 32, fields: &["port"] })
+            .forces_replacement(),
+        FieldSpec::new("port", FieldKind::Int, "The port.").required().forces_replacement(),
+    ],
+    attributes: &["arn", "name"],
+    taggable: true,
+    derived: &[],
+    create_before_destroy: true,
+};
+
+pub struct FakeDriver {
+    kind: Kind,
+    sim: Arc<Simulation>,
+}
+
+fn text<'a>(inputs: &'a JsonMap, key: &str) -> &'a str {
+    inputs.get(key).and_then(Json::as_str).unwrap_or_default()
+}
+
+fn oac_name(stack: &StackInfo, address: &Address) -> String {
+    format!("{}-{}-oac", stack.name, address.name)
+}
+
+impl FakeDriver {
+    fn kind_name(&self) -> &'static str {
+        self.schema_static().type_name
+    }
+
+    fn schema_static(&self) -> &'static ResourceSchema {
+        match self.kind {
+            Kind::Bucket => &BUCKET,
+            Kind::Distribution => &DISTRIBUTION,
+            Kind::Service => &SERVICE,
+            Kind::Group => &GROUP,
+        }
+    }
+
+    fn observed(&self, id: &str, resource: &FakeResource, world: &World) -> Observed {
+        let mut inputs = JsonMap::new();
+        let mut attributes = JsonMap::new();
+        let user_tags: JsonMap = resource
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("provision:"))
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
+        inputs.insert("tags".into(), Json::Object(user_tags));
+        match self.kind {
+            Kind::Bucket => {
+                inputs.insert("versioning".into(), resource.inputs.get("versioning").cloned().unwrap_or(json!(false)));
+                inputs.insert("policy".into(), json!(world.parts.contains_key(&format!("policy:{}", resource.name))));
+                attributes.insert("name".into(), json!(resource.name));
+                attributes.insert("arn".into(), json!(format!("arn:fake:bucket:{}", resource.name)));
+            }
+            Kind::Distribution => {
+                for field in ["origin", "comment"] {
+                    inputs.insert(field.into(), resource.inputs.get(field).cloned().unwrap_or(json!("")));
+                }
+                attributes.insert("id".into(), json!(id));
+                attributes.insert("domain".into(), json!(format!("{id}.fake.net")));
+                attributes.insert("oac".into(), resource.inputs.get("oac").cloned().unwrap_or(Json::Null));
+            }
+            Kind::Service => {
+                let revision = resource.inputs.get("revision").and_then(Json::as_str).unwrap_or_default().to_string();
+                inputs.insert("image".into(), resource.inputs.get("image").cloned().unwrap_or(json!("")));
+                inputs.insert("group".into(), resource.inputs.get("group").cloned().unwrap_or(Json::Null));
+                // Revisions of its family that it no longer uses: drift the next apply clears.
+                let unused: Vec<Json> = world
+                    .parts
+                    .iter()
+                    .filter(|(name, part)| part.kind == "revision" && part.owner == resource.name && **name != revision)
+                    .map(|(name, _)| json!(name))
+                    .collect();
+                inputs.insert("unused_revisions".into(), Json::Array(unused));
+                attributes.insert("arn".into(), json!(format!("arn:fake:service:{}", resource.name)));
+                attributes.insert("revision".into(), json!(revision));
+            }
+            Kind::Group => {
+                inputs.insert("port".into(), resource.inputs.get("port").cloned().unwrap_or(Json::Null));
+                attributes.insert("arn".into(), json!(format!("arn:fake:group:{}", resource.name)));
+                attributes.insert("name".into(), json!(resource.name));
+            }
+        }
+        Observed { id: id.to_string(), inputs, attributes }
+    }
+
+    /// Registers a new revision of the service's family and returns its name.
+    async fn register_revision(&self, family: &str) -> Result<String, DriverError> {
+        self.sim
+            .mutate(|world| {
+                let next = world.parts.keys().filter(|name| name.starts_with(&format!("{family}:"))).count() + 1;
+                let mut name = format!("{family}:{next}");
+                while world.parts.contains_key(&name) {
+                    name.push('+');
+                }
+                world.parts.insert(name.clone(), Part { kind: "revision", owner: family.to_string() });
+                Ok(name)
+            })
+            .await
+    }
+
+    /// Removes every revision of `family` except `keep` (all of them when `keep` is `None`).
+    async fn deregister_unused(&self, family: &str, keep: Option<&str>) -> Result<(), DriverError> {
+        let unused: Vec<String> = self
+            .sim
+            .look(|world| {
+                world
+                    .parts
+                    .iter()
+                    .filter(|(name, part)| {
+                        part.kind == "revision" && part.owner == family && Some(name.as_str()) != keep
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .await?;
+        for name in unused {
+            self.sim
+                .mutate(|world| {
+                    world.parts.remove(&name);
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Driver for FakeDriver {
+    fn schema(&self) -> &'static ResourceSchema {
+        self.schema_static()
+    }
+
+    fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        if self.kind == Kind::Service {
+            inputs.insert("unused_revisions".into(), json!([]));
+        }
+        Ok(())
+    }
+
+    fn planned_attributes(&self, _stack: &StackInfo, inputs: &JsonMap) -> JsonMap {
+        let mut attributes = JsonMap::new();
+        if matches!(self.kind, Kind::Bucket | Kind::Group) {
+            if let Some(name) = inputs.get("name").and_then(Json::as_str) {
+                attributes.insert("name".into(), json!(name));
+                attributes.insert("arn".into(), json!(format!("arn:fake:{}:{name}", self.kind_name())));
+            }
+        }
+        attributes
+    }
+
+    fn attributes_changed_by(&self, fields: &[&str]) -> Vec<&'static str> {
+        if self.kind == Kind::Service && fields.contains(&"image") {
+            vec!["revision"]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        match self.kind {
+            Kind::Bucket | Kind::Group => text(request.inputs, "name").to_string(),
+            Kind::Service => format!("{}-{}", request.stack.name, request.address.name),
+            // The creation token: unique per attempt, recorded before the call.
+            Kind::Distribution => format!("token-{}-{}", request.address.name, uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    async fn read(
+        &self,
+        _stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>> {
+        let answer = self
+            .sim
+            .look(|world| {
+                resources
+                    .iter()
+                    .map(|existing| {
+                        world
+                            .resources
+                            .get(existing.id)
+                            .filter(|r| r.kind == self.kind_name())
+                            .map(|r| self.observed(existing.id, r, world))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+        match answer {
+            Ok(found) => found.into_iter().map(Ok).collect(),
+            Err(error) => resources.iter().map(|_| Err(error.clone())).collect(),
+        }
+    }
+
+    async fn create(
+        &self,
+        request: &ResourceRequest<'_>,
+        _progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        let kind = self.kind_name();
+        let inputs = request.inputs.clone();
+        let tags = request.tags.clone();
+        let name = match self.kind {
+            Kind::Bucket | Kind::Group => text(&inputs, "name").to_string(),
+            Kind::Service => format!("{}-{}", request.stack.name, request.address.name),
+            Kind::Distribution => String::new(),
+        };
+        let failing = self.sim.look(|world| world.fail_once.contains(&name) && !world.failed.contains(&name)).await?;
+        if failing {
+            self.sim.world.lock().unwrap().failed.insert(name.clone());
+            return Err(DriverError::service("Create", Some("ServiceUnavailable".into()), "try again later"));
+        }
+        let id = match self.kind {
+            Kind::Bucket | Kind::Group => {
+                let id = self
+                    .sim
+                    .mutate(|world| {
+                        if world.by_name(kind, &name).is_some() {
+                            return Err(DriverError::service("Create", Some("AlreadyExists".into()), name.clone()));
+                        }
+                        world.resources.insert(name.clone(), FakeResource { kind, name: name.clone(), inputs, tags });
+                        Ok(name.clone())
+                    })
+                    .await?;
+                if self.kind == Kind::Bucket && request.inputs.get("policy") == Some(&json!(true)) {
+                    self.sim
+                        .mutate(|world| {
+                            world.parts.insert(format!("policy:{name}"), Part { kind: "policy", owner: name.clone() });
+                            Ok(())
+                        })
+                        .await?;
+                }
+                id
+            }
+            Kind::Distribution => {
+                let control = oac_name(request.stack, request.address);
+                let exists = self.sim.look(|world| world.parts.contains_key(&control)).await?;
+                if !exists {
+                    self.sim
+                        .mutate(|world| {
+                            if world.parts.contains_key(&control) {
+                                return Err(DriverError::service("CreateOac", Some("AlreadyExists".into()), ""));
+                            }
+                            world.parts.insert(control.clone(), Part { kind: "oac", owner: control.clone() });
+                            Ok(())
+                        })
+                        .await?;
+                }
+                // The token the executor recorded in the intent before this call.
+                let token = format!("{}/{}", request.stack.name, request.address);
+                self.sim
+                    .mutate(|world| {
+                        let id = world.new_id("dist");
+                        let mut inputs = inputs;
+                        inputs.insert("oac".into(), json!(control));
+                        world.resources.insert(id.clone(), FakeResource { kind, name: token, inputs, tags });
+                        Ok(id)
+                    })
+                    .await?
+            }
+            Kind::Service => {
+                let revision = self.register_revision(&name).await?;
+                let id = self
+                    .sim
+                    .mutate(|world| {
+                        if world.by_name(kind, &name).is_some() {
+                            return Err(DriverError::service("Create", Some("AlreadyExists".into()), name.clone()));
+                        }
+                        let mut inputs = inputs;
+                        inputs.insert("revision".into(), json!(revision));
+                        world.resources.insert(name.clone(), FakeResource { kind, name: name.clone(), inputs, tags });
+                        Ok(name.clone())
+                    })
+                    .await?;
+                self.deregister_unused(&name, Some(&revision)).await?;
+                id
+            }
+        };
+        let observed = self
+            .sim
+            .look(|world| world.resources.get(&id).map(|r| self.observed(&id, r, world)))
+            .await?
+            .ok_or_else(|| DriverError::invalid("created, then gone"))?;
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        changes: &[FieldChange],
+        _progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        let id = prior.id.to_string();
+        let changed = |field: &str| changes.iter().any(|c| c.path == field);
+        if self.kind == Kind::Service && (changed("image") || changed("unused_revisions")) {
+            let family = id.clone();
+            let revision = if changed("image") { Some(self.register_revision(&family).await?) } else { None };
+            let inputs = request.inputs.clone();
+            let current = self
+                .sim
+                .mutate(|world| {
+                    let resource = world.resources.get_mut(&id).ok_or_else(|| DriverError::invalid("gone"))?;
+                    if let Some(revision) = &revision {
+                        resource.inputs.insert("revision".into(), json!(revision));
+                    }
+                    for field in ["image", "group"] {
+                        if let Some(value) = inputs.get(field) {
+                            resource.inputs.insert(field.into(), value.clone());
+                        }
+                    }
+                    Ok(resource.inputs.get("revision").and_then(Json::as_str).unwrap_or_default().to_string())
+                })
+                .await?;
+            self.deregister_unused(&family, Some(&current)).await?;
+        } else {
+            let inputs = request.inputs.clone();
+            let tags = request.tags.clone();
+            let policy_wanted = request.inputs.get("policy") == Some(&json!(true));
+            self.sim
+                .mutate(|world| {
+                    let resource = world.resources.get_mut(&id).ok_or_else(|| DriverError::invalid("gone"))?;
+                    for (key, value) in &inputs {
+                        if key != "unused_revisions" {
+                            resource.inputs.insert(key.clone(), value.clone());
+                        }
+                    }
+                    resource.tags = tags;
+                    Ok(())
+                })
+                .await?;
+            if self.kind == Kind::Bucket && changed("policy") {
+                let part = format!("policy:{id}");
+                self.sim
+                    .mutate(|world| {
+                        if policy_wanted {
+                            world.parts.insert(part, Part { kind: "policy", owner: id.clone() });
+                        } else {
+                            world.parts.remove(&part);
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+        }
+        let observed = self
+            .sim
+            .look(|world| world.resources.get(prior.id).map(|r| self.observed(prior.id, r, world)))
+            .await?
+            .ok_or_else(|| DriverError::invalid("updated, then gone"))?;
+        Ok(observed)
+    }
+
+    async fn delete(&self, resource: &ExistingResource<'_>, _progress: &dyn ProgressSink) -> Result<(), DriverError> {
+        let id = resource.id.to_string();
+        if self.kind == Kind::Bucket {
+            let part = format!("policy:{id}");
+            self.sim
+                .mutate(|world| {
+                    world.parts.remove(&part);
+                    Ok(())
+                })
+                .await?;
+        }
+        let removed = self.sim.mutate(|world| Ok(world.resources.remove(&id))).await?;
+        match self.kind {
+            // Its control goes with it, even when the distribution itself was gone already.
+            Kind::Distribution => {
+                let recorded = resource.attributes.get("oac").and_then(Json::as_str).map(str::to_string);
+                let control = removed
+                    .as_ref()
+                    .and_then(|r| r.inputs.get("oac").and_then(Json::as_str).map(str::to_string))
+                    .or(recorded)
+                    .unwrap_or_default();
+                self.sim
+                    .mutate(|world| {
+                        world.parts.remove(&control);
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Kind::Service => self.deregister_unused(&id, None).await?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn find_interrupted(
+        &self,
+        stack: &StackInfo,
+        address: &Address,
+        intended_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        let kind = self.kind_name();
+        let token = format!("{}/{}", stack.name, address);
+        self.sim
+            .look(|world| match self.kind {
+                Kind::Distribution => world.by_name(kind, &token),
+                _ => world.by_name(kind, intended_id),
+            })
+            .await
+    }
+}
+
+/// The fake cloud: the fake drivers over one simulation.
+pub struct FakeCloud {
+    sim: Arc<Simulation>,
+    drivers: DriverRegistry,
+}
+
+impl FakeCloud {
+    pub fn new(sim: Arc<Simulation>) -> FakeCloud {
+        let driver = |kind| -> Arc<dyn Driver> { Arc::new(FakeDriver { kind, sim: sim.clone() }) };
+        let drivers = DriverRegistry::new(vec![
+            driver(Kind::Bucket),
+            driver(Kind::Distribution),
+            driver(Kind::Service),
+            driver(Kind::Group),
+        ]);
+        FakeCloud { sim, drivers }
+    }
+}
+
+#[async_trait]
+impl Cloud for FakeCloud {
+    fn drivers(&self) -> &DriverRegistry {
+        &self.drivers
+    }
+
+    async fn region(&self) -> Result<String, DriverError> {
+        Ok("us-east-1".into())
+    }
+
+    async fn identity(&self) -> Result<Identity, DriverError> {
+        self.sim.look(|_| Identity { region: "us-east-1".into(), account: "000000000000".into() }).await
+    }
+
+    async fn network(&self, _spec: &NetworkSpec) -> Result<Network, DriverError> {
+        Ok(Network { vpc_id: "vpc-1".into(), subnet_ids: vec!["subnet-1".into()] })
+    }
+
+    async fn tagged(&self, stack: &str) -> Result<Vec<TaggedResource>, DriverError> {
+        self.sim
+            .look(|world| {
+                world
+                    .resources
+                    .values()
+                    .filter(|r| r.tags.get("provision:stack").map(String::as_str) == Some(stack))
+                    .map(|r| TaggedResource { arn: r.name.clone(), tags: r.tags.clone() })
+                    .collect()
+            })
+            .await
+    }
+}

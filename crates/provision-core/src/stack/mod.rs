@@ -1,0 +1,85 @@
+//! The stack file: what the user wants to exist.
+//!
+//! Loading is entirely offline. It checks the file against each resource type's schema, parses every
+//! `${...}` reference, checks that what they name exists, and builds the dependency graph (so cycles
+//! are found here too). Values stay as expressions: resolving them needs the state and, for values
+//! that only exist after a create, the planner.
+
+pub mod diagnostic;
+pub mod expression;
+mod loader;
+mod naming;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+
+pub use diagnostic::{Diagnostic, StackError};
+pub use expression::{Expr, Part, Reference, SpannedExpr};
+pub use loader::{load, LoadOptions};
+pub use naming::default_aws_name;
+
+use crate::address::Address;
+use crate::graph::DependencyGraph;
+use crate::value::Value;
+
+#[derive(Debug)]
+pub struct Stack {
+    pub path: PathBuf,
+    pub source: String,
+    pub name: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub state: StateLocation,
+    pub variables: BTreeMap<String, Value>,
+    pub network: NetworkSpec,
+    pub outputs: Vec<Output>,
+    pub resources: BTreeMap<Address, ResourceSpec>,
+    pub graph: DependencyGraph,
+    /// Whether any value needs `[network]` looked up (a reference, or a default such as a
+    /// security group's VPC).
+    pub uses_network: bool,
+    /// Warnings found while loading (errors stop the load instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Stack {
+    pub fn directory(&self) -> PathBuf {
+        self.path.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// `file:line:column` of a byte offset in the stack file.
+    pub fn location(&self, offset: usize) -> String {
+        StackError::location(&self.path, &self.source, offset)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateLocation {
+    Local(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct NetworkSpec {
+    pub vpc: String,
+    pub subnets: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub name: String,
+    pub value: SpannedExpr,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResourceSpec {
+    pub address: Address,
+    /// Where `[TYPE.NAME]` stands.
+    pub span: Range<usize>,
+    /// Fields as written (plus derived ones), without defaults.
+    pub fields: BTreeMap<String, SpannedExpr>,
+    pub tags: BTreeMap<String, String>,
+    pub depends_on: Vec<Address>,
+}

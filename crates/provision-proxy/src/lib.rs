@@ -1,0 +1,469 @@
+//! provision-proxy: a small HTTP proxy of the project's own that sits between provision and the AWS
+//! emulator, for tests and benchmarks. It can add a fixed latency to every request (so round trips
+//! can be counted in wall time), and answer chosen requests with faults: an error status of the
+//! proxy's choosing (a 500, a 409, S3's `SlowDown`, a `Throttling` error), a slow answer, or a
+//! connection reset *after* the emulator has handled the request (the answer is lost, the effect is
+//! not).
+//!
+//! One request per connection: the emulator closes its connection after every answer, and so does
+//! the proxy, which keeps the relaying simple and the SDK's retries honest.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What a rule does to a request it matches.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Answer with this status and body without passing the request on.
+    Respond { status: u16, body: String, content_type: &'static str },
+    /// Pass the request on, let the emulator handle it, then reset the connection instead of
+    /// answering: the caller never learns that it succeeded.
+    ResetAfter,
+    /// Pass the request on after this pause.
+    Delay(Duration),
+}
+
+impl Fault {
+    /// An S3-style XML error (`<Error><Code>…`).
+    pub fn s3_error(status: u16, code: &str) -> Fault {
+        Fault::Respond {
+            status,
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by provision-proxy</Message><RequestId>proxy</RequestId></Error>"
+            ),
+            content_type: "application/xml",
+        }
+    }
+
+    /// A query-protocol error (EC2, IAM, ELB, RDS …) with this code, e.g. `Throttling`.
+    pub fn query_error(status: u16, code: &str) -> Fault {
+        Fault::Respond {
+            status,
+            body: format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by provision-proxy</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            ),
+            content_type: "text/xml",
+        }
+    }
+
+    /// A JSON-protocol error (ECS, ECR, Logs …) with this `__type`, e.g. `ThrottlingException`.
+    pub fn json_error(status: u16, code: &str) -> Fault {
+        Fault::Respond {
+            status,
+            body: format!("{{\"__type\":\"{code}\",\"message\":\"injected by provision-proxy\"}}"),
+            content_type: "application/x-amz-json-1.1",
+        }
+    }
+}
+
+/// Which requests a rule applies to; every given part must match.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Matcher {
+    /// `GET`, `PUT` …
+    pub method: Option<String>,
+    /// A substring of the request target (path and query).
+    pub path_contains: Option<String>,
+    /// A header that must be present (case-insensitive name), e.g. `if-match`.
+    pub header: Option<String>,
+    /// A substring of the `X-Amz-Target` header or the body's `Action=` (the operation).
+    pub operation: Option<String>,
+}
+
+impl Matcher {
+    pub fn any() -> Matcher {
+        Matcher::default()
+    }
+
+    pub fn method(mut self, method: &str) -> Matcher {
+        self.method = Some(method.to_string());
+        self
+    }
+
+    pub fn path(mut self, substring: &str) -> Matcher {
+        self.path_contains = Some(substring.to_string());
+        self
+    }
+
+    pub fn header(mut self, name: &str) -> Matcher {
+        self.header = Some(name.to_ascii_lowercase());
+        self
+    }
+
+    pub fn operation(mut self, operation: &str) -> Matcher {
+        self.operation = Some(operation.to_string());
+        self
+    }
+
+    fn matches(&self, request: &RequestHead) -> bool {
+        self.method.as_ref().is_none_or(|m| m.eq_ignore_ascii_case(&request.method))
+            && self.path_contains.as_ref().is_none_or(|p| request.target.contains(p.as_str()))
+            && self.header.as_ref().is_none_or(|h| request.headers.iter().any(|(name, _)| name == h))
+            && self.operation.as_ref().is_none_or(|o| request.operation.contains(o.as_str()))
+    }
+}
+
+/// A fault for requests that match, for the first `times` of them (or all), or for a share of them.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub matcher: Matcher,
+    pub fault: Fault,
+    /// How many matching requests it still applies to; `None`: every one.
+    pub times: Option<u64>,
+    /// Of the matching requests, the share it applies to (0.0–1.0), chosen by a seeded sequence.
+    pub share: Option<f64>,
+}
+
+impl Rule {
+    pub fn new(matcher: Matcher, fault: Fault) -> Rule {
+        Rule { matcher, fault, times: None, share: None }
+    }
+
+    pub fn times(mut self, times: u64) -> Rule {
+        self.times = Some(times);
+        self
+    }
+
+    pub fn share(mut self, share: f64) -> Rule {
+        self.share = Some(share);
+        self
+    }
+}
+
+#[derive(Debug)]
+struct RequestHead {
+    method: String,
+    target: String,
+    /// Lowercase names.
+    headers: Vec<(String, String)>,
+    operation: String,
+    content_length: Option<usize>,
+}
+
+/// What the proxy saw, for assertions and figures.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub faults: AtomicU64,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    latency: Mutex<Duration>,
+    rules: Mutex<Vec<Rule>>,
+    counters: Counters,
+    draws: AtomicU64,
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts a proxy on a free 127.0.0.1 port in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str) -> std::io::Result<Proxy> {
+        let upstream: SocketAddr =
+            upstream.trim_start_matches("http://").trim_end_matches('/').parse().map_err(|error| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{upstream}: {error}"))
+            })?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream,
+            latency: Mutex::new(Duration::ZERO),
+            rules: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            draws: AtomicU64::new(0),
+        });
+        let serving = shared.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let shared = serving.clone();
+                tokio::spawn(async move {
+                    let _ = handle(shared, client).await;
+                });
+            }
+        });
+        Ok(Proxy { address, shared, task })
+    }
+
+    /// The endpoint to give provision (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// A pause before every request is passed on (one-way, so a round trip costs it once).
+    pub fn set_latency(&self, latency: Duration) {
+        *self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()) = latency;
+    }
+
+    pub fn add_rule(&self, rule: Rule) {
+        self.shared.rules.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
+    }
+
+    pub fn clear_rules(&self) {
+        self.shared.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.shared.counters.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn faults(&self) -> u64 {
+        self.shared.counters.faults.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The fault for this request, if a rule takes it (using up one of its `times`).
+fn choose(shared: &Shared, request: &RequestHead) -> Option<Fault> {
+    let mut rules = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
+    for rule in rules.iter_mut() {
+        if !rule.matcher.matches(request) || rule.times == Some(0) {
+            continue;
+        }
+        if let Some(share) = rule.share {
+            let draw = shared.draws.fetch_add(1, Ordering::Relaxed);
+            if unit(draw) >= share {
+                continue;
+            }
+        }
+        if let Some(times) = rule.times.as_mut() {
+            *times -= 1;
+        }
+        return Some(rule.fault.clone());
+    }
+    None
+}
+
+/// A number in [0, 1) from a counter (SplitMix64), so a share of faults is the same every run.
+fn unit(n: u64) -> f64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+async fn handle(shared: Arc<Shared>, mut client: TcpStream) -> std::io::Result<()> {
+    let (head_bytes, mut rest) = read_head(&mut client).await?;
+    let head = parse_head(&head_bytes, &rest);
+    // Read the whole body (it is small: API calls and state documents) so a fault can see it.
+    if let Some(length) = head.content_length {
+        while rest.len() < length {
+            let mut buffer = vec![0u8; 64 * 1024];
+            let n = client.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            rest.extend_from_slice(&buffer[..n]);
+        }
+    }
+    let head = RequestHead { operation: operation_of(&head, &rest), ..head };
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let latency = *shared.latency.lock().unwrap_or_else(|p| p.into_inner());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = choose(&shared, &head);
+    if fault.is_some() {
+        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+    }
+    match fault {
+        Some(Fault::Respond { status, body, content_type }) => {
+            let answer = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-requestid: proxy\r\nConnection: close\r\n\r\n{body}",
+                reason(status),
+                body.len()
+            );
+            client.write_all(answer.as_bytes()).await?;
+            client.shutdown().await
+        }
+        Some(Fault::ResetAfter) => {
+            let _ = relay(&shared, &head_bytes, &rest, None).await?;
+            // Linger 0: close with RST, so the caller sees a reset, not an answer. (Deprecated because
+            // a non-zero linger blocks the thread on drop; a zero one resets at once.)
+            #[allow(deprecated)]
+            client.set_linger(Some(Duration::ZERO))?;
+            drop(client);
+            Ok(())
+        }
+        Some(Fault::Delay(pause)) => {
+            tokio::time::sleep(pause).await;
+            relay(&shared, &head_bytes, &rest, Some(&mut client)).await.map(|_| ())
+        }
+        None => relay(&shared, &head_bytes, &rest, Some(&mut client)).await.map(|_| ()),
+    }
+}
+
+/// Sends the request upstream and the answer to `client` (or nowhere); returns the answer.
+async fn relay(shared: &Shared, head: &[u8], body: &[u8], client: Option<&mut TcpStream>) -> std::io::Result<Vec<u8>> {
+    let mut upstream = TcpStream::connect(shared.upstream).await?;
+    upstream.write_all(&with_connection_close(head)).await?;
+    upstream.write_all(body).await?;
+    let mut answer = Vec::new();
+    upstream.read_to_end(&mut answer).await?;
+    if let Some(client) = client {
+        client.write_all(&answer).await?;
+        client.shutdown().await?;
+    }
+    Ok(answer)
+}
+
+/// The request head with `Connection: close`, so the emulator ends the exchange after answering.
+fn with_connection_close(head: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    for line in text.split("\r\n") {
+        if line.is_empty() {
+            continue;
+        }
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
+}
+
+/// Reads up to the end of the request head; returns the head and what came after it.
+async fn read_head(client: &mut TcpStream) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before a request"));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buffer.split_off(end + 4);
+            return Ok((buffer, rest));
+        }
+        if buffer.len() > 1 << 20 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "request head too long"));
+        }
+    }
+}
+
+fn parse_head(head: &[u8], _body: &[u8]) -> RequestHead {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let content_length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+    RequestHead { method, target, headers, operation: String::new(), content_length }
+}
+
+/// The operation: `X-Amz-Target` (JSON protocols) or `Action=` in a query-protocol body.
+fn operation_of(head: &RequestHead, body: &[u8]) -> String {
+    if let Some((_, target)) = head.headers.iter().find(|(n, _)| n == "x-amz-target") {
+        return target.clone();
+    }
+    let body = String::from_utf8_lossy(body);
+    body.split('&')
+        .chain(head.target.split(['?', '&']))
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .map(str::to_string)
+        .unwrap_or_default()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upstream that answers every request with `200 hello` and counts them.
+    async fn upstream() -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = read_head(&mut stream).await;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    async fn get(endpoint: &str, path: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(endpoint.trim_start_matches("http://")).await?;
+        stream
+            .write_all(
+                format!("PUT {path} HTTP/1.1\r\nHost: x\r\nIf-Match: \"e\"\r\nContent-Length: 2\r\n\r\nhi").as_bytes(),
+            )
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    #[tokio::test]
+    async fn requests_pass_through_and_faults_apply_as_many_times_as_asked() {
+        let (upstream, seen) = upstream().await;
+        let proxy = Proxy::start(&upstream).await.unwrap();
+        assert!(get(&proxy.endpoint(), "/b/k").await.unwrap().ends_with("hello"));
+        proxy.add_rule(
+            Rule::new(Matcher::any().method("PUT").header("If-Match"), Fault::s3_error(500, "InternalError")).times(1),
+        );
+        let faulted = get(&proxy.endpoint(), "/b/k").await.unwrap();
+        assert!(faulted.starts_with("HTTP/1.1 500") && faulted.contains("<Code>InternalError</Code>"), "{faulted}");
+        assert!(get(&proxy.endpoint(), "/b/k").await.unwrap().ends_with("hello"), "only once");
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "the faulted request never reached the upstream");
+        assert_eq!((proxy.requests(), proxy.faults()), (3, 1));
+    }
+
+    #[tokio::test]
+    async fn a_reset_after_loses_the_answer_but_not_the_effect() {
+        let (upstream, seen) = upstream().await;
+        let proxy = Proxy::start(&upstream).await.unwrap();
+        proxy.add_rule(Rule::new(Matcher::any().path("/b/k"), Fault::ResetAfter).times(1));
+        let answer = get(&proxy.endpoint(), "/b/k").await;
+        assert!(answer.map(|a| a.is_empty()).unwrap_or(true), "no answer reaches the caller");
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "the upstream handled it");
+    }
+
+    #[test]
+    fn a_share_of_faults_is_the_same_every_run() {
+        let draws: Vec<bool> = (0..1000).map(|n| unit(n) < 0.2).collect();
+        let hits = draws.iter().filter(|hit| **hit).count();
+        assert!((150..250).contains(&hits), "{hits}");
+        assert_eq!(draws, (0..1000).map(|n| unit(n) < 0.2).collect::<Vec<_>>());
+    }
+}
