@@ -17,6 +17,23 @@ fn create_bucket(name: &str, tags: &[(&str, &str)]) {
     })
 }
 
+fn block_public_access(name: &str) {
+    block_on(async {
+        let all = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        s3().put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(all)
+            .send()
+            .await
+            .expect("block public access");
+    })
+}
+
 fn bucket_exists(bucket: &str) -> bool {
     block_on(async { s3().head_bucket().bucket(bucket).send().await.is_ok() })
 }
@@ -54,6 +71,11 @@ fn import_adopts_a_bucket_and_plans_only_the_differences() {
     .with_emulator();
 
     project.run(&["import", "s3_bucket.site", &bucket]).success().stdout_has("Imported `s3_bucket.site`");
+    // A bucket made by hand allows public access; provision's buckets never do, and the plan says so.
+    let plan = project.run(&["plan", "--detailed-exitcode"]).code(2);
+    assert!(plan.stdout.contains("public_access_blocked: false -> true"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."), "{}", plan.stdout);
+    project.run(&["apply", "--auto-approve"]).success();
     project.run(&["plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
     assert_eq!(project.state()["resources"]["s3_bucket.site"]["id"], bucket.as_str());
 
@@ -86,6 +108,7 @@ fn generate_writes_a_stack_that_plans_to_no_changes() {
     let name = unique_stack_name("gen");
     let bucket = format!("{name}-made-by-hand");
     create_bucket(&bucket, &[("owner", "ops")]);
+    block_public_access(&bucket);
     block_on(async {
         let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
             .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)

@@ -163,8 +163,14 @@ pub async fn refresh(drivers: &DriverRegistry, info: &StackInfo, state: &mut Sta
                     .filter(|(k, _)| read.inputs.contains_key(*k))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let now: BTreeMap<String, Value> =
-                    read.inputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
+                // Drift is a change to what was applied: a field the state never recorded (one a
+                // newer provision reads) is taken as read, and the plan compares it with the stack.
+                let now: BTreeMap<String, Value> = read
+                    .inputs
+                    .iter()
+                    .filter(|(k, _)| entry.inputs.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect();
                 let changes = diff_inputs(driver.schema(), &applied, &now);
                 for (key, value) in read.inputs {
                     entry.inputs.insert(key, value);

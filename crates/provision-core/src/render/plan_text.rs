@@ -114,7 +114,13 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     }
     if action.action != Action::Create {
         for change in derived {
-            out.push_str(&format!("      {}: {}\n", change.path, paint.yellow("changed")));
+            // A flag reads plainly (`public_access_blocked: false -> true`); a hash only as changed.
+            let flag = |p: &Option<Planned>| matches!(p, Some(Planned::Known(serde_json::Value::Bool(_))));
+            if flag(&change.before) && flag(&change.after) {
+                out.push_str(&format!("      {}\n", change_line(change, 0, paint)));
+            } else {
+                out.push_str(&format!("      {}: {}\n", change.path, paint.yellow("changed")));
+            }
         }
     }
     // Entries of derived tables (e.g. the files of an upload) read as a file list, not hashes.

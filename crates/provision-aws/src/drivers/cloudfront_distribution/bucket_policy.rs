@@ -89,6 +89,18 @@ pub(super) async fn grant(
     put(aws, bucket, policy).await
 }
 
+/// Whether `bucket`'s policy still lets `distribution_id` in (a bucket that is gone does not).
+pub(super) async fn allows(aws: &AwsContext, bucket: &str, distribution_id: &str) -> Result<bool, DriverError> {
+    let policy = match current(aws, bucket).await {
+        Ok(Some(policy)) => policy,
+        Ok(None) => return Ok(false),
+        Err(error) if error.code_is("NoSuchBucket") => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    let sid = statement_id(distribution_id);
+    Ok(without_statement(&policy, &sid)?.as_deref() != Some(policy.as_str()))
+}
+
 /// Removes the distribution's statement from `bucket`'s policy; a bucket or policy that is already
 /// gone is fine.
 pub(super) async fn revoke(aws: &AwsContext, bucket: &str, distribution_id: &str) -> Result<(), DriverError> {

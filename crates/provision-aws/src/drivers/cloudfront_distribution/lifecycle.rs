@@ -40,6 +40,9 @@ pub(super) async fn update(
             attributes = Attributes::of(&deployed, attributes.origin_access_control_id.clone());
         }
     }
+    if changed.contains(observation::BUCKET_ACCESS) && !changed.contains("origin_bucket") {
+        bucket_policy::grant(aws, &settings.origin_bucket, &attributes.id, &attributes.arn).await?;
+    }
     reconcile_tags(aws, &attributes.arn, request.tags).await?;
     if changed.contains("origin_content") {
         invalidate_everything(aws, prior.id).await?;

@@ -158,6 +158,12 @@ impl AwsDriver for DistributionDriver {
         &SCHEMA
     }
 
+    fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        // Wanted: the origin bucket lets this distribution in (refresh reads whether it still does).
+        inputs.insert(observation::BUCKET_ACCESS.into(), serde_json::Value::Bool(true));
+        Ok(())
+    }
+
     async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
         let id = id.rsplit('/').next().unwrap_or(id);
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
@@ -180,10 +186,10 @@ impl AwsDriver for DistributionDriver {
     async fn read(
         &self,
         aws: &AwsContext,
-        _stack: &StackInfo,
+        stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        observation::read_many(aws, resources).await
+        observation::read_many(aws, stack, resources).await
     }
 
     async fn create(

@@ -13,9 +13,10 @@ use aws_sdk_cloudfront::types::{
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
+use super::bucket_policy;
 use super::emulator::send_readable;
 use crate::context::AwsContext;
-use crate::drivers::{DriverError, ExistingResource, Observed};
+use crate::drivers::{DriverError, ExistingResource, Observed, StackInfo};
 use provision_core::value::JsonMap;
 
 /// How many `ListTagsForResource` calls a refresh runs at once.
@@ -90,6 +91,7 @@ impl Attributes {
 /// Reads every resource with one listing plus one tag read each.
 pub(super) async fn read_many(
     aws: &AwsContext,
+    stack: &StackInfo,
     resources: &[ExistingResource<'_>],
 ) -> Vec<Result<Option<Observed>, DriverError>> {
     if resources.is_empty() {
@@ -101,7 +103,8 @@ pub(super) async fn read_many(
         Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
     };
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
-    let reads: Vec<_> = resources.iter().map(|resource| observe(aws, resource, summaries.get(resource.id))).collect();
+    let reads: Vec<_> =
+        resources.iter().map(|resource| observe(aws, stack, resource, summaries.get(resource.id))).collect();
     stream::iter(reads).buffered(TAG_READS_IN_FLIGHT).collect().await
 }
 
@@ -141,6 +144,7 @@ async fn list_summaries(
 
 async fn observe(
     aws: &AwsContext,
+    stack: &StackInfo,
     resource: &ExistingResource<'_>,
     summary: Option<&DistributionSummary>,
 ) -> Result<Option<Observed>, DriverError> {
@@ -151,20 +155,40 @@ async fn observe(
         // `spa_fallback` says nothing about what was applied.
         inputs.remove("spa_fallback");
     }
-    inputs.insert("tags".into(), Value::Object(user_tags(&current_tags(aws, summary.arn()).await?)));
+    let bucket = inputs.get("origin_bucket").and_then(Value::as_str).unwrap_or_default().to_string();
+    let (tags, access) = futures::try_join!(current_tags(aws, summary.arn()), async {
+        if bucket.is_empty() {
+            Ok(false)
+        } else {
+            bucket_policy::allows(aws, &bucket, &summary.id).await
+        }
+    })?;
+    inputs.insert("tags".into(), Value::Object(user_tags(&tags)));
+    // The bucket policy statement that lets this distribution read the bucket: someone removing it
+    // breaks the site without touching the distribution, so it is drift like any other.
+    inputs.insert(BUCKET_ACCESS.into(), Value::Bool(access));
     let recorded_control = resource.attributes.get("origin_access_control_id").and_then(Value::as_str);
-    let control = s3_origin(summary.origins(), summary.default_cache_behavior())
-        .and_then(|origin| origin.origin_access_control_id.as_deref())
+    let mut control = s3_origin(summary.origins(), summary.default_cache_behavior())
+        .and_then(|origin| origin.origin_access_control_id.clone())
         .filter(|id| !id.is_empty())
-        .or(recorded_control);
+        .or(recorded_control.map(str::to_string));
+    if control.is_none() {
+        // Not recorded (an interrupted create was adopted) and not answered (the emulator drops
+        // it): the control is found by the name this driver gives it.
+        let name = super::origin_access_control_name(stack, resource.address);
+        control = super::origin_access_control::find_by_name(aws, &name).await?;
+    }
     let attributes = Attributes {
         id: summary.id.clone(),
         arn: summary.arn.clone(),
         domain_name: summary.domain_name.clone(),
-        origin_access_control_id: control.map(str::to_string),
+        origin_access_control_id: control,
     };
     Ok(Some(Observed { id: summary.id.clone(), inputs, attributes: attributes.to_json() }))
 }
+
+/// The hidden input saying the origin bucket's policy lets the distribution in; always wanted.
+pub(super) const BUCKET_ACCESS: &str = "bucket_access";
 
 /// The input fields a summary answers for (all but `tags`).
 pub(super) fn observed_inputs(summary: &DistributionSummary) -> JsonMap {

@@ -1,8 +1,10 @@
 //! The origin access control through which CloudFront signs its requests to the bucket.
 //!
-//! Its name is unique per account, so a create that was interrupted (or a replacement whose old
-//! distribution still exists) meets its own name again; the driver then reuses the existing control
-//! instead of failing, and a delete that finds the control still in use leaves it to its other user.
+//! Its name is unique per account and derived from the stack and the resource, so it is what finds
+//! the control again: a create looks it up by name first and reuses it (a killed run's control, or
+//! the old copy's during a replacement), a refresh that lost its id finds it by name, and a delete
+//! that finds the control still in use leaves it to its other user. AWS also refuses a second control
+//! with the same name; the emulator does not, so looking first is what keeps it from piling up.
 
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
@@ -12,8 +14,11 @@ use aws_sdk_cloudfront::types::{
 use crate::context::AwsContext;
 use crate::drivers::DriverError;
 
-/// Creates the control named `name`, or finds the one that already has that name.
+/// Finds the control named `name`, or creates it.
 pub(super) async fn create(aws: &AwsContext, name: &str, description: &str) -> Result<String, DriverError> {
+    if let Some(existing) = find_by_name(aws, name).await? {
+        return Ok(existing);
+    }
     let config = OriginAccessControlConfig::builder()
         .name(name)
         .description(description)
@@ -38,7 +43,7 @@ pub(super) async fn create(aws: &AwsContext, name: &str, description: &str) -> R
     }
 }
 
-async fn find_by_name(aws: &AwsContext, name: &str) -> Result<Option<String>, DriverError> {
+pub(super) async fn find_by_name(aws: &AwsContext, name: &str) -> Result<Option<String>, DriverError> {
     let mut marker: Option<String> = None;
     loop {
         let output = aws

@@ -23,7 +23,7 @@ use serde_json::Value as Json;
 
 use super::config::ServiceConfig;
 use super::deployment::{self, Timing, Watched};
-use super::observation::{attributes, service_name};
+use super::observation::{attributes, in_use, service_name, UNUSED_REVISIONS};
 use super::task_definition;
 use crate::drivers::ecs_cluster::{ecs_tags, sync_tags, top_level_field};
 use crate::drivers::{DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest};
@@ -68,6 +68,8 @@ pub(super) async fn create(
         }
     };
     let arn = service.service_arn().unwrap_or_default().to_string();
+    // Revisions an interrupted earlier attempt registered: nothing runs them.
+    task_definition::deregister_unused(ecs, &config.name, std::slice::from_ref(&task)).await;
     if config.waits() {
         let watched = watched(&config, &service);
         deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
@@ -135,11 +137,18 @@ pub(super) async fn update(
         if config.waits() {
             let watched = watched(&config, &service);
             deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
-            // Only now is nothing left that runs (or would roll back to) the previous revision.
-            if new_revision && !prior_task.is_empty() && prior_task != task {
-                task_definition::deregister(ecs, prior_task).await;
-            }
+            // Only now is nothing left that runs (or would roll back to) the previous revision, or
+            // any revision a killed run registered and never used.
+            task_definition::deregister_unused(ecs, &config.name, std::slice::from_ref(&task)).await;
         }
+    }
+    if changed.contains(UNUSED_REVISIONS) && !(calls_update && config.waits()) {
+        // Only leftovers to clear: what the service's deployments run stays.
+        let used = match describe_one(ecs, &config.cluster, &config.name).await? {
+            Some(service) => in_use(&service),
+            None => vec![task.clone()],
+        };
+        task_definition::deregister_unused(ecs, &config.name, &used).await;
     }
     if changed.contains("tags") {
         sync_tags(ecs, &arn, prior.inputs, request.tags).await?;
@@ -249,5 +258,15 @@ mod tests {
         assert!(!differs(&change(Some(Json::Null), None)));
         assert!(differs(&change(Some(Json::Null), Some(json!("arn:aws:iam::1:role/app")))));
         assert!(differs(&change(Some(json!(1)), Some(json!(2)))));
+    }
+}
+
+/// The service as ECS describes it now, if it exists.
+async fn describe_one(ecs: &Client, cluster: &str, name: &str) -> Result<Option<Service>, DriverError> {
+    let answer = ecs.describe_services().cluster(cluster).services(name).send().await;
+    match answer.map_err(|error| crate::aws_error("DescribeServices", error)) {
+        Ok(output) => Ok(output.services.unwrap_or_default().into_iter().find(|s| s.status() == Some("ACTIVE"))),
+        Err(error) if GONE.iter().any(|code| error.code_is(code)) => Ok(None),
+        Err(error) => Err(error),
     }
 }

@@ -143,7 +143,17 @@ impl AwsDriver for ServiceDriver {
                 items.dedup();
             }
         }
+        // Wanted: no revision of the family that nothing runs (refresh reports the ones there are).
+        inputs.insert(observation::UNUSED_REVISIONS.into(), Json::Array(Vec::new()));
         Ok(())
+    }
+
+    fn plan_notes(&self, action: Action, _inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
+        if action == Action::Update && changed.contains(&observation::UNUSED_REVISIONS) {
+            vec!["deregisters task definition revisions of this service that nothing runs (an interrupted run left them)".into()]
+        } else {
+            Vec::new()
+        }
     }
 
     fn planned_attributes(&self, _stack: &StackInfo, inputs: &JsonMap) -> JsonMap {

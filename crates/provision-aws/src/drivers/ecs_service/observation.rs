@@ -131,8 +131,23 @@ async fn observe(ecs: &Client, resource: &ExistingResource<'_>, service: &Servic
         inputs.extend(task_definition::observed_inputs(&task, &resource.address.name, &applied, lb_port));
     }
     let name = service.service_name().unwrap_or_default();
+    // Revisions of its family that nothing runs (a killed run registered one and never used it):
+    // drift the next apply clears. Those a deployment still runs (or could roll back to) stay.
+    let unused = task_definition::unused_revisions(ecs, name, &in_use(service)).await?;
+    inputs.insert(UNUSED_REVISIONS.into(), json!(unused));
     let arn = service.service_arn().unwrap_or_default();
     Ok(Observed { id: arn.to_string(), inputs, attributes: attributes(name, arn, running) })
+}
+
+/// The hidden input listing revisions of the service's family that no deployment uses; desired empty.
+pub(super) const UNUSED_REVISIONS: &str = "unused_revisions";
+
+/// The revisions the service's deployments run (the current one first).
+pub(super) fn in_use(service: &Service) -> Vec<String> {
+    let mut used: Vec<String> = service.task_definition().map(str::to_string).into_iter().collect();
+    used.extend(service.deployments().iter().filter_map(|d| d.task_definition().map(str::to_string)));
+    used.dedup();
+    used
 }
 
 pub(super) fn attributes(name: &str, arn: &str, task_definition_arn: &str) -> JsonMap {

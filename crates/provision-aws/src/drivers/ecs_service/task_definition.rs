@@ -225,6 +225,30 @@ pub(super) async fn remove_family(ecs: &Client, family: &str) -> Result<(), Driv
     Ok(())
 }
 
+/// The active revisions of `family` that are not in `used`, sorted.
+pub(super) async fn unused_revisions(ecs: &Client, family: &str, used: &[String]) -> Result<Vec<String>, DriverError> {
+    let mut unused: Vec<String> = list_family(ecs, family, TaskDefinitionStatus::Active)
+        .await?
+        .into_iter()
+        .filter(|arn| !used.contains(arn))
+        .collect();
+    unused.sort();
+    Ok(unused)
+}
+
+/// Deregisters every active revision of `family` that is not in `used`. Failing here never fails
+/// the action (a leftover revision costs nothing, and the next refresh reports it again).
+pub(super) async fn deregister_unused(ecs: &Client, family: &str, used: &[String]) {
+    match unused_revisions(ecs, family, used).await {
+        Ok(unused) => {
+            for arn in unused {
+                deregister(ecs, &arn).await;
+            }
+        }
+        Err(error) => tracing::warn!("listing the revisions of `{family}`: {error}"),
+    }
+}
+
 async fn list_family(ecs: &Client, family: &str, status: TaskDefinitionStatus) -> Result<Vec<String>, DriverError> {
     let mut pages = ecs.list_task_definitions().family_prefix(family).status(status).into_paginator().send();
     let mut arns = Vec::new();

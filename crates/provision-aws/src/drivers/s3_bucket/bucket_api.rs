@@ -54,6 +54,26 @@ pub(super) async fn block_public_access(s3: &Client, name: &str) -> Result<(), D
     Ok(())
 }
 
+/// Whether all four public access blocks are on; a bucket without the configuration has none.
+pub(super) async fn public_access_blocked(s3: &Client, name: &str) -> Result<bool, DriverError> {
+    match s3.get_public_access_block().bucket(name).send().await {
+        Ok(output) => Ok(output.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        })),
+        Err(error) => {
+            let error = crate::aws_error("GetPublicAccessBlock", error);
+            if error.code_is("NoSuchPublicAccessBlockConfiguration") {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 pub(super) async fn put_tags(s3: &Client, name: &str, tags: &BTreeMap<String, String>) -> Result<(), DriverError> {
     let tag_set = tags
         .iter()

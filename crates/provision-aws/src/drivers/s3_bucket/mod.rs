@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 use self::manifest::Manifest;
 use self::objects::ObjectRef;
 use crate::context::AwsContext;
-use crate::drivers::tags::user_tags;
+use crate::drivers::tags::{user_tags, PROVISION_TAG_PREFIX};
 use crate::drivers::{
     AwsDriver, DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -136,6 +136,7 @@ impl AwsDriver for BucketDriver {
     }
 
     fn prepare(&self, stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        inputs.insert(PUBLIC_ACCESS_BLOCKED.into(), Json::Bool(true));
         let config = BucketConfig::from_inputs(inputs)?;
         if let Some(upload) = &config.upload {
             let files = manifest::scan(&upload_folder(stack, upload)?)?;
@@ -239,7 +240,14 @@ impl AwsDriver for BucketDriver {
                 Ok(())
             }
         };
-        futures::try_join!(versioning, tags)?;
+        let blocked = async {
+            if changed.contains(PUBLIC_ACCESS_BLOCKED) {
+                bucket_api::block_public_access(s3, name).await
+            } else {
+                Ok(())
+            }
+        };
+        futures::try_join!(versioning, tags, blocked)?;
         if changed.contains("files") || changed.contains("upload") {
             let prior_files = BucketConfig::from_inputs(prior.inputs)?.files();
             let plan = sync_plan(&prior_files, &config.files());
@@ -271,18 +279,22 @@ impl AwsDriver for BucketDriver {
     }
 
     /// One GetBucketTagging answers all three cases (missing, someone else's, ours) where a
-    /// HeadBucket first would only add a round trip.
+    /// HeadBucket first would only add a round trip. A bucket of that name in this account with no
+    /// provision tags is ours too: the killed create made it and died before tagging it (the next
+    /// plan tags it). One tagged for another stack or address is not.
     async fn find_interrupted(
         &self,
         aws: &AwsContext,
         stack: &StackInfo,
-        _address: &Address,
+        address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         match bucket_api::tags(aws.s3(), intended_id).await {
             Ok(tags) => {
-                let ours = tags.get("provision:stack") == Some(&stack.name);
-                Ok(ours.then(|| intended_id.to_string()))
+                let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
+                let ours = tags.get("provision:stack") == Some(&stack.name)
+                    && tags.get("provision:address").is_none_or(|a| *a == address.to_string());
+                Ok((ours || untagged).then(|| intended_id.to_string()))
             }
             Err(error) if NOT_OURS.iter().any(|code| error.code_is(code)) => Ok(None),
             Err(error) => Err(error),
@@ -320,7 +332,11 @@ async fn read_bucket(
     }
 }
 
-/// Reads the fields the planner compares: 2 requests, 3 (or more, per 1000 objects) with files.
+/// The hidden input saying the bucket blocks all public access (always wanted: the bucket is
+/// private; someone turning a block off shows as drift and the next apply turns it on again).
+const PUBLIC_ACCESS_BLOCKED: &str = "public_access_blocked";
+
+/// Reads the fields the planner compares: 3 requests at once, 4 (or more, per 1000 objects) with files.
 async fn observe(s3: &Client, stack: &StackInfo, name: &str, with_files: bool) -> Result<Observed, DriverError> {
     let files = async {
         if with_files {
@@ -329,11 +345,16 @@ async fn observe(s3: &Client, stack: &StackInfo, name: &str, with_files: bool) -
             Ok(None)
         }
     };
-    let (versioning, tags, files) =
-        futures::try_join!(bucket_api::versioning_enabled(s3, name), bucket_api::tags(s3, name), files)?;
+    let (versioning, tags, blocked, files) = futures::try_join!(
+        bucket_api::versioning_enabled(s3, name),
+        bucket_api::tags(s3, name),
+        bucket_api::public_access_blocked(s3, name),
+        files
+    )?;
     let mut result = observed(name, &stack.region, files.as_ref());
     result.inputs.insert("bucket".into(), name.into());
     result.inputs.insert("versioning".into(), versioning.into());
+    result.inputs.insert(PUBLIC_ACCESS_BLOCKED.into(), blocked.into());
     result.inputs.insert("tags".into(), user_tags(&tags));
     if let Some(files) = &files {
         result.inputs.insert("files".into(), manifest_json(files));
