@@ -68,6 +68,9 @@ pub struct Loaded {
 }
 
 pub fn load(global: &GlobalOptions) -> Result<Loaded> {
+    if let Some(region) = &global.region {
+        check_region_name(region, "`--region`")?;
+    }
     let cloud = AwsCloud::new(ConnectOptions::default());
     let stack = stack::load(&global.stack_file, &LoadOptions { variables: global.variables.clone() }, cloud.drivers())?;
     if !stack.warnings.is_empty() && !global.quiet {
@@ -157,8 +160,19 @@ pub fn offline_region(global: &GlobalOptions, stack: &Stack) -> String {
 }
 
 /// The region the cloud is set for (loads the AWS configuration; no request).
+/// The region the cloud is set for (loads the AWS configuration; no request), refused when it is
+/// not a region name — before any request is sent.
 pub async fn region(cloud: &AwsCloud) -> Result<String> {
-    cloud.region().await.map_err(|error| anyhow!("{error}"))
+    let region = cloud.region().await.map_err(|error| anyhow!("{error}"))?;
+    check_region_name(&region, "the AWS configuration (`--region`, `AWS_REGION` or the profile)")?;
+    Ok(region)
+}
+
+fn check_region_name(region: &str, source: &str) -> Result<()> {
+    match provision_core::stack::region::region_problem(region) {
+        Some(problem) => bail!("{problem} (from {source})\n\nhint: use a region such as `us-east-1`"),
+        None => Ok(()),
+    }
 }
 
 /// Says what refresh settled of a killed run's unfinished creates.

@@ -12,7 +12,7 @@ use anyhow::{anyhow, Result};
 use provision_aws::AwsCloud;
 use provision_core::address::Address;
 use provision_core::cloud::{Cloud, TaggedResource};
-use provision_core::driver::{ExistingResource, ProgressSink, StackInfo};
+use provision_core::driver::{ExistingResource, Leftover, ProgressSink, StackInfo};
 use provision_core::state::State;
 use provision_core::value::JsonMap;
 
@@ -40,14 +40,79 @@ const DELETE_ORDER: &[&str] = &[
     "s3_bucket",
 ];
 
-pub async fn find(cloud: &AwsCloud, stack_name: &str, state: &State) -> Result<Vec<Orphan>> {
+/// What belongs to the stack but not to its state.
+#[derive(Debug, Default)]
+pub struct Strays {
+    /// Whole resources, with the import command that would adopt each.
+    pub orphans: Vec<Orphan>,
+    /// Parts drivers made that nothing recorded uses, by resource type.
+    pub leftovers: Vec<(String, Leftover)>,
+}
+
+impl Strays {
+    pub fn is_empty(&self) -> bool {
+        self.orphans.is_empty() && self.leftovers.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.orphans.len() + self.leftovers.len()
+    }
+}
+
+pub async fn find(cloud: &AwsCloud, stack_name: &str, state: &State) -> Result<Strays> {
     let tagged = cloud
         .tagged(stack_name)
         .await
         .map_err(|error| anyhow!("looking for resources tagged with the stack: {error}"))?;
+    let orphans = find_orphans(cloud, stack_name, state, &tagged).await?;
+    let leftovers = find_leftovers(cloud, stack_name, state, &tagged).await?;
+    Ok(Strays { orphans, leftovers })
+}
+
+/// Each driver's parts that nothing in the state uses, all types at once.
+async fn find_leftovers(
+    cloud: &AwsCloud,
+    stack_name: &str,
+    state: &State,
+    tagged: &[TaggedResource],
+) -> Result<Vec<(String, Leftover)>> {
+    let region = cloud.region().await.map_err(|error| anyhow!("{error}"))?;
+    let info = StackInfo { name: stack_name.to_string(), region, directory: ".".into() };
+    let lookups = cloud.drivers().iter().map(|driver| {
+        let type_name = driver.schema().type_name;
+        let recorded: Vec<ExistingResource<'_>> = state
+            .resources
+            .iter()
+            .chain(&state.deposed)
+            .filter(|(address, _)| address.type_name == type_name)
+            .map(|(address, entry)| ExistingResource {
+                address,
+                id: &entry.id,
+                inputs: &entry.inputs,
+                attributes: &entry.attributes,
+            })
+            .collect();
+        let info = &info;
+        async move { (type_name, driver.leftovers(info, &recorded, tagged).await) }
+    });
+    let mut leftovers = Vec::new();
+    for (type_name, found) in futures::future::join_all(lookups).await {
+        let found = found.map_err(|error| anyhow!("looking for leftover `{type_name}` parts: {error}"))?;
+        leftovers.extend(found.into_iter().map(|leftover| (type_name.to_string(), leftover)));
+    }
+    Ok(leftovers)
+}
+
+async fn find_orphans(
+    cloud: &AwsCloud,
+    stack_name: &str,
+    state: &State,
+    tagged: &[TaggedResource],
+) -> Result<Vec<Orphan>> {
     let drivers = cloud.drivers();
     let mut candidates = Vec::new();
     for TaggedResource { arn, tags } in tagged {
+        let arn = arn.clone();
         if tags.get("provision:stack").map(String::as_str) != Some(stack_name) {
             continue;
         }
@@ -113,6 +178,18 @@ fn delete_rank(address: &Address) -> usize {
     DELETE_ORDER.iter().position(|t| *t == address.type_name).unwrap_or(DELETE_ORDER.len())
 }
 
+/// Removes the leftover parts (after the orphans, which may still use some). Returns the failures.
+pub async fn sweep_leftovers(cloud: &AwsCloud, leftovers: &[(String, Leftover)]) -> Vec<(String, String)> {
+    let mut failures = Vec::new();
+    for (type_name, leftover) in leftovers {
+        let Some(driver) = cloud.drivers().get(type_name) else { continue };
+        if let Err(error) = driver.delete_leftover(leftover).await {
+            failures.push((format!("{} `{}`", leftover.kind, leftover.id), error.to_string()));
+        }
+    }
+    failures
+}
+
 /// Deletes the orphans, most dependent first. `inputs` gives the stack file's settings for an
 /// address (e.g. `force_destroy`) where it still has one. Returns the failures.
 pub async fn sweep(
@@ -151,29 +228,38 @@ pub async fn sweep_stack(
     let backend = super::state_backend(stack)?;
     let guard = super::lock(&backend, "destroy --sweep", options.lock_timeout).await?;
     let (state, _) = super::read_state(backend.as_ref(), stack).await?;
-    let orphans = find(cloud, &stack.name, &state).await?;
-    if orphans.is_empty() {
-        println!("Sweep: nothing tagged `provision:stack = {}` is left.", stack.name);
+    let strays = find(cloud, &stack.name, &state).await?;
+    if strays.is_empty() {
+        println!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name);
         guard.release().await.map_err(super::backend_error)?;
         return Ok(0);
     }
-    println!("Sweep: deleting {} resource(s) tagged with the stack that the state does not know.", orphans.len());
+    println!(
+        "Sweep: deleting {} resource(s) and {} leftover part(s) of the stack that the state does not know.",
+        strays.orphans.len(),
+        strays.leftovers.len()
+    );
     let info = provision_core::engine::stack_info(stack, super::region(cloud).await?);
     let settings = |address: &Address| stack_settings(&loaded, &info, &state, address);
     let progress = SweepProgress(reporter);
-    let failures = sweep(cloud, &info, &orphans, &settings, &progress).await;
+    let mut failures: Vec<(String, String)> = sweep(cloud, &info, &strays.orphans, &settings, &progress)
+        .await
+        .into_iter()
+        .map(|(orphan, error)| (format!("{} (`{}`)", orphan.address, orphan.id), error))
+        .collect();
+    failures.extend(sweep_leftovers(cloud, &strays.leftovers).await);
     guard.release().await.map_err(super::backend_error)?;
-    for (orphan, error) in &failures {
-        eprintln!("{} {} (`{}`): delete failed: {error}", global.error_paint.red("error:"), orphan.address, orphan.id);
+    for (what, error) in &failures {
+        eprintln!("{} {what}: delete failed: {error}", global.error_paint.red("error:"));
     }
     if failures.is_empty() {
-        println!("Sweep complete: {} deleted.", orphans.len());
+        println!("Sweep complete: {} deleted.", strays.len());
         Ok(0)
     } else {
         eprintln!(
             "Sweep: {} of {} could not be deleted; run `provision destroy --sweep` again after fixing the cause.",
             failures.len(),
-            orphans.len()
+            strays.len()
         );
         Ok(1)
     }

@@ -92,18 +92,26 @@ pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Du
         }
         StateCommand::Orphans => {
             let (state, _) = read_state(backend.as_ref(), stack).await?;
-            let orphans = super::orphans::find(&loaded.cloud, &stack.name, &state).await?;
-            if orphans.is_empty() {
+            let strays = super::orphans::find(&loaded.cloud, &stack.name, &state).await?;
+            if strays.is_empty() {
                 println!("No orphans: every resource tagged `provision:stack = {}` is in the state.", stack.name);
             }
-            for orphan in &orphans {
+            for orphan in &strays.orphans {
                 println!(
                     "{}\t{}\n  adopt it:  provision import {} {}",
                     orphan.address, orphan.arn, orphan.address, orphan.id
                 );
             }
-            if !orphans.is_empty() {
-                println!("\n{} orphan(s); `provision destroy --sweep` deletes them instead.", orphans.len());
+            for (type_name, leftover) in &strays.leftovers {
+                let owner = leftover.owner.as_ref().map(|a| a.to_string()).unwrap_or_else(|| type_name.clone());
+                println!("{owner}\t{} `{}` (nothing in the state uses it)", leftover.kind, leftover.id);
+            }
+            if !strays.is_empty() {
+                println!(
+                    "\n{} orphan(s), {} leftover part(s); `provision destroy --sweep` deletes them.",
+                    strays.orphans.len(),
+                    strays.leftovers.len()
+                );
             }
         }
     }

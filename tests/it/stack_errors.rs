@@ -77,3 +77,43 @@ fn the_error_output_shows_the_offending_line() {
     let run = project.run(&["validate"]).code(1);
     insta::assert_snapshot!(run.stderr.replace(&project.stack_name, "[STACK]"));
 }
+
+#[test]
+fn more_tags_than_aws_allows_are_refused_offline() {
+    let tags: Vec<String> = (0..49).map(|i| format!("t{i} = \"v\"")).collect();
+    let stack = format!("[stack]\nname = \"{{name}}\"\n\n[s3_bucket.site]\ntags = {{ {} }}\n", tags.join(", "));
+    plan_fails(&stack)
+        .stderr_has("stack.toml:5:8: `s3_bucket.site` would carry 51 tags")
+        .stderr_has("AWS allows 50")
+        .stderr_has("remove at least 1 tag(s)");
+    Project::new("err", &stack).run(&["validate"]).code(1).stderr_has("would carry 51 tags");
+}
+
+#[test]
+fn reserved_and_overlong_tags_are_refused_offline() {
+    plan_fails(&format!(
+        "[stack]\nname = \"{{name}}\"\ntags = {{ \"aws:owner\" = \"me\" }}\n\n[s3_bucket.site]\ntags = {{ team = \"{}\" }}\n",
+        "x".repeat(257)
+    ))
+    .stderr_has("stack.toml:3:10: tag key `aws:owner` uses the `aws:` prefix")
+    .stderr_has("the value of tag `team` is 257 characters long");
+}
+
+#[test]
+fn a_region_that_does_not_exist_is_refused_before_any_call() {
+    plan_fails("[stack]\nname = \"{name}\"\nregion = \"mars-north-9\"\n\n[s3_bucket.site]\n")
+        .stderr_has("stack.toml:3:10: `mars-north-9` is not an AWS region");
+    Project::new("err", "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\n")
+        .with_unreachable_endpoint()
+        .run(&["--region", "us-est-1", "plan"])
+        .code(1)
+        .stderr_has("`us-est-1` is not an AWS region");
+}
+
+#[test]
+fn a_missing_upload_folder_is_found_before_any_call() {
+    let project = Project::new("err", "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\nupload = \"public\"\n")
+        .with_unreachable_endpoint();
+    let run = project.run(&["plan"]).code(1).stderr_has("`upload` folder `public` does not exist");
+    assert!(!run.stderr.contains("dispatch failure") && !run.stderr.contains("connect"), "{}", run.stderr);
+}

@@ -77,6 +77,9 @@ pub async fn make_plan(
 ) -> Result<Planned> {
     let info = stack_info(stack, region.clone());
     check_region(&state, &region)?;
+    if !options.destroy {
+        preflight(drivers, stack, &info, &state)?;
+    }
     let mut drift: Vec<Drift> = Vec::new();
     let mut network = state.network.clone();
     let mut recovered = Vec::new();
@@ -140,6 +143,27 @@ pub async fn make_plan(
     };
     let plan = plan::plan(inputs, options)?;
     Ok(Planned { plan, state, info, network, recovered, abandoned_creates })
+}
+
+/// Everything about the inputs that can be known without the cloud — field values, the drivers'
+/// own rules, an `upload` folder that must exist — checked before the first call, so a plan never
+/// makes calls and then fails on something it could have known first.
+pub fn preflight(
+    drivers: &crate::driver::DriverRegistry,
+    stack: &Stack,
+    info: &StackInfo,
+    state: &State,
+) -> Result<()> {
+    let resolver = Resolver { stack, info, network: state.network.as_ref() };
+    let lookup = |a: &Address| {
+        state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+    };
+    for (address, resource) in &stack.resources {
+        let Some(driver) = drivers.get(&address.type_name) else { continue };
+        let prior = state.resources.get(address).map(|r| &r.inputs);
+        plan::desired_inputs(&resolver, driver, resource, &lookup, prior).map_err(|error| anyhow!(error))?;
+    }
+    Ok(())
 }
 
 /// Asks the drivers that look things up at plan time (an image tag's digest), all at once, with

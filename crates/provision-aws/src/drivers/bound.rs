@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use provision_core::address::Address;
 use provision_core::driver::{
-    Driver, DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
+    Driver, DriverError, ExistingResource, FieldChange, Leftover, Observed, Problem, ProgressSink, ResourceRequest,
+    StackInfo,
 };
 use provision_core::plan::Action;
 use provision_core::schema::ResourceSchema;
@@ -122,6 +123,21 @@ impl<D: AwsDriver> Driver for Bound<D> {
 
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         self.driver.id_from_arn(arn)
+    }
+
+    async fn leftovers(
+        &self,
+        stack: &StackInfo,
+        recorded: &[ExistingResource<'_>],
+        tagged: &[provision_core::cloud::TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        let aws = self.session.context().await?;
+        self.driver.leftovers(aws, stack, recorded, tagged).await
+    }
+
+    async fn delete_leftover(&self, leftover: &Leftover) -> Result<(), DriverError> {
+        let aws = self.session.context().await?;
+        self.driver.delete_leftover(aws, leftover).await
     }
 
     async fn list_tagged(&self, stack: &str) -> Option<Result<Vec<(String, BTreeMap<String, String>)>, DriverError>> {

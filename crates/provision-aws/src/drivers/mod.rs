@@ -28,9 +28,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use provision_core::address::Address;
+pub use provision_core::cloud::TaggedResource;
 use provision_core::driver::DriverRegistry;
 pub use provision_core::driver::{
-    DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
+    DriverError, ExistingResource, FieldChange, Leftover, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
 };
 use provision_core::plan::Action;
 use provision_core::schema::ResourceSchema;
@@ -123,6 +124,20 @@ pub trait AwsDriver: Send + Sync + 'static {
 
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         Some(arn.to_string())
+    }
+
+    async fn leftovers(
+        &self,
+        _aws: &AwsContext,
+        _stack: &StackInfo,
+        _recorded: &[ExistingResource<'_>],
+        _tagged: &[TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        Ok(Vec::new())
+    }
+
+    async fn delete_leftover(&self, _aws: &AwsContext, _leftover: &Leftover) -> Result<(), DriverError> {
+        Ok(())
     }
 
     async fn list_tagged(

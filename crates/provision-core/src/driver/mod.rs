@@ -98,6 +98,20 @@ impl Problem {
     }
 }
 
+/// A part a driver made on its way that nothing recorded uses any more (an origin access control
+/// whose distribution is gone, a task definition revision no service runs). Untaggable or not, it is
+/// found by how the driver names or marks it, so `state orphans` lists it and `destroy --sweep`
+/// removes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leftover {
+    /// What it is, for people: `origin access control`, `task definition revision`.
+    pub kind: String,
+    /// The id or ARN the driver deletes it by.
+    pub id: String,
+    /// The resource it was made for, when its name or tags tell.
+    pub owner: Option<Address>,
+}
+
 /// Progress that a long-running driver call reports while it waits (e.g. CloudFront deploying).
 pub trait ProgressSink: Send + Sync {
     fn waiting(&self, address: &Address, message: &str);
@@ -203,6 +217,22 @@ pub trait Driver: Send + Sync {
     /// The state id of a resource of this type, from its ARN (resources found by their tags).
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         Some(arn.to_string())
+    }
+
+    /// Parts of this type's resources in `stack` that none of `recorded` (the resources of this
+    /// type the state holds) uses. `tagged` is what the cloud lists as tagged with the stack.
+    async fn leftovers(
+        &self,
+        _stack: &StackInfo,
+        _recorded: &[ExistingResource<'_>],
+        _tagged: &[crate::cloud::TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        Ok(Vec::new())
+    }
+
+    /// Removes a part [`Driver::leftovers`] found.
+    async fn delete_leftover(&self, _leftover: &Leftover) -> Result<(), DriverError> {
+        Ok(())
     }
 
     /// Resources of this type tagged `provision:stack = stack` that the Resource Groups Tagging API

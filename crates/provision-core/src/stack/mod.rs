@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod expression;
 mod loader;
 mod naming;
+pub mod region;
 
 use std::collections::BTreeMap;
 use std::ops::Range;

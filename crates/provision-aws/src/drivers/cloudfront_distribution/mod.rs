@@ -230,6 +230,38 @@ impl AwsDriver for DistributionDriver {
     ) -> Result<Option<String>, DriverError> {
         observation::find_by_comment(aws, &ownership_comment(stack, address)).await
     }
+
+    /// Origin access controls this stack made (their description is the ownership comment) for a
+    /// distribution the state does not hold: a create killed before the distribution existed, or a
+    /// delete killed between the distribution and its control. Controls cannot be tagged.
+    async fn leftovers(
+        &self,
+        aws: &AwsContext,
+        stack: &StackInfo,
+        recorded: &[ExistingResource<'_>],
+        _tagged: &[TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        let prefix = format!("provision {} ", stack.name);
+        let mut leftovers = Vec::new();
+        for (id, _name, description) in origin_access_control::list_all(aws).await? {
+            let Some(owner) = description.strip_prefix(&prefix).and_then(|a| a.parse::<Address>().ok()) else {
+                continue;
+            };
+            let used = recorded.iter().any(|resource| {
+                resource.address == &owner
+                    || resource.attributes.get("origin_access_control_id").and_then(serde_json::Value::as_str)
+                        == Some(id.as_str())
+            });
+            if !used {
+                leftovers.push(Leftover { kind: "origin access control".into(), id, owner: Some(owner) });
+            }
+        }
+        Ok(leftovers)
+    }
+
+    async fn delete_leftover(&self, aws: &AwsContext, leftover: &Leftover) -> Result<(), DriverError> {
+        origin_access_control::delete(aws, &leftover.id).await
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,29 @@ pub(super) async fn find_by_name(aws: &AwsContext, name: &str) -> Result<Option<
     }
 }
 
+/// Every control in the account as `(id, name, description)`.
+pub(super) async fn list_all(aws: &AwsContext) -> Result<Vec<(String, String, String)>, DriverError> {
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let output = aws
+            .cloudfront()
+            .list_origin_access_controls()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ListOriginAccessControls", error))?;
+        let Some(list) = output.origin_access_control_list else { return Ok(all) };
+        for control in list.items() {
+            all.push((control.id().to_string(), control.name().to_string(), control.description().to_string()));
+        }
+        match list.next_marker {
+            Some(next) if list.is_truncated && !next.is_empty() => marker = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
 /// Deletes the control; one that is gone already, or still used by another distribution, is left.
 pub(super) async fn delete(aws: &AwsContext, id: &str) -> Result<(), DriverError> {
     let etag = match aws.cloudfront().get_origin_access_control().id(id).send().await {

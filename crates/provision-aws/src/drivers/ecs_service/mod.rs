@@ -255,6 +255,43 @@ impl AwsDriver for ServiceDriver {
     ) -> Result<Option<String>, DriverError> {
         observation::find_interrupted(aws.ecs(), stack, intended_id).await
     }
+
+    /// Task definition revisions tagged with the stack whose family is no service's in the state
+    /// (a create killed before its service existed, a delete killed before the family was removed).
+    /// Families of recorded services are kept tidy by refresh and apply instead.
+    async fn leftovers(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        recorded: &[ExistingResource<'_>],
+        tagged: &[TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        let families: Vec<String> = recorded
+            .iter()
+            .map(|resource| {
+                resource
+                    .inputs
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| observation::service_name(resource.id).to_string())
+            })
+            .collect();
+        let mut leftovers = Vec::new();
+        for resource in tagged.iter().filter(|r| r.arn.contains(":task-definition/")) {
+            let Some(family) = task_definition::family_of(&resource.arn) else { continue };
+            if families.iter().any(|f| f == family) || !task_definition::still_exists(aws.ecs(), &resource.arn).await? {
+                continue;
+            }
+            let owner = resource.tags.get("provision:address").and_then(|a| a.parse::<Address>().ok());
+            leftovers.push(Leftover { kind: "task definition revision".into(), id: resource.arn.clone(), owner });
+        }
+        Ok(leftovers)
+    }
+
+    async fn delete_leftover(&self, aws: &AwsContext, leftover: &Leftover) -> Result<(), DriverError> {
+        task_definition::remove(aws.ecs(), &leftover.id).await
+    }
 }
 
 #[cfg(test)]

@@ -249,6 +249,33 @@ pub(super) async fn deregister_unused(ecs: &Client, family: &str, used: &[String
     }
 }
 
+/// Whether a revision still exists (active or deregistered); a deleted one does not. The emulator
+/// keeps listing deleted revisions under their tags, so a listing alone does not tell.
+pub(super) async fn still_exists(ecs: &Client, arn: &str) -> Result<bool, DriverError> {
+    match ecs.describe_task_definition().task_definition(arn).send().await {
+        Ok(output) => Ok(output
+            .task_definition()
+            .and_then(|definition| definition.status())
+            .is_some_and(|status| matches!(status, TaskDefinitionStatus::Active | TaskDefinitionStatus::Inactive))),
+        Err(error) => {
+            let error = crate::aws_error("DescribeTaskDefinition", error);
+            if error.code_is("ClientException") {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Deregisters (if active) and deletes one revision.
+pub(super) async fn remove(ecs: &Client, arn: &str) -> Result<(), DriverError> {
+    deregister(ecs, arn).await;
+    let deleted = ecs.delete_task_definitions().task_definitions(arn).send().await;
+    deleted.map_err(|error| crate::aws_error("DeleteTaskDefinitions", error))?;
+    Ok(())
+}
+
 async fn list_family(ecs: &Client, family: &str, status: TaskDefinitionStatus) -> Result<Vec<String>, DriverError> {
     let mut pages = ecs.list_task_definitions().family_prefix(family).status(status).into_paginator().send();
     let mut arns = Vec::new();
@@ -262,7 +289,7 @@ async fn list_family(ecs: &Client, family: &str, status: TaskDefinitionStatus) -
 }
 
 /// `arn:…:task-definition/FAMILY:REVISION` → `FAMILY`.
-fn family_of(arn: &str) -> Option<&str> {
+pub(super) fn family_of(arn: &str) -> Option<&str> {
     let (_, revision) = arn.rsplit_once('/')?;
     Some(revision.rsplit_once(':').map_or(revision, |(family, _)| family))
 }

@@ -118,7 +118,7 @@ impl Loader<'_> {
         let mut resources = BTreeMap::new();
         for (key, value) in root.iter() {
             if let Some(driver) = self.drivers.get(key.get_ref()) {
-                self.resources_of_type(driver.schema(), value, &variables, &mut resources);
+                self.resources_of_type(driver.schema(), value, &variables, &header.tags, &mut resources);
             }
         }
         for resource in resources.values_mut() {
@@ -221,9 +221,22 @@ impl Loader<'_> {
         for (field, value) in table.iter() {
             match field.get_ref().as_ref() {
                 "name" => name = self.string_with_variables(value, variables),
-                "region" => header.region = self.string_with_variables(value, variables).map(|(text, _)| text),
+                "region" => {
+                    header.region = self.string_with_variables(value, variables).map(|(text, span)| {
+                        if let Some(problem) = super::region::region_problem(&text) {
+                            self.error(
+                                Diagnostic::error(problem, Some(span))
+                                    .hint("set `region` to the AWS region to deploy to, e.g. `us-east-1`"),
+                            );
+                        }
+                        text
+                    })
+                }
                 "endpoint" => header.endpoint = self.string_with_variables(value, variables).map(|(text, _)| text),
-                "tags" => header.tags = self.string_map(value, variables),
+                "tags" => {
+                    header.tags = self.string_map(value, variables);
+                    self.check_tag_count("every resource", header.tags.len(), 0, value.span());
+                }
                 other => {
                     let diagnostic =
                         Diagnostic::error(format!("unknown field `{other}` in `[stack]`"), Some(field.span()));
@@ -338,6 +351,7 @@ impl Loader<'_> {
         schema: &'static ResourceSchema,
         value: &Spanned<DeValue<'_>>,
         variables: &BTreeMap<String, Value>,
+        stack_tags: &BTreeMap<String, String>,
         resources: &mut BTreeMap<Address, ResourceSpec>,
     ) {
         let Some(table) = value.get_ref().as_table() else {
@@ -374,7 +388,13 @@ impl Loader<'_> {
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
                 match field_name {
-                    "tags" => resource.tags = self.string_map(value, variables),
+                    "tags" => {
+                        resource.tags = self.string_map(value, variables);
+                        if schema.taggable {
+                            let shared = stack_tags.len();
+                            self.check_tag_count(&address.to_string(), shared, resource.tags.len(), value.span());
+                        }
+                    }
                     "depends_on" => resource.depends_on = self.depends_on(value),
                     _ => match schema.field(field_name) {
                         Some(spec) => {

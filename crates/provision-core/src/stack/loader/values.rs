@@ -255,13 +255,44 @@ impl Loader<'_> {
             return map;
         };
         for (key, item) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if let Some(problem) = tag_key_problem(name) {
+                self.error(Diagnostic::error(format!("tag key `{name}` {problem}"), Some(key.span())).hint(
+                    "tag keys are 1 to 128 characters and must not start with `aws:` (AWS's) or `provision:` (provision's own)",
+                ));
+            }
             if item.get_ref().as_str().is_none() {
-                self.error(Diagnostic::error(format!("tag `{}` must be a string", key.get_ref()), Some(item.span())));
-            } else if let Some((text, _)) = self.string_with_variables(item, variables) {
-                map.insert(key.get_ref().to_string(), text);
+                self.error(Diagnostic::error(format!("tag `{name}` must be a string"), Some(item.span())));
+            } else if let Some((text, span)) = self.string_with_variables(item, variables) {
+                if text.chars().count() > MAX_TAG_VALUE {
+                    self.error(
+                        Diagnostic::error(
+                            format!("the value of tag `{name}` is {} characters long", text.chars().count()),
+                            Some(span),
+                        )
+                        .hint(format!("AWS allows tag values of up to {MAX_TAG_VALUE} characters")),
+                    );
+                }
+                map.insert(name.to_string(), text);
             }
         }
         map
+    }
+
+    /// AWS allows 50 tags per resource; provision adds its own two to the stack's and the resource's.
+    pub(super) fn check_tag_count(&mut self, address: &str, stack_tags: usize, own: usize, span: Range<usize>) {
+        let total = stack_tags + own + PROVISION_TAGS;
+        if total > MAX_TAGS {
+            self.error(
+                Diagnostic::error(
+                    format!(
+                        "`{address}` would carry {total} tags ({stack_tags} from `[stack] tags`, {own} of its own, {PROVISION_TAGS} of provision's); AWS allows {MAX_TAGS}"
+                    ),
+                    Some(span),
+                )
+                .hint(format!("remove at least {} tag(s)", total - MAX_TAGS)),
+            );
+        }
     }
 
     pub(super) fn table<'a, 'i>(
@@ -274,5 +305,41 @@ impl Loader<'_> {
             self.error(Diagnostic::error(format!("`{}` must be a table", key.get_ref()), Some(value.span())));
         }
         table
+    }
+}
+
+/// AWS's limits for tags (the same for every service provision uses).
+const MAX_TAGS: usize = 50;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+/// `provision:stack` and `provision:address`.
+const PROVISION_TAGS: usize = 2;
+
+fn tag_key_problem(key: &str) -> Option<String> {
+    let length = key.chars().count();
+    if length == 0 {
+        Some("is empty".into())
+    } else if length > MAX_TAG_KEY {
+        Some(format!("is {length} characters long"))
+    } else if key.to_ascii_lowercase().starts_with("aws:") {
+        Some("uses the `aws:` prefix, which AWS reserves".into())
+    } else if key.starts_with("provision:") {
+        Some("uses the `provision:` prefix, which provision reserves for its own tags".into())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::tag_key_problem;
+
+    #[test]
+    fn tag_keys_follow_aws_rules() {
+        assert_eq!(tag_key_problem("team"), None);
+        assert!(tag_key_problem("aws:cloudformation:stack").unwrap().contains("`aws:`"));
+        assert!(tag_key_problem("AWS:x").is_some());
+        assert!(tag_key_problem("provision:stack").unwrap().contains("provision"));
+        assert!(tag_key_problem(&"k".repeat(129)).unwrap().contains("129"));
     }
 }
