@@ -68,6 +68,10 @@ fn run_size(binary: &Path, size: usize, endpoint: Option<&str>) {
         apply.wall.as_secs_f64() * 1000.0,
         requests(&apply.stderr).map(|r| r.to_string()).unwrap_or_else(|| "?".into())
     );
+    if let Some(writes) = apply.stderr.lines().rev().find_map(|line| line.split("state writes: ").nth(1)) {
+        // Group commit: actions finishing while a write is in flight share the next write.
+        println!("  {:<28} {writes}", "state writes (group commit)");
+    }
     let refresh = median_of(3, || measure(binary, &dir, Some(endpoint), &["-v", "plan"]));
     let count = requests(&refresh.stderr);
     report("plan (with refresh)", &refresh);

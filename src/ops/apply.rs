@@ -90,11 +90,12 @@ async fn execute(
         Executor { stack, info: &info, network: network.as_ref(), drivers: cloud.drivers(), writer: &writer, reporter };
     let outcome = executor.execute(&plan, &ExecutionOptions { parallelism: options.parallelism }, stop).await;
     let (state, stats, _) = writer.finish().await;
+    tracing::info!("aws requests: {}", cloud.request_count());
     tracing::info!(
-        "aws requests: {}; state writes: {} for {} changes ({} bytes, {:.1} ms writing)",
-        cloud.request_count(),
+        "state writes: {} for {} changes of {} actions, {} bytes, {:.1} ms writing",
         stats.writes,
         stats.changes,
+        plan.actions.len(),
         stats.bytes,
         stats.time_writing.as_secs_f64() * 1000.0
     );

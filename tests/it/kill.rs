@@ -1,0 +1,237 @@
+//! `kill -9` at seeded random moments: `apply` and `destroy` of a stack of every type are killed,
+//! then run again to the end. After each completed run every AWS object is counted through each
+//! service's own listing — origin access controls and task definition revisions included, which
+//! the tagging API alone would not show — and must be exactly what the stack wants (or nothing
+//! after destroy), with a state file that parses after every kill.
+//!
+//! `PROVISION_KILL_ROUNDS` sets the number of rounds (default 2, as in CI);
+//! `PROVISION_KILL_SEED` the seed. Each round kills one apply and one destroy.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    binary, block_on, ec2, ecr, ecs, elbv2, emulator_get, endpoint, example_stack, iam, rds, s3, Project,
+};
+
+/// SplitMix64, so a seed names one sequence of kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
+}
+
+/// What a completed apply of `stacks/webapp.toml` (14 resources of all 12 first types) leaves.
+const EXPECTED: &[(&str, usize)] = &[
+    ("s3 bucket", 1),
+    ("cloudfront distribution", 1),
+    ("origin access control", 1),
+    ("security group", 3),
+    ("load balancer", 1),
+    ("target group", 1),
+    ("listener", 1),
+    ("ecr repository", 1),
+    ("iam role", 1),
+    ("ecs cluster", 1),
+    ("ecs service", 1),
+    ("task definition revision (active)", 1),
+    ("db subnet group", 1),
+    ("db instance", 1),
+];
+
+/// Every object of the stack, by kind, through each service's own listing.
+fn count_objects(stack: &str) -> BTreeMap<&'static str, usize> {
+    let prefix = format!("{stack}-");
+    let owner = format!("provision {stack} ");
+    let mut counts = BTreeMap::new();
+    block_on(async {
+        let buckets = s3().list_buckets().send().await.expect("ListBuckets");
+        counts.insert(
+            "s3 bucket",
+            buckets.buckets().iter().filter(|b| b.name().unwrap_or("").starts_with(&prefix)).count(),
+        );
+
+        let groups = ec2().describe_security_groups().send().await.expect("DescribeSecurityGroups");
+        let ours = |tags: &[aws_sdk_ec2::types::Tag]| {
+            tags.iter().any(|t| t.key() == Some("provision:stack") && t.value() == Some(stack))
+        };
+        counts.insert("security group", groups.security_groups().iter().filter(|g| ours(g.tags())).count());
+
+        let balancers = elbv2().describe_load_balancers().send().await.expect("DescribeLoadBalancers");
+        let ours_lb: Vec<String> = balancers
+            .load_balancers()
+            .iter()
+            .filter(|lb| lb.load_balancer_name().unwrap_or("").starts_with(&prefix))
+            .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
+            .collect();
+        counts.insert("load balancer", ours_lb.len());
+        let mut listeners = 0;
+        for arn in &ours_lb {
+            let answer = elbv2().describe_listeners().load_balancer_arn(arn).send().await.expect("DescribeListeners");
+            listeners += answer.listeners().len();
+        }
+        counts.insert("listener", listeners);
+        let target_groups = elbv2().describe_target_groups().send().await.expect("DescribeTargetGroups");
+        counts.insert(
+            "target group",
+            target_groups
+                .target_groups()
+                .iter()
+                .filter(|g| g.target_group_name().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+
+        let repositories = ecr().describe_repositories().send().await.expect("DescribeRepositories");
+        counts.insert(
+            "ecr repository",
+            repositories
+                .repositories()
+                .iter()
+                .filter(|r| r.repository_name().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+        let roles = iam().list_roles().send().await.expect("ListRoles");
+        counts.insert("iam role", roles.roles().iter().filter(|r| r.role_name().starts_with(&prefix)).count());
+
+        let clusters = ecs().list_clusters().send().await.expect("ListClusters");
+        let mut active_clusters = 0;
+        let mut services = 0;
+        for arn in clusters.cluster_arns().iter().filter(|a| a.rsplit('/').next().unwrap_or("").starts_with(&prefix)) {
+            let described = ecs().describe_clusters().clusters(arn).send().await.expect("DescribeClusters");
+            if described.clusters().iter().any(|c| c.status() == Some("ACTIVE")) {
+                active_clusters += 1;
+                let listed = ecs().list_services().cluster(arn).send().await.expect("ListServices");
+                if !listed.service_arns().is_empty() {
+                    let described = ecs()
+                        .describe_services()
+                        .cluster(arn)
+                        .set_services(Some(listed.service_arns().to_vec()))
+                        .send()
+                        .await
+                        .expect("DescribeServices");
+                    services += described.services().iter().filter(|s| s.status() == Some("ACTIVE")).count();
+                }
+            }
+        }
+        counts.insert("ecs cluster", active_clusters);
+        counts.insert("ecs service", services);
+        let revisions = ecs()
+            .list_task_definitions()
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send()
+            .await
+            .expect("ListTaskDefinitions");
+        counts.insert(
+            "task definition revision (active)",
+            revisions
+                .task_definition_arns()
+                .iter()
+                .filter(|arn| arn.rsplit('/').next().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+
+        let subnet_groups = rds().describe_db_subnet_groups().send().await.expect("DescribeDBSubnetGroups");
+        counts.insert(
+            "db subnet group",
+            subnet_groups
+                .db_subnet_groups()
+                .iter()
+                .filter(|g| g.db_subnet_group_name().unwrap_or("").starts_with(&prefix))
+                .count(),
+        );
+        let instances = rds().describe_db_instances().send().await.expect("DescribeDBInstances");
+        counts.insert(
+            "db instance",
+            instances
+                .db_instances()
+                .iter()
+                .filter(|i| i.db_instance_identifier().unwrap_or("").starts_with(&prefix))
+                .filter(|i| i.db_instance_status() != Some("deleted"))
+                .count(),
+        );
+    });
+    // CloudFront's answers on the emulator are read as text (see `support::emulator_get`).
+    let distributions = emulator_get("/2020-05-31/distribution");
+    counts.insert("cloudfront distribution", distributions.matches(&format!("<Comment>{owner}")).count());
+    let controls = emulator_get("/2020-05-31/origin-access-control");
+    counts.insert("origin access control", controls.matches(&format!("<Description>{owner}")).count());
+    counts
+}
+
+/// Starts `provision ARGS` and kills it with SIGKILL after `delay` (if it still runs then).
+fn run_and_kill(project: &Project, args: &[&str], delay: Duration) -> bool {
+    let mut child = Command::new(binary())
+        .args(args)
+        .current_dir(project.dir.path())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start provision");
+    let deadline = Instant::now() + delay;
+    while Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: sends SIGKILL to the child this test spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    child.wait().expect("reap");
+    true
+}
+
+fn assert_state_parses(project: &Project, after: &str) {
+    if let Ok(text) = std::fs::read_to_string(project.state_path()) {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
+        assert!(parsed.is_ok(), "the state does not parse after {after}:\n{text}");
+    }
+}
+
+fn expected() -> BTreeMap<&'static str, usize> {
+    EXPECTED.iter().copied().collect()
+}
+
+#[test]
+fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
+    let rounds: u64 = std::env::var("PROVISION_KILL_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
+    let seed: u64 = std::env::var("PROVISION_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261201);
+    let mut rng = Rng(seed);
+    let mut kills = 0;
+    for round in 0..rounds {
+        let project = Project::new("kill", &example_stack("webapp.toml")).with_emulator();
+        project.write("webapp/index.html", "<h1>kill test</h1>\n");
+        let stack = project.stack_name.clone();
+
+        let delay = Duration::from_millis(100 + rng.below(3000));
+        kills += usize::from(run_and_kill(&project, &["apply", "--auto-approve"], delay));
+        assert_state_parses(&project, &format!("apply killed after {delay:?} (round {round}, seed {seed})"));
+        project.run(&["apply", "--auto-approve"]).success();
+        assert_eq!(
+            count_objects(&stack),
+            expected(),
+            "after a killed apply ({delay:?}) and a complete one, round {round}"
+        );
+        project.run(&["plan", "--detailed-exitcode"]).code(0);
+
+        let delay = Duration::from_millis(100 + rng.below(2500));
+        kills += usize::from(run_and_kill(&project, &["destroy", "--auto-approve"], delay));
+        assert_state_parses(&project, &format!("destroy killed after {delay:?} (round {round}, seed {seed})"));
+        project.run(&["destroy", "--auto-approve"]).success();
+        let left: BTreeMap<&str, usize> = count_objects(&stack).into_iter().filter(|(_, n)| *n > 0).collect();
+        assert!(left.is_empty(), "after a killed destroy ({delay:?}) and a complete one, round {round}: {left:?}");
+    }
+    eprintln!("kill test: {rounds} rounds, {kills} runs killed mid-way, seed {seed}: nothing left, nothing twice");
+}
