@@ -90,6 +90,11 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Refresh only and report every change made outside provision; exit 2 when anything changed
+    Drift {
+        #[arg(long)]
+        json: bool,
+    },
     /// The dependency graph as Graphviz DOT
     Graph,
     /// The JSON Schema of the stack format (for editors)
@@ -123,6 +128,12 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes
     #[arg(long = "detailed-exitcode")]
     pub detailed_exitcode: bool,
+    /// Plan to replace this resource although nothing about it changed (repeatable)
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<Address>,
+    /// Only accept what changed outside provision into the state; change nothing in AWS
+    #[arg(long = "refresh-only", conflicts_with_all = ["replace", "refresh"])]
+    pub refresh_only: bool,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +149,12 @@ pub struct ApplyArgs {
     pub parallelism: usize,
     #[arg(long)]
     pub json: bool,
+    /// Replace this resource although nothing about it changed (repeatable)
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<Address>,
+    /// Only accept what changed outside provision into the state; change nothing in AWS
+    #[arg(long = "refresh-only", conflicts_with = "replace")]
+    pub refresh_only: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -245,6 +262,8 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 out: args.out,
                 json: args.json,
                 detailed_exitcode: args.detailed_exitcode,
+                replace: args.replace,
+                refresh_only: args.refresh_only,
             };
             ops::plan::run(global, &command).await
         }
@@ -258,6 +277,8 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 lock_timeout: args.lock.lock_timeout,
                 destroy: false,
                 sweep: false,
+                replace: args.replace,
+                refresh_only: args.refresh_only,
             };
             ops::apply::run(global, &options, &reporter(args.json)).await
         }
@@ -271,6 +292,8 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 lock_timeout: args.lock.lock_timeout,
                 destroy: true,
                 sweep: args.sweep,
+                replace: Vec::new(),
+                refresh_only: false,
             };
             ops::apply::run(global, &options, &reporter(args.json)).await
         }
@@ -290,6 +313,7 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
             };
             ops::state::run(global, command, lock.lock_timeout).await
         }
+        Command::Drift { json } => ops::drift::run(global, json).await,
         Command::Graph => ops::graph::run(global),
         Command::Schema { markdown } => ops::schema::run(markdown),
     }

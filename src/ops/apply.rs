@@ -31,6 +31,10 @@ pub struct ApplyOptions {
     pub destroy: bool,
     /// `destroy --sweep`: also delete what is tagged with the stack but not in the state.
     pub sweep: bool,
+    /// Replace these although nothing about them changed.
+    pub replace: Vec<Address>,
+    /// Only accept what changed outside provision into the state.
+    pub refresh_only: bool,
 }
 
 pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Reporter) -> Result<u8> {
@@ -38,7 +42,12 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
         return apply_saved(global, options, path, reporter).await;
     }
     let verb = if options.destroy { "destroy" } else { "apply" };
-    let plan_options = PlanOptions { targets: options.targets.clone(), destroy: options.destroy };
+    let plan_options = PlanOptions {
+        targets: options.targets.clone(),
+        destroy: options.destroy,
+        replace: options.replace.clone(),
+        refresh_only: options.refresh_only,
+    };
     let code = execute(global, options, &plan_options, verb, reporter).await?;
     if !options.sweep || code != 0 {
         return Ok(code);
@@ -69,10 +78,19 @@ async fn execute(
     if !options.json {
         print!("{}", plan_text::render(&plan, global.paint));
     }
+    if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb)? {
+        eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
+        guard.release().await.map_err(backend_error)?;
+        return Ok(1);
+    }
     if plan.is_empty() {
-        // Nothing to do, but what refresh learned (a resource gone, drift, the account) is worth recording.
+        // Nothing to do, but what refresh learned (a resource gone, drift, the account) is worth
+        // recording — and with `--refresh-only` that is the whole point.
         let state =
             if state.same_resources(&original) { state } else { write_once(&backend, state, version, verb).await? };
+        if plan.refresh_only && !options.json {
+            println!("\nAccepted {} change(s) made outside provision into the state.", plan.drift.len());
+        }
         if options.json {
             println!("{}", serde_json::to_string_pretty(&result_json(&plan, &Outcome::default(), &state.outputs))?);
         }
@@ -224,6 +242,7 @@ fn print_summary(
         count(Action::Replace),
         count(Action::Delete)
     );
+    let counts = if outcome.moved > 0 { format!("{counts}, {} moved", outcome.moved) } else { counts };
     println!();
     if outcome.is_success() {
         println!("{} {counts}.", paint.green(&format!("{} complete!", capitalise(verb))));

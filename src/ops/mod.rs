@@ -3,6 +3,7 @@
 //! and prints the result. Nothing here knows clap, and nothing here calls an AWS API itself.
 
 pub mod apply;
+pub mod drift;
 pub mod graph;
 pub mod import;
 pub mod orphans;

@@ -167,11 +167,17 @@ async fn still_existing(cloud: &AwsCloud, stack_name: &str, candidates: Vec<Orph
     Ok(existing)
 }
 
+/// Whether the state holds the resource, under its tagged address or any other of its type: a
+/// resource renamed with `[[moved]]` still carries its old address in its tags.
 fn is_known(state: &State, address: &Address, id: &str, arn: &str) -> bool {
     let matches = |entry: &provision_core::state::ResourceState| {
         entry.id == id || entry.id == arn || entry.attributes.get("arn").and_then(|a| a.as_str()) == Some(arn)
     };
-    state.resources.get(address).is_some_and(matches) || state.deposed.get(address).is_some_and(matches)
+    state
+        .resources
+        .iter()
+        .chain(&state.deposed)
+        .any(|(recorded, entry)| recorded.type_name == address.type_name && matches(entry))
 }
 
 fn delete_rank(address: &Address) -> usize {

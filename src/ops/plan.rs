@@ -21,6 +21,10 @@ pub struct PlanCommand {
     pub json: bool,
     /// Exit 2 when there are changes.
     pub detailed_exitcode: bool,
+    /// Replace these although nothing about them changed.
+    pub replace: Vec<Address>,
+    /// Only accept what changed outside provision.
+    pub refresh_only: bool,
 }
 
 pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
@@ -32,7 +36,12 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     if command.out.is_some() {
         refuse_unsettled(&state, command.refresh)?;
     }
-    let options = PlanOptions { targets: command.targets.clone(), destroy: false };
+    let options = PlanOptions {
+        targets: command.targets.clone(),
+        destroy: false,
+        replace: command.replace.clone(),
+        refresh_only: command.refresh_only,
+    };
     let (region, online) = if command.refresh {
         (region(cloud).await?, Some(cloud as &dyn Cloud))
     } else {
@@ -66,6 +75,6 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
             );
         }
     }
-    let changes = !planned.plan.is_empty();
+    let changes = !planned.plan.is_empty() || (command.refresh_only && !planned.plan.drift.is_empty());
     Ok(if command.detailed_exitcode && changes { 2 } else { 0 })
 }

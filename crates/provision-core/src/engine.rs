@@ -80,6 +80,7 @@ pub async fn make_plan(
     if !options.destroy {
         preflight(drivers, stack, &info, &state)?;
     }
+    let moves = if options.destroy { Vec::new() } else { apply_moves(stack, &mut state)? };
     let mut drift: Vec<Drift> = Vec::new();
     let mut network = state.network.clone();
     let mut recovered = Vec::new();
@@ -116,7 +117,7 @@ pub async fn make_plan(
         // A resource found gone that the stack no longer wants is still deleted: its delete finds it
         // gone and removes the parts it may have left (an origin access control, old revisions).
         for (address, entry) in report.gone {
-            if !stack.resources.contains_key(&address) || options.destroy {
+            if !options.refresh_only && (!stack.resources.contains_key(&address) || options.destroy) {
                 state.resources.insert(address, entry);
             }
         }
@@ -141,8 +142,48 @@ pub async fn make_plan(
         refreshed: cloud.is_some(),
         online: &online,
     };
-    let plan = plan::plan(inputs, options)?;
+    let mut plan = plan::plan(inputs, options)?;
+    plan.moves = moves;
     Ok(Planned { plan, state, info, network, recovered, abandoned_creates })
+}
+
+/// Renames the state entries that `[[moved]]` names, so the planner sees each resource under its
+/// new address (and plans no replacement). A move whose `to` is already recorded was done by an
+/// earlier apply and is skipped; a `from` the state never had is an error naming its line — unless
+/// the state is empty (a new copy of the stack, where there is nothing to move).
+pub fn apply_moves(stack: &Stack, state: &mut State) -> Result<Vec<plan::Move>> {
+    let mut moves = Vec::new();
+    for moved in &stack.moved {
+        let (from, to) = (&moved.from, &moved.to);
+        match (state.resources.contains_key(from), state.resources.contains_key(to)) {
+            (true, true) => bail!(
+                "{}: `[[moved]]` from `{from}` to `{to}`, but the state holds both\n\nhint: `provision state rm` the one that is not wanted, or remove this `[[moved]]` entry",
+                stack.location(moved.span.start)
+            ),
+            (false, true) => continue,
+            (false, false) if state.resources.is_empty() => continue,
+            (false, false) => bail!(
+                "{}: `[[moved]]` from `{from}`, which is not in the state\n\nhint: `provision state list` shows the recorded addresses; remove the entry once the move is applied",
+                stack.location(moved.span.start)
+            ),
+            (true, false) => {}
+        }
+        if let Some(entry) = state.resources.remove(from) {
+            state.resources.insert(to.clone(), entry);
+        }
+        if let Some(entry) = state.deposed.remove(from) {
+            state.deposed.insert(to.clone(), entry);
+        }
+        for entry in state.resources.values_mut().chain(state.deposed.values_mut()) {
+            for dependency in &mut entry.dependencies {
+                if dependency == from {
+                    *dependency = to.clone();
+                }
+            }
+        }
+        moves.push(plan::Move { from: from.clone(), to: to.clone() });
+    }
+    Ok(moves)
 }
 
 /// Everything about the inputs that can be known without the cloud — field values, the drivers'

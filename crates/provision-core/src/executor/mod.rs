@@ -57,6 +57,8 @@ pub struct Outcome {
     pub abandoned: Vec<Address>,
     /// The state could not be written; nothing was started after that.
     pub state_error: Option<Arc<BackendError>>,
+    /// Resources renamed in the state (`[[moved]]`).
+    pub moved: usize,
 }
 
 #[derive(Debug)]
@@ -153,6 +155,14 @@ impl<'a> Executor<'a> {
             }
         }
         let mut outcome = Outcome::default();
+        if !plan.moves.is_empty() {
+            // The renames (already in the writer's state) are recorded before any action.
+            if let Err(error) = self.writer.commit(|_| {}).await {
+                outcome.state_error = Some(error.0);
+                return outcome;
+            }
+            outcome.moved = plan.moves.len();
+        }
         let mut running = FuturesUnordered::new();
         let parallelism = options.parallelism.max(1);
         let mut in_flight: Vec<Address> = Vec::new();

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use diff::diff_inputs;
-pub use planner::{plan, PlanInputs, PlanOptions};
+pub use planner::{plan, PlanInputs, PlanOptions, REPLACE_FLAG};
 pub use refresh::{refresh, RefreshReport};
 pub use resolve::{desired_inputs, prepare_inputs, resolve_inputs, secret_hash, DesiredInputs, Resolver};
 
@@ -133,6 +133,13 @@ pub struct Drift {
     pub deleted: bool,
 }
 
+/// A resource renamed in the stack file (`[[moved]]`): only the state changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    pub from: Address,
+    pub to: Address,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub stack: String,
@@ -144,11 +151,18 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     /// Outputs as they will read after apply.
     pub outputs: BTreeMap<String, Planned>,
+    /// Renames the state records before any action (`[[moved]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
+    /// A plan that only accepts what changed outside provision into the state (`--refresh-only`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_only: bool,
 }
 
 impl Plan {
+    /// Nothing to do at all: no action and no rename.
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty()
+        self.actions.is_empty() && self.moves.is_empty()
     }
 
     pub fn count(&self, action: Action) -> usize {

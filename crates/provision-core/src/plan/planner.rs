@@ -19,6 +19,10 @@ pub struct PlanOptions {
     pub targets: Vec<Address>,
     /// Plan the deletion of everything in the state.
     pub destroy: bool,
+    /// Replace these even though nothing about them changed (`--replace ADDR`).
+    pub replace: Vec<Address>,
+    /// Only accept what changed outside provision into the state; plan no action.
+    pub refresh_only: bool,
 }
 
 /// Everything the planner compares: the stack, the (refreshed) state, and what the cloud said.
@@ -41,9 +45,21 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             return Err(anyhow!("`--target {target}` is neither in the stack file nor in the state"));
         }
     }
+    for address in &options.replace {
+        if !stack.resources.contains_key(address) {
+            return Err(anyhow!("`--replace {address}` is not in the stack file"));
+        }
+        if !state.resources.contains_key(address) {
+            return Err(anyhow!(
+                "`--replace {address}` is not in the state: there is nothing to replace yet\n\nhint: `provision apply` creates it"
+            ));
+        }
+    }
     let mut actions = Vec::new();
     let mut outputs = BTreeMap::new();
-    if options.destroy {
+    if options.refresh_only {
+        // Nothing is planned: applying only records what the refresh read.
+    } else if options.destroy {
         let included = destroy_targets(state, &options.targets);
         for address in state.deposed.keys() {
             let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
@@ -61,7 +77,15 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             let Some(resource) = stack.resources.get(&address) else { continue };
             let driver = drivers.get(&address.type_name).ok_or_else(|| anyhow!("{address}: unknown resource type"))?;
             let lookup = |a: &Address| planned.get(a).cloned();
-            let prior = state.resources.get(&address).map(|r| &r.inputs);
+            let forced = options.replace.contains(&address);
+            // A forced create-before-destroy replacement needs a name the old copy does not have:
+            // a new generation goes into the hashed default name.
+            let bumped = state
+                .resources
+                .get(&address)
+                .filter(|_| forced && driver.schema().create_before_destroy)
+                .map(|r| next_generation(&r.inputs));
+            let prior = bumped.as_ref().or_else(|| state.resources.get(&address).map(|r| &r.inputs));
             let mut desired = desired_inputs(&resolver, driver, resource, &lookup, prior).map_err(|e| anyhow!(e))?;
             for (key, value) in online.get(&address).into_iter().flatten() {
                 desired.values.insert(key.clone(), Value::from_json(value));
@@ -81,6 +105,13 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
                         })
                         .collect();
                     (Some((Action::Create, changes, Vec::new())), fresh_attributes(driver, info, &known))
+                }
+                Some(entry) if forced => {
+                    let changes = diff_inputs(driver.schema(), &entry.inputs, &desired.values);
+                    (
+                        Some((Action::Replace, changes, vec![REPLACE_FLAG.to_string()])),
+                        fresh_attributes(driver, info, &known),
+                    )
                 }
                 Some(entry) => {
                     let changes = diff_inputs(driver.schema(), &entry.inputs, &desired.values);
@@ -171,7 +202,20 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
         actions,
         drift,
         outputs,
+        moves: Vec::new(),
+        refresh_only: options.refresh_only,
     })
+}
+
+/// What `forced_by` names when `--replace` asked for the replacement.
+pub const REPLACE_FLAG: &str = "--replace";
+
+/// `inputs` with the replacement generation one higher (see `resolve::hashed_name`).
+fn next_generation(inputs: &JsonMap) -> JsonMap {
+    let mut bumped = inputs.clone();
+    let generation = inputs.get(super::resolve::GENERATION).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    bumped.insert(super::resolve::GENERATION.into(), serde_json::Value::from(generation + 1));
+    bumped
 }
 
 /// Attributes of a resource about to be created: what the inputs already tell, the rest unknown.

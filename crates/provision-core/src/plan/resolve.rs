@@ -137,6 +137,11 @@ pub fn resolve_inputs(
             }
         }
     }
+    // A replacement generation (`--replace` of a create-before-destroy type) is kept from one
+    // plan to the next, and hashed into the default name, so the new copy keeps its new name.
+    if let Some(generation) = prior.and_then(|p| p.get(GENERATION)).and_then(serde_json::Value::as_i64) {
+        values.insert(GENERATION.to_string(), Value::Int(generation));
+    }
     // Names that hash other fields come last, once those fields have their defaults too.
     for spec in schema.fields {
         if let (Default::AwsNameHashing { max_len, fields }, false) = (&spec.default, values.contains_key(spec.name)) {
@@ -178,6 +183,9 @@ pub fn prepare_inputs(
     }
     Ok(())
 }
+
+/// The hidden input counting forced replacements of a resource whose default name is hashed.
+pub const GENERATION: &str = "generation";
 
 /// `sha256:SALT:HASH` of a secret. With the previously stored hash, its salt is reused, so an
 /// unchanged secret hashes the same and a changed one differently — without the value being kept.
@@ -227,6 +235,9 @@ fn hashed_name(
 ) -> Value {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
+    if let Some(Value::Int(generation)) = values.get(GENERATION) {
+        hasher.update(format!("{GENERATION}={generation}").as_bytes());
+    }
     for field in fields {
         let Some(json) = values.get(*field).map(Value::to_json) else { continue };
         let Some(json) = json else { return Value::Unknown };

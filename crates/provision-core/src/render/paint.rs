@@ -36,6 +36,14 @@ impl Paint {
         }
     }
 
+    pub fn cyan(&self, text: &str) -> String {
+        if self.enabled {
+            text.cyan().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
     pub fn magenta(&self, text: &str) -> String {
         if self.enabled {
             text.magenta().to_string()

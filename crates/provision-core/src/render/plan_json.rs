@@ -32,9 +32,12 @@ pub fn render(plan: &Plan) -> Json {
         "refreshed": plan.refreshed,
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "actions": actions,
+        "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
+        "refresh_only": plan.refresh_only,
         "drift": drift,
         "outputs": outputs,
         "summary": {
+            "move": plan.moves.len(),
             "add": plan.count(Action::Create),
             "change": plan.count(Action::Update),
             "replace": plan.count(Action::Replace),

@@ -29,24 +29,25 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
     } else {
         out.push_str("provision will perform the following actions:\n\n");
     }
+    for moved in &plan.moves {
+        out.push_str(&format!(
+            "  {} {} has moved to {}\n",
+            paint.cyan("→"),
+            moved.from,
+            paint.bold(&moved.to.to_string())
+        ));
+    }
     for action in &plan.actions {
         render_action(&mut out, action, width, paint);
     }
-    for drift in &plan.drift {
-        let what = if drift.deleted {
-            "deleted outside provision".to_string()
-        } else {
-            let fields: Vec<String> = drift.changes.iter().map(|c| c.path.replace('_', " ")).collect();
-            format!("changed outside provision: {}", fields.join(", "))
-        };
-        let symbol = paint.magenta("!");
-        out.push_str(&format!("  {symbol} {:<width$} {what}\n", drift.address.to_string()));
-        for change in &drift.changes {
-            out.push_str(&format!("      {}\n", change_line(change, 0, paint)));
-        }
-    }
+    out.push_str(&drift_lines(&plan.drift, width, paint));
     out.push('\n');
-    if plan.is_empty() {
+    if plan.refresh_only {
+        out.push_str(&format!(
+            "Refresh only: applying this plan records these {} change(s) in the state; nothing in AWS changes.\n",
+            plan.drift.len()
+        ));
+    } else if plan.is_empty() {
         out.push_str(&format!(
             "{} The stack file already matches; applying records what AWS reports.\n",
             paint.green("No changes.")
@@ -65,9 +66,34 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
     out
 }
 
+/// Only the changes made outside provision (`provision drift`).
+pub fn render_drift(drift: &[crate::plan::Drift], paint: Paint) -> String {
+    let width = drift.iter().map(|d| d.address.to_string().len()).max().unwrap_or(0).max(32) + 2;
+    format!("provision found changes made outside provision:\n\n{}", drift_lines(drift, width, paint))
+}
+
+fn drift_lines(drift: &[crate::plan::Drift], width: usize, paint: Paint) -> String {
+    let mut out = String::new();
+    for drift in drift {
+        let what = if drift.deleted {
+            "deleted outside provision".to_string()
+        } else {
+            let fields: Vec<String> = drift.changes.iter().map(|c| c.path.replace('_', " ")).collect();
+            format!("changed outside provision: {}", fields.join(", "))
+        };
+        let symbol = paint.magenta("!");
+        out.push_str(&format!("  {symbol} {:<width$} {what}\n", drift.address.to_string()));
+        for change in &drift.changes {
+            out.push_str(&format!("      {}\n", change_line(change, 0, paint)));
+        }
+    }
+    out
+}
+
 pub fn summary(plan: &Plan, paint: Paint) -> String {
+    let moved = if plan.moves.is_empty() { String::new() } else { format!(" {} to move.", plan.moves.len()) };
     format!(
-        "{} {} to add, {} to change, {} to replace, {} to destroy.",
+        "{} {} to add, {} to change, {} to replace, {} to destroy.{moved}",
         paint.bold("Plan:"),
         plan.count(Action::Create),
         plan.count(Action::Update),
@@ -84,7 +110,9 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
         Action::Delete => paint.red("-"),
     };
     let mut verb = action.action.verb().to_string();
-    if action.action == Action::Replace && !action.forced_by.is_empty() {
+    if action.action == Action::Replace && action.forced_by == [crate::plan::REPLACE_FLAG] {
+        verb = "replace (as asked with `--replace`)".into();
+    } else if action.action == Action::Replace && !action.forced_by.is_empty() {
         let fields = action.forced_by.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
         let forces = if action.forced_by.len() == 1 { "forces" } else { "force" };
         verb = format!("replace ({fields} {forces} replacement)");
@@ -114,9 +142,12 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     }
     if action.action != Action::Create {
         for change in derived {
-            // A flag reads plainly (`public_access_blocked: false -> true`); a hash only as changed.
-            let flag = |p: &Option<Planned>| matches!(p, Some(Planned::Known(serde_json::Value::Bool(_))));
-            if flag(&change.before) && flag(&change.after) {
+            // A flag or a count reads plainly (`public_access_blocked: false -> true`); a hash only as
+            // changed.
+            let plain = |p: &Option<Planned>| {
+                matches!(p, Some(Planned::Known(serde_json::Value::Bool(_) | serde_json::Value::Number(_))))
+            };
+            if (change.before.is_none() || plain(&change.before)) && plain(&change.after) {
                 out.push_str(&format!("      {}\n", change_line(change, 0, paint)));
             } else {
                 out.push_str(&format!("      {}: {}\n", change.path, paint.yellow("changed")));

@@ -38,6 +38,8 @@ pub struct Stack {
     pub outputs: Vec<Output>,
     pub resources: BTreeMap<Address, ResourceSpec>,
     pub graph: DependencyGraph,
+    /// `[[moved]]` entries: resources renamed in the file.
+    pub moved: Vec<Moved>,
     /// Whether any value needs `[network]` looked up (a reference, or a default such as a
     /// security group's VPC).
     pub uses_network: bool,
@@ -66,6 +68,15 @@ pub enum StateLocation {
 pub struct NetworkSpec {
     pub vpc: String,
     pub subnets: Option<Vec<String>>,
+}
+
+/// A resource renamed in the stack file: the state entry under `from` belongs to `to` now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moved {
+    pub from: Address,
+    pub to: Address,
+    /// Where `from` stands in the stack file.
+    pub span: Range<usize>,
 }
 
 #[derive(Clone, Debug)]

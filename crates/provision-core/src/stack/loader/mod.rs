@@ -16,6 +16,7 @@ use crate::graph::DependencyGraph;
 use crate::schema::{FieldKind, FieldSpec, ResourceSchema};
 use crate::value::Value;
 
+mod moved;
 mod references;
 mod suggest;
 mod values;
@@ -29,7 +30,7 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
 }
 
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs"];
+const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved"];
 const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -125,6 +126,10 @@ impl Loader<'_> {
             add_derived_fields(self.drivers, resource);
         }
 
+        let moved = match section("moved") {
+            Some((_, value)) => self.moved(value, &resources),
+            None => Vec::new(),
+        };
         self.check_references(&resources, &outputs, &variables);
         let graph = self.graph(&resources);
 
@@ -150,6 +155,7 @@ impl Loader<'_> {
             outputs,
             resources,
             graph: graph?,
+            moved,
             uses_network,
             warnings: Vec::new(),
         })
