@@ -9,6 +9,7 @@ mod containers;
 mod database;
 mod example_stacks;
 mod interrupt;
+mod redis;
 mod stack_errors;
 mod static_site;
 mod webapp;

@@ -13,7 +13,7 @@
 //! A cache holds data that a replacement loses, so the plan says so, and `final_snapshot = true`
 //! makes a delete take a snapshot `<id>-final-<UTC time>` first. Refresh describes the stack's
 //! groups with one DescribeReplicationGroups call (or one listing for several), then each group's
-//! tags, primary node and subnet group, concurrently.
+//! tags, primary node and subnet group, concurrently. A group being deleted counts as gone.
 
 mod api;
 mod config;
@@ -258,8 +258,11 @@ impl AwsDriver for CacheDriver {
 fn import_id(id: &str) -> Result<String, DriverError> {
     let id = id.rsplit(":replicationgroup:").next().unwrap_or(id).to_ascii_lowercase();
     config::check_group_id(&id).map_err(|message| {
-        DriverError::invalid(format!("`{id}` is not a replication group id: {message}"))
-            .with_hint("import a cache by its replication group id, e.g. `shop-sessions` (or its ARN)")
+        // The expected shape is in the message: `provision import` shows only that.
+        DriverError::invalid(format!(
+            "`{id}` is not a replication group id ({message}); expected the id, e.g. `shop-sessions`, or its ARN"
+        ))
+        .with_hint("import a cache by its replication group id, e.g. `shop-sessions` (or its ARN)")
     })?;
     Ok(id)
 }
@@ -271,6 +274,12 @@ async fn read_details(
     applied: &JsonMap,
 ) -> Result<Option<Observed>, DriverError> {
     let Some(group) = group else { return Ok(None) };
+    // Being deleted is as good as gone: its data is going, and nothing can be changed any more. A
+    // destroy still calls delete for a resource found gone, which waits for the end and then
+    // removes the subnet group.
+    if group.status() == Some("deleting") {
+        return Ok(None);
+    }
     let id = group.replication_group_id().unwrap_or_default().to_string();
     let tags = async {
         match api::list_tags(ec, group.arn().unwrap_or_default()).await {

@@ -92,7 +92,7 @@ fn imports_take_an_id_or_an_arn_and_say_what_is_expected() {
     assert_eq!(import_id(arn).expect("an ARN"), "shop-sessions");
     let error = import_id("shop_sessions").expect_err("not an id");
     assert!(error.message.contains("is not a replication group id"), "{}", error.message);
-    assert!(error.hint.expect("a hint").contains("e.g. `shop-sessions`"));
+    assert!(error.message.contains("expected the id, e.g. `shop-sessions`, or its ARN"), "{}", error.message);
     assert!(import_id("shop-sessions-0001-001/x").is_err());
 }
 
