@@ -279,3 +279,71 @@ fn bad_cache_settings_fail_validate_naming_the_field_and_the_fix() {
     validate("name = \"shop--sessions\"").stderr_has("must not end with a hyphen or contain two hyphens in a row");
     validate(&format!("name = \"{}\"", "a".repeat(41))).stderr_has("must be 1 to 40 characters long");
 }
+
+/// A run killed between the two creates leaves the subnet group (named after the cache, tagged with
+/// the stack) without its replication group: the next apply adopts it. One that someone else made
+/// under that name is refused, naming it and the fix, rather than taken over and later deleted.
+#[test]
+fn a_subnet_group_left_by_a_killed_run_is_adopted_and_a_foreign_one_refused() {
+    let stack = "[stack]\nname = \"{name}\"\n\n[elasticache_redis.sessions]\ntransit_encryption = false\n";
+    let project = Project::new("redis", stack).with_emulator();
+    let id = format!("{}-sessions", project.stack_name);
+    let vpc_subnets = block_on(async {
+        let vpcs = ec2().describe_vpcs().send().await.expect("VPCs");
+        let default =
+            vpcs.vpcs().iter().find(|v| v.is_default() == Some(true)).and_then(|v| v.vpc_id()).map(str::to_string);
+        let subnets = ec2().describe_subnets().send().await.expect("subnets");
+        let mut ids: Vec<String> = subnets
+            .subnets()
+            .iter()
+            .filter(|s| s.vpc_id().map(str::to_string) == default)
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    });
+    let make_subnet_group = |name: &str, stack_tag: &str| {
+        block_on(async {
+            let tag = aws_sdk_elasticache::types::Tag::builder().key("provision:stack").value(stack_tag).build();
+            elasticache()
+                .create_cache_subnet_group()
+                .cache_subnet_group_name(name)
+                .cache_subnet_group_description("left behind")
+                .set_subnet_ids(Some(vpc_subnets.clone()))
+                .tags(tag)
+                .send()
+                .await
+                .expect("create a subnet group")
+        })
+    };
+
+    make_subnet_group(&format!("{id}-subnets"), &project.stack_name);
+    project.run(&["apply", "--auto-approve"]).success().stdout_has("1 added");
+    assert_eq!(describe(&id).and_then(|g| g.status().map(str::to_string)).as_deref(), Some("available"));
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success();
+
+    let other = Project::new("redis", stack).with_emulator();
+    let other_id = format!("{}-sessions", other.stack_name);
+    make_subnet_group(&format!("{other_id}-subnets"), "someone-else");
+    other
+        .run(&["apply", "--auto-approve"])
+        .code(1)
+        .stderr_has("CacheSubnetGroupAlreadyExists")
+        .stderr_has(&format!("a cache subnet group named `{other_id}-subnets` already exists outside this stack"));
+    assert!(describe(&other_id).is_none(), "no cache was made in someone else's subnet group");
+}
+
+/// Several caches are refreshed from one listing of the account's replication groups.
+#[test]
+fn several_caches_are_read_back_from_one_listing() {
+    let stack =
+        "[stack]\nname = \"{name}\"\n\n[elasticache_redis.sessions]\n\n[elasticache_redis.jobs]\nreplicas = 1\n";
+    let project = Project::new("redis", stack).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success().stdout_has("2 added");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    let state = project.state();
+    assert_eq!(state["resources"]["elasticache_redis.jobs"]["inputs"]["replicas"], 1);
+    project.run(&["destroy", "--auto-approve"]).success().stdout_has("2 destroyed");
+    project.run(&["state", "orphans"]).success().stdout_has("No orphans");
+}

@@ -277,3 +277,54 @@ pub(super) async fn sync_tags(
         .map_err(|error| crate::aws_error("AddTagsToResource", error))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_elasticache::operation::create_cache_subnet_group::CreateCacheSubnetGroupError;
+    use aws_sdk_elasticache::operation::describe_cache_subnet_groups::DescribeCacheSubnetGroupsOutput;
+    use aws_sdk_elasticache::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_elasticache::operation::modify_cache_subnet_group::ModifyCacheSubnetGroupOutput;
+    use aws_sdk_elasticache::types::error::CacheSubnetGroupAlreadyExistsFault;
+    use aws_sdk_elasticache::types::Subnet;
+    use aws_smithy_mocks::mock;
+
+    use super::super::mock::mock_elasticache;
+    use super::*;
+
+    /// The emulator does not implement ModifyCacheSubnetGroup, which is why this is tested with the
+    /// SDK's mocks: a subnet group a killed run of this stack left with other subnets is adopted and
+    /// given the subnets the stack asks for.
+    #[tokio::test]
+    async fn an_adopted_subnet_group_gets_the_wanted_subnets() {
+        let exists = mock!(Client::create_cache_subnet_group).then_error(|| {
+            let meta = aws_smithy_types::error::ErrorMetadata::builder().code("CacheSubnetGroupAlreadyExists").build();
+            CreateCacheSubnetGroupError::CacheSubnetGroupAlreadyExistsFault(
+                CacheSubnetGroupAlreadyExistsFault::builder().meta(meta).build(),
+            )
+        });
+        let described = mock!(Client::describe_cache_subnet_groups).then_output(|| {
+            let group = CacheSubnetGroup::builder()
+                .cache_subnet_group_name("shop-sessions-subnets")
+                .arn("arn:aws:elasticache:us-east-1:1:subnetgroup:shop-sessions-subnets")
+                .subnets(Subnet::builder().subnet_identifier("subnet-old").build())
+                .build();
+            DescribeCacheSubnetGroupsOutput::builder().cache_subnet_groups(group).build()
+        });
+        let ours = mock!(Client::list_tags_for_resource).then_output(|| {
+            ListTagsForResourceOutput::builder()
+                .tag_list(Tag::builder().key("provision:stack").value("shop").build())
+                .build()
+        });
+        let modify = mock!(Client::modify_cache_subnet_group)
+            .match_requests(|request| request.subnet_ids() == ["subnet-a".to_string(), "subnet-b".to_string()])
+            .then_output(|| ModifyCacheSubnetGroupOutput::builder().build());
+        let ec = mock_elasticache(&[&exists, &described, &ours, &modify]);
+        let tags = BTreeMap::from([("provision:stack".to_string(), "shop".to_string())]);
+
+        ensure_subnet_group(&ec, "shop-sessions-subnets", "d", &["subnet-a".into(), "subnet-b".into()], &tags)
+            .await
+            .expect("adopted");
+
+        assert_eq!(modify.num_calls(), 1);
+    }
+}
