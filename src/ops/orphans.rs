@@ -34,6 +34,7 @@ const DELETE_ORDER: &[&str] = &[
     "target_group",
     "ecs_cluster",
     "db_subnet_group",
+    "elasticache_redis",
     "security_group",
     "ecr_repository",
     "iam_role",

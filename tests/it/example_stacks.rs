@@ -18,7 +18,8 @@ fn every_example_stack_validates_and_plans() {
     let files = stack_files();
     assert!(files.len() >= 6, "one stack per system we deploy: {files:?}");
     let project = Project::new("stacks", "").with_emulator();
-    let secrets = [("FLASK_DB_PASSWORD", "example-only-Secret-9")];
+    let secrets =
+        [("FLASK_DB_PASSWORD", "example-only-Secret-9"), ("STARWARS_REDIS_AUTH_TOKEN", "example-only-Redis-token-9")];
     for file in files {
         let path = file.display().to_string();
         let validate = run_binary(project.dir.path(), None, &["-f", &path, "validate"], &[]);
@@ -27,5 +28,6 @@ fn every_example_stack_validates_and_plans() {
         assert_eq!(plan.code, 0, "{path} does not plan:\n{}\n{}", plan.stdout, plan.stderr);
         assert!(plan.stdout.contains("to add, 0 to change, 0 to replace, 0 to destroy."), "{path}:\n{}", plan.stdout);
         assert!(!plan.stdout.contains("example-only-Secret-9"));
+        assert!(!plan.stdout.contains("example-only-Redis-token-9"));
     }
 }

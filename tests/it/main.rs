@@ -10,6 +10,7 @@ mod database;
 mod example_stacks;
 mod interrupt;
 mod kill;
+mod redis;
 mod renames_and_drift;
 mod stack_errors;
 mod static_site;

@@ -85,6 +85,7 @@ pub struct AwsContext {
     iam: OnceLock<aws_sdk_iam::Client>,
     ecs: OnceLock<aws_sdk_ecs::Client>,
     rds: OnceLock<aws_sdk_rds::Client>,
+    elasticache: OnceLock<aws_sdk_elasticache::Client>,
     tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
 }
@@ -156,6 +157,7 @@ impl AwsContext {
             iam: OnceLock::new(),
             ecs: OnceLock::new(),
             rds: OnceLock::new(),
+            elasticache: OnceLock::new(),
             tagging: OnceLock::new(),
             sts: OnceLock::new(),
         })
@@ -214,6 +216,10 @@ impl AwsContext {
 
     pub fn rds(&self) -> &aws_sdk_rds::Client {
         client!(self, rds, aws_sdk_rds)
+    }
+
+    pub fn elasticache(&self) -> &aws_sdk_elasticache::Client {
+        client!(self, elasticache, aws_sdk_elasticache)
     }
 
     pub fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {

@@ -218,6 +218,7 @@ emulator_client!(ec2, aws_sdk_ec2);
 emulator_client!(ecr, aws_sdk_ecr);
 emulator_client!(iam, aws_sdk_iam);
 emulator_client!(tagging, aws_sdk_resourcegroupstagging);
+emulator_client!(elasticache, aws_sdk_elasticache);
 
 /// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
 pub fn example_stack(file: &str) -> String {

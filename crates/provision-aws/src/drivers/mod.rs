@@ -13,6 +13,7 @@ pub mod db_subnet_group;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
+pub mod elasticache_redis;
 mod elbv2;
 pub mod iam_role;
 pub mod listener;
@@ -164,6 +165,7 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(ecs_cluster::ClusterDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecs_service::ServiceDriver, session.clone()))),
         bind(Arc::new(Bound::new(db_subnet_group::SubnetGroupDriver, session.clone()))),
-        bind(Arc::new(Bound::new(db_instance::InstanceDriver, session))),
+        bind(Arc::new(Bound::new(db_instance::InstanceDriver, session.clone()))),
+        bind(Arc::new(Bound::new(elasticache_redis::CacheDriver, session))),
     ])
 }
