@@ -33,6 +33,12 @@ impl Emulator {
         self.local && status == "deleting"
     }
 
+    /// Subnet groups cannot be deleted on the emulator, so listing one as a leftover there would
+    /// only report it again after every sweep.
+    pub fn lists_subnet_group_leftovers(self) -> bool {
+        !self.local
+    }
+
     /// A failed DeleteCacheSubnetGroup that is the emulator's "not implemented" page (no AWS error
     /// code) is tolerated; the subnet group stays in the emulator.
     pub fn tolerates_subnet_group_delete_error(self, error: &DriverError) -> bool {

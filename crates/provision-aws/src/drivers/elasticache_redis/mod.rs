@@ -37,7 +37,8 @@ use self::observation::Reading;
 use self::waiting::Timing;
 use crate::context::AwsContext;
 use crate::drivers::{
-    AwsDriver, DriverError, ExistingResource, FieldChange, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
+    AwsDriver, DriverError, ExistingResource, FieldChange, Leftover, Observed, Problem, ProgressSink, ResourceRequest,
+    StackInfo, TaggedResource,
 };
 use provision_core::address::Address;
 use provision_core::plan::Action;
@@ -233,6 +234,35 @@ impl AwsDriver for CacheDriver {
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
         lifecycle::delete(aws.elasticache(), Emulator::of(aws), resource, Timing::AWS, progress).await
+    }
+
+    /// Cache subnet groups tagged with the stack whose replication group the state does not hold:
+    /// a create killed between the subnet group and the group, then taken out of the stack file.
+    async fn leftovers(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        recorded: &[ExistingResource<'_>],
+        tagged: &[TaggedResource],
+    ) -> Result<Vec<Leftover>, DriverError> {
+        if !Emulator::of(aws).lists_subnet_group_leftovers() {
+            return Ok(Vec::new());
+        }
+        let mut leftovers = Vec::new();
+        for resource in tagged {
+            let Some((_, name)) = resource.arn.split_once(":subnetgroup:") else { continue };
+            let owned = recorded.iter().any(|r| config::subnet_group_name(r.id) == name);
+            if owned || api::describe_subnet_group(aws.elasticache(), name).await?.is_none() {
+                continue;
+            }
+            let owner = resource.tags.get("provision:address").and_then(|a| a.parse::<Address>().ok());
+            leftovers.push(Leftover { kind: "cache subnet group".into(), id: name.to_string(), owner });
+        }
+        Ok(leftovers)
+    }
+
+    async fn delete_leftover(&self, aws: &AwsContext, leftover: &Leftover) -> Result<(), DriverError> {
+        api::delete_subnet_group(aws.elasticache(), &leftover.id, Emulator::of(aws)).await
     }
 
     async fn find_interrupted(
