@@ -38,6 +38,8 @@ const DELETE_ORDER: &[&str] = &[
     "ecr_repository",
     "iam_role",
     "s3_bucket",
+    "log_group",
+    "secret",
 ];
 
 pub async fn find(cloud: &AwsCloud, stack_name: &str, state: &State) -> Result<Vec<Orphan>> {
