@@ -213,7 +213,10 @@ impl AwsDriver for LogGroupDriver {
             put_retention(logs, &config.name, days).await?;
         }
         let group = describe_one(logs, &config.name).await?.ok_or_else(|| {
-            DriverError::invalid(format!("log group `{}` was created but DescribeLogGroups does not list it", config.name))
+            DriverError::invalid(format!(
+                "log group `{}` was created but DescribeLogGroups does not list it",
+                config.name
+            ))
         })?;
         Ok(Observed { id: config.name.clone(), inputs: JsonMap::new(), attributes: attributes(&group) })
     }
@@ -449,7 +452,10 @@ mod tests {
 
     #[test]
     fn arns_give_the_group_name() {
-        assert_eq!(name_from_arn("arn:aws:logs:us-east-1:1:log-group:/provision/shop/api:*"), Some("/provision/shop/api"));
+        assert_eq!(
+            name_from_arn("arn:aws:logs:us-east-1:1:log-group:/provision/shop/api:*"),
+            Some("/provision/shop/api")
+        );
         assert_eq!(name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/x"), Some("/ecs/x"));
         assert_eq!(name_from_arn("arn:aws:s3:::bucket"), None);
     }

@@ -95,7 +95,10 @@ async fn digest_of(aws: &AwsContext, ecr: &EcrImage<'_>) -> Result<String, Drive
         Ok(output) => {
             let digest = output.image_details().iter().find_map(|detail| detail.image_digest());
             digest.map(str::to_string).ok_or_else(|| {
-                missing(format!("the image tag `{}` does not exist in the ECR repository `{}`", ecr.tag, ecr.repository))
+                missing(format!(
+                    "the image tag `{}` does not exist in the ECR repository `{}`",
+                    ecr.tag, ecr.repository
+                ))
             })
         }
         Err(error) if error.code_is("ImageNotFoundException") => Err(missing(format!(

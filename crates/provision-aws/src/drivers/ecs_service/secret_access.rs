@@ -166,7 +166,10 @@ mod tests {
     use super::*;
 
     fn template(text: &str) -> SpannedExpr {
-        SpannedExpr { expr: Expr::Template(provision_core::stack::expression::parse_template(text, 0).unwrap()), span: 0..0 }
+        SpannedExpr {
+            expr: Expr::Template(provision_core::stack::expression::parse_template(text, 0).unwrap()),
+            span: 0..0,
+        }
     }
 
     fn list(items: &[&str]) -> SpannedExpr {
@@ -218,7 +221,9 @@ mod tests {
         );
         let (service, resources) = stack(vec![("inline_policy", naming)]);
         assert!(check(&service, &resources).is_empty());
-        let reading = template(r#"{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}"#);
+        let reading = template(
+            r#"{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}"#,
+        );
         let (service, resources) = stack(vec![("inline_policy", reading)]);
         assert!(check(&service, &resources).is_empty());
         let (service, resources) =

@@ -62,7 +62,8 @@ fn container_definition(
     let invalid = |what: &str, error: aws_smithy_types::error::operation::BuildError| {
         DriverError::invalid(format!("invalid container {what}: {error}"))
     };
-    let mut definition = ContainerDefinition::builder().name(container_name).image(container.deployed_image()).essential(true);
+    let mut definition =
+        ContainerDefinition::builder().name(container_name).image(container.deployed_image()).essential(true);
     for port in config.container_ports() {
         let port = i32::try_from(port).map_err(|_| DriverError::invalid(format!("port {port} is out of range")))?;
         definition = definition

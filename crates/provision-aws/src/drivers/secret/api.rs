@@ -245,7 +245,10 @@ mod tests {
 
     #[test]
     fn arns_give_the_secret_name() {
-        assert_eq!(name_from_arn("arn:aws:secretsmanager:us-east-1:1:secret:shop-session-AbCdEf"), Some("shop-session"));
+        assert_eq!(
+            name_from_arn("arn:aws:secretsmanager:us-east-1:1:secret:shop-session-AbCdEf"),
+            Some("shop-session")
+        );
         assert_eq!(name_from_arn("arn:aws:secretsmanager:us-east-1:1:secret:x"), None);
         assert_eq!(name_from_arn("shop-session"), None);
     }

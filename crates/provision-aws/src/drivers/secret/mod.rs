@@ -168,10 +168,10 @@ impl AwsDriver for SecretDriver {
             }
         }
         if let Some(Value::Int(days)) = inputs.get("recovery_days").filter(|d| !matches!(d, Value::Int(0 | 7..=30))) {
-            problems.push(
-                Problem::error("recovery_days", format!("`recovery_days` {days} is not 0 or 7 to 30"))
-                    .hint("Secrets Manager keeps a deleted secret restorable for 7 to 30 days; `0` deletes it at once"),
-            );
+            problems
+                .push(Problem::error("recovery_days", format!("`recovery_days` {days} is not 0 or 7 to 30")).hint(
+                    "Secrets Manager keeps a deleted secret restorable for 7 to 30 days; `0` deletes it at once",
+                ));
         }
         problems
     }
@@ -270,14 +270,13 @@ impl AwsDriver for SecretDriver {
                 api::sync_tags(client, &arn, &JsonMap::new(), request.tags).await?;
                 Ok(observed(&config.name, &arn))
             }
-            Some(_) if error.code_is("ResourceExistsException") => Err(DriverError {
-                message: format!("a secret named `{}` already exists", config.name),
-                ..error
+            Some(_) if error.code_is("ResourceExistsException") => {
+                Err(DriverError { message: format!("a secret named `{}` already exists", config.name), ..error }
+                    .with_hint(format!(
+                        "adopt it with `provision import {} {}`, or set `name` to another one",
+                        request.address, config.name
+                    )))
             }
-            .with_hint(format!(
-                "adopt it with `provision import {} {}`, or set `name` to another one",
-                request.address, config.name
-            ))),
             _ => Err(error),
         }
     }
