@@ -254,3 +254,38 @@ secrets = { SESSION = "${secret.session.arn}" }
     let quiet = project.run(&["validate"]).success();
     assert!(!quiet.stderr.contains("may not read"), "{}", quiet.stderr);
 }
+
+/// A run killed between recording a create (the deterministic name) and its result: the next run
+/// finds the log group and the secret by name and adopts them, never making a second one.
+#[test]
+fn interrupted_creates_are_found_by_name_and_adopted() {
+    let stack = "[stack]\nname = \"{name}\"\n\n[log_group.api]\n\n[secret.token]\ngenerate = {}\nrecovery_days = 0\n";
+    let project = Project::new("intent", stack).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    let arn = project.state()["resources"]["secret.token"]["id"].as_str().expect("arn").to_string();
+    let value = secret_value(&arn).expect("a value");
+
+    let mut state = project.state();
+    let names = [
+        ("log_group.api", format!("/provision/{}/api", project.stack_name)),
+        ("secret.token", format!("{}-token", project.stack_name)),
+    ];
+    for (address, name) in &names {
+        state["resources"][address]["status"] = serde_json::json!("creating");
+        state["resources"][address]["id"] = serde_json::json!(name);
+        state["resources"][address]["attributes"] = serde_json::json!({});
+    }
+    project.write(&format!("state/{}.json", project.stack_name), &serde_json::to_string_pretty(&state).unwrap());
+    project
+        .run(&["plan"])
+        .success()
+        .stderr_has("log_group.api: found the resource an interrupted create made; adopting it")
+        .stderr_has("secret.token: found the resource an interrupted create made; adopting it");
+    project.run(&["apply", "--auto-approve"]).success();
+    let state = project.state();
+    assert_eq!(state["resources"]["secret.token"]["id"], arn.as_str(), "the ARN is recorded again");
+    assert_eq!(state["resources"]["secret.token"]["attributes"]["arn"], arn.as_str());
+    assert_eq!(secret_value(&arn).as_deref(), Some(value.as_str()), "adopted, not generated again");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success().stdout_has("2 destroyed");
+}
