@@ -39,6 +39,8 @@ const DELETE_ORDER: &[&str] = &[
     "ecr_repository",
     "iam_role",
     "s3_bucket",
+    "log_group",
+    "secret",
 ];
 
 /// What belongs to the stack but not to its state.

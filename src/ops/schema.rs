@@ -96,6 +96,7 @@ fn field_schema(field: &FieldSpec) -> Json {
             Default::None
             | Default::AwsName { .. }
             | Default::AwsNameHashing { .. }
+            | Default::Pattern(_)
             | Default::NetworkVpcId
             | Default::NetworkSubnetIds => None,
         };
@@ -167,6 +168,7 @@ fn push_field_row(out: &mut String, prefix: &str, field: &FieldSpec) {
         Default::EmptyList => "`[]`".to_string(),
         Default::EmptyMap => "`{}`".to_string(),
         Default::AwsName { .. } | Default::AwsNameHashing { .. } => "`<stack>-<name>`".to_string(),
+        Default::Pattern(pattern) => format!("`{}`", pattern.replace("{stack}", "<stack>").replace("{name}", "<name>")),
         Default::NetworkVpcId => "the `[network]` VPC".to_string(),
         Default::NetworkSubnetIds => "the `[network]` subnets".to_string(),
     };

@@ -1,11 +1,11 @@
-//! Containers behind a load balancer: the `stacks/api-service.toml` example created, rolled to a new
-//! image, changed in place, its target group replaced, and destroyed — checked through the AWS APIs.
+//! Containers behind a load balancer: the `stacks/api-service.toml` example created (its images
+//! pushed first, since it deploys by digest), rolled to a new image, changed in place, its target group replaced, and destroyed — checked through the AWS APIs.
 //!
 //! The emulator never starts tasks; it runs with `MOTO_ECS_SERVICE_RUNNING` so services report their
 //! tasks running. The rollout states it cannot reach (FAILED, timeouts) are tested with the SDK's
 //! mocks in `src/drivers/ecs_service/deployment.rs`.
 
-use crate::support::{block_on, ec2, ecs, elbv2, example_stack, live_tagged_with, Project};
+use crate::support::{block_on, ec2, ecs, elbv2, example_stack, live_tagged_with, push_image, Project};
 
 struct Service {
     task_definition: String,
@@ -70,7 +70,12 @@ fn target_group_exists(arn: &str) -> bool {
 fn the_api_service_deploys_rolls_changes_in_place_and_goes_away_completely() {
     let project = Project::new("api", &example_stack("api-service.toml")).with_emulator();
     project.run(&["validate"]).success();
-    project.run(&["apply", "--auto-approve"]).success().stdout_has("Apply complete! 9 added").stdout_has("api_url");
+    // The images are deployed by digest, so they are pushed before the service is created: the
+    // repository first, as a CI pipeline would make it.
+    project.run(&["apply", "--auto-approve", "--target", "ecr_repository.api"]).success().stdout_has("1 added");
+    let repository = format!("{}-api", project.stack_name);
+    let (v1, v2) = (push_image(&repository, "v1", "api v1"), push_image(&repository, "v2", "api v2"));
+    project.run(&["apply", "--auto-approve"]).success().stdout_has("Apply complete! 8 added").stdout_has("api_url");
 
     let state = project.state();
     let attribute = |address: &str, name: &str| {
@@ -81,7 +86,8 @@ fn the_api_service_deploys_rolls_changes_in_place_and_goes_away_completely() {
     assert_eq!(first.target_groups, vec![target_group.clone()], "the service is attached to the target group");
     assert_eq!(first.desired, 3);
     let (image, _) = image_of(&first.task_definition);
-    assert!(image.ends_with("-api:v1"), "the image comes from the stack's repository: {image}");
+    let url = attribute("ecr_repository.api", "url");
+    assert_eq!(image, format!("{url}@{v1}"), "the stack's repository, by the digest `v1` points at");
     let alb_group = attribute("security_group.alb", "id");
     let api_group = attribute("security_group.api", "id");
     let (sources, _) = ingress_sources(&api_group);
@@ -91,12 +97,12 @@ fn the_api_service_deploys_rolls_changes_in_place_and_goes_away_completely() {
     // A new image: one in-place change of the service, a new task definition revision, the old one
     // deregistered once the rollout is complete.
     let plan = project.run(&["plan", "--var", "image_tag=v2"]).success();
-    let text = plan.stdout.replace(&project.stack_name, "[STACK]");
+    let text = plan.stdout.replace(&project.stack_name, "[STACK]").replace(&v1, "[V1]").replace(&v2, "[V2]");
     insta::assert_snapshot!("api_service_image_change", text);
     project.run(&["apply", "--auto-approve", "--var", "image_tag=v2"]).success().stdout_has("1 changed");
     let second = service(&project.state());
     assert_ne!(second.task_definition, first.task_definition);
-    assert!(image_of(&second.task_definition).0.ends_with(":v2"));
+    assert_eq!(image_of(&second.task_definition).0, format!("{url}@{v2}"));
     assert_eq!(image_of(&first.task_definition).1, "INACTIVE", "the old revision is deregistered");
 
     // Desired count and a new rule are in-place updates: same group, same service.

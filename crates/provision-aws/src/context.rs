@@ -88,6 +88,9 @@ pub struct AwsContext {
     elasticache: OnceLock<aws_sdk_elasticache::Client>,
     tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
+    secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
+    logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
+    account: tokio::sync::OnceCell<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +163,9 @@ impl AwsContext {
             elasticache: OnceLock::new(),
             tagging: OnceLock::new(),
             sts: OnceLock::new(),
+            secretsmanager: OnceLock::new(),
+            logs: OnceLock::new(),
+            account: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -228,5 +234,32 @@ impl AwsContext {
 
     pub fn sts(&self) -> &aws_sdk_sts::Client {
         client!(self, sts, aws_sdk_sts)
+    }
+
+    pub fn secretsmanager(&self) -> &aws_sdk_secretsmanager::Client {
+        client!(self, secretsmanager, aws_sdk_secretsmanager)
+    }
+
+    pub fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        client!(self, logs, aws_sdk_cloudwatchlogs)
+    }
+
+    /// The account the credentials belong to (STS, asked once per run).
+    pub async fn account(&self) -> Result<&str, provision_core::driver::DriverError> {
+        let account = self
+            .account
+            .get_or_try_init(|| async {
+                let answer = self
+                    .sts()
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|error| crate::aws_error("GetCallerIdentity", error))?;
+                answer.account().map(str::to_string).ok_or_else(|| {
+                    provision_core::driver::DriverError::invalid("GetCallerIdentity answered without an account id")
+                })
+            })
+            .await?;
+        Ok(account.as_str())
     }
 }

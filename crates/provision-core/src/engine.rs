@@ -208,8 +208,9 @@ pub fn preflight(
 }
 
 /// Asks the drivers that look things up at plan time (an image tag's digest), all at once, with
-/// each resource's inputs as far as the state already tells them. Resources whose inputs are not all
-/// known yet (they refer to something this apply creates) are resolved by the executor instead.
+/// each resource's inputs as far as the state already tells them (unknown ones left out). A driver
+/// that cannot tell yet (its image refers to a repository this apply creates) answers nothing, and
+/// the executor asks again just before the action.
 async fn resolve_online(
     drivers: &crate::driver::DriverRegistry,
     stack: &Stack,
@@ -226,7 +227,7 @@ async fn resolve_online(
         let Some(driver) = drivers.get(&address.type_name).filter(|d| d.resolves_online()) else { continue };
         let prior = state.resources.get(address).map(|r| &r.inputs);
         let Ok(desired) = resolve_inputs(&resolver, driver, resource, &lookup, prior) else { continue };
-        let Some(known) = desired.to_json() else { continue };
+        let known = plan::known_parts(&desired.values);
         lookups.push(async move { (address.clone(), driver.resolve(info, &known).await) });
     }
     let mut online = BTreeMap::new();

@@ -153,6 +153,9 @@ pub enum Default {
         max_len: usize,
         fields: &'static [&'static str],
     },
+    /// A name built from a pattern where `{stack}` is the stack name and `{name}` the resource
+    /// name, e.g. `/provision/{stack}/{name}` for a CloudWatch Logs group.
+    Pattern(&'static str),
     /// The `[network]` VPC id.
     NetworkVpcId,
     /// The `[network]` subnets (one per availability zone unless listed).
@@ -162,5 +165,20 @@ pub enum Default {
 impl Default {
     pub fn uses_network(&self) -> bool {
         matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds)
+    }
+}
+
+/// A [`Default::Pattern`] filled in for one resource.
+pub fn fill_pattern(pattern: &str, stack: &str, resource: &str) -> String {
+    pattern.replace("{stack}", stack).replace("{name}", resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_take_the_stack_and_resource_names() {
+        assert_eq!(fill_pattern("/provision/{stack}/{name}", "shop", "api_logs"), "/provision/shop/api_logs");
     }
 }

@@ -219,6 +219,8 @@ emulator_client!(ecr, aws_sdk_ecr);
 emulator_client!(iam, aws_sdk_iam);
 emulator_client!(tagging, aws_sdk_resourcegroupstagging);
 emulator_client!(elasticache, aws_sdk_elasticache);
+emulator_client!(secretsmanager, aws_sdk_secretsmanager);
+emulator_client!(logs, aws_sdk_cloudwatchlogs);
 
 /// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
 pub fn example_stack(file: &str) -> String {
@@ -270,4 +272,28 @@ pub fn live_tagged_with(stack: &str) -> Vec<String> {
         );
         live
     })
+}
+
+/// Pushes an image manifest into an ECR repository under `tag` and returns its digest. `seed`
+/// makes a distinct image. The digest is sent with the manifest: the emulator stores the digest of
+/// the empty string otherwise (see docs/emulator.md).
+pub fn push_image(repository: &str, tag: &str, seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let config = format!("sha256:{}", hex::encode(Sha256::digest(seed.as_bytes())));
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"{config}"}},"layers":[]}}"#
+    );
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(manifest.as_bytes())));
+    block_on(async {
+        ecr()
+            .put_image()
+            .repository_name(repository)
+            .image_manifest(&manifest)
+            .image_digest(&digest)
+            .image_tag(tag)
+            .send()
+            .await
+            .expect("PutImage")
+    });
+    digest
 }

@@ -18,7 +18,9 @@ mod elbv2;
 pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
+pub mod log_group;
 pub mod s3_bucket;
+pub mod secret;
 pub mod security_group;
 pub mod tags;
 pub mod target_group;
@@ -48,6 +50,14 @@ pub trait AwsDriver: Send + Sync + 'static {
     fn schema(&self) -> &'static ResourceSchema;
 
     fn check(&self, _inputs: &BTreeMap<String, Value>) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    fn check_in_stack(
+        &self,
+        _resource: &provision_core::stack::ResourceSpec,
+        _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Problem> {
         Vec::new()
     }
 
@@ -166,6 +176,8 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(ecs_service::ServiceDriver, session.clone()))),
         bind(Arc::new(Bound::new(db_subnet_group::SubnetGroupDriver, session.clone()))),
         bind(Arc::new(Bound::new(db_instance::InstanceDriver, session.clone()))),
-        bind(Arc::new(Bound::new(elasticache_redis::CacheDriver, session))),
+        bind(Arc::new(Bound::new(elasticache_redis::CacheDriver, session.clone()))),
+        bind(Arc::new(Bound::new(log_group::LogGroupDriver, session.clone()))),
+        bind(Arc::new(Bound::new(secret::SecretDriver, session))),
     ])
 }

@@ -128,6 +128,18 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
+    /// Checks that need other resources of the stack, as the stack file writes them (references
+    /// unresolved): e.g. that the role a service runs with may read the secrets it is given. Runs
+    /// offline when the stack is loaded. A problem's `field` may be a path into a table
+    /// (`container.secrets.KEY`), which is where the diagnostic points.
+    fn check_in_stack(
+        &self,
+        _resource: &crate::stack::ResourceSpec,
+        _resources: &std::collections::BTreeMap<Address, crate::stack::ResourceSpec>,
+    ) -> Vec<Problem> {
+        Vec::new()
+    }
+
     /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
     /// window, or that a replacement loses data. `inputs` are the known desired inputs, `changed` the
     /// top-level fields the action changes.

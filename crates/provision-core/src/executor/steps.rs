@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use super::{ActionError, ActionProgress, Executor, Step};
 use crate::address::Address;
 use crate::driver::{Driver, ExistingResource, FieldChange, ResourceRequest};
-use crate::plan::{prepare_inputs, resolve_inputs, Action, DesiredInputs, PlannedAction, Resolver};
+use crate::plan::{
+    known_parts, merge_resolved, prepare_inputs, resolve_inputs, Action, DesiredInputs, PlannedAction, Resolver,
+};
 use crate::state::{ResourceState, ResourceStatus};
 use crate::value::{JsonMap, Value};
 
@@ -124,14 +126,8 @@ impl Executor<'_> {
         }
         if driver.resolves_online() {
             // What the plan looked up stays as planned; what it could not know is looked up now.
-            let extra = match desired.to_json() {
-                Some(known) => driver.resolve(self.info, &known).await?,
-                None => JsonMap::new(),
-            };
-            for (key, value) in extra {
-                let planned = action.inputs.get(&key).cloned();
-                desired.values.insert(key, Value::from_json(&planned.unwrap_or(value)));
-            }
+            let extra = driver.resolve(self.info, &known_parts(&desired.values)).await?;
+            merge_resolved(&mut desired.values, &extra, Some(&action.inputs));
         }
         check_against_plan(driver, action, &desired)?;
         let secrets = desired.secrets.clone();

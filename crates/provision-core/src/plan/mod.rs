@@ -2,6 +2,7 @@
 //! exists; then shown, saved, or executed. The executor runs exactly the actions listed here.
 
 mod diff;
+mod online;
 mod planner;
 mod refresh;
 mod resolve;
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use diff::diff_inputs;
+pub use online::{keep_unresolved, known_parts, merge_resolved};
 pub use planner::{plan, PlanInputs, PlanOptions, REPLACE_FLAG};
 pub use refresh::{refresh, RefreshReport};
 pub use resolve::{desired_inputs, prepare_inputs, resolve_inputs, secret_hash, DesiredInputs, Resolver};

@@ -87,8 +87,10 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
                 .map(|r| next_generation(&r.inputs));
             let prior = bumped.as_ref().or_else(|| state.resources.get(&address).map(|r| &r.inputs));
             let mut desired = desired_inputs(&resolver, driver, resource, &lookup, prior).map_err(|e| anyhow!(e))?;
-            for (key, value) in online.get(&address).into_iter().flatten() {
-                desired.values.insert(key.clone(), Value::from_json(value));
+            match online.get(&address) {
+                Some(resolved) => super::merge_resolved(&mut desired.values, resolved, None),
+                None if driver.resolves_online() => super::keep_unresolved(driver.schema(), &mut desired.values, prior),
+                None => {}
             }
             let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
             let existing = state.resources.get(&address);

@@ -219,6 +219,9 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
         Default::EmptyMap => Value::Map(BTreeMap::new()),
         Default::AwsName { max_len } => Value::Str(default_aws_name(&resolver.stack.name, &address.name, *max_len)),
         Default::AwsNameHashing { .. } => return None,
+        Default::Pattern(pattern) => {
+            Value::Str(crate::schema::fill_pattern(pattern, &resolver.stack.name, &address.name))
+        }
         Default::NetworkVpcId => resolver.lookup(&Reference::Network("vpc_id".into()), &|_| None),
         Default::NetworkSubnetIds => resolver.lookup(&Reference::Network("subnet_ids".into()), &|_| None),
     };
@@ -359,6 +362,7 @@ fn coerce_table(
                     Default::None
                     | Default::AwsName { .. }
                     | Default::AwsNameHashing { .. }
+                    | Default::Pattern(_)
                     | Default::NetworkVpcId
                     | Default::NetworkSubnetIds => None,
                 };

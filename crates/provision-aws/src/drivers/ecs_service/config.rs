@@ -51,6 +51,14 @@ pub(super) struct ContainerConfig {
     pub command: Vec<String>,
     pub health_check: Option<HealthCheckConfig>,
     pub log_group: Option<String>,
+    #[serde(default = "pinned")]
+    pub pin_digest: bool,
+    /// The digest `image`'s tag pointed at when the plan was made (hidden: see `image.rs`).
+    pub image_digest: Option<String>,
+}
+
+fn pinned() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -144,6 +152,12 @@ impl ServiceConfig {
 impl ContainerConfig {
     pub fn log_group(&self) -> Option<&str> {
         present(&self.log_group)
+    }
+
+    /// The image as ECS gets it: by digest when one was resolved.
+    pub fn deployed_image(&self) -> String {
+        let digest = if self.pin_digest { present(&self.image_digest) } else { None };
+        super::image::deployed_image(&self.image, digest)
     }
 }
 

@@ -15,8 +15,10 @@
 
 mod config;
 mod deployment;
+mod image;
 mod lifecycle;
 mod observation;
+mod secret_access;
 mod task_definition;
 
 use async_trait::async_trait;
@@ -60,8 +62,16 @@ static CONTAINER_FIELDS: &[FieldSpec] = &[
     FieldSpec::new(
         "log_group",
         FieldKind::String,
-        "A CloudWatch Logs group for the container's output (awslogs driver; streams prefixed with the service name)",
+        "A CloudWatch Logs group for the container's output, e.g. `\"${log_group.api.name}\"` (awslogs driver, \
+         in the stack's region; streams prefixed with the service name)",
     ),
+    FieldSpec::new(
+        "pin_digest",
+        FieldKind::Bool,
+        "Deploy an image of this account's ECR by the digest its tag points at when the plan is made, so a push \
+         under the same tag shows as `container.image_digest` and rolls out; `false` deploys by tag",
+    )
+    .default(FieldDefault::Bool(true)),
 ];
 
 static SCHEMA: ResourceSchema = ResourceSchema {
@@ -135,6 +145,14 @@ impl AwsDriver for ServiceDriver {
         config::check(inputs)
     }
 
+    fn check_in_stack(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Problem> {
+        secret_access::check(resource, resources)
+    }
+
     /// Subnets and security groups are sets: sorted here, and sorted when read back.
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
         for field in ["subnets", "security_groups"] {
@@ -154,6 +172,15 @@ impl AwsDriver for ServiceDriver {
         } else {
             Vec::new()
         }
+    }
+
+    fn resolves_online(&self) -> bool {
+        true
+    }
+
+    /// The digest the container's image tag points at (see `image.rs`).
+    async fn resolve(&self, aws: &AwsContext, stack: &StackInfo, inputs: &JsonMap) -> Result<JsonMap, DriverError> {
+        image::resolve(aws, stack, inputs).await
     }
 
     fn planned_attributes(&self, _stack: &StackInfo, inputs: &JsonMap) -> JsonMap {

@@ -62,7 +62,8 @@ fn container_definition(
     let invalid = |what: &str, error: aws_smithy_types::error::operation::BuildError| {
         DriverError::invalid(format!("invalid container {what}: {error}"))
     };
-    let mut definition = ContainerDefinition::builder().name(container_name).image(&container.image).essential(true);
+    let mut definition =
+        ContainerDefinition::builder().name(container_name).image(container.deployed_image()).essential(true);
     for port in config.container_ports() {
         let port = i32::try_from(port).map_err(|_| DriverError::invalid(format!("port {port} is out of range")))?;
         definition = definition
@@ -147,7 +148,13 @@ pub(super) fn observed_inputs(
 
 fn observed_container(container: &ContainerDefinition, applied: &ServiceConfig, lb_port: Option<i32>) -> JsonMap {
     let mut observed = JsonMap::new();
-    observed.insert("image".into(), container.image().unwrap_or_default().into());
+    let (image, digest) = super::image::observed_image(container.image().unwrap_or_default(), &applied.container.image);
+    observed.insert("image".into(), image.into());
+    if let Some(digest) = digest {
+        observed.insert(super::image::DIGEST.into(), digest.into());
+    }
+    // Not an ECS setting: what the stack file said.
+    observed.insert("pin_digest".into(), applied.container.pin_digest.into());
     let ports: Vec<i64> =
         container.port_mappings().iter().filter_map(PortMapping::container_port).map(i64::from).collect();
     let own_port = match applied.container.port {
@@ -345,7 +352,7 @@ mod tests {
                 "health_check": {
                     "command": ["CMD-SHELL", "true"], "interval": 30, "timeout": 5, "retries": 3, "start_period": 0
                 },
-                "log_group": "/ecs/shop"
+                "log_group": "/ecs/shop", "pin_digest": true
             })
         );
     }

@@ -16,6 +16,7 @@ use crate::graph::DependencyGraph;
 use crate::schema::{FieldKind, FieldSpec, ResourceSchema};
 use crate::value::Value;
 
+mod across;
 mod moved;
 mod references;
 mod suggest;
@@ -131,6 +132,7 @@ impl Loader<'_> {
             None => Vec::new(),
         };
         self.check_references(&resources, &outputs, &variables);
+        self.checks_across_resources(&resources);
         let graph = self.graph(&resources);
 
         let uses = |expr: &SpannedExpr| expr.references().iter().any(|(r, _)| matches!(r, Reference::Network(_)));
