@@ -7,6 +7,14 @@
 //!
 //! One request per connection: the emulator closes its connection after every answer, and so does
 //! the proxy, which keeps the relaying simple and the SDK's retries honest.
+//!
+//! Every request is logged with its start and end instants, so a benchmark can tell how many
+//! *sequential round trips* a command needed ([`round_trips`]): with a fixed latency per request,
+//! that figure, not the request count, sets the wall time.
+
+mod round_trips;
+
+pub use round_trips::{round_trips, Span};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,6 +161,9 @@ pub struct Counters {
 
 struct Shared {
     upstream: SocketAddr,
+    /// When the proxy started; spans are measured from here.
+    epoch: std::time::Instant,
+    log: Mutex<Vec<Span>>,
     latency: Mutex<Duration>,
     rules: Mutex<Vec<Rule>>,
     counters: Counters,
@@ -177,6 +188,8 @@ impl Proxy {
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream,
+            epoch: std::time::Instant::now(),
+            log: Mutex::new(Vec::new()),
             latency: Mutex::new(Duration::ZERO),
             rules: Mutex::new(Vec::new()),
             counters: Counters::default(),
@@ -219,6 +232,23 @@ impl Proxy {
     pub fn faults(&self) -> u64 {
         self.shared.counters.faults.load(Ordering::Relaxed)
     }
+
+    /// Every request answered (or faulted) so far: its operation and when it started and ended.
+    pub fn log(&self) -> Vec<Span> {
+        self.shared.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Forgets the log and the counters, so the next command is measured alone.
+    pub fn reset_log(&self) {
+        self.shared.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.shared.counters.requests.store(0, Ordering::Relaxed);
+        self.shared.counters.faults.store(0, Ordering::Relaxed);
+    }
+
+    /// The longest chain of logged requests each of which started after the previous one ended.
+    pub fn round_trips(&self) -> usize {
+        round_trips(&self.log())
+    }
 }
 
 impl Drop for Proxy {
@@ -258,8 +288,24 @@ fn unit(n: u64) -> f64 {
 
 async fn handle(shared: Arc<Shared>, mut client: TcpStream) -> std::io::Result<()> {
     let (head_bytes, mut rest) = read_head(&mut client).await?;
+    let start = shared.epoch.elapsed();
     let head = parse_head(&head_bytes, &rest);
-    // Read the whole body (it is small: API calls and state documents) so a fault can see it.
+    let mut operation = format!("{} {}", head.method, head.target);
+    let result = async {
+        let head = read_body(&mut client, head, &mut rest).await?;
+        if !head.operation.is_empty() {
+            operation = head.operation.clone();
+        }
+        respond(&shared, &mut client, &head, &head_bytes, &rest).await
+    }
+    .await;
+    let span = Span { operation, start, end: shared.epoch.elapsed() };
+    shared.log.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+    result
+}
+
+/// Reads the whole body (it is small: API calls and state documents) so a fault can see it.
+async fn read_body(client: &mut TcpStream, head: RequestHead, rest: &mut Vec<u8>) -> std::io::Result<RequestHead> {
     if let Some(length) = head.content_length {
         while rest.len() < length {
             let mut buffer = vec![0u8; 64 * 1024];
@@ -270,13 +316,22 @@ async fn handle(shared: Arc<Shared>, mut client: TcpStream) -> std::io::Result<(
             rest.extend_from_slice(&buffer[..n]);
         }
     }
-    let head = RequestHead { operation: operation_of(&head, &rest), ..head };
+    Ok(RequestHead { operation: operation_of(&head, rest), ..head })
+}
+
+async fn respond(
+    shared: &Shared,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    head_bytes: &[u8],
+    rest: &[u8],
+) -> std::io::Result<()> {
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let latency = *shared.latency.lock().unwrap_or_else(|p| p.into_inner());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let fault = choose(&shared, &head);
+    let fault = choose(shared, head);
     if fault.is_some() {
         shared.counters.faults.fetch_add(1, Ordering::Relaxed);
     }
@@ -291,19 +346,19 @@ async fn handle(shared: Arc<Shared>, mut client: TcpStream) -> std::io::Result<(
             client.shutdown().await
         }
         Some(Fault::ResetAfter) => {
-            let _ = relay(&shared, &head_bytes, &rest, None).await?;
+            let _ = relay(shared, head_bytes, rest, None).await?;
             // Linger 0: close with RST, so the caller sees a reset, not an answer. (Deprecated because
             // a non-zero linger blocks the thread on drop; a zero one resets at once.)
             #[allow(deprecated)]
             client.set_linger(Some(Duration::ZERO))?;
-            drop(client);
+            // The caller drops the stream, which resets it.
             Ok(())
         }
         Some(Fault::Delay(pause)) => {
             tokio::time::sleep(pause).await;
-            relay(&shared, &head_bytes, &rest, Some(&mut client)).await.map(|_| ())
+            relay(shared, head_bytes, rest, Some(client)).await.map(|_| ())
         }
-        None => relay(&shared, &head_bytes, &rest, Some(&mut client)).await.map(|_| ()),
+        None => relay(shared, head_bytes, rest, Some(client)).await.map(|_| ()),
     }
 }
 
@@ -447,6 +502,12 @@ mod tests {
         assert!(get(&proxy.endpoint(), "/b/k").await.unwrap().ends_with("hello"), "only once");
         assert_eq!(seen.load(Ordering::SeqCst), 2, "the faulted request never reached the upstream");
         assert_eq!((proxy.requests(), proxy.faults()), (3, 1));
+        let log = proxy.log();
+        assert_eq!(log.len(), 3);
+        assert!(log.iter().all(|span| span.operation == "PUT /b/k" && span.start <= span.end), "{log:?}");
+        assert_eq!(proxy.round_trips(), 3, "one after another");
+        proxy.reset_log();
+        assert_eq!((proxy.log().len(), proxy.requests()), (0, 0));
     }
 
     #[tokio::test]
