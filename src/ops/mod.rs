@@ -185,3 +185,11 @@ pub fn report_settled(planned: &provision_core::engine::Planned) {
         eprintln!("{address}: an interrupted create made nothing; it will be created");
     }
 }
+
+/// The `-v` summary of what a command asked of AWS: requests, and of them the retries (each retry
+/// was logged as it happened) and throttling answers.
+pub fn log_request_counts(cloud: &dyn provision_core::cloud::Cloud) {
+    let (retries, throttled) = cloud.retry_count();
+    tracing::info!("aws requests: {}", cloud.request_count());
+    tracing::info!("aws retries: {retries} ({throttled} throttling answers)");
+}

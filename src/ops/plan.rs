@@ -50,7 +50,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     let planned = make_plan(stack, state, online, cloud.drivers(), region.clone(), &options).await?;
     report_settled(&planned);
     if command.refresh {
-        tracing::info!("aws requests: {}", cloud.request_count());
+        super::log_request_counts(cloud);
     }
     if command.json {
         println!("{}", serde_json::to_string_pretty(&plan_json::render(&planned.plan))?);

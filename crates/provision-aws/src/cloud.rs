@@ -61,4 +61,8 @@ impl Cloud for AwsCloud {
     fn request_count(&self) -> u64 {
         self.session.connected().map(|aws| aws.request_count()).unwrap_or(0)
     }
+
+    fn retry_count(&self) -> (u64, u64) {
+        self.session.connected().map(|aws| (aws.retry_count(), aws.throttled_count())).unwrap_or((0, 0))
+    }
 }

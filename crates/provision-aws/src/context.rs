@@ -7,24 +7,52 @@
 //! (`--endpoint`, `AWS_ENDPOINT_URL` or `[stack] endpoint`) every service goes there, S3 switches to
 //! path-style addressing (an IP endpoint has no bucket subdomains), and — only if no credentials are
 //! configured at all — the emulator's dummy credentials are used instead of probing instance metadata.
-//! Every request passes an interceptor that counts it, so benchmarks and `-v` can report how many
-//! AWS round trips a command made.
+//! Every request passes an interceptor ([`Observer`]) that counts it, so benchmarks and `-v` can
+//! report how many AWS requests a command made and how many were retries (each retry is logged at
+//! `-v` with what the attempt before it got), and that tells the service's concurrency limit
+//! ([`crate::concurrency`]) whether AWS is throttling.
+//!
+//! Retries use the SDK's adaptive mode (exponential backoff with jitter, plus a client-side rate
+//! limit that backs off on throttling) with more attempts than the default three, and every client
+//! has explicit timeouts, so a throttled or flaky endpoint makes a run slower, not failed or hung.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
 
-/// A service client built once from the shared configuration, with the request counter.
+use crate::concurrency::Limiter;
+use crate::observer::Observer;
+pub use crate::observer::Service;
+
+/// Attempts per call (the SDK's default is 3): through a share of throttled answers, a call still
+/// gets through; the backoff between attempts grows exponentially, with jitter.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// A connection that cannot be made in this time is an error (and retried).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// No byte of an answer for this long: the attempt failed (and is retried).
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// One attempt of a control-plane call. Not for S3, whose uploads may take longer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Retries a service may spend before the SDK stops retrying for a while (its retry quota): sized
+/// so that a run of hundreds of calls survives a steady share of throttling.
+const RETRY_QUOTA: usize = 5000;
+
+/// A service client built once from the shared configuration, with the observer and retry quota.
 macro_rules! client {
-    ($self:ident, $field:ident, $krate:ident) => {
+    ($self:ident, $field:ident, $krate:ident, $service:expr) => {
         $self.$field.get_or_init(|| {
-            let config = $krate::config::Builder::from(&$self.config).interceptor($self.counter()).build();
+            let config = $krate::config::Builder::from(&$self.config)
+                .interceptor($self.observer($service))
+                .retry_partition(
+                    $krate::config::retry::RetryPartition::custom($service.name())
+                        .token_bucket($krate::config::retry::TokenBucket::builder().capacity(RETRY_QUOTA).build())
+                        .build(),
+                )
+                .build();
             $krate::Client::from_conf(config)
         })
     };
@@ -77,6 +105,8 @@ pub struct AwsContext {
     config: aws_config::SdkConfig,
     endpoint: Option<String>,
     requests: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
+    limiters: Arc<[Limiter; Service::COUNT]>,
     s3: OnceLock<aws_sdk_s3::Client>,
     cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
     ec2: OnceLock<aws_sdk_ec2::Client>,
@@ -91,25 +121,6 @@ pub struct AwsContext {
     secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
     logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
     account: tokio::sync::OnceCell<String>,
-}
-
-#[derive(Debug, Clone)]
-struct RequestCounter(Arc<AtomicU64>);
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
 }
 
 impl AwsContext {
@@ -138,6 +149,13 @@ impl AwsContext {
                 ));
             }
         }
+        loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(MAX_ATTEMPTS)).timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
         let mut config = loader.load().await;
         if config.region().is_none() {
             if endpoint.is_some() {
@@ -152,6 +170,8 @@ impl AwsContext {
             config,
             endpoint,
             requests: Arc::new(AtomicU64::new(0)),
+            retries: Arc::new(AtomicU64::new(0)),
+            limiters: Arc::new(Service::ALL.map(|service| Limiter::new(service.name()))),
             s3: OnceLock::new(),
             cloudfront: OnceLock::new(),
             ec2: OnceLock::new(),
@@ -182,66 +202,94 @@ impl AwsContext {
         self.requests.load(Ordering::Relaxed)
     }
 
-    fn counter(&self) -> RequestCounter {
-        RequestCounter(self.requests.clone())
+    /// Retries sent so far (attempts after the first of a call).
+    pub fn retry_count(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Throttling answers AWS gave so far, over all services.
+    pub fn throttled_count(&self) -> u64 {
+        self.limiters.iter().map(Limiter::throttled_count).sum()
+    }
+
+    /// How many calls to `service` may run at once; drivers run their concurrent calls through it.
+    pub fn limiter(&self, service: Service) -> &Limiter {
+        &self.limiters[service as usize]
+    }
+
+    fn observer(&self, service: Service) -> Observer {
+        Observer::new(service, self.requests.clone(), self.retries.clone(), self.limiters.clone())
     }
 
     pub fn s3(&self) -> &aws_sdk_s3::Client {
         self.s3.get_or_init(|| {
             let config = aws_sdk_s3::config::Builder::from(&self.config)
                 .force_path_style(self.endpoint.is_some())
-                .interceptor(self.counter())
+                .interceptor(self.observer(Service::S3))
+                .retry_partition(
+                    aws_sdk_s3::config::retry::RetryPartition::custom(Service::S3.name())
+                        .token_bucket(aws_sdk_s3::config::retry::TokenBucket::builder().capacity(RETRY_QUOTA).build())
+                        .build(),
+                )
+                // Uploads may take longer than a control-plane call: only the read timeout applies.
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .read_timeout(READ_TIMEOUT)
+                        .disable_operation_attempt_timeout()
+                        .build(),
+                )
                 .build();
             aws_sdk_s3::Client::from_conf(config)
         })
     }
 
     pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
-        client!(self, cloudfront, aws_sdk_cloudfront)
+        client!(self, cloudfront, aws_sdk_cloudfront, Service::CloudFront)
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        client!(self, ec2, aws_sdk_ec2)
+        client!(self, ec2, aws_sdk_ec2, Service::Ec2)
     }
 
     pub fn elbv2(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
-        client!(self, elbv2, aws_sdk_elasticloadbalancingv2)
+        client!(self, elbv2, aws_sdk_elasticloadbalancingv2, Service::Elbv2)
     }
 
     pub fn ecr(&self) -> &aws_sdk_ecr::Client {
-        client!(self, ecr, aws_sdk_ecr)
+        client!(self, ecr, aws_sdk_ecr, Service::Ecr)
     }
 
     pub fn iam(&self) -> &aws_sdk_iam::Client {
-        client!(self, iam, aws_sdk_iam)
+        client!(self, iam, aws_sdk_iam, Service::Iam)
     }
 
     pub fn ecs(&self) -> &aws_sdk_ecs::Client {
-        client!(self, ecs, aws_sdk_ecs)
+        client!(self, ecs, aws_sdk_ecs, Service::Ecs)
     }
 
     pub fn rds(&self) -> &aws_sdk_rds::Client {
-        client!(self, rds, aws_sdk_rds)
+        client!(self, rds, aws_sdk_rds, Service::Rds)
     }
 
     pub fn elasticache(&self) -> &aws_sdk_elasticache::Client {
-        client!(self, elasticache, aws_sdk_elasticache)
+        client!(self, elasticache, aws_sdk_elasticache, Service::ElastiCache)
     }
 
     pub fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
-        client!(self, tagging, aws_sdk_resourcegroupstagging)
+        client!(self, tagging, aws_sdk_resourcegroupstagging, Service::Tagging)
     }
 
     pub fn sts(&self) -> &aws_sdk_sts::Client {
-        client!(self, sts, aws_sdk_sts)
+        client!(self, sts, aws_sdk_sts, Service::Sts)
     }
 
     pub fn secretsmanager(&self) -> &aws_sdk_secretsmanager::Client {
-        client!(self, secretsmanager, aws_sdk_secretsmanager)
+        client!(self, secretsmanager, aws_sdk_secretsmanager, Service::SecretsManager)
     }
 
     pub fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
-        client!(self, logs, aws_sdk_cloudwatchlogs)
+        client!(self, logs, aws_sdk_cloudwatchlogs, Service::Logs)
     }
 
     /// The account the credentials belong to (STS, asked once per run).

@@ -5,12 +5,14 @@
 //! Every `aws-sdk-*` crate is used here and nowhere else.
 
 mod cloud;
+pub mod concurrency;
 pub mod context;
 pub mod drivers;
 mod error;
 pub mod inventory;
 pub mod network;
+mod observer;
 
 pub use cloud::AwsCloud;
-pub use context::{AwsContext, AwsSession, ConnectOptions};
+pub use context::{AwsContext, AwsSession, ConnectOptions, Service};
 pub use error::aws_error;

@@ -55,4 +55,9 @@ pub trait Cloud: Send + Sync {
     fn request_count(&self) -> u64 {
         0
     }
+
+    /// Of those, retries (attempts after a call's first), and how many answers were throttling.
+    fn retry_count(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }

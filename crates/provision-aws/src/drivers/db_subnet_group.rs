@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbSubnetGroup;
 use aws_sdk_rds::Client;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -46,8 +45,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     create_before_destroy: false,
 };
 
-/// Subnet groups whose tags are read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 const NOT_FOUND: &str = "DBSubnetGroupNotFoundFault";
 
 /// RDS's rules for a subnet group name, so `validate` catches a bad one before AWS does.
@@ -145,7 +142,7 @@ impl AwsDriver for SubnetGroupDriver {
             .iter()
             .map(|resource| read_group(aws.rds(), groups.remove(&resource.id.to_ascii_lowercase())))
             .collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Rds).all(reads).await
     }
 
     async fn create(

@@ -21,8 +21,6 @@ use provision_core::value::{JsonMap, Value};
 
 /// The most ARNs `DescribeLoadBalancers`, `DescribeTags` and `RemoveTags` take in one call.
 pub(crate) const ARNS_PER_CALL: usize = 20;
-/// Attribute reads (one call per resource) run this many at once.
-pub(crate) const READ_CONCURRENCY: usize = 8;
 /// The error codes that mean "this ARN does not exist" for the ELB resources provision manages.
 const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
 

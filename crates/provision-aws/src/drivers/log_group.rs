@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use aws_sdk_cloudwatchlogs::Client;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -60,8 +59,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
 pub const RETENTION_DAYS: &[i64] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 const NOT_FOUND: &str = "ResourceNotFoundException";
-/// Groups whose tags are read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 
 /// CloudWatch's rules for a log group name.
 fn check_name(name: &str) -> Result<(), String> {
@@ -177,7 +174,7 @@ impl AwsDriver for LogGroupDriver {
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
         let reads: Vec<_> = resources.iter().map(|resource| observe(logs, groups.remove(resource.id))).collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Logs).all(reads).await
     }
 
     async fn create(

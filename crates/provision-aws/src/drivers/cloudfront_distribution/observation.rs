@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use aws_sdk_cloudfront::types::{
     CacheBehavior, CustomErrorResponses, DefaultCacheBehavior, Distribution, DistributionSummary, Origin, Origins,
 };
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
 use super::bucket_policy;
@@ -18,9 +17,6 @@ use super::emulator::send_readable;
 use crate::context::AwsContext;
 use crate::drivers::{DriverError, ExistingResource, Observed, StackInfo};
 use provision_core::value::JsonMap;
-
-/// How many `ListTagsForResource` calls a refresh runs at once.
-const TAG_READS_IN_FLIGHT: usize = 8;
 
 /// What the driver needs to know about a distribution between calls: a full `Distribution` when
 /// AWS echoes one, else its listing summary.
@@ -105,7 +101,7 @@ pub(super) async fn read_many(
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
     let reads: Vec<_> =
         resources.iter().map(|resource| observe(aws, stack, resource, summaries.get(resource.id))).collect();
-    stream::iter(reads).buffered(TAG_READS_IN_FLIGHT).collect().await
+    aws.limiter(crate::context::Service::CloudFront).all(reads).await
 }
 
 /// The newest distribution whose comment is `comment`.

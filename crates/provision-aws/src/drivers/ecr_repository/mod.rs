@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_ecr::types::Repository;
 use aws_sdk_ecr::Client;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -53,9 +52,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: false,
 };
-
-/// Repositories whose tags and policy are read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 
 /// ECR's naming rules: lowercase path segments separated by `/`, each made of letters and digits
 /// joined by single `.`, `_` or `-`.
@@ -174,13 +170,13 @@ impl AwsDriver for RepositoryDriver {
             // ECR refuses the whole batch when one name is missing, without saying which.
             Err(error) if repository_api::is_missing(&error) => {
                 let reads: Vec<_> = names.iter().map(|name| repository_api::describe_one(ecr, name)).collect();
-                futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+                aws.limiter(crate::Service::Ecr).all(reads).await
             }
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
         let reads: Vec<_> =
             resources.iter().zip(found).map(|(resource, found)| observe(ecr, resource, found)).collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Ecr).all(reads).await
     }
 
     async fn create(

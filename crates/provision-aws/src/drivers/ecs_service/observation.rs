@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{AssignPublicIp, Service, ServiceField};
 use aws_sdk_ecs::Client;
-use futures::StreamExt;
 use serde_json::{json, Value as Json};
 
 use super::config::ServiceConfig;
@@ -22,8 +21,6 @@ use provision_core::value::JsonMap;
 
 /// Services one `DescribeServices` call accepts.
 const DESCRIBE_BATCH: usize = 10;
-/// Calls a refresh runs at once.
-const CALLS_IN_FLIGHT: usize = 8;
 
 type ReadResult = Result<Option<Observed>, DriverError>;
 
@@ -82,7 +79,7 @@ pub(super) async fn read_many(aws: &AwsContext, resources: &[ExistingResource<'_
             describe_batch(ecs, cluster, names)
         })
         .collect();
-    let described: Vec<_> = futures::stream::iter(describes).buffered(CALLS_IN_FLIGHT).collect().await;
+    let described: Vec<_> = aws.limiter(crate::context::Service::Ecs).all(describes).await;
 
     let mut found: Vec<(usize, Service)> = Vec::new();
     for ((_, indexes), answer) in batches.iter().zip(described) {
@@ -101,8 +98,7 @@ pub(super) async fn read_many(aws: &AwsContext, resources: &[ExistingResource<'_
     }
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
     let reads: Vec<_> = found.iter().map(|(index, service)| observe(ecs, &resources[*index], service)).collect();
-    let observed: Vec<Result<Observed, DriverError>> =
-        futures::stream::iter(reads).buffered(CALLS_IN_FLIGHT).collect().await;
+    let observed: Vec<Result<Observed, DriverError>> = aws.limiter(crate::context::Service::Ecs).all(reads).await;
     for ((index, _), result) in found.iter().zip(observed) {
         results[*index] = result.map(Some);
     }

@@ -28,7 +28,6 @@ mod waiting;
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::Value as Json;
 
 use self::config::{CacheConfig, ENGINES, ID_MAX_LEN, PORT};
@@ -105,8 +104,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
 const REPLACE_NOTE: &str =
     "replacing a cache deletes it and all its data (a final snapshot is taken when final_snapshot = true)";
 const TOKEN_REMOVAL_NOTE: &str = "ElastiCache cannot remove an auth token in place: this update will fail";
-/// Groups whose details are read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 
 #[async_trait]
 impl AwsDriver for CacheDriver {
@@ -180,7 +177,7 @@ impl AwsDriver for CacheDriver {
             .zip(&ids)
             .map(|(resource, id)| read_details(ec, groups.remove(id), resource.inputs))
             .collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::ElastiCache).all(reads).await
     }
 
     async fn create(

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aws_sdk_iam::types::Role;
 use aws_sdk_iam::Client;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -66,9 +65,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: false,
 };
-
-/// Roles read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 
 fn check_name(name: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
@@ -199,7 +195,7 @@ impl AwsDriver for RoleDriver {
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
         let reads: Vec<_> = resources.iter().map(|resource| read_role(aws.iam(), resource)).collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Iam).all(reads).await
     }
 
     async fn create(

@@ -20,12 +20,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::api::{Snapshot, State};
-use super::elbv2::{self, Poll, ARNS_PER_CALL, READ_CONCURRENCY};
+use super::elbv2::{self, Poll, ARNS_PER_CALL};
 use super::*;
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::Value;
@@ -195,7 +194,7 @@ impl AwsDriver for LoadBalancerDriver {
             .zip(described.iter())
             .map(|(resource, described)| finish_read(elb, resource, described, &tags))
             .collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Elbv2).all(reads).await
     }
 
     async fn create(

@@ -20,7 +20,6 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -91,8 +90,6 @@ fn check_bucket_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// Buckets read at once during a refresh.
-const READ_CONCURRENCY: usize = 8;
 /// From this many objects on, an upload or delete reports progress.
 const REPORT_FROM: usize = 10;
 /// Errors of GetBucketTagging on a bucket name that someone else holds.
@@ -186,7 +183,7 @@ impl AwsDriver for BucketDriver {
         // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
         let reads: Vec<_> =
             resources.iter().map(|resource| read_bucket(aws.s3(), stack, resource, &existing)).collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::S3).all(reads).await
     }
 
     async fn create(

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -90,8 +89,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     create_before_destroy: true,
 };
 
-/// Groups described at once, one by one, when a batch names a group that is gone.
-const FALLBACK_CONCURRENCY: usize = 8;
 /// How long a delete waits for the network interfaces still using the group to go away.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
 const FIRST_POLL: Duration = Duration::from_secs(1);
@@ -181,7 +178,7 @@ impl AwsDriver for SecurityGroupDriver {
             Ok(groups) => groups,
             Err(error) if group_api::is_missing_group(&error) => {
                 let reads: Vec<_> = ids.iter().map(|id| group_api::describe_one(ec2, id)).collect();
-                let found: Vec<_> = futures::stream::iter(reads).buffered(FALLBACK_CONCURRENCY).collect().await;
+                let found: Vec<_> = aws.limiter(crate::Service::Ec2).all(reads).await;
                 return found
                     .into_iter()
                     .map(|group| group.map(|group| group.map(|group| observe(&group, &stack.region))))

@@ -15,12 +15,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::api::{Attributes, Snapshot};
-use super::elbv2::{self, Poll, READ_CONCURRENCY};
+use super::elbv2::{self, Poll};
 use super::*;
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::Value;
@@ -270,7 +269,7 @@ impl AwsDriver for TargetGroupDriver {
             .collect();
         let tags = elbv2::tags_of(elb, &found).await;
         let reads: Vec<_> = described.iter().map(|described| finish_read(elb, described, &tags)).collect();
-        futures::stream::iter(reads).buffered(READ_CONCURRENCY).collect().await
+        aws.limiter(crate::Service::Elbv2).all(reads).await
     }
 
     async fn create(

@@ -1,0 +1,219 @@
+//! How many calls to one AWS service run at once: a limit per service that starts high and adapts
+//! to what AWS answers — additive increase while calls succeed, multiplicative decrease when AWS
+//! throttles (AIMD, as TCP does) — so a refresh of hundreds of resources sends its batched reads in
+//! one round, and a throttled account slows down instead of failing.
+//!
+//! Drivers run their concurrent calls through [`Limiter::all`] (in order, like `buffered`) or
+//! [`Limiter::run`]; the request interceptor in `context.rs` tells the limiter about every answer
+//! ([`Limiter::succeeded`], [`Limiter::throttled`]), including those of calls not run through it.
+//! The SDK's adaptive retry mode retries the throttled call itself; this limit keeps the next ones
+//! from piling on.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+/// Calls in flight per service at the start of a run.
+pub const INITIAL: f64 = 64.0;
+/// Never fewer than this (the SDK's retries pace a badly throttled account further).
+pub const MINIMUM: f64 = 2.0;
+/// Never more than this.
+pub const MAXIMUM: f64 = 256.0;
+/// After a decrease, further throttling answers within this time count as the same event (they
+/// were sent before the decrease took effect).
+const DECREASE_HOLD: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+struct State {
+    limit: f64,
+    in_flight: usize,
+    last_decrease: Option<Instant>,
+    throttled: u64,
+}
+
+/// The concurrency limit of one service.
+#[derive(Debug)]
+pub struct Limiter {
+    service: &'static str,
+    state: Mutex<State>,
+    released: tokio::sync::Notify,
+}
+
+/// One call's place; gives it back when dropped.
+pub struct Permit<'a> {
+    limiter: &'a Limiter,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.limiter.lock().in_flight -= 1;
+        self.limiter.released.notify_waiters();
+    }
+}
+
+impl Limiter {
+    pub fn new(service: &'static str) -> Limiter {
+        Limiter {
+            service,
+            state: Mutex::new(State { limit: INITIAL, in_flight: 0, last_decrease: None, throttled: 0 }),
+            released: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current limit (whole calls).
+    pub fn limit(&self) -> usize {
+        self.lock().limit as usize
+    }
+
+    /// Throttling answers seen so far.
+    pub fn throttled_count(&self) -> u64 {
+        self.lock().throttled
+    }
+
+    /// Waits for a place under the limit.
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let released = self.released.notified();
+            {
+                let mut state = self.lock();
+                if (state.in_flight as f64) < state.limit.floor().max(1.0) {
+                    state.in_flight += 1;
+                    return Permit { limiter: self };
+                }
+            }
+            released.await;
+        }
+    }
+
+    /// Runs `call` once there is a place for it.
+    pub async fn run<F: Future>(&self, call: F) -> F::Output {
+        let _permit = self.acquire().await;
+        call.await
+    }
+
+    /// Runs every call, as many at once as the limit allows, and returns their outputs in order.
+    pub async fn all<F: Future>(&self, calls: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+        // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
+        let gated: Vec<_> = calls.into_iter().map(|call| self.run(call)).collect();
+        futures::stream::iter(gated).buffered(MAXIMUM as usize).collect().await
+    }
+
+    /// A call was answered without throttling: one more place per limit's worth of answers.
+    pub fn succeeded(&self) {
+        let mut state = self.lock();
+        state.limit = (state.limit + 1.0 / state.limit).min(MAXIMUM);
+        drop(state);
+        self.released.notify_waiters();
+    }
+
+    /// AWS throttled a call: halve the limit (once per burst of throttling answers).
+    pub fn throttled(&self) {
+        self.throttled_at(Instant::now());
+    }
+
+    fn throttled_at(&self, now: Instant) {
+        let mut state = self.lock();
+        state.throttled += 1;
+        if state.last_decrease.is_some_and(|at| now.duration_since(at) < DECREASE_HOLD) {
+            return;
+        }
+        state.limit = (state.limit / 2.0).max(MINIMUM);
+        state.last_decrease = Some(now);
+        tracing::info!("{} throttled: at most {} calls at once now", self.service, state.limit as usize);
+    }
+}
+
+/// Whether an answer is AWS saying "slow down": HTTP 429, or an error code of the throttling family
+/// (query, JSON and S3 protocols name them differently). 503 is S3's `SlowDown` as well as a plain
+/// unavailable service; both call for fewer calls at once.
+pub fn is_throttling(status: u16, body: &[u8]) -> bool {
+    if status == 429 || status == 503 {
+        return true;
+    }
+    if status < 400 {
+        return false;
+    }
+    let body = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    THROTTLING_CODES.iter().any(|code| body.contains(code))
+}
+
+/// The codes AWS services use for throttling (those the SDK's retry classifier knows too).
+const THROTTLING_CODES: [&str; 9] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn the_limit_grows_while_calls_succeed_and_halves_once_per_burst_of_throttling() {
+        let limiter = Limiter::new("test");
+        assert_eq!(limiter.limit(), INITIAL as usize);
+        // Each success adds 1/limit, so a little over a limit's worth makes one more place.
+        for _ in 0..=(INITIAL as usize) {
+            limiter.succeeded();
+        }
+        assert_eq!(limiter.limit(), INITIAL as usize + 1, "one more after a limit's worth of successes");
+        let now = Instant::now();
+        limiter.throttled_at(now);
+        limiter.throttled_at(now + Duration::from_millis(100));
+        assert_eq!(limiter.limit(), (INITIAL as usize + 1) / 2, "a burst counts once");
+        limiter.throttled_at(now + DECREASE_HOLD * 2);
+        assert_eq!(limiter.limit(), (INITIAL as usize + 1) / 4);
+        for step in 0..20 {
+            limiter.throttled_at(now + DECREASE_HOLD * (3 + step));
+        }
+        assert_eq!(limiter.limit(), MINIMUM as usize, "never below the minimum");
+        assert_eq!(limiter.throttled_count(), 23);
+    }
+
+    #[tokio::test]
+    async fn all_keeps_the_order_and_never_runs_more_than_the_limit() {
+        let limiter = Limiter::new("test");
+        let now = Instant::now();
+        for step in 0..3 {
+            limiter.throttled_at(now + DECREASE_HOLD * (2 * step)); // 64 → 32 → 16 → 8
+        }
+        let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let outputs = limiter
+            .all((0..50).map(|n| {
+                let (running, most) = (&running, &most);
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    n
+                }
+            }))
+            .await;
+        assert_eq!(outputs, (0..50).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 8);
+    }
+
+    #[test]
+    fn throttling_answers_are_told_from_other_errors() {
+        assert!(is_throttling(503, b""));
+        assert!(is_throttling(429, b""));
+        assert!(is_throttling(400, b"<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>"));
+        assert!(is_throttling(400, br#"{"__type":"ThrottlingException","message":"slow"}"#));
+        assert!(!is_throttling(400, br#"{"__type":"InvalidParameterException"}"#));
+        assert!(!is_throttling(200, b"Throttling is a word in this document"));
+    }
+}

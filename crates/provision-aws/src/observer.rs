@@ -1,0 +1,154 @@
+//! The interceptor every AWS client sends its requests through: it counts requests and retries,
+//! logs each retry at `-v` with what the attempt before it got, and tells the service's
+//! concurrency limit whether an answer was AWS throttling.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use crate::concurrency::{is_throttling, Limiter};
+
+/// The AWS services provision calls; each has its own concurrency limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    S3,
+    CloudFront,
+    Ec2,
+    Elbv2,
+    Ecr,
+    Iam,
+    Ecs,
+    Rds,
+    ElastiCache,
+    Tagging,
+    Sts,
+    SecretsManager,
+    Logs,
+}
+
+impl Service {
+    pub const COUNT: usize = 13;
+    pub const ALL: [Service; Service::COUNT] = [
+        Service::S3,
+        Service::CloudFront,
+        Service::Ec2,
+        Service::Elbv2,
+        Service::Ecr,
+        Service::Iam,
+        Service::Ecs,
+        Service::Rds,
+        Service::ElastiCache,
+        Service::Tagging,
+        Service::Sts,
+        Service::SecretsManager,
+        Service::Logs,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::S3 => "s3",
+            Service::CloudFront => "cloudfront",
+            Service::Ec2 => "ec2",
+            Service::Elbv2 => "elasticloadbalancing",
+            Service::Ecr => "ecr",
+            Service::Iam => "iam",
+            Service::Ecs => "ecs",
+            Service::Rds => "rds",
+            Service::ElastiCache => "elasticache",
+            Service::Tagging => "tagging",
+            Service::Sts => "sts",
+            Service::SecretsManager => "secretsmanager",
+            Service::Logs => "logs",
+        }
+    }
+}
+
+/// What the previous attempt of this call got, for the retry's log line.
+#[derive(Clone, Debug)]
+struct LastAnswer(String);
+
+impl Storable for LastAnswer {
+    type Storer = StoreReplace<LastAnswer>;
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Observer {
+    service: Service,
+    requests: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
+    limiters: Arc<[Limiter; Service::COUNT]>,
+}
+
+impl Observer {
+    pub(crate) fn new(
+        service: Service,
+        requests: Arc<AtomicU64>,
+        retries: Arc<AtomicU64>,
+        limiters: Arc<[Limiter; Service::COUNT]>,
+    ) -> Observer {
+        Observer { service, requests, retries, limiters }
+    }
+
+    fn limiter(&self) -> &Limiter {
+        &self.limiters[self.service as usize]
+    }
+}
+
+impl Intercept for Observer {
+    fn name(&self) -> &'static str {
+        "ProvisionObserver"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let attempt = cfg.load::<RequestAttempts>().map(|a| a.attempts()).unwrap_or(1);
+        if attempt > 1 {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            let operation = cfg.load::<Metadata>().map(|m| m.name().to_string()).unwrap_or_default();
+            let before = cfg.load::<LastAnswer>().map(|a| a.0.clone()).unwrap_or_else(|| "no answer".into());
+            tracing::info!(
+                "retrying {} {operation} (attempt {attempt} of {}): the last attempt got {before}",
+                self.service.name(),
+                crate::context::MAX_ATTEMPTS
+            );
+        }
+        // Until an answer comes, the attempt got none (a timeout or a lost connection).
+        cfg.interceptor_state().store_put(LastAnswer("no answer (timeout or connection error)".into()));
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let status = response.status().as_u16();
+        let body = response.body().bytes().unwrap_or_default();
+        if is_throttling(status, body) {
+            self.limiter().throttled();
+            cfg.interceptor_state().store_put(LastAnswer(format!("HTTP {status} (throttled)")));
+        } else {
+            if status < 400 {
+                self.limiter().succeeded();
+            }
+            cfg.interceptor_state().store_put(LastAnswer(format!("HTTP {status}")));
+        }
+        Ok(())
+    }
+}
