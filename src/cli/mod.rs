@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 pub use terminal_reporter::TerminalReporter;
 
 use provision_core::address::Address;
+use provision_core::executor::Parallelism;
 use provision_core::render::Paint;
 
 use crate::ops::{self, GlobalOptions};
@@ -144,9 +145,10 @@ pub struct ApplyArgs {
     pub auto_approve: bool,
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
-    /// How many actions may run at once
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// How many actions may run at once: a number, or `auto` (start at 32, more while AWS keeps up,
+    /// fewer when it throttles)
+    #[arg(long, default_value = "auto")]
+    pub parallelism: Parallelism,
     #[arg(long)]
     pub json: bool,
     /// Replace this resource although nothing about it changed (repeatable)
@@ -168,8 +170,9 @@ pub struct DestroyArgs {
     pub sweep: bool,
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
-    #[arg(long, default_value_t = 10)]
-    pub parallelism: usize,
+    /// How many actions may run at once: a number, or `auto`
+    #[arg(long, default_value = "auto")]
+    pub parallelism: Parallelism,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use provision_core::address::Address;
 use provision_core::cloud::Cloud;
 use provision_core::engine::{make_plan, stack_info, Planned};
-use provision_core::executor::{ExecutionOptions, Executor, Outcome};
+use provision_core::executor::{ExecutionOptions, Executor, Outcome, Parallelism};
 use provision_core::plan::{Action, Plan, PlanOptions};
 use provision_core::render::{plan_json, plan_text};
 use provision_core::reporter::Reporter;
@@ -24,7 +24,7 @@ pub struct ApplyOptions {
     pub plan_file: Option<PathBuf>,
     pub auto_approve: bool,
     pub targets: Vec<Address>,
-    pub parallelism: usize,
+    pub parallelism: Parallelism,
     pub json: bool,
     pub lock_timeout: Duration,
     /// `destroy`: plan the deletion of everything in the state.
@@ -106,9 +106,11 @@ async fn execute(
     let stop = super::signals::stop_requests(guard.lost());
     let executor =
         Executor { stack, info: &info, network: network.as_ref(), drivers: cloud.drivers(), writer: &writer, reporter };
-    let outcome = executor.execute(&plan, &ExecutionOptions { parallelism: options.parallelism }, stop).await;
+    let throttling = || cloud.retry_count().1;
+    let execution = ExecutionOptions { parallelism: options.parallelism, throttling: Some(&throttling) };
+    let outcome = executor.execute(&plan, &execution, stop).await;
     let (state, stats, _) = writer.finish().await;
-    tracing::info!("aws requests: {}", cloud.request_count());
+    super::log_request_counts(cloud);
     tracing::info!(
         "state writes: {} for {} changes of {} actions, {} bytes, {:.1} ms writing",
         stats.writes,
@@ -197,7 +199,9 @@ async fn apply_saved(
         writer: &writer,
         reporter,
     };
-    let outcome = executor.execute(&file.plan, &ExecutionOptions { parallelism: options.parallelism }, stop).await;
+    let throttling = || cloud.retry_count().1;
+    let execution = ExecutionOptions { parallelism: options.parallelism, throttling: Some(&throttling) };
+    let outcome = executor.execute(&file.plan, &execution, stop).await;
     let (state, _, _) = writer.finish().await;
     if outcome.state_error.is_some() {
         keep_errored_state(&stack.name, &state);

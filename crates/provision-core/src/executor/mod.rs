@@ -9,6 +9,7 @@
 //! nothing new but lets the actions in flight finish and be recorded; a second Ctrl-C writes the
 //! state as it is and returns at once, leaving the interrupted creates for the next run to settle.
 
+mod parallelism;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -28,8 +29,13 @@ use crate::stack::Stack;
 use crate::state::{BackendError, State, StateWriter};
 use crate::value::Value;
 
-pub struct ExecutionOptions {
-    pub parallelism: usize,
+pub use parallelism::{Parallelism, AUTO_MAX, AUTO_START};
+
+#[derive(Default)]
+pub struct ExecutionOptions<'a> {
+    pub parallelism: Parallelism,
+    /// Throttling answers the cloud gave so far; `Parallelism::Auto` halves when it grows.
+    pub throttling: Option<&'a (dyn Fn() -> u64 + Sync)>,
 }
 
 /// What the run is asked to do about stopping.
@@ -135,7 +141,12 @@ enum Step {
 
 impl<'a> Executor<'a> {
     /// Runs the plan until it is done or `stop` says otherwise.
-    pub async fn execute(&self, plan: &Plan, options: &ExecutionOptions, mut stop: watch::Receiver<Stop>) -> Outcome {
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        options: &ExecutionOptions<'_>,
+        mut stop: watch::Receiver<Stop>,
+    ) -> Outcome {
         let mut queue = DependencyQueue::new();
         self.writer.read(|state| {
             for action in &plan.actions {
@@ -164,7 +175,7 @@ impl<'a> Executor<'a> {
             outcome.moved = plan.moves.len();
         }
         let mut running = FuturesUnordered::new();
-        let parallelism = options.parallelism.max(1);
+        let mut limit = parallelism::Limit::new(options.parallelism, options.throttling);
         let mut in_flight: Vec<Address> = Vec::new();
         loop {
             if outcome.state_error.is_none() {
@@ -173,7 +184,7 @@ impl<'a> Executor<'a> {
                     self.stop_starting(&mut outcome, running.len(), format!("saving the state failed: {error}"));
                 }
             }
-            while outcome.stopped.is_none() && running.len() < parallelism {
+            while outcome.stopped.is_none() && running.len() < limit.current() {
                 let Some(key) = queue.dequeue() else { break };
                 let (action, step) = steps[&key];
                 let (shown, verb) = match step {
@@ -197,6 +208,9 @@ impl<'a> Executor<'a> {
                 biased;
                 Some((key, shown, verb, action, result, elapsed)) = running.next() => {
                     in_flight.retain(|k| k != &key);
+                    if result.is_ok() {
+                        limit.finished();
+                    }
                     self.record(&key, &shown, verb, action, result, elapsed, &mut queue, &mut outcome);
                 }
                 changed = stop.changed() => {

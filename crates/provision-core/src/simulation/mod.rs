@@ -25,7 +25,7 @@ use fake_cloud::{FakeCloud, Rng, Simulation, World};
 
 use crate::cloud::Cloud;
 use crate::engine::make_plan;
-use crate::executor::{ExecutionOptions, Executor, Stop};
+use crate::executor::{ExecutionOptions, Executor, Parallelism, Stop};
 use crate::plan::PlanOptions;
 use crate::reporter::NullReporter;
 use crate::stack::{self, LoadOptions, Stack};
@@ -195,7 +195,13 @@ async fn apply(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, stack: &Stack,
         writer: &writer,
         reporter: &NullReporter,
     };
-    let outcome = executor.execute(&planned.plan, &ExecutionOptions { parallelism }, stop).await;
+    let outcome = executor
+        .execute(
+            &planned.plan,
+            &ExecutionOptions { parallelism: Parallelism::Fixed(parallelism), ..Default::default() },
+            stop,
+        )
+        .await;
     writer.finish().await;
     if sim.crashed() {
         Ended::Killed
@@ -411,7 +417,13 @@ fn a_second_interrupt_writes_the_state_at_once_and_the_next_run_settles_what_was
             writer: &writer,
             reporter: &interrupter,
         };
-        let outcome = executor.execute(&planned.plan, &ExecutionOptions { parallelism: 10 }, stop).await;
+        let outcome = executor
+            .execute(
+                &planned.plan,
+                &ExecutionOptions { parallelism: Parallelism::Fixed(10), ..Default::default() },
+                stop,
+            )
+            .await;
         writer.finish().await;
         assert!(outcome.stopped.is_some());
         assert!(!outcome.abandoned.is_empty(), "the second interrupt left actions in flight: {outcome:?}");
