@@ -16,4 +16,5 @@ mod redis;
 mod renames_and_drift;
 mod stack_errors;
 mod static_site;
+mod throttling;
 mod webapp;

@@ -6,7 +6,7 @@
 //! Drivers run their concurrent calls through [`Limiter::all`] (in order, like `buffered`) or
 //! [`Limiter::run`]; the request interceptor in `context.rs` tells the limiter about every answer
 //! ([`Limiter::succeeded`], [`Limiter::throttled`]), including those of calls not run through it.
-//! The SDK's adaptive retry mode retries the throttled call itself; this limit keeps the next ones
+//! The SDK's retries repeat the throttled call itself; this limit keeps the next ones
 //! from piling on.
 
 use std::future::Future;

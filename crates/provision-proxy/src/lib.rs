@@ -80,6 +80,19 @@ pub struct Matcher {
     pub header: Option<String>,
     /// A substring of the `X-Amz-Target` header or the body's `Action=` (the operation).
     pub operation: Option<String>,
+    /// The request's protocol, so a fault can answer in that protocol's error shape.
+    pub protocol: Option<Protocol>,
+}
+
+/// How an AWS request is framed, told from the request alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// JSON with an `X-Amz-Target` header (ECS, ECR, Logs, Secrets Manager …): [`Fault::json_error`].
+    Json,
+    /// A form with `Action=` (EC2, IAM, ELB, RDS, STS …): [`Fault::query_error`].
+    Query,
+    /// Neither: REST (S3, and CloudFront's REST-XML): [`Fault::s3_error`] for S3.
+    Rest,
 }
 
 impl Matcher {
@@ -107,11 +120,27 @@ impl Matcher {
         self
     }
 
+    pub fn protocol(mut self, protocol: Protocol) -> Matcher {
+        self.protocol = Some(protocol);
+        self
+    }
+
     fn matches(&self, request: &RequestHead) -> bool {
         self.method.as_ref().is_none_or(|m| m.eq_ignore_ascii_case(&request.method))
             && self.path_contains.as_ref().is_none_or(|p| request.target.contains(p.as_str()))
             && self.header.as_ref().is_none_or(|h| request.headers.iter().any(|(name, _)| name == h))
             && self.operation.as_ref().is_none_or(|o| request.operation.contains(o.as_str()))
+            && self.protocol.is_none_or(|p| p == protocol_of(request))
+    }
+}
+
+fn protocol_of(request: &RequestHead) -> Protocol {
+    if request.headers.iter().any(|(name, _)| name == "x-amz-target") {
+        Protocol::Json
+    } else if !request.operation.is_empty() {
+        Protocol::Query
+    } else {
+        Protocol::Rest
     }
 }
 

@@ -89,6 +89,12 @@ impl Project {
         self
     }
 
+    /// Runs against this endpoint (e.g. a provision-proxy in front of the emulator).
+    pub fn with_endpoint(mut self, endpoint: &str) -> Project {
+        self.endpoint = Some(endpoint.to_string());
+        self
+    }
+
     /// Runs against an endpoint where nothing listens: any AWS call would fail.
     pub fn with_unreachable_endpoint(mut self) -> Project {
         self.endpoint = Some("http://127.0.0.1:9".to_string());
