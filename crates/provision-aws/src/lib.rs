@@ -12,6 +12,7 @@ mod error;
 pub mod inventory;
 pub mod network;
 mod observer;
+pub mod propagation;
 
 pub use cloud::AwsCloud;
 pub use context::{AwsContext, AwsSession, ConnectOptions, Service};

@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
     NetworkConfiguration, PropagateTags, Service,
@@ -27,6 +28,7 @@ use super::observation::{attributes, in_use, service_name, UNUSED_REVISIONS};
 use super::task_definition;
 use crate::drivers::ecs_cluster::{ecs_tags, sync_tags, top_level_field};
 use crate::drivers::{DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest};
+use crate::propagation;
 
 /// Fields that live in the task definition: changing one registers a new revision.
 const TASK_FIELDS: &[&str] = &["cpu", "memory", "execution_role", "task_role", "container"];
@@ -59,12 +61,12 @@ pub(super) async fn create(
         .propagate_tags(PropagateTags::Service)
         .enable_ecs_managed_tags(true)
         .set_tags(Some(ecs_tags(request.tags)));
-    let service = match create.send().await {
-        Ok(output) => output.service.ok_or_else(|| DriverError::invalid("CreateService returned no service"))?,
+    let service = match send_create(create, propagation::Bound::AWS).await {
+        Ok(service) => service,
         Err(error) => {
             // Nothing uses the revision just registered.
             task_definition::deregister(ecs, &task).await;
-            return Err(crate::aws_error("CreateService", error));
+            return Err(error);
         }
     };
     let arn = service.service_arn().unwrap_or_default().to_string();
@@ -75,6 +77,18 @@ pub(super) async fn create(
         deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
     }
     Ok(Observed { id: arn.clone(), inputs: Default::default(), attributes: attributes(&config.name, &arn, &task) })
+}
+
+/// Sends `CreateService`. Right after its roles were created, ECS may answer that it is unable to
+/// assume them (or that passing them is not allowed) until IAM has propagated them: those answers
+/// are retried, bounded ([`crate::propagation`]); the failed attempts made nothing.
+async fn send_create(create: CreateServiceFluentBuilder, bound: propagation::Bound) -> Result<Service, DriverError> {
+    let output = propagation::retry(propagation::ECS_ROLE, bound, || {
+        let create = create.clone();
+        async move { create.send().await.map_err(|error| crate::aws_error("CreateService", error)) }
+    })
+    .await?;
+    output.service.ok_or_else(|| DriverError::invalid("CreateService returned no service"))
 }
 
 pub(super) async fn update(
@@ -268,5 +282,84 @@ async fn describe_one(ecs: &Client, cluster: &str, name: &str) -> Result<Option<
         Ok(output) => Ok(output.services.unwrap_or_default().into_iter().find(|s| s.status() == Some("ACTIVE"))),
         Err(error) if GONE.iter().any(|code| error.code_is(code)) => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+/// `CreateService` right after the service's roles, with IAM's propagation played by the SDK's
+/// mocks (the emulator is always consistent).
+#[cfg(test)]
+mod create_retries {
+    use super::*;
+    use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_ecs::operation::create_service::{CreateServiceError, CreateServiceOutput};
+    use aws_sdk_ecs::types::error::InvalidParameterException;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+
+    fn mock_ecs(rules: &[&Rule]) -> Client {
+        let interceptor =
+            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
+        Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("test", "test", None, None, "mock"))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .build(),
+        )
+    }
+
+    fn invalid_parameter(message: &'static str) -> impl Fn() -> CreateServiceError {
+        move || {
+            CreateServiceError::InvalidParameterException(
+                InvalidParameterException::builder()
+                    .message(message)
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("InvalidParameterException")
+                            .message(message)
+                            .build(),
+                    )
+                    .build(),
+            )
+        }
+    }
+
+    const FAST: propagation::Bound = propagation::Bound {
+        total: Duration::from_secs(5),
+        first_pause: Duration::from_millis(1),
+        longest_pause: Duration::from_millis(5),
+    };
+    const NOT_YET: &str =
+        "ECS was unable to assume the role 'arn:aws:iam::1:role/shop-exec' that was provided for this task.";
+
+    #[tokio::test]
+    async fn a_service_right_after_its_role_is_retried_until_ecs_can_assume_the_role() {
+        let refused = mock!(Client::create_service).then_error(invalid_parameter(NOT_YET));
+        let again = mock!(Client::create_service).then_error(invalid_parameter(NOT_YET));
+        let created = mock!(Client::create_service).then_output(|| {
+            CreateServiceOutput::builder()
+                .service(Service::builder().service_arn("arn:aws:ecs:us-east-1:1:service/shop/api").build())
+                .build()
+        });
+        let ecs = mock_ecs(&[&refused, &again, &created]);
+        let service = send_create(ecs.create_service().cluster("shop").service_name("api"), FAST)
+            .await
+            .expect("created once the role is visible");
+        assert_eq!(service.service_arn(), Some("arn:aws:ecs:us-east-1:1:service/shop/api"));
+        assert_eq!((refused.num_calls(), again.num_calls(), created.num_calls()), (1, 1, 1));
+    }
+
+    /// A real mistake is not retried: it is reported at once, with ECS's code and message.
+    #[tokio::test]
+    async fn another_invalid_parameter_is_reported_at_once() {
+        let refused = mock!(Client::create_service)
+            .then_error(invalid_parameter("The container api does not exist in the task definition."));
+        let never = mock!(Client::create_service).then_output(|| CreateServiceOutput::builder().build());
+        let ecs = mock_ecs(&[&refused, &never]);
+        let error = send_create(ecs.create_service().cluster("shop").service_name("api"), FAST).await.unwrap_err();
+        assert!(error.code_is("InvalidParameterException"));
+        assert!(error.message.contains("does not exist"), "{error:?}");
+        assert_eq!(never.num_calls(), 0);
     }
 }

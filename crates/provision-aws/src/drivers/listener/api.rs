@@ -12,6 +12,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use super::ListenerConfig;
 use crate::drivers::elbv2::{self, Describe};
 use crate::drivers::DriverError;
+use crate::propagation;
 
 /// What a listener does with a request no rule matched.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,22 +163,36 @@ fn certificates(config: &ListenerConfig) -> Option<Vec<Certificate>> {
     (config.protocol == "HTTPS").then(|| vec![Certificate::builder().certificate_arn(arn).build()])
 }
 
+/// Creates the listener. An HTTPS listener created right after its certificate may be refused with
+/// `CertificateNotFound` while the certificate propagates: that answer is retried, bounded
+/// ([`crate::propagation`]).
 pub(super) async fn create(
     elb: &Client,
     config: &ListenerConfig,
     tags: &BTreeMap<String, String>,
 ) -> Result<Snapshot, DriverError> {
-    let output = elb
+    create_within(elb, config, tags, propagation::Bound::AWS).await
+}
+
+async fn create_within(
+    elb: &Client,
+    config: &ListenerConfig,
+    tags: &BTreeMap<String, String>,
+    bound: propagation::Bound,
+) -> Result<Snapshot, DriverError> {
+    let call = elb
         .create_listener()
         .load_balancer_arn(&config.load_balancer)
         .port(port(config)?)
         .protocol(ProtocolEnum::from(config.protocol.as_str()))
         .set_certificates(certificates(config))
         .default_actions(config.default_action().to_aws())
-        .set_tags(Some(elbv2::tag_list(tags)))
-        .send()
-        .await
-        .map_err(|error| crate::aws_error("CreateListener", error))?;
+        .set_tags(Some(elbv2::tag_list(tags)));
+    let output = propagation::retry(propagation::LISTENER_CERTIFICATE, bound, || {
+        let call = call.clone();
+        async move { call.send().await.map_err(|error| crate::aws_error("CreateListener", error)) }
+    })
+    .await?;
     output
         .listeners()
         .first()
@@ -226,6 +241,74 @@ mod tests {
         {
             assert_eq!(DefaultAction::from_aws(&[action.to_aws()]), action);
         }
+    }
+
+    /// The emulator is always consistent, so the certificate's propagation is played by the SDK's
+    /// mocks: the first `CreateListener` is refused with `CertificateNotFound`, the second succeeds.
+    #[tokio::test]
+    async fn a_listener_right_after_its_certificate_is_retried_until_the_certificate_is_found() {
+        use aws_sdk_elasticloadbalancingv2::operation::create_listener::{CreateListenerError, CreateListenerOutput};
+        use aws_sdk_elasticloadbalancingv2::types::error::CertificateNotFoundException;
+        use aws_sdk_elasticloadbalancingv2::types::Listener;
+        use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
+
+        let not_found = mock!(Client::create_listener).then_error(|| {
+            let message = "Certificate 'arn:aws:acm:us-east-1:1:certificate/new' not found";
+            CreateListenerError::CertificateNotFoundException(
+                CertificateNotFoundException::builder()
+                    .message(message)
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("CertificateNotFound")
+                            .message(message)
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let created = mock!(Client::create_listener).then_output(|| {
+            CreateListenerOutput::builder()
+                .listeners(
+                    Listener::builder()
+                        .listener_arn("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop/1/2")
+                        .load_balancer_arn("arn:lb")
+                        .port(443)
+                        .protocol(ProtocolEnum::Https)
+                        .build(),
+                )
+                .build()
+        });
+        let interceptor =
+            MockResponseInterceptor::new().rule_mode(RuleMode::Sequential).with_rule(&not_found).with_rule(&created);
+        let elb = Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::Config::builder()
+                .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
+                .region(aws_sdk_elasticloadbalancingv2::config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+                    "test", "test", None, None, "mock",
+                ))
+                .http_client(create_mock_http_client())
+                .interceptor(interceptor)
+                .build(),
+        );
+        let config = ListenerConfig::from_inputs(
+            serde_json::json!({
+                "load_balancer": "arn:lb", "port": 443, "protocol": "HTTPS",
+                "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/new", "forward": "arn:tg"
+            })
+            .as_object()
+            .expect("object"),
+        )
+        .expect("config");
+        let fast = propagation::Bound {
+            total: std::time::Duration::from_secs(5),
+            first_pause: std::time::Duration::from_millis(1),
+            longest_pause: std::time::Duration::from_millis(5),
+        };
+        let snapshot = create_within(&elb, &config, &BTreeMap::new(), fast).await.expect("created on the second try");
+        assert_eq!(snapshot.arn, "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop/1/2");
+        assert_eq!(not_found.num_calls(), 1);
+        assert_eq!(created.num_calls(), 1);
     }
 
     #[test]
