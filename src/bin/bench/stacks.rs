@@ -64,7 +64,7 @@ pub fn independent(name: &str, size: usize) -> String {
 /// back until it is deployed.
 pub fn static_site(name: &str, bucket: &str) -> String {
     format!(
-        "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\nname = \"{bucket}\"\nupload = \"site\"\nforce_destroy = true\n\n[cloudfront_distribution.cdn]\norigin_bucket = \"${{s3_bucket.site.name}}\"\ndefault_root_object = \"index.html\"\n"
+        "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\nbucket = \"{bucket}\"\nupload = \"site\"\nforce_destroy = true\n\n[cloudfront_distribution.cdn]\norigin_bucket = \"${{s3_bucket.site.name}}\"\ndefault_root_object = \"index.html\"\n"
     )
 }
 

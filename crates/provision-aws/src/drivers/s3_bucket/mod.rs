@@ -195,20 +195,21 @@ impl AwsDriver for BucketDriver {
         let config = BucketConfig::from_inputs(request.inputs)?;
         let (s3, name) = (aws.s3(), config.bucket.as_str());
         bucket_api::create(s3, name, aws.region()).await?;
-        let versioning = async {
+        let keys: Vec<String> = config.files().into_keys().collect();
+        // The uploads need only the bucket (and, when versioned, versioning first, so every object
+        // has a version): they run alongside the public access block and the tags. The objects are
+        // private whatever the block says (no ACL is sent), so nothing is public meanwhile.
+        let uploads = async {
             if config.versioning {
-                bucket_api::put_versioning(s3, name, true).await
-            } else {
-                Ok(())
+                bucket_api::put_versioning(s3, name, true).await?;
             }
+            upload(s3, request, &config, &keys, progress).await
         };
         futures::try_join!(
             bucket_api::block_public_access(s3, name),
             bucket_api::put_tags(s3, name, request.tags),
-            versioning,
+            uploads,
         )?;
-        let keys: Vec<String> = config.files().into_keys().collect();
-        upload(s3, request, &config, &keys, progress).await?;
         Ok(observed(name, &request.stack.region, config.files.as_ref()))
     }
 
