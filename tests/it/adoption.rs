@@ -270,3 +270,45 @@ fn a_blocked_destroy_finishes_the_rest_and_a_second_destroy_completes() {
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("1 destroyed");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
+
+#[test]
+fn generate_adopts_log_groups_secrets_and_caches_to_no_changes() {
+    use crate::support::{elasticache, logs, secretsmanager};
+    let name = unique_stack_name("gen");
+    let (group, secret_name, cache) = (format!("/{name}/api"), format!("{name}-session"), format!("{name}-cache"));
+    let arn = block_on(async {
+        logs().create_log_group().log_group_name(&group).send().await.expect("log group");
+        logs().put_retention_policy().log_group_name(&group).retention_in_days(14).send().await.expect("retention");
+        elasticache()
+            .create_replication_group()
+            .replication_group_id(&cache)
+            .replication_group_description("made by hand")
+            .cache_node_type("cache.t3.micro")
+            .engine("redis")
+            .send()
+            .await
+            .expect("cache");
+        let made = secretsmanager().create_secret().name(&secret_name).secret_string("hand-made").send().await;
+        made.expect("secret").arn().expect("arn").to_string()
+    });
+    let project = Project::new("gen", "").with_emulator();
+    project.remove("stack.toml");
+    let file = format!("{name}.toml");
+    project
+        .run(&[
+            "import",
+            "--generate",
+            &file,
+            &format!("log_group.api={group}"),
+            &format!("secret.session={arn}"),
+            &format!("elasticache_redis.cache={cache}"),
+        ])
+        .success();
+    let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
+    assert!(text.contains("retention_days = 14"), "{text}");
+    // provision keeps an adopted secret's value as it is: `generate` only acts on a create.
+    assert!(text.contains("[secret.session.generate]"), "{text}");
+    assert!(!text.contains("hand-made"), "{text}");
+    project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
+}

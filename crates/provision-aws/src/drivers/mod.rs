@@ -73,6 +73,10 @@ pub trait AwsDriver: Send + Sync + 'static {
         false
     }
 
+    fn import_defaults(&self) -> JsonMap {
+        JsonMap::new()
+    }
+
     fn resolves_online(&self) -> bool {
         false
     }
