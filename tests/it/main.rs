@@ -11,4 +11,6 @@ mod example_stacks;
 mod interrupt;
 mod stack_errors;
 mod static_site;
+mod team_state;
+mod team_state_faults;
 mod webapp;

@@ -181,7 +181,7 @@ pub(super) async fn versioning_warning(store: &ObjectStore) -> Option<String> {
     match answer {
         Ok(answer) if answer.status() == Some(&BucketVersioningStatus::Enabled) => None,
         Ok(_) => Some(format!(
-            "the state bucket `{bucket}` has versioning off: `state history` has nothing to list and a bad write cannot be undone\n\nhint: turn it on: `aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled`"
+            "the state bucket `{bucket}` has versioning off: `state history` shows only the current version and a bad write cannot be undone\n\nhint: turn it on: `aws s3api put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled`"
         )),
         Err(refused) => {
             tracing::debug!("could not check the versioning of `{bucket}`: {:?}", refused);

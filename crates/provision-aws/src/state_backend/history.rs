@@ -76,7 +76,14 @@ async fn versions(store: &ObjectStore, key: &str) -> Result<Vec<Listed>, Backend
 }
 
 async fn entry(store: &ObjectStore, key: &str, listed: Listed) -> Result<Option<HistoryEntry>, BackendError> {
-    let Some(tags) = store.metadata(key, &listed.version).await? else { return Ok(None) };
+    // The `null` version (written while versioning was off) is read whole: the emulator answers
+    // `HeadObject ?versionId=null` with a 400 (docs/emulator.md); `GetObject` works on both.
+    let tags = if listed.version == "null" {
+        Default::default()
+    } else {
+        let Some(tags) = store.metadata(key, &listed.version).await? else { return Ok(None) };
+        tags
+    };
     let serial = tags.get(metadata::SERIAL).and_then(|s| s.parse::<u64>().ok());
     if let Some(serial) = serial {
         let tag = |name: &str| tags.get(name).cloned().unwrap_or_default();
@@ -89,7 +96,7 @@ async fn entry(store: &ObjectStore, key: &str, listed: Listed) -> Result<Option<
             version: listed.version,
         }));
     }
-    // No metadata: read the version itself.
+    // No metadata (or the `null` version): read the version itself.
     let Some(object) = store.get(key, Some(&listed.version)).await? else { return Ok(None) };
     let Ok(state) = State::parse(&String::from_utf8_lossy(&object.body), key) else {
         tracing::warn!("version `{}` of `{key}` is not a provision state; left out", listed.version);

@@ -337,7 +337,10 @@ where
             format!("`{url}`: {}", crate::aws_error(operation, error)),
             "the credentials lack a permission on the state bucket; docs/team-state.md lists the least policy (the state key and its `.lock`)",
         )),
-        _ => Attempt::Fatal(BackendError::other(format!("`{url}`: {}", crate::aws_error(operation, error)))),
+        _ => {
+            let status = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            Attempt::Fatal(BackendError::other(format!("`{url}`: {}{status}", crate::aws_error(operation, error))))
+        }
     }
 }
 
