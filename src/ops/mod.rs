@@ -137,7 +137,7 @@ pub fn backend_for(location: &StateLocation, cloud: &AwsCloud) -> Arc<dyn StateB
 pub async fn read_state(backend: &dyn StateBackend, stack: &Stack) -> Result<(State, Option<Version>)> {
     match backend.read().await.map_err(backend_error)? {
         Some(stored) if stored.state.stack != stack.name => bail!(
-            "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state] path`",
+            "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state]` (a `path`, or another `s3` key)",
             backend.location(),
             stored.state.stack,
             stack.name

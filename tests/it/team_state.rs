@@ -356,6 +356,17 @@ fn a_bucket_without_versioning_gets_a_warning_naming_the_fix_and_a_missing_bucke
 }
 
 #[test]
+fn an_error_after_the_lock_is_taken_releases_it_at_once() {
+    let team = Team::new("trelease", &buckets(1), "", true);
+    // The key holds another stack's state: apply takes the lock, reads, and refuses.
+    let foreign = serde_json::json!({"version": 1, "lineage": "l", "serial": 3, "stack": "another-stack"});
+    let body = serde_json::to_vec(&foreign).unwrap();
+    block_on(s3().put_object().bucket(&team.bucket).key(team.key()).body(body.into()).send()).expect("PutObject");
+    team.a.run(&["apply", "--auto-approve"]).code(1).stderr_has("belongs to stack `another-stack`");
+    assert!(team.lock().is_none(), "not left to run out: {:?}", team.lock());
+}
+
+#[test]
 fn migrate_moves_a_local_state_to_s3_and_back_and_plan_shows_no_changes() {
     let project = Project::new("tmigr", &format!("[stack]\nname = \"{{name}}\"\n\n{}", buckets(2))).with_emulator();
     project.run(&["apply", "--auto-approve"]).success();
