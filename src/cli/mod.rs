@@ -95,6 +95,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a state lock its holder left (the id is printed in the "locked" error)
+    #[command(name = "force-unlock")]
+    ForceUnlock {
+        #[arg(value_name = "LOCK_ID")]
+        lock_id: String,
+    },
     /// The dependency graph as Graphviz DOT
     Graph,
     /// The JSON Schema of the stack format (for editors)
@@ -184,12 +190,36 @@ pub enum StateCommand {
     Show { address: Address },
     /// Forget a resource (it stays in AWS)
     Rm { address: Address },
-    /// Print the whole state
-    Pull,
+    /// Print the whole state (or, with --serial, an earlier version)
+    Pull {
+        /// An earlier version, by its serial (`state history` lists them)
+        #[arg(long, value_name = "N")]
+        serial: Option<u64>,
+    },
     /// Replace the state with a file (same lineage, newer serial)
-    Push { file: PathBuf },
+    Push {
+        file: PathBuf,
+        /// Also replace a state whose serial is the same or higher (after comparing the two)
+        #[arg(long)]
+        force: bool,
+    },
     /// Resources tagged with this stack that the state does not know, with the import command for each
     Orphans,
+    /// The state's earlier versions, newest first: SERIAL  TIME  WHO  OPERATION
+    History,
+    /// Copy the state to another backend (a path or s3://BUCKET/KEY), both locked, and verify it
+    Migrate {
+        /// Where to: `state/app.json` or `s3://BUCKET/KEY`
+        #[arg(long, value_name = "LOCATION", value_parser = parse_location)]
+        to: provision_core::stack::StateLocation,
+        /// Make the S3 bucket (private, versioned, encrypted) if it does not exist
+        #[arg(long = "create-bucket")]
+        create_bucket: bool,
+    },
+}
+
+fn parse_location(text: &str) -> Result<provision_core::stack::StateLocation, String> {
+    provision_core::stack::StateLocation::parse(text)
 }
 
 /// `0s`, `30s`, `5m`, `1h`, or plain seconds.
@@ -307,13 +337,19 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 StateCommand::List => ops::state::StateCommand::List,
                 StateCommand::Show { address } => ops::state::StateCommand::Show(address),
                 StateCommand::Rm { address } => ops::state::StateCommand::Rm(address),
-                StateCommand::Pull => ops::state::StateCommand::Pull,
-                StateCommand::Push { file } => ops::state::StateCommand::Push(file),
+                StateCommand::Pull { serial: None } => ops::state::StateCommand::Pull,
+                StateCommand::Pull { serial: Some(serial) } => ops::state::StateCommand::PullSerial(serial),
+                StateCommand::Push { file, force } => ops::state::StateCommand::Push { file, force },
                 StateCommand::Orphans => ops::state::StateCommand::Orphans,
+                StateCommand::History => ops::state::StateCommand::History,
+                StateCommand::Migrate { to, create_bucket } => {
+                    ops::state::StateCommand::Migrate(ops::state::MigrateOptions { to, create_bucket })
+                }
             };
             ops::state::run(global, command, lock.lock_timeout).await
         }
         Command::Drift { json } => ops::drift::run(global, json).await,
+        Command::ForceUnlock { lock_id } => ops::force_unlock::run(global, &lock_id).await,
         Command::Graph => ops::graph::run(global),
         Command::Schema { markdown } => ops::schema::run(markdown),
     }

@@ -67,7 +67,7 @@ async fn execute(
         super::check_secret_environment(&loaded)?;
     }
     let Loaded { stack, cloud } = &loaded;
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let guard = lock(&backend, verb, options.lock_timeout).await?;
     let (state, version) = read_state(backend.as_ref(), stack).await?;
     let original = state.clone();
@@ -120,8 +120,18 @@ async fn execute(
     if outcome.state_error.is_some() {
         keep_errored_state(&stack.name, &state);
     }
+    let lock_lost = guard.is_lost();
     let _ = guard.release().await;
-    finish(global, &plan, &outcome, &state, options.json, verb)
+    finish(global, &plan, &outcome, &state, options.json, verb).map(|code| lock_lost_code(code, lock_lost))
+}
+
+/// A run stopped because its lock was lost failed (exit 1); 130 is for Ctrl-C.
+fn lock_lost_code(code: u8, lock_lost: bool) -> u8 {
+    if lock_lost && code == 130 {
+        1
+    } else {
+        code
+    }
 }
 
 /// One write outside an execution (what a refresh learned).
@@ -149,7 +159,7 @@ fn keep_errored_state(stack: &str, state: &State) {
     }
     match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
         Ok(()) => eprintln!(
-            "This run's view of the state was kept in `{}`. Compare it with `provision state pull`; once reconciled, `provision state push {}` records it.",
+            "This run's view of the state was kept in `{}` (it includes what this run made). Compare it with `provision state pull`; to record it in place of what is stored now, `provision state push --force {}`; then `provision plan` shows what is left to do.",
             path.display(),
             path.display()
         ),
@@ -169,7 +179,7 @@ async fn apply_saved(
     saved_global.variables = file.variables.clone();
     let loaded = load(&saved_global)?;
     let Loaded { stack, cloud } = &loaded;
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let guard = lock(&backend, "apply", options.lock_timeout).await?;
     let (current, version) = read_state(backend.as_ref(), stack).await?;
     file.check_state(&current, path)?;
@@ -202,8 +212,9 @@ async fn apply_saved(
     if outcome.state_error.is_some() {
         keep_errored_state(&stack.name, &state);
     }
+    let lock_lost = guard.is_lost();
     let _ = guard.release().await;
-    finish(global, &file.plan, &outcome, &state, options.json, "apply")
+    finish(global, &file.plan, &outcome, &state, options.json, "apply").map(|code| lock_lost_code(code, lock_lost))
 }
 
 fn finish(global: &GlobalOptions, plan: &Plan, outcome: &Outcome, state: &State, json: bool, verb: &str) -> Result<u8> {

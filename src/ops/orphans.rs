@@ -234,7 +234,7 @@ pub async fn sweep_stack(
 ) -> Result<u8> {
     let loaded = super::load(global)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = super::state_backend(stack)?;
+    let backend = super::state_backend(&loaded)?;
     let guard = super::lock(&backend, "destroy --sweep", options.lock_timeout).await?;
     let (state, _) = super::read_state(backend.as_ref(), stack).await?;
     let strays = find(cloud, &stack.name, &state).await?;

@@ -16,4 +16,6 @@ mod redis;
 mod renames_and_drift;
 mod stack_errors;
 mod static_site;
+mod team_state;
+mod team_state_faults;
 mod webapp;

@@ -196,6 +196,27 @@ impl AwsContext {
         })
     }
 
+    /// A client for the state bucket (the state backend builds it once and keeps it): the
+    /// bucket's own region when `[state] region` names one, and no SDK retries — the backend
+    /// retries itself, so it knows whether an answer came to a retry (a 412 after a retried
+    /// conditional write may be that write's own success). Each attempt has a time limit, so a
+    /// stuck connection is retried instead of hanging the run.
+    pub fn state_s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .operation_attempt_timeout(std::time::Duration::from_secs(30))
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.endpoint.is_some())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .interceptor(self.counter());
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_string()));
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
+    }
+
     pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
         client!(self, cloudfront, aws_sdk_cloudfront)
     }

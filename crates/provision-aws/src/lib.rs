@@ -1,6 +1,7 @@
 //! provision-aws: everything that knows AWS. One driver per resource type ([`drivers`]), the
 //! connection they share ([`context`]), the network look-up, the tag inventory behind `state
-//! orphans` and `destroy --sweep`, and [`AwsCloud`], which hands all of it to the core engine.
+//! orphans` and `destroy --sweep`, the S3 state backend ([`state_backend`]), and [`AwsCloud`],
+//! which hands all of it to the core engine.
 //!
 //! Every `aws-sdk-*` crate is used here and nowhere else.
 
@@ -10,7 +11,9 @@ pub mod drivers;
 mod error;
 pub mod inventory;
 pub mod network;
+pub mod state_backend;
 
 pub use cloud::AwsCloud;
 pub use context::{AwsContext, AwsSession, ConnectOptions};
 pub use error::aws_error;
+pub use state_backend::S3Backend;

@@ -66,7 +66,7 @@ pub async fn run(
     // Adopt everything into the new stack's state, dependencies first.
     let loaded = load_generated(global, file)?;
     let stack = &loaded.stack;
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let guard = lock(&backend, "import", lock_timeout).await?;
     let (mut state, version) = read_state(backend.as_ref(), stack).await?;
     let identity = loaded.cloud.identity().await.map_err(|error| anyhow!("checking the AWS account: {error}"))?;

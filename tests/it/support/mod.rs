@@ -89,6 +89,21 @@ impl Project {
         self
     }
 
+    /// Runs against this endpoint (e.g. a fault-injecting proxy in front of the emulator).
+    pub fn with_endpoint(mut self, endpoint: &str) -> Project {
+        self.endpoint = Some(endpoint.to_string());
+        self
+    }
+
+    /// Another working folder with the same stack file and stack name: a second machine of the
+    /// same team (what they share is only what the stack file points at, e.g. an S3 state).
+    pub fn second_machine(&self) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack = std::fs::read_to_string(self.path("stack.toml")).expect("stack file");
+        std::fs::write(dir.path().join("stack.toml"), stack).expect("write stack file");
+        Project { dir, stack_name: self.stack_name.clone(), endpoint: self.endpoint.clone() }
+    }
+
     /// Runs against an endpoint where nothing listens: any AWS call would fail.
     pub fn with_unreachable_endpoint(mut self) -> Project {
         self.endpoint = Some("http://127.0.0.1:9".to_string());
@@ -135,11 +150,24 @@ impl Project {
     }
 }
 
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_provision")
+/// The binary under test; `PROVISION_TEST_BINARY` points at another build of it (e.g. a copy kept
+/// out of a target folder that other builds share).
+pub fn binary() -> String {
+    std::env::var("PROVISION_TEST_BINARY")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_provision").to_string())
 }
 
-pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+impl Project {
+    /// The command `provision ARGS` in the project folder, set up as [`Project::run`] runs it, to
+    /// spawn and watch (e.g. to kill it mid-apply).
+    pub fn command(&self, args: &[&str]) -> Command {
+        command(self.dir.path(), self.endpoint.as_deref(), args)
+    }
+}
+
+fn command(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(binary());
     command
         .args(args)
@@ -155,6 +183,11 @@ pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&st
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
     }
+    command
+}
+
+pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = command(dir, endpoint, args);
     command.envs(env.iter().copied());
     let output = command.output().expect("run provision");
     Run {

@@ -10,6 +10,7 @@ pub mod expression;
 mod loader;
 mod naming;
 pub mod region;
+mod state_location;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,6 +20,9 @@ pub use diagnostic::{Diagnostic, StackError};
 pub use expression::{Expr, Part, Reference, SpannedExpr};
 pub use loader::{load, LoadOptions};
 pub use naming::default_aws_name;
+pub use state_location::{
+    check_bucket_name, parse_duration, parse_s3_url, S3Location, StateLocation, DEFAULT_LOCK_TTL,
+};
 
 use crate::address::Address;
 use crate::graph::DependencyGraph;
@@ -56,12 +60,6 @@ impl Stack {
     pub fn location(&self, offset: usize) -> String {
         StackError::location(&self.path, &self.source, offset)
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum StateLocation {
-    Local(PathBuf),
-    S3 { bucket: String, key: String },
 }
 
 #[derive(Clone, Debug)]
