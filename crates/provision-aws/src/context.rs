@@ -87,6 +87,10 @@ pub struct AwsContext {
     rds: OnceLock<aws_sdk_rds::Client>,
     tagging: OnceLock<aws_sdk_resourcegroupstagging::Client>,
     sts: OnceLock<aws_sdk_sts::Client>,
+    route53: OnceLock<aws_sdk_route53::Client>,
+    /// ACM clients by region: a certificate for CloudFront lives in us-east-1 whatever the stack's
+    /// region is. Each is built once, on first use.
+    acm: std::sync::Mutex<std::collections::BTreeMap<String, aws_sdk_acm::Client>>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +162,8 @@ impl AwsContext {
             rds: OnceLock::new(),
             tagging: OnceLock::new(),
             sts: OnceLock::new(),
+            route53: OnceLock::new(),
+            acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -222,5 +228,30 @@ impl AwsContext {
 
     pub fn sts(&self) -> &aws_sdk_sts::Client {
         client!(self, sts, aws_sdk_sts)
+    }
+
+    pub fn route53(&self) -> &aws_sdk_route53::Client {
+        client!(self, route53, aws_sdk_route53)
+    }
+
+    /// ACM in the run's region.
+    pub fn acm(&self) -> aws_sdk_acm::Client {
+        self.acm_in(self.region())
+    }
+
+    /// ACM in `region` (a CloudFront certificate lives in us-east-1), built once per region. SDK
+    /// clients are cheap handles onto shared state, so a clone is returned.
+    pub fn acm_in(&self, region: &str) -> aws_sdk_acm::Client {
+        let mut clients = self.acm.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_acm::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_string()))
+                    .interceptor(self.counter())
+                    .build();
+                aws_sdk_acm::Client::from_conf(config)
+            })
+            .clone()
     }
 }

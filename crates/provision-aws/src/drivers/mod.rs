@@ -7,9 +7,12 @@
 
 mod bound;
 
+pub mod certificate;
 pub mod cloudfront_distribution;
 pub mod db_instance;
 pub mod db_subnet_group;
+pub mod dns_record;
+pub mod dns_zone;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
@@ -17,6 +20,7 @@ mod elbv2;
 pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
+mod route53;
 pub mod s3_bucket;
 pub mod security_group;
 pub mod tags;
@@ -149,6 +153,9 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(ecs_cluster::ClusterDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecs_service::ServiceDriver, session.clone()))),
         bind(Arc::new(Bound::new(db_subnet_group::SubnetGroupDriver, session.clone()))),
-        bind(Arc::new(Bound::new(db_instance::InstanceDriver, session))),
+        bind(Arc::new(Bound::new(db_instance::InstanceDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_zone::ZoneDriver, session.clone()))),
+        bind(Arc::new(Bound::new(certificate::CertificateDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_record::RecordDriver, session))),
     ])
 }
