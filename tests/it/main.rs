@@ -7,6 +7,7 @@ mod adoption;
 mod cli_commands;
 mod containers;
 mod database;
+mod domain;
 mod example_stacks;
 mod interrupt;
 mod stack_errors;

@@ -231,7 +231,14 @@ impl AwsContext {
     }
 
     pub fn route53(&self) -> &aws_sdk_route53::Client {
-        client!(self, route53, aws_sdk_route53)
+        self.route53.get_or_init(|| {
+            let mut config = aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.counter());
+            if self.endpoint.as_deref().is_some_and(|endpoint| endpoint.starts_with("http://")) {
+                // The emulator's record values need rewriting before the SDK reads them.
+                config = config.http_client(crate::route53_emulator::CdataAsText::new());
+            }
+            aws_sdk_route53::Client::from_conf(config.build())
+        })
     }
 
     /// ACM in the run's region.

@@ -10,6 +10,7 @@ pub mod drivers;
 mod error;
 pub mod inventory;
 pub mod network;
+pub mod route53_emulator;
 
 pub use cloud::AwsCloud;
 pub use context::{AwsContext, AwsSession, ConnectOptions};

@@ -30,7 +30,6 @@ pub(super) struct Snapshot {
     pub names: Vec<String>,
     pub status: String,
     pub failure_reason: Option<String>,
-    pub in_use_by: Vec<String>,
     /// The validation record ACM has chosen so far for each domain name.
     pub validation_records: Vec<ValidationRecord>,
     /// Domain names whose validation record ACM has not chosen yet (just after the request).
@@ -58,7 +57,6 @@ impl Snapshot {
             names: detail.subject_alternative_names().to_vec(),
             status: detail.status().map(|status| status.as_str().to_string()).unwrap_or_default(),
             failure_reason: detail.failure_reason().map(|reason| reason.as_str().to_string()),
-            in_use_by: detail.in_use_by().to_vec(),
             validation_records,
             awaiting_records,
         }

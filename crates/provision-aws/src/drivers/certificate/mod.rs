@@ -319,15 +319,21 @@ impl AwsDriver for CertificateDriver {
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
         let acm = client_for(aws, resource.id);
-        let Some(snapshot) = until_unused(&acm, resource.id, resource.address, progress).await? else { return Ok(()) };
+        let Some(snapshot) = acm::describe(&acm, resource.id).await? else { return Ok(()) };
         // The records first: were the run killed between the two, the certificate (still in the
         // state) is how the next run finds them again.
-        if let Some(zone) = resource.inputs.get("zone").and_then(Json::as_str).filter(|zone| !zone.is_empty()) {
+        let zone = resource.inputs.get("zone").and_then(Json::as_str).filter(|zone| !zone.is_empty());
+        if let Some(zone) = zone {
             let shared = validation::names_of_other_certificates(&acm, resource.id).await?;
             let records = &snapshot.validation_records;
             validation::remove(aws.route53(), zone, records, &shared, resource.address, progress).await?;
         }
-        acm::delete(&acm, resource.id, resource.address, progress, Timing::IN_USE).await
+        let deleted = acm::delete(&acm, resource.id, resource.address, progress, Timing::IN_USE).await;
+        if let (Err(_), Some(zone)) = (&deleted, zone) {
+            // The certificate stays (still in use): so do the records it renews with.
+            let _ = validation::write(aws.route53(), zone, &snapshot, resource.address, progress).await;
+        }
+        deleted
     }
 
     async fn find_interrupted(
@@ -392,30 +398,6 @@ async fn validate(
     waiting::until_issued(acm, arn, address, progress, Timing::ISSUE).await
 }
 
-/// The certificate once no listener or distribution uses it any more; `None` when it is gone.
-/// One still in use when the wait ends fails the delete before its records are touched.
-async fn until_unused(
-    acm: &aws_sdk_acm::Client,
-    arn: &str,
-    address: &Address,
-    progress: &dyn ProgressSink,
-) -> Result<Option<Snapshot>, DriverError> {
-    let mut waiter = waiting::Waiter::new(address, progress, Timing::IN_USE);
-    loop {
-        let Some(snapshot) = acm::describe(acm, arn).await? else { return Ok(None) };
-        if snapshot.in_use_by.is_empty() {
-            return Ok(Some(snapshot));
-        }
-        let users = snapshot.in_use_by.join(", ");
-        if waiter.timed_out() {
-            return Err(DriverError::invalid(format!("certificate `{arn}` is still used by {users}"))
-                .with_hint("remove it from those listeners and distributions (or destroy them), then destroy again"));
-        }
-        waiter.report(&format!("still used by {users}"));
-        waiter.pause().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,7 +447,6 @@ mod tests {
             names: vec!["ws.example.com".into(), "www.example.com".into()],
             status: "PENDING_VALIDATION".into(),
             failure_reason: None,
-            in_use_by: vec![],
             validation_records: vec![],
             awaiting_records: 0,
         };
