@@ -167,6 +167,9 @@ fn from_route53_value(record_type: &str, value: &str) -> String {
 
 fn observed(id: &str, set: &RecordSet) -> Observed {
     let mut inputs = JsonMap::new();
+    if let Some((zone, _, _)) = parse_id(id) {
+        inputs.insert("zone".into(), zone.into());
+    }
     inputs.insert("name".into(), set.name.clone().into());
     inputs.insert("type".into(), set.record_type.clone().into());
     match &set.alias {
@@ -273,6 +276,11 @@ impl AwsDriver for RecordDriver {
     /// Names in Route 53's spelling, values sorted (a set), TXT values without their quotes, and
     /// the alias's `evaluate_target_health` spelled out, so what is read back compares equal.
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        if let Some(zone) =
+            inputs.get("zone").and_then(Json::as_str).map(|zone| route53::bare_zone_id(zone).to_string())
+        {
+            inputs.insert("zone".into(), zone.into());
+        }
         if let Some(name) = inputs.get("name").and_then(Json::as_str).map(normalise_name) {
             inputs.insert("name".into(), name.into());
         }
@@ -480,7 +488,7 @@ mod tests {
     #[test]
     fn prepare_spells_inputs_as_route53_reads_them_back() {
         let mut inputs = serde_json::json!({
-            "zone": "Z1", "name": "WS.Example.com.", "type": "TXT", "records": ["\"b\"", "a"], "ttl": 300,
+            "zone": "/hostedzone/Z1", "name": "WS.Example.com.", "type": "TXT", "records": ["\"b\"", "a"], "ttl": 300,
             "alias": { "name": "Shop-1.elb.amazonaws.com.", "zone_id": "Z35" }
         })
         .as_object()
@@ -488,6 +496,7 @@ mod tests {
         .unwrap();
         let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into() };
         RecordDriver.prepare(&stack, &mut inputs).unwrap();
+        assert_eq!(inputs["zone"], "Z1");
         assert_eq!(inputs["name"], "ws.example.com");
         assert_eq!(inputs["records"], serde_json::json!(["a", "b"]));
         assert_eq!(
@@ -511,7 +520,7 @@ mod tests {
         let sent = config.record_set().to_aws().unwrap();
         assert!(sent.resource_records().iter().all(|r| r.value().starts_with('"')), "TXT values go quoted");
         let read = observed(&config.id(), &RecordSet::from_aws(&sent));
-        for field in ["name", "type", "records", "ttl"] {
+        for field in ["zone", "name", "type", "records", "ttl"] {
             assert_eq!(read.inputs[field], inputs[field], "{field}");
         }
         assert_eq!(read.inputs["alias"], Json::Null);
