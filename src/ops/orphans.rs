@@ -26,6 +26,7 @@ pub struct Orphan {
 
 /// The order sweeping deletes in: what uses other resources goes first.
 const DELETE_ORDER: &[&str] = &[
+    "dns_record",
     "ecs_service",
     "listener",
     "cloudfront_distribution",
@@ -41,7 +42,13 @@ const DELETE_ORDER: &[&str] = &[
     "s3_bucket",
     "log_group",
     "secret",
+    // Last: every listener and distribution that may hold one is gone by then.
+    "certificate",
 ];
+
+/// Types that are never orphans and never swept: a hosted zone is the account's, not the stack's,
+/// even if someone tagged it with the stack.
+const NEVER_SWEPT: &[&str] = &["dns_zone"];
 
 /// What belongs to the stack but not to its state.
 #[derive(Debug, Default)]
@@ -120,6 +127,9 @@ async fn find_orphans(
             continue;
         }
         let Some(address) = tags.get("provision:address").and_then(|a| a.parse::<Address>().ok()) else { continue };
+        if NEVER_SWEPT.contains(&address.type_name.as_str()) {
+            continue;
+        }
         let Some(driver) = drivers.get(&address.type_name) else { continue };
         // Other things a driver tags (task definitions, snapshots) are not resources of its type.
         let Some(id) = driver.id_from_arn(&arn) else { continue };

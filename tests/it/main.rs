@@ -8,6 +8,7 @@ mod cli_commands;
 mod containers;
 mod database;
 mod digest;
+mod domain;
 mod example_stacks;
 mod interrupt;
 mod kill;

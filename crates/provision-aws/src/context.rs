@@ -91,6 +91,10 @@ pub struct AwsContext {
     secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
     logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
     account: tokio::sync::OnceCell<String>,
+    route53: OnceLock<aws_sdk_route53::Client>,
+    /// ACM clients by region: a certificate for CloudFront lives in us-east-1 whatever the stack's
+    /// region is. Each is built once, on first use.
+    acm: std::sync::Mutex<std::collections::BTreeMap<String, aws_sdk_acm::Client>>,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +170,8 @@ impl AwsContext {
             secretsmanager: OnceLock::new(),
             logs: OnceLock::new(),
             account: tokio::sync::OnceCell::new(),
+            route53: OnceLock::new(),
+            acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -282,5 +288,37 @@ impl AwsContext {
             })
             .await?;
         Ok(account.as_str())
+    }
+
+    pub fn route53(&self) -> &aws_sdk_route53::Client {
+        self.route53.get_or_init(|| {
+            let mut config = aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.counter());
+            if self.endpoint.as_deref().is_some_and(|endpoint| endpoint.starts_with("http://")) {
+                // The emulator's record values need rewriting before the SDK reads them.
+                config = config.http_client(crate::route53_emulator::CdataAsText::new());
+            }
+            aws_sdk_route53::Client::from_conf(config.build())
+        })
+    }
+
+    /// ACM in the run's region.
+    pub fn acm(&self) -> aws_sdk_acm::Client {
+        self.acm_in(self.region())
+    }
+
+    /// ACM in `region` (a CloudFront certificate lives in us-east-1), built once per region. SDK
+    /// clients are cheap handles onto shared state, so a clone is returned.
+    pub fn acm_in(&self, region: &str) -> aws_sdk_acm::Client {
+        let mut clients = self.acm.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_acm::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_string()))
+                    .interceptor(self.counter())
+                    .build();
+                aws_sdk_acm::Client::from_conf(config)
+            })
+            .clone()
     }
 }

@@ -11,6 +11,7 @@ pub mod drivers;
 mod error;
 pub mod inventory;
 pub mod network;
+pub mod route53_emulator;
 pub mod state_backend;
 
 pub use cloud::AwsCloud;

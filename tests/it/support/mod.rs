@@ -255,6 +255,30 @@ emulator_client!(elasticache, aws_sdk_elasticache);
 emulator_client!(secretsmanager, aws_sdk_secretsmanager);
 emulator_client!(logs, aws_sdk_cloudwatchlogs);
 
+/// A Route 53 client for the emulator, reading its record values as the driver does (moto writes
+/// them as CDATA, which the SDK reads as empty; see docs/emulator.md).
+pub fn route53() -> aws_sdk_route53::Client {
+    let config = aws_sdk_route53::config::Builder::new()
+        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+        .region(aws_sdk_route53::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_route53::config::Credentials::new("test", "test", None, None, "tests"))
+        .http_client(provision_aws::route53_emulator::CdataAsText::new())
+        .build();
+    aws_sdk_route53::Client::from_conf(config)
+}
+
+/// An ACM client in `region` (certificates are regional; CloudFront's live in us-east-1).
+pub fn acm_in(region: &str) -> aws_sdk_acm::Client {
+    let config = aws_sdk_acm::config::Builder::new()
+        .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+        .region(aws_sdk_acm::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_acm::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_acm::Client::from_conf(config)
+}
+
 /// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
 pub fn example_stack(file: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks").join(file);

@@ -7,9 +7,12 @@
 
 mod bound;
 
+pub mod certificate;
 pub mod cloudfront_distribution;
 pub mod db_instance;
 pub mod db_subnet_group;
+pub mod dns_record;
+pub mod dns_zone;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
@@ -19,6 +22,7 @@ pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
+mod route53;
 pub mod s3_bucket;
 pub mod secret;
 pub mod security_group;
@@ -182,6 +186,9 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(db_instance::InstanceDriver, session.clone()))),
         bind(Arc::new(Bound::new(elasticache_redis::CacheDriver, session.clone()))),
         bind(Arc::new(Bound::new(log_group::LogGroupDriver, session.clone()))),
-        bind(Arc::new(Bound::new(secret::SecretDriver, session))),
+        bind(Arc::new(Bound::new(secret::SecretDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_zone::ZoneDriver, session.clone()))),
+        bind(Arc::new(Bound::new(certificate::CertificateDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_record::RecordDriver, session))),
     ])
 }
