@@ -5,6 +5,8 @@
 pub mod apply;
 pub mod graph;
 pub mod import;
+pub mod init;
+pub mod notify;
 pub mod orphans;
 pub mod output;
 pub mod plan;
@@ -12,6 +14,7 @@ mod plan_file;
 pub mod schema;
 mod signals;
 pub mod state;
+pub mod templates;
 pub mod validate;
 
 use std::path::PathBuf;

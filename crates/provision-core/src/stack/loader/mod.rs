@@ -16,6 +16,7 @@ use crate::graph::DependencyGraph;
 use crate::schema::{FieldKind, FieldSpec, ResourceSchema};
 use crate::value::Value;
 
+mod notify;
 mod references;
 mod suggest;
 mod values;
@@ -29,7 +30,7 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
 }
 
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs"];
+const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "notify"];
 const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -110,6 +111,7 @@ impl Loader<'_> {
             Some(entry) => self.network(entry),
             None => NetworkSpec { vpc: "default".into(), subnets: None },
         };
+        let notify = section("notify").and_then(|entry| self.notify(path, source, entry));
         let outputs = match section("outputs") {
             Some((_, value)) => self.outputs(value),
             None => Vec::new(),
@@ -152,6 +154,7 @@ impl Loader<'_> {
             graph: graph?,
             uses_network,
             warnings: Vec::new(),
+            notify,
         })
     }
 
