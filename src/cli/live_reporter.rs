@@ -6,6 +6,10 @@
 //! only the plan and the summary. The view is cleared when the run reports its summary and, in any
 //! case, when the command ends ([`LiveReporter::finish`]), so neither a failure nor Ctrl-C leaves a
 //! spinner on the screen. Without a terminal the CLI uses [`super::TerminalReporter`] instead.
+//!
+//! While the view is up, the terminal does not echo control characters: the `^C` it would print
+//! for Ctrl-C moves the cursor under the view, which then redraws one line off and leaves stale
+//! lines behind. The setting is put back when the view is cleared.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +38,9 @@ struct View {
     finished: bool,
     /// The width addresses are padded to, so messages line up.
     width: usize,
+    /// The terminal's settings before the view turned control-character echo off.
+    #[cfg(unix)]
+    saved_termios: Option<libc::termios>,
 }
 
 impl Default for LiveReporter {
@@ -61,6 +68,11 @@ impl LiveReporter {
             return;
         }
         view.finished = true;
+        #[cfg(unix)]
+        if let Some(saved) = view.saved_termios.take() {
+            // SAFETY: restores the settings read from the same descriptor by `quiet_control_echo`.
+            unsafe { libc::tcsetattr(libc::STDERR_FILENO, libc::TCSANOW, &saved) };
+        }
         for (_, line) in view.lines.drain() {
             line.finish_and_clear();
             self.multi.remove(&line);
@@ -110,14 +122,19 @@ impl Reporter for LiveReporter {
             Event::Started { address, action } => {
                 if !view.shown {
                     view.shown = true;
+                    #[cfg(unix)]
+                    {
+                        view.saved_termios = quiet_control_echo();
+                    }
                     self.multi.add(self.overall.clone());
                     self.overall.enable_steady_tick(Duration::from_millis(500));
                 }
                 let width = view.width.max(address.to_string().len().min(48));
-                let line = self.multi.insert_before(&self.overall, ProgressBar::new_spinner());
-                line.set_style(LiveReporter::line_style(width));
-                line.set_prefix(address.to_string());
-                line.set_message(format!("{}…", doing(*action)));
+                let line = ProgressBar::new_spinner()
+                    .with_style(LiveReporter::line_style(width))
+                    .with_prefix(address.to_string())
+                    .with_message(format!("{}…", doing(*action)));
+                let line = self.multi.insert_before(&self.overall, line);
                 line.enable_steady_tick(Duration::from_millis(120));
                 view.lines.insert(address.clone(), line);
             }
@@ -210,6 +227,22 @@ fn one_line(message: &str, room: usize) -> String {
     }
     let cut: String = first.chars().take(room.saturating_sub(1)).collect();
     format!("{cut}…")
+}
+
+/// Turns off the echo of control characters (`^C`) on the terminal; the settings to restore.
+#[cfg(unix)]
+fn quiet_control_echo() -> Option<libc::termios> {
+    // SAFETY: tcgetattr fills the `termios` we pass; tcsetattr reads it. Only stderr's terminal
+    // is touched, and only its ECHOCTL flag changes.
+    unsafe {
+        let mut settings: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(libc::STDERR_FILENO, &mut settings) != 0 {
+            return None;
+        }
+        let saved = settings;
+        settings.c_lflag &= !libc::ECHOCTL;
+        (libc::tcsetattr(libc::STDERR_FILENO, libc::TCSANOW, &settings) == 0).then_some(saved)
+    }
 }
 
 fn console_width() -> usize {

@@ -5,11 +5,13 @@ mod support;
 
 mod adoption;
 mod cli_commands;
+mod cli_ux;
 mod containers;
 mod database;
 mod example_stacks;
 mod interrupt;
 mod kill;
+mod notify;
 mod stack_errors;
 mod static_site;
 mod webapp;

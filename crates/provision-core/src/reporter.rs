@@ -212,3 +212,65 @@ impl<R: Reporter + ?Sized> Reporter for &R {
 pub fn seconds(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 10.0).round() / 10.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{Failure, Outcome};
+    use crate::plan::{Plan, PlannedAction};
+
+    fn address(text: &str) -> Address {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn the_plan_event_counts_each_step_that_will_start() {
+        let mut replaced = PlannedAction::new(address("s3_bucket.b"), Action::Replace, Vec::new(), Vec::new());
+        replaced.create_before_destroy = true;
+        let plan = Plan {
+            actions: vec![PlannedAction::new(address("s3_bucket.a"), Action::Create, Vec::new(), Vec::new()), replaced],
+            stack: "shop".into(),
+            lineage: None,
+            serial: None,
+            refreshed: false,
+            drift: Vec::new(),
+            outputs: BTreeMap::new(),
+        };
+        let Event::Plan { steps, plan } = Event::plan(&plan) else { panic!("a plan event") };
+        assert_eq!(steps, 3, "a create-before-destroy replacement also deletes the old copy");
+        assert_eq!(plan["actions"][0]["address"], "s3_bucket.a");
+    }
+
+    #[test]
+    fn the_summary_says_how_the_run_ended_in_one_line() {
+        let mut outcome = Outcome::default();
+        outcome.succeeded.push((address("s3_bucket.a"), Action::Create));
+        let done = Summary::new("apply", &outcome, &BTreeMap::new());
+        assert!(done.success);
+        assert_eq!(done.headline(), "apply complete: 1 added, 0 changed, 0 replaced, 0 destroyed");
+
+        outcome.failed.push(Failure {
+            address: address("s3_bucket.b"),
+            action: Action::Delete,
+            message: "BucketNotEmpty".into(),
+            hint: None,
+        });
+        outcome.skipped.push(address("iam_role.r"));
+        let failed = Summary::new("destroy", &outcome, &BTreeMap::new());
+        assert!(!failed.success);
+        assert_eq!(failed.headline(), "destroy failed: 1 added, 0 changed, 0 replaced, 0 destroyed; 1 failed");
+        assert_eq!(failed.skipped, vec![address("iam_role.r")]);
+
+        let stopped = Outcome {
+            stopped: Some("interrupted".into()),
+            not_started: vec![address("s3_bucket.c")],
+            ..Outcome::default()
+        };
+        let interrupted = Summary::new("apply", &stopped, &BTreeMap::new());
+        assert!(interrupted.interrupted);
+        assert_eq!(
+            interrupted.headline(),
+            "apply interrupted: 0 added, 0 changed, 0 replaced, 0 destroyed; 1 not started"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use provision_core::reporter::{Event, Reporter};
-use provision_core::stack::notify::{NotifyEvent, NotifyFormat};
+use provision_core::stack::notify::{NotifyEvent, NotifyFormat, Webhook};
 use provision_core::stack::Stack;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -64,10 +64,13 @@ impl Notifier {
                 return Ok(None);
             }
             Err(problem) => {
-                return Err(anyhow!(
-                    "{}: {problem}\n\nhint: set it before running provision (the URL is never stored or shown), or write `webhook = {{ env = \"…\", optional = true }}` to run without notifications",
-                    notify.location
-                ))
+                let hint = match &notify.webhook {
+                    Webhook::Env { variable, .. } if std::env::var_os(variable).is_none() => format!(
+                        "`export {variable}=…` before running provision (the URL is never stored or shown), or write `webhook = {{ env = \"{variable}\", optional = true }}` to run without notifications"
+                    ),
+                    _ => "the webhook must be its whole URL, e.g. `https://hooks.slack.com/services/…`".to_string(),
+                };
+                return Err(anyhow!("{}: {problem}\n\nhint: {hint}", notify.location));
             }
         };
         let (sender, receiver) = mpsc::channel(QUEUE);
