@@ -53,7 +53,7 @@ impl LiveReporter {
     pub fn new() -> LiveReporter {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len}  {elapsed_short}")
+            ProgressStyle::with_template("[{bar:30.cyan/blue}] {pos}/{len}  {elapsed_short}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .with_key("elapsed_short", elapsed_key)
                 .progress_chars("=> "),
