@@ -52,7 +52,9 @@ impl Default for LiveReporter {
 impl LiveReporter {
     pub fn new() -> LiveReporter {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let overall = ProgressBar::new(0).with_style(
+        // Hidden until the first action starts (the multi-progress then draws it): a plan with
+        // nothing to do draws nothing.
+        let overall = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden()).with_style(
             ProgressStyle::with_template("[{bar:30.cyan/blue}] {pos}/{len}  {elapsed_short}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .with_key("elapsed_short", elapsed_key)
@@ -77,9 +79,11 @@ impl LiveReporter {
             line.finish_and_clear();
             self.multi.remove(&line);
         }
-        self.overall.finish_and_clear();
-        self.multi.remove(&self.overall);
-        let _ = self.multi.clear();
+        if view.shown {
+            self.overall.finish_and_clear();
+            self.multi.remove(&self.overall);
+            let _ = self.multi.clear();
+        }
     }
 
     fn print(&self, text: String) {

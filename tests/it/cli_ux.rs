@@ -88,6 +88,12 @@ fn at_a_terminal_the_live_view_shows_every_action_once_and_leaves_a_clean_screen
     assert!(text.contains("Apply complete! 3 added"), "{text}");
     // The view turned off the echo of `^C` while it ran, and turned it back on.
     assert!(text.contains(" echoctl") && !text.contains("-echoctl"), "terminal settings restored:\n{text}");
+
+    // Nothing to do: no view is drawn at all.
+    let again =
+        under_terminal(&project, 100, "apply --auto-approve", None).stdin(Stdio::null()).output().expect("script");
+    let raw = String::from_utf8_lossy(&again.stdout);
+    assert!(raw.contains("No changes.") && !raw.contains("\x1b[2K") && !raw.contains("0/0"), "{raw:?}");
     project.run(&["destroy", "--auto-approve"]).success();
 }
 
