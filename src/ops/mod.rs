@@ -7,6 +7,8 @@ pub mod drift;
 pub mod force_unlock;
 pub mod graph;
 pub mod import;
+pub mod init;
+pub mod notify;
 pub mod orphans;
 pub mod output;
 pub mod plan;
@@ -15,6 +17,7 @@ pub mod schema;
 mod signals;
 pub mod state;
 mod state_migrate;
+pub mod templates;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -242,6 +242,8 @@ pub async fn sweep_stack(
     options: &super::apply::ApplyOptions,
     reporter: &dyn provision_core::reporter::Reporter,
 ) -> Result<u8> {
+    // With `--json`, stdout holds the destroy's events alone: the sweep speaks on stderr.
+    let say = |line: String| if options.json { eprintln!("{line}") } else { println!("{line}") };
     let loaded = super::load(global)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
     let backend = super::state_backend(&loaded)?;
@@ -249,15 +251,15 @@ pub async fn sweep_stack(
     let (state, _) = super::read_state(backend.as_ref(), stack).await?;
     let strays = find(cloud, &stack.name, &state).await?;
     if strays.is_empty() {
-        println!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name);
+        say(format!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name));
         guard.release().await.map_err(super::backend_error)?;
         return Ok(0);
     }
-    println!(
+    say(format!(
         "Sweep: deleting {} resource(s) and {} leftover part(s) of the stack that the state does not know.",
         strays.orphans.len(),
         strays.leftovers.len()
-    );
+    ));
     let info = provision_core::engine::stack_info(stack, super::region(cloud).await?);
     let settings = |address: &Address| stack_settings(&loaded, &info, &state, address);
     let progress = SweepProgress(reporter);
@@ -272,7 +274,7 @@ pub async fn sweep_stack(
         eprintln!("{} {what}: delete failed: {error}", global.error_paint.red("error:"));
     }
     if failures.is_empty() {
-        println!("Sweep complete: {} deleted.", strays.len());
+        say(format!("Sweep complete: {} deleted.", strays.len()));
         Ok(0)
     } else {
         eprintln!(

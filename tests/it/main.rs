@@ -5,6 +5,7 @@ mod support;
 
 mod adoption;
 mod cli_commands;
+mod cli_ux;
 mod containers;
 mod database;
 mod digest;
@@ -13,6 +14,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod notify;
 mod redis;
 mod renames_and_drift;
 mod stack_errors;

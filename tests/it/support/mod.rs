@@ -7,6 +7,7 @@
 //! Tests share it safely because every test uses its own stack name, so its own AWS names.
 
 pub mod emulator;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod expression;
 mod loader;
 mod naming;
+pub mod notify;
 pub mod region;
 mod state_location;
 
@@ -49,6 +50,8 @@ pub struct Stack {
     pub uses_network: bool,
     /// Warnings found while loading (errors stop the load instead).
     pub warnings: Vec<Diagnostic>,
+    /// `[notify]`: where to tell someone what a run does.
+    pub notify: Option<notify::Notify>,
 }
 
 impl Stack {

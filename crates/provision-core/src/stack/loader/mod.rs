@@ -18,6 +18,7 @@ use crate::value::Value;
 
 mod across;
 mod moved;
+mod notify;
 mod references;
 mod state_section;
 mod suggest;
@@ -32,7 +33,7 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
 }
 
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved"];
+const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
 const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -113,6 +114,7 @@ impl Loader<'_> {
             Some(entry) => self.network(entry),
             None => NetworkSpec { vpc: "default".into(), subnets: None },
         };
+        let notify = section("notify").and_then(|entry| self.notify(path, source, entry));
         let outputs = match section("outputs") {
             Some((_, value)) => self.outputs(value),
             None => Vec::new(),
@@ -161,6 +163,7 @@ impl Loader<'_> {
             moved,
             uses_network,
             warnings: Vec::new(),
+            notify,
         })
     }
 
