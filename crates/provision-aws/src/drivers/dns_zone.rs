@@ -63,7 +63,7 @@ fn observed(zone: &HostedZone) -> Observed {
 
 /// The zones named `name` (public or private as asked). `ListHostedZonesByName` lists zones in name
 /// order starting at `name`, so the first page holds every zone of that name.
-async fn look_up(aws: &AwsContext, name: &str, private: bool) -> Result<Vec<HostedZone>, DriverError> {
+pub(crate) async fn look_up(aws: &AwsContext, name: &str, private: bool) -> Result<Vec<HostedZone>, DriverError> {
     let answer = aws
         .route53()
         .list_hosted_zones_by_name()
@@ -79,6 +79,20 @@ async fn look_up(aws: &AwsContext, name: &str, private: bool) -> Result<Vec<Host
         .filter(|zone| zone.config().is_some_and(|config| config.private_zone()) == private)
         .cloned()
         .collect())
+}
+
+/// The id of the public zone that answers for `domain`: the zone named like it or like the nearest
+/// of its parents (`api.shop.example.com` → `shop.example.com` or `example.com`), if there is one.
+pub(crate) async fn answering_for(aws: &AwsContext, domain: &str) -> Result<Option<String>, DriverError> {
+    let domain = normalise_name(domain);
+    let labels: Vec<&str> = domain.trim_start_matches("*.").split('.').collect();
+    for start in 0..labels.len().saturating_sub(1) {
+        let candidate = labels[start..].join(".");
+        if let Some(zone) = look_up(aws, &candidate, false).await?.first() {
+            return Ok(Some(bare_zone_id(zone.id()).to_string()));
+        }
+    }
+    Ok(None)
 }
 
 fn missing_zone(name: &str, private: bool) -> DriverError {

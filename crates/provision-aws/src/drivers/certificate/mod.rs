@@ -256,7 +256,7 @@ impl AwsDriver for CertificateDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        let reads: Vec<_> = resources.iter().map(|resource| read_one(aws, resource.id)).collect();
+        let reads: Vec<_> = resources.iter().map(|resource| read_one(aws, resource)).collect();
         futures::future::join_all(reads).await
     }
 
@@ -367,11 +367,21 @@ impl AwsDriver for CertificateDriver {
     }
 }
 
-async fn read_one(aws: &AwsContext, arn: &str) -> Result<Option<Observed>, DriverError> {
+/// Reads one certificate. ACM does not say which zone validated it: a certificate being adopted
+/// (no `zone` known yet, as in `import --generate`) gets the public zone that answers for its name.
+async fn read_one(aws: &AwsContext, resource: &ExistingResource<'_>) -> Result<Option<Observed>, DriverError> {
+    let arn = resource.id;
     let acm = client_for(aws, arn);
     let Some(snapshot) = acm::describe(&acm, arn).await? else { return Ok(None) };
     let Some(tags) = acm::tags(&acm, arn).await? else { return Ok(None) };
-    Ok(Some(observed(&snapshot, &tags)))
+    let mut observed = observed(&snapshot, &tags);
+    let zone_known = resource.inputs.get("zone").and_then(Json::as_str).is_some_and(|zone| !zone.is_empty());
+    if !zone_known {
+        if let Some(zone) = super::dns_zone::answering_for(aws, &snapshot.domain).await? {
+            observed.inputs.insert("zone".into(), zone.into());
+        }
+    }
+    Ok(Some(observed))
 }
 
 /// Writes the validation records into `zone` and waits until the certificate is issued.
