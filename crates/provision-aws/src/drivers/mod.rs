@@ -97,7 +97,11 @@ pub trait AwsDriver: Send + Sync + 'static {
         Vec::new()
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String;
+    /// What the state records before the create call, to find the object again after a crash:
+    /// by default the `name` input, since most types are named by the stack.
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        request.inputs.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
+    }
 
     async fn read(
         &self,
