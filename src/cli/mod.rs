@@ -1,6 +1,10 @@
 //! The command line (SPEC §1): flags become options, and each command calls one function in
 //! [`crate::ops`].
 
+mod examples;
+mod json_reporter;
+mod live_reporter;
+mod progress;
 mod terminal_reporter;
 
 use std::io::IsTerminal;
@@ -9,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use terminal_reporter::TerminalReporter;
+pub use progress::Progress;
 
 use provision_core::address::Address;
 use provision_core::executor::Parallelism;
@@ -21,7 +25,8 @@ use crate::ops::{self, GlobalOptions};
 #[command(
     name = "provision",
     version,
-    about = "Declarative AWS infrastructure for web apps: plan, apply, import, destroy"
+    about = "Declarative AWS infrastructure for web apps: plan, apply, import, destroy",
+    after_help = examples::PROVISION
 )]
 pub struct Cli {
     /// Stack file
@@ -55,15 +60,20 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check the stack file offline: syntax, types, references, cycles, AWS naming rules
+    #[command(after_help = examples::VALIDATE)]
     Validate,
     /// Show what apply would do
+    #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Make AWS match the stack file
+    #[command(after_help = examples::APPLY)]
     Apply(ApplyArgs),
     /// Delete everything the state holds
+    #[command(after_help = examples::DESTROY)]
     Destroy(DestroyArgs),
     /// Adopt an existing AWS resource into the state: `import ADDR ID`, or write a stack file for
     /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`
+    #[command(after_help = examples::IMPORT)]
     Import {
         /// Write a new stack file describing the resources given as ADDR=ID
         #[arg(long, value_name = "FILE")]
@@ -78,6 +88,7 @@ pub enum Command {
         lock: LockArgs,
     },
     /// Print the stack's outputs from the state
+    #[command(after_help = examples::OUTPUT)]
     Output {
         /// One output
         name: Option<String>,
@@ -85,6 +96,7 @@ pub enum Command {
         json: bool,
     },
     /// Inspect or change the state
+    #[command(after_help = examples::STATE)]
     State {
         #[command(subcommand)]
         command: StateCommand,
@@ -92,18 +104,50 @@ pub enum Command {
         lock: LockArgs,
     },
     /// Refresh only and report every change made outside provision; exit 2 when anything changed
+    #[command(after_help = examples::DRIFT)]
     Drift {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a state lock its holder left (the id is printed in the "locked" error)
+    #[command(name = "force-unlock", after_help = examples::FORCE_UNLOCK)]
+    ForceUnlock {
+        #[arg(value_name = "LOCK_ID")]
+        lock_id: String,
+    },
     /// The dependency graph as Graphviz DOT
+    #[command(after_help = examples::GRAPH)]
     Graph,
     /// The JSON Schema of the stack format (for editors)
+    #[command(after_help = examples::SCHEMA)]
     Schema {
         /// The resource reference as Markdown instead (docs/resources.md)
         #[arg(long)]
         markdown: bool,
     },
+    /// Write a commented starter stack file (`-f`, default ./stack.toml) from an example stack
+    #[command(after_help = examples::INIT)]
+    Init {
+        /// Which example stack to start from
+        #[arg(long, value_name = "NAME", value_parser = template_names())]
+        template: Option<String>,
+        /// The stack's name (default: the current folder's name, made valid)
+        #[arg(long, value_name = "STACK")]
+        name: Option<String>,
+    },
+    /// Print a shell completion script
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `--template`'s values, with what each template makes (shown in `--help` and completions).
+fn template_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        ops::templates::TEMPLATES.iter().map(|t| clap::builder::PossibleValue::new(t.name).help(t.description)),
+    )
 }
 
 #[derive(Args, Debug, Clone)]
@@ -182,17 +226,49 @@ pub struct DestroyArgs {
 #[derive(Subcommand, Debug)]
 pub enum StateCommand {
     /// Every address in the state
+    #[command(after_help = examples::STATE_LIST)]
     List,
     /// One resource as recorded
+    #[command(after_help = examples::STATE_SHOW)]
     Show { address: Address },
     /// Forget a resource (it stays in AWS)
+    #[command(after_help = examples::STATE_RM)]
     Rm { address: Address },
-    /// Print the whole state
-    Pull,
+    /// Print the whole state (or, with --serial, an earlier version)
+    #[command(after_help = examples::STATE_PULL)]
+    Pull {
+        /// An earlier version, by its serial (`state history` lists them)
+        #[arg(long, value_name = "N")]
+        serial: Option<u64>,
+    },
     /// Replace the state with a file (same lineage, newer serial)
-    Push { file: PathBuf },
+    #[command(after_help = examples::STATE_PUSH)]
+    Push {
+        file: PathBuf,
+        /// Also replace a state whose serial is the same or higher (after comparing the two)
+        #[arg(long)]
+        force: bool,
+    },
     /// Resources tagged with this stack that the state does not know, with the import command for each
+    #[command(after_help = examples::STATE_ORPHANS)]
     Orphans,
+    /// The state's earlier versions, newest first: SERIAL  TIME  WHO  OPERATION
+    #[command(after_help = examples::STATE_HISTORY)]
+    History,
+    /// Copy the state to another backend (a path or s3://BUCKET/KEY), both locked, and verify it
+    #[command(after_help = examples::STATE_MIGRATE)]
+    Migrate {
+        /// Where to: `state/app.json` or `s3://BUCKET/KEY`
+        #[arg(long, value_name = "LOCATION", value_parser = parse_location)]
+        to: provision_core::stack::StateLocation,
+        /// Make the S3 bucket (private, versioned, encrypted) if it does not exist
+        #[arg(long = "create-bucket")]
+        create_bucket: bool,
+    },
+}
+
+fn parse_location(text: &str) -> Result<provision_core::stack::StateLocation, String> {
+    provision_core::stack::StateLocation::parse(text)
 }
 
 /// `0s`, `30s`, `5m`, `1h`, or plain seconds.
@@ -255,7 +331,6 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
-    let reporter = |json: bool| TerminalReporter { paint: global.error_paint, quiet: global.quiet || json };
     match command {
         Command::Validate => ops::validate::run(global),
         Command::Plan(args) => {
@@ -283,7 +358,10 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 replace: args.replace,
                 refresh_only: args.refresh_only,
             };
-            ops::apply::run(global, &options, &reporter(args.json)).await
+            let progress = Progress::choose(global, args.json);
+            let result = ops::apply::run(global, &options, &progress).await;
+            progress.finish();
+            result
         }
         Command::Destroy(args) => {
             let options = ops::apply::ApplyOptions {
@@ -298,7 +376,10 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 replace: Vec::new(),
                 refresh_only: false,
             };
-            ops::apply::run(global, &options, &reporter(args.json)).await
+            let progress = Progress::choose(global, args.json);
+            let result = ops::apply::run(global, &options, &progress).await;
+            progress.finish();
+            result
         }
         Command::Import { generate, stack_name, args, lock } => {
             let options = ops::import::ImportOptions { generate, stack_name, args, lock_timeout: lock.lock_timeout };
@@ -310,15 +391,33 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 StateCommand::List => ops::state::StateCommand::List,
                 StateCommand::Show { address } => ops::state::StateCommand::Show(address),
                 StateCommand::Rm { address } => ops::state::StateCommand::Rm(address),
-                StateCommand::Pull => ops::state::StateCommand::Pull,
-                StateCommand::Push { file } => ops::state::StateCommand::Push(file),
+                StateCommand::Pull { serial: None } => ops::state::StateCommand::Pull,
+                StateCommand::Pull { serial: Some(serial) } => ops::state::StateCommand::PullSerial(serial),
+                StateCommand::Push { file, force } => ops::state::StateCommand::Push { file, force },
                 StateCommand::Orphans => ops::state::StateCommand::Orphans,
+                StateCommand::History => ops::state::StateCommand::History,
+                StateCommand::Migrate { to, create_bucket } => {
+                    ops::state::StateCommand::Migrate(ops::state::MigrateOptions { to, create_bucket })
+                }
             };
             ops::state::run(global, command, lock.lock_timeout).await
         }
         Command::Drift { json } => ops::drift::run(global, json).await,
+        Command::ForceUnlock { lock_id } => ops::force_unlock::run(global, &lock_id).await,
         Command::Graph => ops::graph::run(global),
         Command::Schema { markdown } => ops::schema::run(markdown),
+        Command::Init { template, name } => {
+            ops::init::run(&ops::init::InitOptions { file: global.stack_file.clone(), template, name })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "provision",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
     }
 }
 

@@ -9,7 +9,7 @@ pub struct TerminalReporter {
     pub quiet: bool,
 }
 
-fn doing(action: Action) -> &'static str {
+pub(super) fn doing(action: Action) -> &'static str {
     match action {
         Action::Create => "creating",
         Action::Update => "updating",
@@ -18,7 +18,7 @@ fn doing(action: Action) -> &'static str {
     }
 }
 
-fn done(action: Action) -> &'static str {
+pub(super) fn done(action: Action) -> &'static str {
     match action {
         Action::Create => "created",
         Action::Update => "updated",

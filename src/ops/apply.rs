@@ -10,10 +10,11 @@ use provision_core::cloud::Cloud;
 use provision_core::engine::{make_plan, stack_info, Planned};
 use provision_core::executor::{ExecutionOptions, Executor, Outcome, Parallelism};
 use provision_core::plan::{Action, Plan, PlanOptions};
-use provision_core::render::{plan_json, plan_text};
-use provision_core::reporter::Reporter;
+use provision_core::render::plan_text;
+use provision_core::reporter::{Event, Reporter, Reporters, Summary};
 use provision_core::state::{State, StateWriter, Version};
 
+use super::notify::{Notifier, FINAL_WAIT};
 use super::plan_file::PlanFile;
 use super::{backend_error, load, lock, read_state, region, report_settled, state_backend, GlobalOptions, Loaded};
 
@@ -52,7 +53,27 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
     if !options.sweep || code != 0 {
         return Ok(code);
     }
-    super::orphans::sweep_stack(global, options, reporter).await
+    // `--json` keeps stdout to the destroy's events, the summary last: the sweep speaks on stderr.
+    let sweep_reporter: &dyn Reporter = if options.json { &provision_core::reporter::NullReporter } else { reporter };
+    super::orphans::sweep_stack(global, options, sweep_reporter).await
+}
+
+/// `reporter` and, when `[notify]` asks for it, the webhook notifier.
+fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>) -> Reporters<'a> {
+    let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![Box::new(reporter)];
+    if let Some(notifier) = notifier {
+        reporters.push(Box::new(notifier));
+    }
+    Reporters(reporters)
+}
+
+/// Waits briefly for the notifications still queued; warns about any not delivered.
+async fn finish_notifications(notifier: Option<&Notifier>) {
+    if let Some(notifier) = notifier {
+        if let Some(warning) = notifier.finish(FINAL_WAIT).await {
+            eprintln!("warning: {warning}");
+        }
+    }
 }
 
 async fn execute(
@@ -66,8 +87,24 @@ async fn execute(
     if !options.destroy {
         super::check_secret_environment(&loaded)?;
     }
-    let Loaded { stack, cloud } = &loaded;
-    let backend = state_backend(stack)?;
+    // Before any AWS call, so an unset webhook variable stops the run first.
+    let notifier = Notifier::start(&loaded.stack)?;
+    let reporters = with_notifier(reporter, notifier.as_ref());
+    let result = execute_loaded(global, options, plan_options, verb, &loaded, &reporters).await;
+    finish_notifications(notifier.as_ref()).await;
+    result
+}
+
+async fn execute_loaded(
+    global: &GlobalOptions,
+    options: &ApplyOptions,
+    plan_options: &PlanOptions,
+    verb: &str,
+    loaded: &Loaded,
+    reporter: &dyn Reporter,
+) -> Result<u8> {
+    let Loaded { stack, cloud } = loaded;
+    let backend = state_backend(loaded)?;
     let guard = lock(&backend, verb, options.lock_timeout).await?;
     let (state, version) = read_state(backend.as_ref(), stack).await?;
     let original = state.clone();
@@ -75,10 +112,9 @@ async fn execute(
     let planned = make_plan(stack, state, Some(cloud), cloud.drivers(), region, plan_options).await?;
     report_settled(&planned);
     let Planned { plan, state, info, network, .. } = planned;
-    if !options.json {
-        print!("{}", plan_text::render(&plan, global.paint));
-    }
-    if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb)? {
+    show_plan(global, options, &plan);
+    reporter.report(&Event::plan(&plan));
+    if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb, options.json)? {
         eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
         guard.release().await.map_err(backend_error)?;
         return Ok(1);
@@ -91,14 +127,14 @@ async fn execute(
         if plan.refresh_only && !options.json {
             println!("\nAccepted {} change(s) made outside provision into the state.", plan.drift.len());
         }
-        if options.json {
-            println!("{}", serde_json::to_string_pretty(&result_json(&plan, &Outcome::default(), &state.outputs))?);
-        }
+        reporter.report(&Event::Summary { summary: Summary::new(verb, &Outcome::default(), &state.outputs) });
         guard.release().await.map_err(backend_error)?;
         return Ok(0);
     }
-    if !options.auto_approve && !confirm(verb)? {
+    if !options.auto_approve && !confirm(verb, options.json)? {
         eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
+        let summary = Summary { cancelled: true, ..Summary::new(verb, &Outcome::default(), &state.outputs) };
+        reporter.report(&Event::Summary { summary: Summary { success: false, ..summary } });
         guard.release().await.map_err(backend_error)?;
         return Ok(1);
     }
@@ -122,8 +158,18 @@ async fn execute(
     if outcome.state_error.is_some() {
         keep_errored_state(&stack.name, &state);
     }
+    let lock_lost = guard.is_lost();
     let _ = guard.release().await;
-    finish(global, &plan, &outcome, &state, options.json, verb)
+    finish(global, &outcome, &state, options.json, verb, reporter).map(|code| lock_lost_code(code, lock_lost))
+}
+
+/// A run stopped because its lock was lost failed (exit 1); 130 is for Ctrl-C.
+fn lock_lost_code(code: u8, lock_lost: bool) -> u8 {
+    if lock_lost && code == 130 {
+        1
+    } else {
+        code
+    }
 }
 
 /// One write outside an execution (what a refresh learned).
@@ -151,7 +197,7 @@ fn keep_errored_state(stack: &str, state: &State) {
     }
     match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
         Ok(()) => eprintln!(
-            "This run's view of the state was kept in `{}`. Compare it with `provision state pull`; once reconciled, `provision state push {}` records it.",
+            "This run's view of the state was kept in `{}` (it includes what this run made). Compare it with `provision state pull`; to record it in place of what is stored now, `provision state push --force {}`; then `provision plan` shows what is left to do.",
             path.display(),
             path.display()
         ),
@@ -170,22 +216,37 @@ async fn apply_saved(
     saved_global.stack_file = file.stack_file.clone();
     saved_global.variables = file.variables.clone();
     let loaded = load(&saved_global)?;
-    let Loaded { stack, cloud } = &loaded;
-    let backend = state_backend(stack)?;
+    let notifier = Notifier::start(&loaded.stack)?;
+    let reporters = with_notifier(reporter, notifier.as_ref());
+    let result = apply_loaded_plan(global, options, path, file, &loaded, &reporters).await;
+    finish_notifications(notifier.as_ref()).await;
+    result
+}
+
+async fn apply_loaded_plan(
+    global: &GlobalOptions,
+    options: &ApplyOptions,
+    path: &Path,
+    file: PlanFile,
+    loaded: &Loaded,
+    reporter: &dyn Reporter,
+) -> Result<u8> {
+    let Loaded { stack, cloud } = loaded;
+    let backend = state_backend(loaded)?;
     let guard = lock(&backend, "apply", options.lock_timeout).await?;
     let (current, version) = read_state(backend.as_ref(), stack).await?;
     file.check_state(&current, path)?;
     let info = stack_info(stack, file.region.clone());
     file.check_inputs(stack, cloud.drivers(), &info, path)?;
-    super::check_secret_environment(&loaded)?;
+    super::check_secret_environment(loaded)?;
     let region = region(cloud).await?;
     provision_core::engine::check_region(&current, &region)?;
     let mut state = file.state;
     state.lineage = current.lineage.clone();
-    if !options.json {
-        print!("{}", plan_text::render(&file.plan, global.paint));
-    }
+    show_plan(global, options, &file.plan);
+    reporter.report(&Event::plan(&file.plan));
     if file.plan.is_empty() {
+        reporter.report(&Event::Summary { summary: Summary::new("apply", &Outcome::default(), &current.outputs) });
         guard.release().await.map_err(backend_error)?;
         return Ok(0);
     }
@@ -206,13 +267,42 @@ async fn apply_saved(
     if outcome.state_error.is_some() {
         keep_errored_state(&stack.name, &state);
     }
+    let lock_lost = guard.is_lost();
     let _ = guard.release().await;
-    finish(global, &file.plan, &outcome, &state, options.json, "apply")
+    finish(global, &outcome, &state, options.json, verb_of(options), reporter)
+        .map(|code| lock_lost_code(code, lock_lost))
 }
 
-fn finish(global: &GlobalOptions, plan: &Plan, outcome: &Outcome, state: &State, json: bool, verb: &str) -> Result<u8> {
+fn verb_of(options: &ApplyOptions) -> &'static str {
+    if options.destroy {
+        "destroy"
+    } else {
+        "apply"
+    }
+}
+
+/// The plan for people: on stdout, or with `--json` on stderr and only when they are asked to
+/// confirm it (stdout carries the events alone).
+fn show_plan(global: &GlobalOptions, options: &ApplyOptions, plan: &Plan) {
+    if !options.json {
+        print!("{}", plan_text::render(plan, global.paint));
+    } else if !options.auto_approve && (!plan.is_empty() || (plan.refresh_only && !plan.drift.is_empty())) {
+        eprint!("{}", plan_text::render(plan, global.error_paint));
+    }
+}
+
+fn finish(
+    global: &GlobalOptions,
+    outcome: &Outcome,
+    state: &State,
+    json: bool,
+    verb: &str,
+    reporter: &dyn Reporter,
+) -> Result<u8> {
+    // First: a live view clears itself on the summary, before the text below.
+    reporter.report(&Event::Summary { summary: Summary::new(verb, outcome, &state.outputs) });
     if json {
-        println!("{}", serde_json::to_string_pretty(&result_json(plan, outcome, &state.outputs))?);
+        // The summary event said it all on stdout; failures were reported on stderr as they happened.
     } else {
         print_summary(global.paint, global.error_paint, outcome, verb);
         if verb == "apply" && !state.outputs.is_empty() && outcome.failed.is_empty() {
@@ -295,27 +385,18 @@ fn print_summary(
     eprintln!("The state records everything that succeeded; run `provision {verb}` again after fixing the cause.");
 }
 
-fn result_json(
-    plan: &Plan,
-    outcome: &Outcome,
-    outputs: &std::collections::BTreeMap<String, serde_json::Value>,
-) -> serde_json::Value {
-    serde_json::json!({
-        "plan": plan_json::render(plan),
-        "succeeded": outcome.succeeded.iter().map(|(a, action)| serde_json::json!({"address": a.to_string(), "action": action})).collect::<Vec<_>>(),
-        "failed": outcome.failed.iter().map(|f| serde_json::json!({"address": f.address.to_string(), "action": f.action, "error": f.message, "hint": f.hint})).collect::<Vec<_>>(),
-        "skipped": outcome.skipped.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "cancelled": outcome.stopped.is_some(),
-        "outputs": outputs,
-    })
-}
-
-fn confirm(verb: &str) -> Result<bool> {
+fn confirm(verb: &str, json: bool) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {verb} without confirmation: stdin is not a terminal\n\nhint: review the plan above and pass `--auto-approve`");
     }
-    print!("\nDo you want to perform these actions? (yes/no) ");
-    std::io::stdout().flush()?;
+    let question = "\nDo you want to perform these actions? (yes/no) ";
+    if json {
+        eprint!("{question}");
+        std::io::stderr().flush()?;
+    } else {
+        print!("{question}");
+        std::io::stdout().flush()?;
+    }
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")

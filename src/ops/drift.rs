@@ -12,7 +12,7 @@ use super::{load, read_state, region, report_settled, state_backend, GlobalOptio
 pub async fn run(global: &GlobalOptions, json: bool) -> Result<u8> {
     let loaded = load(global)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let (state, _) = read_state(backend.as_ref(), stack).await?;
     let options = PlanOptions { refresh_only: true, ..PlanOptions::default() };
     let region = region(cloud).await?;

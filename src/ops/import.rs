@@ -60,7 +60,7 @@ async fn import_one(
             stack.path.display()
         );
     }
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let guard = lock(&backend, "import", lock_timeout).await?;
     let (mut state, version) = read_state(backend.as_ref(), stack).await?;
     let identity = cloud.identity().await.map_err(|error| anyhow!("checking the AWS account: {error}"))?;

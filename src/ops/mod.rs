@@ -4,8 +4,11 @@
 
 pub mod apply;
 pub mod drift;
+pub mod force_unlock;
 pub mod graph;
 pub mod import;
+pub mod init;
+pub mod notify;
 pub mod orphans;
 pub mod output;
 pub mod plan;
@@ -13,6 +16,8 @@ mod plan_file;
 pub mod schema;
 mod signals;
 pub mod state;
+mod state_migrate;
+pub mod templates;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -121,12 +126,17 @@ pub fn check_secret_environment(loaded: &Loaded) -> Result<()> {
     Ok(())
 }
 
-pub fn state_backend(stack: &Stack) -> Result<Arc<dyn StateBackend>> {
-    match &stack.state {
-        StateLocation::Local(path) => Ok(Arc::new(LocalBackend::new(path.clone()))),
-        StateLocation::S3 { bucket, key } => bail!(
-            "the S3 state backend (`s3://{bucket}/{key}`) is not supported by this version\n\nhint: use `[state] path = \"…\"` for a local state file"
-        ),
+/// The stack's state backend (`[state]`): a local file, or S3 over the run's AWS session.
+/// Nothing connects until the backend is first used.
+pub fn state_backend(loaded: &Loaded) -> Result<Arc<dyn StateBackend>> {
+    Ok(backend_for(&loaded.stack.state, &loaded.cloud))
+}
+
+/// The backend for any state location (`state migrate --to` names a second one).
+pub fn backend_for(location: &StateLocation, cloud: &AwsCloud) -> Arc<dyn StateBackend> {
+    match location {
+        StateLocation::Local(path) => Arc::new(LocalBackend::new(path.clone())),
+        StateLocation::S3(s3) => Arc::new(provision_aws::S3Backend::new(cloud.session().clone(), s3.clone())),
     }
 }
 
@@ -134,7 +144,7 @@ pub fn state_backend(stack: &Stack) -> Result<Arc<dyn StateBackend>> {
 pub async fn read_state(backend: &dyn StateBackend, stack: &Stack) -> Result<(State, Option<Version>)> {
     match backend.read().await.map_err(backend_error)? {
         Some(stored) if stored.state.stack != stack.name => bail!(
-            "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state] path`",
+            "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state]` (a `path`, or another `s3` key)",
             backend.location(),
             stored.state.stack,
             stack.name
@@ -145,8 +155,25 @@ pub async fn read_state(backend: &dyn StateBackend, stack: &Stack) -> Result<(St
 }
 
 /// Takes the state lock for `operation`, waiting up to `timeout` while another run holds it.
+/// Every command that writes the state takes it, so this is where a warning about how the
+/// backend is set up (an S3 bucket without versioning) is printed, once per command.
 pub async fn lock(backend: &Arc<dyn StateBackend>, operation: &str, timeout: Duration) -> Result<LockGuard> {
-    acquire_lock(backend.clone(), operation, &LockOptions { timeout }).await.map_err(backend_error)
+    let guard = acquire_lock(backend.clone(), operation, &LockOptions { timeout }).await.map_err(backend_error)?;
+    warn_about_setup(backend.as_ref()).await;
+    Ok(guard)
+}
+
+/// Prints the backend's set-up warning, if it has one, the first time a command asks.
+pub async fn warn_about_setup(backend: &dyn StateBackend) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    if let Some(warning) = backend.check_setup().await {
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("warning: {warning}");
+        }
+    }
 }
 
 /// The region without asking AWS (offline commands).

@@ -26,6 +26,7 @@ pub struct Orphan {
 
 /// The order sweeping deletes in: what uses other resources goes first.
 const DELETE_ORDER: &[&str] = &[
+    "dns_record",
     "ecs_service",
     "listener",
     "cloudfront_distribution",
@@ -41,7 +42,13 @@ const DELETE_ORDER: &[&str] = &[
     "s3_bucket",
     "log_group",
     "secret",
+    // Last: every listener and distribution that may hold one is gone by then.
+    "certificate",
 ];
+
+/// Types that are never orphans and never swept: a hosted zone is the account's, not the stack's,
+/// even if someone tagged it with the stack.
+const NEVER_SWEPT: &[&str] = &["dns_zone"];
 
 /// What belongs to the stack but not to its state.
 #[derive(Debug, Default)]
@@ -120,6 +127,9 @@ async fn find_orphans(
             continue;
         }
         let Some(address) = tags.get("provision:address").and_then(|a| a.parse::<Address>().ok()) else { continue };
+        if NEVER_SWEPT.contains(&address.type_name.as_str()) {
+            continue;
+        }
         let Some(driver) = drivers.get(&address.type_name) else { continue };
         // Other things a driver tags (task definitions, snapshots) are not resources of its type.
         let Some(id) = driver.id_from_arn(&arn) else { continue };
@@ -232,22 +242,24 @@ pub async fn sweep_stack(
     options: &super::apply::ApplyOptions,
     reporter: &dyn provision_core::reporter::Reporter,
 ) -> Result<u8> {
+    // With `--json`, stdout holds the destroy's events alone: the sweep speaks on stderr.
+    let say = |line: String| if options.json { eprintln!("{line}") } else { println!("{line}") };
     let loaded = super::load(global)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = super::state_backend(stack)?;
+    let backend = super::state_backend(&loaded)?;
     let guard = super::lock(&backend, "destroy --sweep", options.lock_timeout).await?;
     let (state, _) = super::read_state(backend.as_ref(), stack).await?;
     let strays = find(cloud, &stack.name, &state).await?;
     if strays.is_empty() {
-        println!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name);
+        say(format!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name));
         guard.release().await.map_err(super::backend_error)?;
         return Ok(0);
     }
-    println!(
+    say(format!(
         "Sweep: deleting {} resource(s) and {} leftover part(s) of the stack that the state does not know.",
         strays.orphans.len(),
         strays.leftovers.len()
-    );
+    ));
     let info = provision_core::engine::stack_info(stack, super::region(cloud).await?);
     let settings = |address: &Address| stack_settings(&loaded, &info, &state, address);
     let progress = SweepProgress(reporter);
@@ -262,7 +274,7 @@ pub async fn sweep_stack(
         eprintln!("{} {what}: delete failed: {error}", global.error_paint.red("error:"));
     }
     if failures.is_empty() {
-        println!("Sweep complete: {} deleted.", strays.len());
+        say(format!("Sweep complete: {} deleted.", strays.len()));
         Ok(0)
     } else {
         eprintln!(

@@ -5,9 +5,10 @@ use anyhow::{bail, Result};
 use super::{load, read_state, state_backend, GlobalOptions};
 
 pub async fn run(global: &GlobalOptions, name: Option<&str>, json: bool) -> Result<u8> {
-    let stack = load(global)?.stack;
-    let backend = state_backend(&stack)?;
-    let (state, _) = read_state(backend.as_ref(), &stack).await?;
+    let loaded = load(global)?;
+    let stack = &loaded.stack;
+    let backend = state_backend(&loaded)?;
+    let (state, _) = read_state(backend.as_ref(), stack).await?;
     match name {
         Some(name) => {
             let Some(value) = state.outputs.get(name) else {

@@ -31,7 +31,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     let loaded = load(global)?;
     super::check_secret_environment(&loaded)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let (state, _) = read_state(backend.as_ref(), stack).await?;
     if command.out.is_some() {
         refuse_unsettled(&state, command.refresh)?;

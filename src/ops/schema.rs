@@ -39,7 +39,13 @@ pub fn stack_schema(drivers: &DriverRegistry) -> Json {
     );
     properties.insert(
         "state".into(),
-        json!({"type": "object", "additionalProperties": false, "properties": {"path": {"type": "string"}, "s3": {"type": "string", "pattern": "^s3://"}}}),
+        json!({"type": "object", "additionalProperties": false, "properties": {
+            "path": {"type": "string", "description": "A local state file (default: state/<stack name>.json)"},
+            "s3": {"type": "string", "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+", "description": "A team state: s3://BUCKET/KEY, locked with a lease (docs/team-state.md)"},
+            "region": {"type": "string", "description": "The state bucket's region, if not the stack's"},
+            "lock_ttl": {"type": "string", "pattern": "^[0-9]+[smh]?$", "default": "5m", "description": "The lock's lease; its holder renews it every third"},
+            "kms_key": {"type": "string", "description": "Encrypt the state with this KMS key (aws:kms) instead of AES256"}
+        }}),
     );
     properties.insert("variables".into(), json!({"type": "object"}));
     properties.insert(

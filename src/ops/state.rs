@@ -1,4 +1,4 @@
-//! `provision state list | show | rm | pull | push | orphans`.
+//! `provision state list | show | rm | pull [--serial N] | push [--force] | orphans | history | migrate`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use provision_core::address::Address;
 use provision_core::state::{State, StateWriter};
 
+pub use super::state_migrate::MigrateOptions;
 use super::{backend_error, load, lock, read_state, state_backend, GlobalOptions};
 
 #[derive(Clone, Debug)]
@@ -15,14 +16,22 @@ pub enum StateCommand {
     Show(Address),
     Rm(Address),
     Pull,
-    Push(PathBuf),
+    /// One earlier version, by its serial.
+    PullSerial(u64),
+    /// Replace the state; `force` also replaces a state with the same or a higher serial.
+    Push {
+        file: PathBuf,
+        force: bool,
+    },
     Orphans,
+    History,
+    Migrate(MigrateOptions),
 }
 
 pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Duration) -> Result<u8> {
     let loaded = load(global)?;
     let stack = &loaded.stack;
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     match command {
         StateCommand::List => {
             let (state, _) = read_state(backend.as_ref(), stack).await?;
@@ -58,7 +67,28 @@ pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Du
             let (state, _) = read_state(backend.as_ref(), stack).await?;
             println!("{}", serde_json::to_string_pretty(&state)?);
         }
-        StateCommand::Push(file) => {
+        StateCommand::PullSerial(serial) => {
+            let Some(state) = backend.read_serial(serial).await.map_err(backend_error)? else {
+                bail!(
+                    "`{}` has no version with serial {serial}\n\nhint: `provision state history` lists the versions kept",
+                    backend.location()
+                );
+            };
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        StateCommand::History => {
+            super::warn_about_setup(backend.as_ref()).await;
+            let entries = backend.history().await.map_err(backend_error)?;
+            if entries.is_empty() && !global.quiet {
+                eprintln!("`{}` has no versions yet.", backend.location());
+            }
+            let width = entries.iter().map(|e| e.serial.to_string().len()).max().unwrap_or(1);
+            for entry in &entries {
+                println!("{:<width$}  {}  {}  {}", entry.serial, entry.time, entry.who, entry.operation);
+            }
+        }
+        StateCommand::Migrate(options) => return super::state_migrate::run(&loaded, &options, lock_timeout).await,
+        StateCommand::Push { file, force } => {
             let guard = lock(&backend, "state push", lock_timeout).await?;
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("failed to read `{}`", file.display()))?;
@@ -72,18 +102,20 @@ pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Du
                 if current.lineage != pushed.lineage {
                     bail!("`{}` has another lineage than the current state; refusing to replace it", file.display());
                 }
-                if pushed.serial <= current.serial {
+                if pushed.serial <= current.serial && !force {
                     bail!(
-                        "`{}` has serial {} but the current state is at {}; refusing to go back\n\nhint: pull the current state and edit that",
+                        "`{}` has serial {} but the current state is at {}; refusing to go back\n\nhint: pull the current state and edit that; or, to replace it with this file anyway (e.g. a run's `.errored.json` after comparing the two), `provision state push --force {}`",
                         file.display(),
                         pushed.serial,
-                        current.serial
+                        current.serial,
+                        file.display()
                     );
                 }
             }
             let mut pushed = pushed;
-            // The writer adds one to the serial as it writes.
-            pushed.serial = pushed.serial.saturating_sub(1);
+            // The writer adds one to the serial as it writes; a forced push still moves it forward.
+            let current_serial = stored.as_ref().map(|s| s.state.serial).unwrap_or(0);
+            pushed.serial = pushed.serial.max(current_serial + 1).saturating_sub(1);
             let writer = StateWriter::start(backend.clone(), pushed, stored.map(|s| s.version), "state push");
             writer.commit(|_| {}).await.map_err(|error| anyhow::anyhow!("{error}"))?;
             let (written, _, _) = writer.finish().await;

@@ -270,3 +270,109 @@ fn a_blocked_destroy_finishes_the_rest_and_a_second_destroy_completes() {
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("1 destroyed");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
+
+#[test]
+fn generate_adopts_log_groups_secrets_and_caches_to_no_changes() {
+    use crate::support::{elasticache, logs, secretsmanager};
+    let name = unique_stack_name("gen");
+    let (group, secret_name, cache) = (format!("/{name}/api"), format!("{name}-session"), format!("{name}-cache"));
+    let arn = block_on(async {
+        logs().create_log_group().log_group_name(&group).send().await.expect("log group");
+        logs().put_retention_policy().log_group_name(&group).retention_in_days(14).send().await.expect("retention");
+        elasticache()
+            .create_replication_group()
+            .replication_group_id(&cache)
+            .replication_group_description("made by hand")
+            .cache_node_type("cache.t3.micro")
+            .engine("redis")
+            .send()
+            .await
+            .expect("cache");
+        let made = secretsmanager().create_secret().name(&secret_name).secret_string("hand-made").send().await;
+        made.expect("secret").arn().expect("arn").to_string()
+    });
+    let project = Project::new("gen", "").with_emulator();
+    project.remove("stack.toml");
+    let file = format!("{name}.toml");
+    project
+        .run(&[
+            "import",
+            "--generate",
+            &file,
+            &format!("log_group.api={group}"),
+            &format!("secret.session={arn}"),
+            &format!("elasticache_redis.cache={cache}"),
+        ])
+        .success();
+    let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
+    assert!(text.contains("retention_days = 14"), "{text}");
+    // provision keeps an adopted secret's value as it is: `generate` only acts on a create.
+    assert!(text.contains("[secret.session.generate]"), "{text}");
+    assert!(!text.contains("hand-made"), "{text}");
+    project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
+}
+
+#[test]
+fn generate_adopts_a_zone_its_records_and_a_certificate_to_no_changes() {
+    use crate::support::{acm_in, route53};
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let name = unique_stack_name("gdom");
+    let domain = format!("{name}.example.com");
+    let (zone, arn) = block_on(async {
+        let made = route53().create_hosted_zone().name(&domain).caller_reference(&domain).send().await;
+        let zone =
+            made.expect("zone").hosted_zone().expect("a zone").id().trim_start_matches("/hostedzone/").to_string();
+        let record = ResourceRecordSet::builder()
+            .name(format!("info.{domain}"))
+            .r#type(RrType::Txt)
+            .ttl(300)
+            .resource_records(ResourceRecord::builder().value("\"made by hand\"").build().expect("record"))
+            .build()
+            .expect("record set");
+        let change =
+            Change::builder().action(ChangeAction::Create).resource_record_set(record).build().expect("change");
+        let batch = ChangeBatch::builder().changes(change).build().expect("batch");
+        route53().change_resource_record_sets().hosted_zone_id(&zone).change_batch(batch).send().await.expect("TXT");
+        let requested = acm_in("us-east-1")
+            .request_certificate()
+            .domain_name(format!("api.{domain}"))
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send()
+            .await
+            .expect("RequestCertificate");
+        let arn = requested.certificate_arn().expect("arn").to_string();
+        // Adopted once issued, as a certificate in use is (the emulator issues after a short wait).
+        for _ in 0..100 {
+            let detail = acm_in("us-east-1").describe_certificate().certificate_arn(&arn).send().await;
+            let status = detail.expect("DescribeCertificate").certificate().and_then(|c| c.status().cloned());
+            if status == Some(aws_sdk_acm::types::CertificateStatus::Issued) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        (zone, arn)
+    });
+    let project = Project::new("gdom", "").with_emulator();
+    project.remove("stack.toml");
+    let file = format!("{name}.toml");
+    project
+        .run(&[
+            "import",
+            "--generate",
+            &file,
+            &format!("dns_zone.main={zone}"),
+            &format!("dns_record.info={zone}/info.{domain}/TXT"),
+            &format!("certificate.api={arn}"),
+        ])
+        .success();
+    let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
+    assert!(text.contains(&format!("name = \"{domain}\"")), "{text}");
+    assert!(text.contains("${dns_zone.main.id}"), "records and the certificate refer to the zone:\n{text}");
+    assert!(text.contains("made by hand"), "{text}");
+    project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
+    project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
+    // The zone is only ever looked up: destroy leaves it (and its NS/SOA records) in place.
+    let zones = block_on(async { route53().list_hosted_zones().send().await.expect("ListHostedZones") });
+    assert!(zones.hosted_zones().iter().any(|z| z.id().ends_with(&zone)), "the zone is kept");
+}

@@ -125,6 +125,10 @@ pub struct AwsContext {
     secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
     logs: OnceLock<aws_sdk_cloudwatchlogs::Client>,
     account: tokio::sync::OnceCell<String>,
+    route53: OnceLock<aws_sdk_route53::Client>,
+    /// ACM clients by region: a certificate for CloudFront lives in us-east-1 whatever the stack's
+    /// region is. Each is built once, on first use.
+    acm: std::sync::Mutex<std::collections::BTreeMap<String, aws_sdk_acm::Client>>,
 }
 
 impl AwsContext {
@@ -190,6 +194,8 @@ impl AwsContext {
             secretsmanager: OnceLock::new(),
             logs: OnceLock::new(),
             account: tokio::sync::OnceCell::new(),
+            route53: OnceLock::new(),
+            acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -246,6 +252,27 @@ impl AwsContext {
                 .build();
             aws_sdk_s3::Client::from_conf(config)
         })
+    }
+
+    /// A client for the state bucket (the state backend builds it once and keeps it): the
+    /// bucket's own region when `[state] region` names one, and no SDK retries — the backend
+    /// retries itself, so it knows whether an answer came to a retry (a 412 after a retried
+    /// conditional write may be that write's own success). Each attempt has a time limit, so a
+    /// stuck connection is retried instead of hanging the run.
+    pub fn state_s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .operation_attempt_timeout(std::time::Duration::from_secs(30))
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.endpoint.is_some())
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .interceptor(self.observer(Service::S3));
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_string()));
+        }
+        aws_sdk_s3::Client::from_conf(builder.build())
     }
 
     pub fn cloudfront(&self) -> &aws_sdk_cloudfront::Client {
@@ -313,5 +340,38 @@ impl AwsContext {
             })
             .await?;
         Ok(account.as_str())
+    }
+
+    pub fn route53(&self) -> &aws_sdk_route53::Client {
+        self.route53.get_or_init(|| {
+            let mut config =
+                aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.observer(Service::Route53));
+            if self.endpoint.as_deref().is_some_and(|endpoint| endpoint.starts_with("http://")) {
+                // The emulator's record values need rewriting before the SDK reads them.
+                config = config.http_client(crate::route53_emulator::CdataAsText::new());
+            }
+            aws_sdk_route53::Client::from_conf(config.build())
+        })
+    }
+
+    /// ACM in the run's region.
+    pub fn acm(&self) -> aws_sdk_acm::Client {
+        self.acm_in(self.region())
+    }
+
+    /// ACM in `region` (a CloudFront certificate lives in us-east-1), built once per region. SDK
+    /// clients are cheap handles onto shared state, so a clone is returned.
+    pub fn acm_in(&self, region: &str) -> aws_sdk_acm::Client {
+        let mut clients = self.acm.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let config = aws_sdk_acm::config::Builder::from(&self.config)
+                    .region(Region::new(region.to_string()))
+                    .interceptor(self.observer(Service::Acm))
+                    .build();
+                aws_sdk_acm::Client::from_conf(config)
+            })
+            .clone()
     }
 }

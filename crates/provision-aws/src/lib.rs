@@ -1,6 +1,7 @@
 //! provision-aws: everything that knows AWS. One driver per resource type ([`drivers`]), the
 //! connection they share ([`context`]), the network look-up, the tag inventory behind `state
-//! orphans` and `destroy --sweep`, and [`AwsCloud`], which hands all of it to the core engine.
+//! orphans` and `destroy --sweep`, the S3 state backend ([`state_backend`]), and [`AwsCloud`],
+//! which hands all of it to the core engine.
 //!
 //! Every `aws-sdk-*` crate is used here and nowhere else.
 
@@ -13,7 +14,10 @@ pub mod inventory;
 pub mod network;
 mod observer;
 pub mod propagation;
+pub mod route53_emulator;
+pub mod state_backend;
 
 pub use cloud::AwsCloud;
 pub use context::{AwsContext, AwsSession, ConnectOptions, Service};
 pub use error::aws_error;
+pub use state_backend::S3Backend;

@@ -33,10 +33,12 @@ pub enum Service {
     Sts,
     SecretsManager,
     Logs,
+    Route53,
+    Acm,
 }
 
 impl Service {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 15;
     pub const ALL: [Service; Service::COUNT] = [
         Service::S3,
         Service::CloudFront,
@@ -51,6 +53,8 @@ impl Service {
         Service::Sts,
         Service::SecretsManager,
         Service::Logs,
+        Service::Route53,
+        Service::Acm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +72,8 @@ impl Service {
             Service::Sts => "sts",
             Service::SecretsManager => "secretsmanager",
             Service::Logs => "logs",
+            Service::Route53 => "route53",
+            Service::Acm => "acm",
         }
     }
 }

@@ -53,9 +53,11 @@ pub async fn run(
         let read = read_one(driver, &info, address, &canonical, &JsonMap::new())
             .await?
             .ok_or_else(|| anyhow!("{address}: no {} with id `{canonical}` exists", address.type_name))?;
+        let mut inputs = driver.import_defaults();
+        inputs.extend(read.inputs);
         let mut attributes = read.attributes;
         attributes.entry("id".to_string()).or_insert_with(|| Json::String(read.id.clone()));
-        observed.push((address.clone(), read.inputs, attributes));
+        observed.push((address.clone(), inputs, attributes));
     }
 
     let text = render_stack(cloud.drivers(), &stack_name, &observed);
@@ -64,7 +66,7 @@ pub async fn run(
     // Adopt everything into the new stack's state, dependencies first.
     let loaded = load_generated(global, file)?;
     let stack = &loaded.stack;
-    let backend = state_backend(stack)?;
+    let backend = state_backend(&loaded)?;
     let guard = lock(&backend, "import", lock_timeout).await?;
     let (mut state, version) = read_state(backend.as_ref(), stack).await?;
     let identity = loaded.cloud.identity().await.map_err(|error| anyhow!("checking the AWS account: {error}"))?;
@@ -139,7 +141,8 @@ fn render_stack(drivers: &DriverRegistry, stack_name: &str, observed: &[(Address
     let body = toml::to_string(&root).unwrap_or_default();
     format!(
         "# Written by `provision import --generate` from resources that already exist.\n\
-         # Review it; `provision -f FILE plan` shows no changes until you edit it.\n\n{body}"
+         # Review it; `provision -f FILE plan` shows no changes until you edit it.\n\n{}\n",
+        body.trim_end()
     )
 }
 

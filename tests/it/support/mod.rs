@@ -7,6 +7,7 @@
 //! Tests share it safely because every test uses its own stack name, so its own AWS names.
 
 pub mod emulator;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -89,10 +90,19 @@ impl Project {
         self
     }
 
-    /// Runs against this endpoint (e.g. a provision-proxy in front of the emulator).
+    /// Runs against this endpoint (e.g. a fault-injecting proxy in front of the emulator).
     pub fn with_endpoint(mut self, endpoint: &str) -> Project {
         self.endpoint = Some(endpoint.to_string());
         self
+    }
+
+    /// Another working folder with the same stack file and stack name: a second machine of the
+    /// same team (what they share is only what the stack file points at, e.g. an S3 state).
+    pub fn second_machine(&self) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stack = std::fs::read_to_string(self.path("stack.toml")).expect("stack file");
+        std::fs::write(dir.path().join("stack.toml"), stack).expect("write stack file");
+        Project { dir, stack_name: self.stack_name.clone(), endpoint: self.endpoint.clone() }
     }
 
     /// Runs against an endpoint where nothing listens: any AWS call would fail.
@@ -141,11 +151,24 @@ impl Project {
     }
 }
 
-pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_provision")
+/// The binary under test; `PROVISION_TEST_BINARY` points at another build of it (e.g. a copy kept
+/// out of a target folder that other builds share).
+pub fn binary() -> String {
+    std::env::var("PROVISION_TEST_BINARY")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_provision").to_string())
 }
 
-pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+impl Project {
+    /// The command `provision ARGS` in the project folder, set up as [`Project::run`] runs it, to
+    /// spawn and watch (e.g. to kill it mid-apply).
+    pub fn command(&self, args: &[&str]) -> Command {
+        command(self.dir.path(), self.endpoint.as_deref(), args)
+    }
+}
+
+fn command(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(binary());
     command
         .args(args)
@@ -161,6 +184,11 @@ pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&st
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
     }
+    command
+}
+
+pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = command(dir, endpoint, args);
     command.envs(env.iter().copied());
     let output = command.output().expect("run provision");
     Run {
@@ -227,6 +255,30 @@ emulator_client!(tagging, aws_sdk_resourcegroupstagging);
 emulator_client!(elasticache, aws_sdk_elasticache);
 emulator_client!(secretsmanager, aws_sdk_secretsmanager);
 emulator_client!(logs, aws_sdk_cloudwatchlogs);
+
+/// A Route 53 client for the emulator, reading its record values as the driver does (moto writes
+/// them as CDATA, which the SDK reads as empty; see docs/emulator.md).
+pub fn route53() -> aws_sdk_route53::Client {
+    let config = aws_sdk_route53::config::Builder::new()
+        .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+        .region(aws_sdk_route53::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_route53::config::Credentials::new("test", "test", None, None, "tests"))
+        .http_client(provision_aws::route53_emulator::CdataAsText::new())
+        .build();
+    aws_sdk_route53::Client::from_conf(config)
+}
+
+/// An ACM client in `region` (certificates are regional; CloudFront's live in us-east-1).
+pub fn acm_in(region: &str) -> aws_sdk_acm::Client {
+    let config = aws_sdk_acm::config::Builder::new()
+        .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+        .region(aws_sdk_acm::config::Region::new(region.to_string()))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_sdk_acm::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    aws_sdk_acm::Client::from_conf(config)
+}
 
 /// The example stack `stacks/FILE` with its stack name replaced by `{name}` (a unique one per test).
 pub fn example_stack(file: &str) -> String {

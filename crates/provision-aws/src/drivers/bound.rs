@@ -57,6 +57,10 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.prepare_reads_files()
     }
 
+    fn import_defaults(&self) -> JsonMap {
+        self.driver.import_defaults()
+    }
+
     fn resolves_online(&self) -> bool {
         self.driver.resolves_online()
     }

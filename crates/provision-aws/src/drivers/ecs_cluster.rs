@@ -101,10 +101,6 @@ impl AwsDriver for ClusterDriver {
         arn.split_once(":cluster/").map(|(_, name)| name.to_string())
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     /// One `DescribeClusters` per 100 clusters, with tags and settings.
     async fn read(
         &self,

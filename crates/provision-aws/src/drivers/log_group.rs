@@ -154,10 +154,6 @@ impl AwsDriver for LogGroupDriver {
         name_from_arn(arn).map(str::to_string)
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     async fn read(
         &self,
         aws: &AwsContext,

@@ -7,9 +7,12 @@
 
 mod bound;
 
+pub mod certificate;
 pub mod cloudfront_distribution;
 pub mod db_instance;
 pub mod db_subnet_group;
+pub mod dns_record;
+pub mod dns_zone;
 pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
@@ -19,6 +22,7 @@ pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
+mod route53;
 pub mod s3_bucket;
 pub mod secret;
 pub mod security_group;
@@ -73,6 +77,10 @@ pub trait AwsDriver: Send + Sync + 'static {
         false
     }
 
+    fn import_defaults(&self) -> JsonMap {
+        JsonMap::new()
+    }
+
     fn resolves_online(&self) -> bool {
         false
     }
@@ -89,7 +97,11 @@ pub trait AwsDriver: Send + Sync + 'static {
         Vec::new()
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String;
+    /// What the state records before the create call, to find the object again after a crash:
+    /// by default the `name` input, since most types are named by the stack.
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        request.inputs.get("name").and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
+    }
 
     async fn read(
         &self,
@@ -178,6 +190,9 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(db_instance::InstanceDriver, session.clone()))),
         bind(Arc::new(Bound::new(elasticache_redis::CacheDriver, session.clone()))),
         bind(Arc::new(Bound::new(log_group::LogGroupDriver, session.clone()))),
-        bind(Arc::new(Bound::new(secret::SecretDriver, session))),
+        bind(Arc::new(Bound::new(secret::SecretDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_zone::ZoneDriver, session.clone()))),
+        bind(Arc::new(Bound::new(certificate::CertificateDriver, session.clone()))),
+        bind(Arc::new(Bound::new(dns_record::RecordDriver, session))),
     ])
 }

@@ -159,6 +159,12 @@ pub trait Driver: Send + Sync {
         false
     }
 
+    /// Inputs a stack file written by `import --generate` gets for fields the cloud cannot tell (a
+    /// secret's value, which provision then keeps as it is).
+    fn import_defaults(&self) -> JsonMap {
+        JsonMap::new()
+    }
+
     /// Whether [`Driver::resolve`] looks anything up.
     fn resolves_online(&self) -> bool {
         false

@@ -9,7 +9,9 @@ pub mod diagnostic;
 pub mod expression;
 mod loader;
 mod naming;
+pub mod notify;
 pub mod region;
+mod state_location;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,6 +21,9 @@ pub use diagnostic::{Diagnostic, StackError};
 pub use expression::{Expr, Part, Reference, SpannedExpr};
 pub use loader::{load, LoadOptions};
 pub use naming::default_aws_name;
+pub use state_location::{
+    check_bucket_name, parse_duration, parse_s3_url, S3Location, StateLocation, DEFAULT_LOCK_TTL,
+};
 
 use crate::address::Address;
 use crate::graph::DependencyGraph;
@@ -45,6 +50,8 @@ pub struct Stack {
     pub uses_network: bool,
     /// Warnings found while loading (errors stop the load instead).
     pub warnings: Vec<Diagnostic>,
+    /// `[notify]`: where to tell someone what a run does.
+    pub notify: Option<notify::Notify>,
 }
 
 impl Stack {
@@ -56,12 +63,6 @@ impl Stack {
     pub fn location(&self, offset: usize) -> String {
         StackError::location(&self.path, &self.source, offset)
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum StateLocation {
-    Local(PathBuf),
-    S3 { bucket: String, key: String },
 }
 
 #[derive(Clone, Debug)]

@@ -60,9 +60,13 @@ impl LockInfo {
         }
     }
 
-    /// `apply by ana@laptop (pid 4242) since 2026-12-01T10:00:00Z`
+    /// `` `apply` by ana@laptop (pid 4242) since 2026-12-01T10:00:00Z `` (and, for a lease, until when).
     pub fn describe(&self) -> String {
-        format!("`{}` by {} (pid {}) since {}", self.operation, self.who, self.pid, self.created)
+        let mut text = format!("`{}` by {} (pid {}) since {}", self.operation, self.who, self.pid, self.created);
+        if let Some(expires) = &self.expires {
+            text.push_str(&format!(", lease until {expires} unless renewed"));
+        }
+        text
     }
 }
 

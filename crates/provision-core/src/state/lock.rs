@@ -91,6 +91,11 @@ impl LockGuard {
         }
     }
 
+    /// Whether a renewal has failed (the lock may be another's by now).
+    pub fn is_lost(&self) -> bool {
+        self.lost.borrow().is_some()
+    }
+
     pub async fn id(&self) -> String {
         self.lease.lock().await.info.id.clone()
     }

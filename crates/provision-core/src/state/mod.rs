@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub use backend::{BackendError, HistoryEntry, Lease, LockInfo, StateBackend, Stored, Version, Written};
+pub use backend::{
+    now_rfc3339, who, BackendError, HistoryEntry, Lease, LockInfo, StateBackend, Stored, Version, Written,
+};
 pub use local_backend::LocalBackend;
 pub use lock::{acquire_lock, LockGuard, LockOptions};
 pub use writer::{StateWriter, WriteFailed, WriteStats};

@@ -73,7 +73,7 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new("wait", FieldKind::Bool, "Wait until the distribution is deployed")
             .default(FieldDefault::Bool(true)),
     ],
-    attributes: &["id", "arn", "domain_name", "origin_access_control_id"],
+    attributes: &["id", "arn", "domain_name", "zone_id", "origin_access_control_id"],
     taggable: true,
     derived: &[DerivedField { name: "origin_content", from_field: "origin_bucket", attribute: "content_hash" }],
     create_before_destroy: false,
@@ -130,6 +130,43 @@ impl Settings {
     }
 }
 
+/// Aliases need a certificate that covers them, and CloudFront takes certificates only from ACM in
+/// us-east-1: both would otherwise fail the create minutes in, or serve the aliases with the
+/// default certificate's name mismatch.
+fn check_certificate(values: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
+    use provision_core::value::Value;
+    let mut problems = Vec::new();
+    let certificate = values.get("certificate_arn");
+    let has_certificate = match certificate {
+        None | Some(Value::Null) => false,
+        Some(Value::Str(arn)) => !arn.is_empty(),
+        Some(_) => true,
+    };
+    let has_aliases = match values.get("aliases") {
+        Some(Value::List(aliases)) => !aliases.is_empty(),
+        None | Some(Value::Null) => false,
+        Some(_) => true,
+    };
+    if has_aliases && !has_certificate {
+        problems.push(
+            Problem::error("aliases", "a distribution with aliases needs a `certificate_arn` that covers them").hint(
+                "add a `certificate` with `region = \"us-east-1\"` for the alias names and set \
+                       `certificate_arn = \"${certificate.NAME.arn}\"`",
+            ),
+        );
+    }
+    if let Some(Value::Str(arn)) = certificate {
+        let region = arn.split(':').nth(3).unwrap_or_default();
+        if !arn.is_empty() && (!arn.starts_with("arn:") || !arn.contains(":acm:") || region != "us-east-1") {
+            problems.push(
+                Problem::error("certificate_arn", format!("`{arn}` is not an ACM certificate in us-east-1"))
+                    .hint("CloudFront only uses ACM certificates from us-east-1: set `region = \"us-east-1\"` on the `certificate`"),
+            );
+        }
+    }
+    problems
+}
+
 /// The comment that marks a distribution as provision's, and lets an interrupted create find it.
 fn ownership_comment(stack: &StackInfo, address: &Address) -> String {
     truncate(&format!("provision {} {address}", stack.name), 128)
@@ -162,6 +199,18 @@ impl AwsDriver for DistributionDriver {
         // Wanted: the origin bucket lets this distribution in (refresh reads whether it still does).
         inputs.insert(observation::BUCKET_ACCESS.into(), serde_json::Value::Bool(true));
         Ok(())
+    }
+
+    fn check(&self, values: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
+        check_certificate(values)
+    }
+
+    /// CloudFront's hosted zone, the same for every distribution, is known before it exists: a
+    /// `dns_record` alias can name it at plan time.
+    fn planned_attributes(&self, _stack: &StackInfo, _inputs: &JsonMap) -> JsonMap {
+        let mut attributes = JsonMap::new();
+        attributes.insert("zone_id".into(), crate::drivers::route53::CLOUDFRONT_ZONE_ID.into());
+        attributes
     }
 
     async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
@@ -289,6 +338,27 @@ mod tests {
         let error = Settings::from_inputs(&address, &JsonMap::new()).unwrap_err();
         assert!(error.message.contains("origin_bucket"));
         assert!(error.hint.is_some());
+    }
+
+    fn values(json: serde_json::Value) -> std::collections::BTreeMap<String, provision_core::value::Value> {
+        json.as_object().unwrap().iter().map(|(k, v)| (k.clone(), provision_core::value::Value::from_json(v))).collect()
+    }
+
+    #[test]
+    fn aliases_need_a_us_east_1_certificate() {
+        let fields = |json| check_certificate(&values(json)).into_iter().map(|p| p.field).collect::<Vec<_>>();
+        assert_eq!(fields(serde_json::json!({ "aliases": ["www.shop.com"] })), ["aliases"]);
+        assert!(fields(serde_json::json!({ "aliases": [] })).is_empty());
+        let east = "arn:aws:acm:us-east-1:123456789012:certificate/abc";
+        assert!(fields(serde_json::json!({ "aliases": ["www.shop.com"], "certificate_arn": east })).is_empty());
+        let west = "arn:aws:acm:eu-west-1:123456789012:certificate/abc";
+        assert_eq!(
+            fields(serde_json::json!({ "aliases": ["www.shop.com"], "certificate_arn": west })),
+            ["certificate_arn"]
+        );
+        let mut unknown = values(serde_json::json!({ "aliases": ["www.shop.com"] }));
+        unknown.insert("certificate_arn".into(), provision_core::value::Value::Unknown);
+        assert!(check_certificate(&unknown).is_empty(), "a certificate known after apply is a certificate");
     }
 
     #[test]

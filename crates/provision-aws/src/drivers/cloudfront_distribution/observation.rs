@@ -77,6 +77,7 @@ impl Attributes {
         map.insert("id".into(), json!(self.id));
         map.insert("arn".into(), json!(self.arn));
         map.insert("domain_name".into(), json!(self.domain_name));
+        map.insert("zone_id".into(), json!(crate::drivers::route53::CLOUDFRONT_ZONE_ID));
         if let Some(id) = &self.origin_access_control_id {
             map.insert("origin_access_control_id".into(), json!(id));
         }

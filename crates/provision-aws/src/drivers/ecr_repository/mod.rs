@@ -150,10 +150,6 @@ impl AwsDriver for RepositoryDriver {
         arn.split_once(":repository/").map(|(_, name)| name.to_string())
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     async fn read(
         &self,
         aws: &AwsContext,

@@ -184,10 +184,6 @@ impl AwsDriver for RoleDriver {
         Some(list_roles_tagged(aws, stack).await)
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     async fn read(
         &self,
         aws: &AwsContext,

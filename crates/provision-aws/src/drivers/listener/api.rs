@@ -104,6 +104,7 @@ pub(super) struct Snapshot {
     pub port: Option<i64>,
     pub protocol: Option<String>,
     pub certificate_arn: Option<String>,
+    pub ssl_policy: Option<String>,
     pub action: DefaultAction,
 }
 
@@ -115,6 +116,7 @@ impl Snapshot {
             port: listener.port().map(i64::from),
             protocol: listener.protocol().map(|protocol| protocol.as_str().to_string()),
             certificate_arn: listener.certificates().iter().find_map(Certificate::certificate_arn).map(str::to_string),
+            ssl_policy: listener.ssl_policy().map(str::to_string),
             action: DefaultAction::from_aws(listener.default_actions()),
         })
     }
@@ -186,6 +188,7 @@ async fn create_within(
         .port(port(config)?)
         .protocol(ProtocolEnum::from(config.protocol.as_str()))
         .set_certificates(certificates(config))
+        .set_ssl_policy(config.ssl_policy().map(str::to_string))
         .default_actions(config.default_action().to_aws())
         .set_tags(Some(elbv2::tag_list(tags)));
     let output = propagation::retry(propagation::LISTENER_CERTIFICATE, bound, || {
@@ -208,6 +211,7 @@ pub(super) async fn modify(elb: &Client, arn: &str, config: &ListenerConfig) -> 
         .port(port(config)?)
         .protocol(ProtocolEnum::from(config.protocol.as_str()))
         .set_certificates(certificates(config))
+        .set_ssl_policy(config.ssl_policy().map(str::to_string))
         .default_actions(config.default_action().to_aws())
         .send()
         .await

@@ -28,6 +28,8 @@ use provision_core::value::Value;
 pub struct ListenerDriver;
 
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS"];
+/// TLS 1.3 and 1.2 only: the policy AWS recommends for new HTTPS listeners.
+const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 static SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "listener",
@@ -47,6 +49,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             "certificate_arn",
             FieldKind::String,
             "The ACM certificate an HTTPS listener presents (required for HTTPS, not allowed for HTTP).",
+        ),
+        FieldSpec::new(
+            "ssl_policy",
+            FieldKind::String,
+            "The TLS versions and ciphers an HTTPS listener accepts; default \
+             `ELBSecurityPolicy-TLS13-1-2-2021-06` (TLS 1.3 and 1.2)",
         ),
         FieldSpec::new(
             "forward",
@@ -77,6 +85,8 @@ struct ListenerConfig {
     #[serde(default)]
     certificate_arn: Option<String>,
     #[serde(default)]
+    ssl_policy: Option<String>,
+    #[serde(default)]
     forward: Option<String>,
     #[serde(default)]
     redirect_to_https: bool,
@@ -93,6 +103,12 @@ impl ListenerConfig {
 
     fn certificate_arn(&self) -> Option<&str> {
         self.certificate_arn.as_deref().filter(|arn| !arn.is_empty())
+    }
+
+    /// The policy to send: only an HTTPS listener has one.
+    fn ssl_policy(&self) -> Option<&str> {
+        let policy = self.ssl_policy.as_deref().filter(|policy| !policy.is_empty()).unwrap_or(DEFAULT_SSL_POLICY);
+        (self.protocol == "HTTPS").then_some(policy)
     }
 
     /// `check` rules out `forward` together with `redirect_to_https`; should both arrive anyway,
@@ -150,6 +166,12 @@ impl AwsDriver for ListenerDriver {
                 "set `certificate_arn` to an ACM certificate for the site's domain, or use `protocol = \"HTTP\"`",
             ));
         }
+        if https == Some(false) && is_set(values.get("ssl_policy")) {
+            problems.push(
+                Problem::error("ssl_policy", "only an HTTPS listener takes an SSL policy")
+                    .hint("set `protocol = \"HTTPS\"`, or remove `ssl_policy`"),
+            );
+        }
         if https == Some(false) && certificate {
             problems.push(
                 Problem::error("certificate_arn", "only an HTTPS listener takes a certificate")
@@ -173,6 +195,17 @@ impl AwsDriver for ListenerDriver {
             );
         }
         problems
+    }
+
+    /// An HTTPS listener without `ssl_policy` gets the default spelled out, so that the policy AWS
+    /// reports reads back as no change.
+    fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        let https = inputs.get("protocol").and_then(Json::as_str) == Some("HTTPS");
+        let unset = inputs.get("ssl_policy").and_then(Json::as_str).is_none_or(str::is_empty);
+        if https && unset {
+            inputs.insert("ssl_policy".into(), DEFAULT_SSL_POLICY.into());
+        }
+        Ok(())
     }
 
     async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
@@ -243,7 +276,7 @@ impl AwsDriver for ListenerDriver {
         let config = ListenerConfig::from_inputs(request.inputs)?;
         let (elb, arn) = (aws.elbv2(), prior.id);
         let changed = elbv2::changed_fields(changes);
-        let settings = ["port", "protocol", "certificate_arn", "forward", "redirect_to_https"];
+        let settings = ["port", "protocol", "certificate_arn", "ssl_policy", "forward", "redirect_to_https"];
         if settings.iter().any(|field| changed.contains(field)) {
             api::modify(elb, arn, &config).await?;
         }
@@ -292,6 +325,10 @@ fn observe(listener: &Snapshot, tags: &BTreeMap<String, String>) -> Observed {
         inputs.insert("protocol".into(), protocol.clone().into());
     }
     inputs.insert("certificate_arn".into(), listener.certificate_arn.clone().map_or(Json::Null, Json::from));
+    // Only HTTPS listeners have a policy (the emulator reports its default on any listener).
+    let https = listener.protocol.as_deref() == Some("HTTPS");
+    let policy = listener.ssl_policy.clone().filter(|_| https);
+    inputs.insert("ssl_policy".into(), policy.map_or(Json::Null, Json::from));
     let forward = match &listener.action {
         DefaultAction::Forward(target_group) => Json::from(target_group.clone()),
         DefaultAction::Other => Json::from("(another default action, set outside provision)"),
@@ -394,6 +431,7 @@ mod tests {
             port: Some(80),
             protocol: Some("HTTP".into()),
             certificate_arn: None,
+            ssl_policy: Some("ELBSecurityPolicy-2016-08".into()),
             action: DefaultAction::RedirectToHttps,
         };
         let observed = observe(&listener, &BTreeMap::new());
@@ -401,11 +439,34 @@ mod tests {
             Json::Object(observed.inputs),
             serde_json::json!({
                 "load_balancer": "arn:lb", "port": 80, "protocol": "HTTP", "certificate_arn": null,
-                "forward": null, "redirect_to_https": true, "tags": {}
+                "ssl_policy": null, "forward": null, "redirect_to_https": true, "tags": {}
             })
         );
         let other = observe(&Snapshot { action: DefaultAction::Other, ..listener }, &BTreeMap::new());
         assert!(other.inputs["forward"].as_str().is_some_and(|text| text.contains("outside provision")));
+    }
+
+    #[test]
+    fn https_listeners_get_the_default_ssl_policy_and_http_ones_none() {
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let mut https = serde_json::json!({ "load_balancer": "a", "port": 443, "protocol": "HTTPS" })
+            .as_object()
+            .cloned()
+            .expect("object");
+        ListenerDriver.prepare(&stack, &mut https).expect("prepare");
+        assert_eq!(https["ssl_policy"], DEFAULT_SSL_POLICY);
+        assert_eq!(ListenerConfig::from_inputs(&https).expect("config").ssl_policy(), Some(DEFAULT_SSL_POLICY));
+        let mut http = serde_json::json!({ "load_balancer": "a", "port": 80, "protocol": "HTTP" })
+            .as_object()
+            .cloned()
+            .expect("object");
+        ListenerDriver.prepare(&stack, &mut http).expect("prepare");
+        assert!(!http.contains_key("ssl_policy"));
+        assert_eq!(ListenerConfig::from_inputs(&http).expect("config").ssl_policy(), None);
+        assert_eq!(
+            problems(serde_json::json!({ "port": 80, "protocol": "HTTP", "ssl_policy": "ELBSecurityPolicy-2016-08" })),
+            vec!["ssl_policy: only an HTTPS listener takes an SSL policy"]
+        );
     }
 
     #[test]

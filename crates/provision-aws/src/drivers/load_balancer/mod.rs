@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::Value as Json;
 
 use self::api::{Snapshot, State};
 use super::elbv2::{self, Poll, ARNS_PER_CALL};
@@ -168,10 +167,6 @@ impl AwsDriver for LoadBalancerDriver {
 
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         arn.contains(":loadbalancer/app/").then(|| arn.to_string())
-    }
-
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
     }
 
     async fn read(
@@ -367,6 +362,7 @@ async fn wait_until_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value as Json;
 
     fn values(json: Json) -> BTreeMap<String, Value> {
         json.as_object().expect("object").iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()

@@ -145,6 +145,14 @@ impl AwsDriver for SecretDriver {
         &SCHEMA
     }
 
+    /// An adopted secret keeps the value it has: `generate` is what says "never set it" (it is
+    /// generated only when provision creates the secret).
+    fn import_defaults(&self) -> JsonMap {
+        let mut defaults = JsonMap::new();
+        defaults.insert("generate".into(), serde_json::json!({ "length": 32 }));
+        defaults
+    }
+
     fn check(&self, inputs: &BTreeMap<String, Value>) -> Vec<Problem> {
         let mut problems = Vec::new();
         let set = |name: &str| inputs.get(name).is_some_and(|value| !matches!(value, Value::Null));
@@ -214,10 +222,6 @@ impl AwsDriver for SecretDriver {
 
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         arn.contains(":secret:").then(|| arn.to_string())
-    }
-
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
     }
 
     async fn read(

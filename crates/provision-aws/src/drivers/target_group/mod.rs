@@ -247,10 +247,6 @@ impl AwsDriver for TargetGroupDriver {
         arn.contains(":targetgroup/").then(|| arn.to_string())
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("name").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     async fn read(
         &self,
         aws: &AwsContext,

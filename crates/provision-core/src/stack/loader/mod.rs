@@ -18,7 +18,9 @@ use crate::value::Value;
 
 mod across;
 mod moved;
+mod notify;
 mod references;
+mod state_section;
 mod suggest;
 mod values;
 
@@ -31,7 +33,7 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
 }
 
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved"];
+const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
 const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -112,6 +114,7 @@ impl Loader<'_> {
             Some(entry) => self.network(entry),
             None => NetworkSpec { vpc: "default".into(), subnets: None },
         };
+        let notify = section("notify").and_then(|entry| self.notify(path, source, entry));
         let outputs = match section("outputs") {
             Some((_, value)) => self.outputs(value),
             None => Vec::new(),
@@ -160,6 +163,7 @@ impl Loader<'_> {
             moved,
             uses_network,
             warnings: Vec::new(),
+            notify,
         })
     }
 
@@ -264,46 +268,6 @@ impl Loader<'_> {
         }
         header.name = name;
         Some(header)
-    }
-
-    fn state(
-        &mut self,
-        (key, value): Entry<'_, '_>,
-        stack_name: &str,
-        variables: &BTreeMap<String, Value>,
-    ) -> Option<StateLocation> {
-        let table = self.table(key, value)?;
-        let mut location = None;
-        for (field, value) in table.iter() {
-            let name = field.get_ref().as_ref();
-            match name {
-                "path" | "s3" => {
-                    let (text, span) = self.string_with_variables(value, variables)?;
-                    let text = text.replace("${stack.name}", stack_name);
-                    if name == "path" {
-                        location = Some(StateLocation::Local(PathBuf::from(text)));
-                    } else {
-                        match text.strip_prefix("s3://").and_then(|rest| rest.split_once('/')) {
-                            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                                location = Some(StateLocation::S3 { bucket: bucket.into(), key: key.into() })
-                            }
-                            _ => self.error(
-                                Diagnostic::error(format!("`{text}` is not an S3 location"), Some(span))
-                                    .hint("write `s3 = \"s3://BUCKET/KEY.json\"`"),
-                            ),
-                        }
-                    }
-                }
-                other => {
-                    let diagnostic =
-                        Diagnostic::error(format!("unknown field `{other}` in `[state]`"), Some(field.span()));
-                    self.error(with_suggestion(diagnostic, other, &["path", "s3"], "fields"));
-                }
-            }
-        }
-        Some(
-            location.unwrap_or_else(|| StateLocation::Local(PathBuf::from("state").join(format!("{stack_name}.json")))),
-        )
     }
 
     fn network(&mut self, (key, value): Entry<'_, '_>) -> NetworkSpec {

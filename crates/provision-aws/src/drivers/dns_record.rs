@@ -1,0 +1,529 @@
+//! `dns_record`: one Route 53 record set: a name and type in a hosted zone, answering either with
+//! an alias to an AWS resource (a load balancer, a CloudFront distribution) or with values and a TTL.
+//!
+//! A record has no id of its own and no tags: it is its zone, name and type, so the state id is
+//! `ZONE/NAME/TYPE`, known before the create call (a killed run finds the record by it). Creates
+//! and updates are `UPSERT`s, so a record that already exists (made by hand, or by a run that was
+//! killed before it recorded success) is taken over rather than failing the apply. A delete sends
+//! the record exactly as Route 53 holds it at that moment, which is what a `DELETE` must name.
+//!
+//! Values are a set (Route 53 answers them in its own order), compared sorted; TXT values are
+//! quoted for Route 53 and read back without the quotes.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_route53::types::ChangeAction;
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use super::route53::{self, check_domain_name, normalise_name, Alias, RecordSet};
+use super::*;
+use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
+
+pub struct RecordDriver;
+
+const TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT", "MX"];
+
+static ALIAS_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "name",
+        FieldKind::String,
+        "The target's DNS name: `\"${load_balancer.NAME.dns_name}\"` or `\"${cloudfront_distribution.NAME.domain_name}\"`",
+    )
+    .required(),
+    FieldSpec::new(
+        "zone_id",
+        FieldKind::String,
+        "The target's hosted zone: `\"${load_balancer.NAME.zone_id}\"` or `\"${cloudfront_distribution.NAME.zone_id}\"`",
+    )
+    .required(),
+    FieldSpec::new(
+        "evaluate_target_health",
+        FieldKind::Bool,
+        "Answer only while the target is healthy (default false)",
+    ),
+];
+
+static SCHEMA: ResourceSchema = ResourceSchema {
+    type_name: "dns_record",
+    description: "A Route 53 record in an existing hosted zone: an alias to a load balancer or CloudFront \
+                  distribution, or plain values with a TTL. An existing record of the same name and type is \
+                  taken over.",
+    fields: &[
+        FieldSpec::new("zone", FieldKind::String, "The hosted zone id, usually `\"${dns_zone.NAME.id}\"`")
+            .required()
+            .forces_replacement(),
+        FieldSpec::new("name", FieldKind::String, "The record's full name, e.g. `\"ws.${var.domain}\"`")
+            .required()
+            .forces_replacement()
+            .check(check_domain_name),
+        FieldSpec::new("type", FieldKind::Enum(TYPES), "The record type")
+            .default(FieldDefault::Str("A"))
+            .forces_replacement(),
+        FieldSpec::new(
+            "alias",
+            FieldKind::Table(ALIAS_FIELDS),
+            "Answer with the addresses of an AWS resource (A and AAAA records); not together with `records`",
+        ),
+        FieldSpec::new("records", FieldKind::StringList, "The values (addresses, a CNAME target, TXT strings …)")
+            .default(FieldDefault::EmptyList),
+        FieldSpec::new("ttl", FieldKind::Int, "Seconds resolvers may cache `records` (aliases have no TTL)")
+            .default(FieldDefault::Int(300)),
+    ],
+    attributes: &["fqdn"],
+    taggable: false,
+    derived: &[],
+    create_before_destroy: false,
+};
+
+#[derive(Debug, Deserialize)]
+struct AliasConfig {
+    name: String,
+    zone_id: String,
+    #[serde(default)]
+    evaluate_target_health: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct RecordConfig {
+    zone: String,
+    name: String,
+    #[serde(rename = "type", default = "default_type")]
+    record_type: String,
+    #[serde(default)]
+    alias: Option<AliasConfig>,
+    #[serde(default)]
+    records: Vec<String>,
+    #[serde(default = "default_ttl")]
+    ttl: i64,
+}
+
+fn default_type() -> String {
+    "A".into()
+}
+
+fn default_ttl() -> i64 {
+    300
+}
+
+impl RecordConfig {
+    fn from_inputs(inputs: &JsonMap) -> Result<RecordConfig, DriverError> {
+        super::elbv2::config_from("dns_record", inputs)
+    }
+
+    fn id(&self) -> String {
+        record_id(&self.zone, &self.name, &self.record_type)
+    }
+
+    /// The record set to send: TXT values quoted, as Route 53 wants them.
+    fn record_set(&self) -> RecordSet {
+        let alias = self.alias.as_ref().map(|alias| Alias {
+            name: normalise_name(&alias.name),
+            zone_id: alias.zone_id.clone(),
+            evaluate_target_health: alias.evaluate_target_health,
+        });
+        let values = if alias.is_some() {
+            Vec::new()
+        } else {
+            self.records.iter().map(|value| to_route53_value(&self.record_type, value)).collect()
+        };
+        RecordSet {
+            name: normalise_name(&self.name),
+            record_type: self.record_type.clone(),
+            ttl: Some(self.ttl),
+            values,
+            alias,
+        }
+    }
+}
+
+/// `ZONE/NAME/TYPE`, the record's state id.
+fn record_id(zone: &str, name: &str, record_type: &str) -> String {
+    format!("{}/{}/{}", route53::bare_zone_id(zone), normalise_name(name), record_type.to_ascii_uppercase())
+}
+
+fn parse_id(id: &str) -> Option<(&str, &str, &str)> {
+    let (zone, rest) = id.split_once('/')?;
+    let (name, record_type) = rest.rsplit_once('/')?;
+    (!zone.is_empty() && !name.is_empty() && !record_type.is_empty()).then_some((zone, name, record_type))
+}
+
+/// A TXT value is one quoted string for Route 53; the stack file writes it without quotes.
+fn to_route53_value(record_type: &str, value: &str) -> String {
+    if record_type == "TXT" && !(value.starts_with('"') && value.ends_with('"') && value.len() >= 2) {
+        format!("\"{}\"", value.replace('"', "\\\""))
+    } else {
+        value.to_string()
+    }
+}
+
+fn from_route53_value(record_type: &str, value: &str) -> String {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) if record_type == "TXT" => inner.replace("\\\"", "\""),
+        _ => value.to_string(),
+    }
+}
+
+fn observed(id: &str, set: &RecordSet) -> Observed {
+    let mut inputs = JsonMap::new();
+    if let Some((zone, _, _)) = parse_id(id) {
+        inputs.insert("zone".into(), zone.into());
+    }
+    inputs.insert("name".into(), set.name.clone().into());
+    inputs.insert("type".into(), set.record_type.clone().into());
+    match &set.alias {
+        Some(alias) => {
+            inputs.insert(
+                "alias".into(),
+                serde_json::json!({
+                    "name": alias.name, "zone_id": alias.zone_id,
+                    "evaluate_target_health": alias.evaluate_target_health,
+                }),
+            );
+            inputs.insert("records".into(), Json::Array(Vec::new()));
+        }
+        None => {
+            let mut values: Vec<String> =
+                set.values.iter().map(|value| from_route53_value(&set.record_type, value)).collect();
+            values.sort();
+            inputs.insert("alias".into(), Json::Null);
+            inputs.insert("records".into(), values.into());
+            if let Some(ttl) = set.ttl {
+                inputs.insert("ttl".into(), ttl.into());
+            }
+        }
+    }
+    Observed { id: id.to_string(), inputs, attributes: attributes(&set.name) }
+}
+
+fn attributes(fqdn: &str) -> JsonMap {
+    let mut attributes = JsonMap::new();
+    attributes.insert("fqdn".into(), fqdn.into());
+    attributes
+}
+
+/// Set (not a string, not null) or not known yet.
+fn is_set(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::List(items)) => !items.is_empty(),
+        Some(_) => true,
+    }
+}
+
+#[async_trait]
+impl AwsDriver for RecordDriver {
+    fn schema(&self) -> &'static ResourceSchema {
+        &SCHEMA
+    }
+
+    fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let record_type = match values.get("type") {
+            Some(Value::Str(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        let (alias, records) = (is_set(values.get("alias")), is_set(values.get("records")));
+        if alias && records {
+            problems.push(
+                Problem::error("records", "a record answers with an `alias` or with `records`, not both")
+                    .hint("remove `records` to point at the resource, or `alias` to answer with fixed values"),
+            );
+        }
+        if !alias && !records {
+            problems.push(Problem::error("records", "the record has nothing to answer with").hint(
+                "set `alias = { name = \"${load_balancer.web.dns_name}\", zone_id = \"${load_balancer.web.zone_id}\" }`, \
+                 or `records = [\"192.0.2.1\"]`",
+            ));
+        }
+        if alias && record_type.is_some_and(|t| !matches!(t, "A" | "AAAA")) {
+            problems.push(
+                Problem::error("alias", "only `A` and `AAAA` records can be aliases here")
+                    .hint("use `type = \"A\"` for an alias to a load balancer or distribution"),
+            );
+        }
+        if let Some(Value::Int(ttl)) = values.get("ttl") {
+            if !(0..=2_147_483_647).contains(ttl) {
+                problems.push(Problem::error("ttl", format!("must be between 0 and 2147483647 seconds, got {ttl}")));
+            }
+        }
+        if let (Some(record_type), Some(Value::List(items))) = (record_type, values.get("records")) {
+            if record_type == "CNAME" && items.len() > 1 {
+                problems.push(Problem::error("records", "a CNAME record has exactly one value"));
+            }
+            for item in items {
+                let Value::Str(text) = item else { continue };
+                let wrong = match record_type {
+                    "A" => text.parse::<std::net::Ipv4Addr>().is_err().then_some("an IPv4 address"),
+                    "AAAA" => text.parse::<std::net::Ipv6Addr>().is_err().then_some("an IPv6 address"),
+                    _ => None,
+                };
+                if let Some(expected) = wrong {
+                    problems.push(
+                        Problem::error(
+                            "records",
+                            format!("`{text}` is not {expected}, as a `{record_type}` record needs"),
+                        )
+                        .hint("for a name, use an `alias` (AWS resources) or `type = \"CNAME\"`"),
+                    );
+                }
+            }
+        }
+        problems
+    }
+
+    /// Names in Route 53's spelling, values sorted (a set), TXT values without their quotes, and
+    /// the alias's `evaluate_target_health` spelled out, so what is read back compares equal.
+    fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
+        if let Some(zone) =
+            inputs.get("zone").and_then(Json::as_str).map(|zone| route53::bare_zone_id(zone).to_string())
+        {
+            inputs.insert("zone".into(), zone.into());
+        }
+        if let Some(name) = inputs.get("name").and_then(Json::as_str).map(normalise_name) {
+            inputs.insert("name".into(), name.into());
+        }
+        let record_type = inputs.get("type").and_then(Json::as_str).unwrap_or("A").to_string();
+        if let Some(Json::Array(values)) = inputs.get_mut("records") {
+            for value in values.iter_mut() {
+                if let Some(text) = value.as_str() {
+                    *value = from_route53_value(&record_type, text).into();
+                }
+            }
+            values.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            values.dedup();
+        }
+        if let Some(Json::Object(alias)) = inputs.get_mut("alias") {
+            if let Some(name) = alias.get("name").and_then(Json::as_str).map(normalise_name) {
+                alias.insert("name".into(), name.into());
+            }
+            alias.entry("evaluate_target_health").or_insert(Json::Bool(false));
+        }
+        Ok(())
+    }
+
+    fn planned_attributes(&self, _stack: &StackInfo, inputs: &JsonMap) -> JsonMap {
+        match inputs.get("name").and_then(Json::as_str) {
+            Some(name) => attributes(&normalise_name(name)),
+            None => JsonMap::new(),
+        }
+    }
+
+    async fn import_id(&self, _aws: &AwsContext, id: &str) -> Result<String, DriverError> {
+        match parse_id(id) {
+            Some((zone, name, record_type)) if TYPES.contains(&record_type.to_ascii_uppercase().as_str()) => {
+                Ok(record_id(zone, name, record_type))
+            }
+            _ => Err(DriverError::invalid(format!("`{id}` is not `ZONE/NAME/TYPE`"))
+                .with_hint("import a record as `Z0123456789ABC/ws.example.com/A`")),
+        }
+    }
+
+    /// Records carry no tags, so the tagging API never lists one.
+    fn id_from_arn(&self, _arn: &str) -> Option<String> {
+        None
+    }
+
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        let text = |field: &str| request.inputs.get(field).and_then(Json::as_str).unwrap_or_default();
+        record_id(text("zone"), text("name"), if text("type").is_empty() { "A" } else { text("type") })
+    }
+
+    async fn read(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        resources: &[ExistingResource<'_>],
+    ) -> Vec<Result<Option<Observed>, DriverError>> {
+        let reads: Vec<_> = resources.iter().map(|resource| read_one(aws, resource.id)).collect();
+        aws.limiter(crate::Service::Route53).all(reads).await
+    }
+
+    async fn create(
+        &self,
+        aws: &AwsContext,
+        request: &ResourceRequest<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        upsert(aws, request, progress).await
+    }
+
+    async fn update(
+        &self,
+        aws: &AwsContext,
+        _prior: &ExistingResource<'_>,
+        request: &ResourceRequest<'_>,
+        _changes: &[FieldChange],
+        progress: &dyn ProgressSink,
+    ) -> Result<Observed, DriverError> {
+        upsert(aws, request, progress).await
+    }
+
+    async fn delete(
+        &self,
+        aws: &AwsContext,
+        resource: &ExistingResource<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<(), DriverError> {
+        let Some((zone, name, record_type)) = parse_id(resource.id) else { return Ok(()) };
+        // The current record, exactly: a DELETE that names other values than Route 53 holds fails.
+        let Some(current) = route53::find(aws.route53(), zone, name, record_type).await? else { return Ok(()) };
+        route53::delete_exact(aws.route53(), zone, vec![current], resource.address, progress).await
+    }
+
+    async fn find_interrupted(
+        &self,
+        aws: &AwsContext,
+        _stack: &StackInfo,
+        _address: &Address,
+        intended_id: &str,
+    ) -> Result<Option<String>, DriverError> {
+        let Some((zone, name, record_type)) = parse_id(intended_id) else { return Ok(None) };
+        let found = route53::find(aws.route53(), zone, name, record_type).await?;
+        Ok(found.map(|_| intended_id.to_string()))
+    }
+}
+
+async fn read_one(aws: &AwsContext, id: &str) -> Result<Option<Observed>, DriverError> {
+    let Some((zone, name, record_type)) = parse_id(id) else {
+        return Err(DriverError::invalid(format!("the state holds `{id}`, which is not `ZONE/NAME/TYPE`")));
+    };
+    let found = route53::find(aws.route53(), zone, name, record_type).await?;
+    Ok(found.map(|set| observed(id, &RecordSet::from_aws(&set))))
+}
+
+async fn upsert(
+    aws: &AwsContext,
+    request: &ResourceRequest<'_>,
+    progress: &dyn ProgressSink,
+) -> Result<Observed, DriverError> {
+    let config = RecordConfig::from_inputs(request.inputs)?;
+    let set = config.record_set();
+    let comment = format!("provision: {} {}", request.stack.name, request.address);
+    let outcome = route53::change(
+        aws.route53(),
+        &config.zone,
+        vec![(ChangeAction::Upsert, set.to_aws()?)],
+        &comment,
+        request.address,
+        progress,
+    )
+    .await;
+    if let Err(error) = outcome {
+        return Err(match error.code.as_deref() {
+            Some("InvalidChangeBatch") => error.with_hint(format!(
+                "check that `{}` is inside the zone `{}` and that the alias target exists",
+                set.name, config.zone
+            )),
+            Some("NoSuchHostedZone") => {
+                error.with_hint("the zone is gone; check the `dns_zone` it comes from (`provision plan` looks again)")
+            }
+            _ => error,
+        });
+    }
+    Ok(Observed { id: config.id(), inputs: JsonMap::new(), attributes: attributes(&set.name) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(json: Json) -> BTreeMap<String, Value> {
+        json.as_object().expect("object").iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+    }
+
+    fn problems(json: Json) -> Vec<String> {
+        RecordDriver.check(&values(json)).into_iter().map(|p| format!("{}: {}", p.field, p.message)).collect()
+    }
+
+    #[test]
+    fn alias_or_records_not_both_and_not_neither() {
+        let alias = serde_json::json!({ "name": "lb.example.com", "zone_id": "Z1" });
+        assert!(problems(serde_json::json!({ "type": "A", "alias": alias, "records": [] })).is_empty());
+        assert!(problems(serde_json::json!({ "type": "A", "records": ["192.0.2.1"] })).is_empty());
+        assert_eq!(
+            problems(serde_json::json!({ "type": "A", "alias": alias, "records": ["192.0.2.1"] })),
+            vec!["records: a record answers with an `alias` or with `records`, not both"]
+        );
+        assert_eq!(
+            problems(serde_json::json!({ "type": "A", "records": [] })),
+            vec!["records: the record has nothing to answer with"]
+        );
+        let mut unknown = values(serde_json::json!({ "type": "A", "records": [] }));
+        unknown.insert("alias".into(), Value::Unknown);
+        assert!(RecordDriver.check(&unknown).is_empty(), "an alias known only after apply is still an alias");
+    }
+
+    #[test]
+    fn values_must_fit_the_type() {
+        assert_eq!(
+            problems(serde_json::json!({ "type": "A", "records": ["ws.example.com"] })),
+            vec!["records: `ws.example.com` is not an IPv4 address, as a `A` record needs"]
+        );
+        assert!(problems(serde_json::json!({ "type": "AAAA", "records": ["2001:db8::1"] })).is_empty());
+        assert_eq!(
+            problems(serde_json::json!({ "type": "CNAME", "records": ["a.example.com", "b.example.com"] })),
+            vec!["records: a CNAME record has exactly one value"]
+        );
+        let alias = serde_json::json!({ "name": "lb.example.com", "zone_id": "Z1" });
+        assert_eq!(
+            problems(serde_json::json!({ "type": "TXT", "alias": alias, "records": [] })),
+            vec!["alias: only `A` and `AAAA` records can be aliases here"]
+        );
+        assert_eq!(
+            problems(serde_json::json!({ "type": "A", "records": ["192.0.2.1"], "ttl": -1 })),
+            vec!["ttl: must be between 0 and 2147483647 seconds, got -1"]
+        );
+    }
+
+    #[test]
+    fn ids_are_zone_name_and_type() {
+        assert_eq!(record_id("/hostedzone/Z1", "WS.example.com.", "a"), "Z1/ws.example.com/A");
+        assert_eq!(parse_id("Z1/ws.example.com/A"), Some(("Z1", "ws.example.com", "A")));
+        assert_eq!(parse_id("Z1/ws.example.com"), None);
+        assert_eq!(parse_id("nonsense"), None);
+    }
+
+    #[test]
+    fn prepare_spells_inputs_as_route53_reads_them_back() {
+        let mut inputs = serde_json::json!({
+            "zone": "/hostedzone/Z1", "name": "WS.Example.com.", "type": "TXT", "records": ["\"b\"", "a"], "ttl": 300,
+            "alias": { "name": "Shop-1.elb.amazonaws.com.", "zone_id": "Z35" }
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into() };
+        RecordDriver.prepare(&stack, &mut inputs).unwrap();
+        assert_eq!(inputs["zone"], "Z1");
+        assert_eq!(inputs["name"], "ws.example.com");
+        assert_eq!(inputs["records"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            inputs["alias"],
+            serde_json::json!({ "name": "shop-1.elb.amazonaws.com", "zone_id": "Z35", "evaluate_target_health": false })
+        );
+    }
+
+    #[test]
+    fn what_is_sent_reads_back_as_the_same_inputs() {
+        let mut inputs = serde_json::json!({
+            "zone": "Z1", "name": "txt.example.com", "type": "TXT", "records": ["v=spf1 -all", "say \"hi\""],
+            "ttl": 60
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into() };
+        RecordDriver.prepare(&stack, &mut inputs).unwrap();
+        let config = RecordConfig::from_inputs(&inputs).unwrap();
+        let sent = config.record_set().to_aws().unwrap();
+        assert!(sent.resource_records().iter().all(|r| r.value().starts_with('"')), "TXT values go quoted");
+        let read = observed(&config.id(), &RecordSet::from_aws(&sent));
+        for field in ["zone", "name", "type", "records", "ttl"] {
+            assert_eq!(read.inputs[field], inputs[field], "{field}");
+        }
+        assert_eq!(read.inputs["alias"], Json::Null);
+        assert_eq!(read.attributes["fqdn"], "txt.example.com");
+    }
+}
