@@ -118,6 +118,12 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.delete(aws, resource, progress).await
     }
 
+    async fn start_early(&self, stack: &StackInfo, address: &Address) {
+        if let Ok(aws) = self.session.context().await {
+            self.driver.start_early(aws, stack, address).await;
+        }
+    }
+
     async fn find_interrupted(
         &self,
         stack: &StackInfo,

@@ -133,6 +133,9 @@ pub trait AwsDriver: Send + Sync + 'static {
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError>;
 
+    /// See the core `Driver::start_early`.
+    async fn start_early(&self, _aws: &AwsContext, _stack: &StackInfo, _address: &Address) {}
+
     async fn find_interrupted(
         &self,
         aws: &AwsContext,
@@ -177,7 +180,7 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
     let bind = |driver: Arc<dyn provision_core::driver::Driver>| driver;
     DriverRegistry::new(vec![
         bind(Arc::new(Bound::new(s3_bucket::BucketDriver, session.clone()))),
-        bind(Arc::new(Bound::new(cloudfront_distribution::DistributionDriver, session.clone()))),
+        bind(Arc::new(Bound::new(cloudfront_distribution::DistributionDriver::default(), session.clone()))),
         bind(Arc::new(Bound::new(security_group::SecurityGroupDriver, session.clone()))),
         bind(Arc::new(Bound::new(iam_role::RoleDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecr_repository::RepositoryDriver, session.clone()))),

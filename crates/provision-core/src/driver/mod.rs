@@ -216,6 +216,12 @@ pub trait Driver: Send + Sync {
 
     async fn delete(&self, resource: &ExistingResource<'_>, progress: &dyn ProgressSink) -> Result<(), DriverError>;
 
+    /// Work a create may begin when the run starts, before its dependencies are done: parts named
+    /// only by the stack and the address (a distribution's origin access control), so that a run
+    /// killed here leaves nothing the next one cannot find by name. The create picks the result
+    /// up; a failure here is the create's to meet again, never the run's. Default: nothing.
+    async fn start_early(&self, _stack: &StackInfo, _address: &Address) {}
+
     /// After a run was interrupted between recording the intent and the create call's answer:
     /// the id of the resource that call made, if it exists.
     async fn find_interrupted(

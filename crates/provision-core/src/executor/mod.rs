@@ -174,6 +174,14 @@ impl<'a> Executor<'a> {
             }
             outcome.moved = plan.moves.len();
         }
+        // Parts of creates that need nothing from their dependencies, started at once.
+        let early =
+            plan.actions.iter().filter(|action| action.action == Action::Create && !action.deposed).filter_map(
+                |action| self.drivers.get(&action.address.type_name).map(|driver| (driver, &action.address)),
+            );
+        let mut early =
+            futures::future::join_all(early.map(|(driver, address)| driver.start_early(self.info, address)));
+        let mut early_done = false;
         let mut running = FuturesUnordered::new();
         let mut limit = parallelism::Limit::new(options.parallelism, options.throttling);
         let mut in_flight: Vec<Address> = Vec::new();
@@ -213,6 +221,7 @@ impl<'a> Executor<'a> {
                     }
                     self.record(&key, &shown, verb, action, result, elapsed, &mut queue, &mut outcome);
                 }
+                _ = &mut early, if !early_done => early_done = true,
                 changed = stop.changed() => {
                     let request = if changed.is_ok() { stop.borrow_and_update().clone() } else { Stop::No };
                     match request {

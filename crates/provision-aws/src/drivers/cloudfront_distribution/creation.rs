@@ -1,4 +1,4 @@
-//! Creating a distribution: origin access control first, then the distribution, then the bucket
+//! Creating a distribution: origin access control first (usually already made by `start_early`), then the distribution, then the bucket
 //! policy that names it, then (optionally) the wait for `Deployed`.
 //!
 //! `CreateDistribution` is not idempotent and slow to undo, so an answer that does not say what
@@ -21,13 +21,14 @@ use provision_core::value::JsonMap;
 
 pub(super) async fn create(
     aws: &AwsContext,
+    controls: &origin_access_control::Controls,
     request: &ResourceRequest<'_>,
     progress: &dyn ProgressSink,
 ) -> Result<Observed, DriverError> {
     let settings = Settings::from_inputs(request.address, request.inputs)?;
     let comment = ownership_comment(request.stack, request.address);
     let control_name = origin_access_control_name(request.stack, request.address);
-    let control_id = origin_access_control::create(aws, &control_name, &comment).await?;
+    let control_id = controls.find_or_create(aws, &control_name, &comment).await?;
     let created = create_distribution(aws, request, &settings, &comment, &control_id).await?;
     bucket_policy::grant(aws, &settings.origin_bucket, &created.id, &created.arn)
         .await

@@ -30,7 +30,10 @@ use serde::Deserialize;
 use super::*;
 use provision_core::schema::{Default as FieldDefault, DerivedField, FieldKind, FieldSpec, ResourceSchema};
 
-pub struct DistributionDriver;
+#[derive(Default)]
+pub struct DistributionDriver {
+    controls: origin_access_control::Controls,
+}
 
 const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
 
@@ -247,7 +250,7 @@ impl AwsDriver for DistributionDriver {
         request: &ResourceRequest<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
-        creation::create(aws, request, progress).await
+        creation::create(aws, &self.controls, request, progress).await
     }
 
     async fn update(
@@ -268,6 +271,17 @@ impl AwsDriver for DistributionDriver {
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
         lifecycle::delete(aws, resource, progress).await
+    }
+
+    /// The origin access control, alongside the bucket the distribution will serve: it is named by
+    /// the stack and the address alone (and found by that name if this run dies).
+    async fn start_early(&self, aws: &AwsContext, stack: &StackInfo, address: &Address) {
+        let (name, comment) = (origin_access_control_name(stack, address), ownership_comment(stack, address));
+        if let Err(error) = self.controls.find_or_create(aws, &name, &comment).await {
+            tracing::debug!(
+                "{address}: the origin access control was not made early ({error}); the create tries again"
+            );
+        }
     }
 
     async fn find_interrupted(

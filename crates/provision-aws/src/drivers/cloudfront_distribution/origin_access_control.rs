@@ -6,16 +6,41 @@
 //! that finds the control still in use leaves it to its other user. AWS also refuses a second control
 //! with the same name; the emulator does not, so looking first is what keeps it from piling up.
 
+use std::sync::Arc;
+
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
     OriginAccessControlSigningProtocols,
 };
+use tokio::sync::OnceCell;
 
 use crate::context::AwsContext;
 use crate::drivers::DriverError;
 
 /// Finds the control named `name`, or creates it.
-pub(super) async fn create(aws: &AwsContext, name: &str, description: &str) -> Result<String, DriverError> {
+/// The origin access controls this run makes, by name. A distribution's control needs nothing but
+/// the stack and the address, so it is started when the run starts (`start_early`), alongside the
+/// bucket it will serve; the create then picks it up. Both go through one find-or-create per name,
+/// so they never make two controls.
+#[derive(Default)]
+pub(crate) struct Controls(std::sync::Mutex<std::collections::HashMap<String, Arc<OnceCell<String>>>>);
+
+impl Controls {
+    pub(super) async fn find_or_create(
+        &self,
+        aws: &AwsContext,
+        name: &str,
+        description: &str,
+    ) -> Result<String, DriverError> {
+        let cell = {
+            let mut controls = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            controls.entry(name.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| create(aws, name, description)).await.cloned()
+    }
+}
+
+async fn create(aws: &AwsContext, name: &str, description: &str) -> Result<String, DriverError> {
     if let Some(existing) = find_by_name(aws, name).await? {
         return Ok(existing);
     }
