@@ -370,6 +370,27 @@ fn generate_adopts_a_zone_its_records_and_a_certificate_to_no_changes() {
     assert!(text.contains(&format!("name = \"{domain}\"")), "{text}");
     assert!(text.contains("${dns_zone.main.id}"), "records and the certificate refer to the zone:\n{text}");
     assert!(text.contains("made by hand"), "{text}");
+    // Issued, but its validation record was never put into the zone, so ACM could not renew it:
+    // the plan says so, and apply writes the record.
+    let plan = project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(2);
+    assert!(
+        plan.stdout.contains("~ certificate.api") && plan.stdout.contains("validation records are gone from the zone"),
+        "{}",
+        plan.stdout
+    );
+    project.run(&["-f", &file, "apply", "--auto-approve"]).success();
+    let validation = block_on(async {
+        let detail = acm_in("us-east-1").describe_certificate().certificate_arn(&arn).send().await;
+        let detail = detail.expect("DescribeCertificate").certificate().cloned().expect("certificate");
+        let option = detail.domain_validation_options().first().cloned().expect("a validation option");
+        option.resource_record().map(|record| record.name().to_string()).expect("a validation record")
+    });
+    let sets = block_on(async {
+        let answer = route53().list_resource_record_sets().hosted_zone_id(&zone).send().await;
+        answer.expect("ListResourceRecordSets").resource_record_sets().to_vec()
+    });
+    let wanted = format!("{}.", validation.trim_end_matches('.'));
+    assert!(sets.iter().any(|set| set.name() == wanted && *set.r#type() == RrType::Cname), "{sets:?}");
     project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
     project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
     // The zone is only ever looked up: destroy leaves it (and its NS/SOA records) in place.

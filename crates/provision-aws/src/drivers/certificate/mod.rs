@@ -42,6 +42,8 @@ pub struct CertificateDriver;
 /// The hidden input that says the certificate must be issued.
 const VALIDATION: &str = "validation";
 const ISSUED: &str = "issued";
+/// `validation` when a validation record is gone from the zone (ACM could not renew).
+const RECORDS_MISSING: &str = "validation records missing";
 /// ACM's default quota of names on one certificate.
 const NAMES_QUOTA: usize = 10;
 
@@ -224,7 +226,8 @@ impl AwsDriver for CertificateDriver {
                     .into(),
             ],
             Action::Update if changed.contains(&VALIDATION) => vec![
-                "the certificate is not issued yet: its validation records are written again and apply waits for ACM"
+                "the certificate is not issued yet, or its validation records are gone from the zone (ACM renews only \
+                 while they are there): they are written again and apply waits for ACM"
                     .into(),
             ],
             _ => Vec::new(),
@@ -375,10 +378,19 @@ async fn read_one(aws: &AwsContext, resource: &ExistingResource<'_>) -> Result<O
     let Some(snapshot) = acm::describe(&acm, arn).await? else { return Ok(None) };
     let Some(tags) = acm::tags(&acm, arn).await? else { return Ok(None) };
     let mut observed = observed(&snapshot, &tags);
-    let zone_known = resource.inputs.get("zone").and_then(Json::as_str).is_some_and(|zone| !zone.is_empty());
-    if !zone_known {
-        if let Some(zone) = super::dns_zone::answering_for(aws, &snapshot.domain).await? {
-            observed.inputs.insert("zone".into(), zone.into());
+    let zone = resource.inputs.get("zone").and_then(Json::as_str).filter(|zone| !zone.is_empty());
+    match zone {
+        Some(zone) => {
+            if !snapshot.validation_records.is_empty()
+                && !validation::all_in_zone(aws.route53(), zone, &snapshot).await?
+            {
+                observed.inputs.insert(VALIDATION.into(), RECORDS_MISSING.into());
+            }
+        }
+        None => {
+            if let Some(zone) = super::dns_zone::answering_for(aws, &snapshot.domain).await? {
+                observed.inputs.insert("zone".into(), zone.into());
+            }
         }
     }
     Ok(Some(observed))

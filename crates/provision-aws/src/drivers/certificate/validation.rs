@@ -47,6 +47,21 @@ pub(super) fn record_sets(records: &[ValidationRecord]) -> Vec<RecordSet> {
         .collect()
 }
 
+/// Whether every validation record is in `zone` with its value. ACM renews a DNS-validated
+/// certificate only while they stay there, so a missing one is drift worth an apply (and what a
+/// create killed between the request and the records leaves behind).
+pub(super) async fn all_in_zone(route53: &Route53Client, zone: &str, snapshot: &Snapshot) -> Result<bool, DriverError> {
+    let wanted = record_sets(&snapshot.validation_records);
+    let found = futures::future::try_join_all(
+        wanted.iter().map(|set| route53::find(route53, zone, &set.name, &set.record_type)),
+    )
+    .await?;
+    Ok(wanted
+        .iter()
+        .zip(found)
+        .all(|(set, found)| found.is_some_and(|found| RecordSet::from_aws(&found).values == set.values)))
+}
+
 /// Writes the records into `zone` and waits until Route 53 serves them.
 pub(super) async fn write(
     route53: &Route53Client,
