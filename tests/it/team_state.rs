@@ -301,7 +301,9 @@ fn a_foreign_write_between_two_writes_is_refused_and_this_runs_view_kept_aside()
 
     // Someone writes the state behind the running apply's back (no lock, no condition).
     let mut theirs = team.stored();
-    theirs["serial"] = serde_json::json!(theirs["serial"].as_u64().unwrap() + 1);
+    // Well ahead of this run's serial: the run may write once more between this read and the put
+    // below, and that write is overwritten (as a foreign write does).
+    theirs["serial"] = serde_json::json!(theirs["serial"].as_u64().unwrap() + 100);
     theirs["written_by"] =
         serde_json::json!({"who": "intruder@elsewhere", "operation": "by hand", "time": "2026-12-01T00:00:00Z"});
     let body = serde_json::to_vec_pretty(&theirs).unwrap();

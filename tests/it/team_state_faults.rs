@@ -99,7 +99,8 @@ fn a_reset_after_a_stored_lock_write_is_recognised_by_the_lock_id() {
 fn a_lock_renewal_that_fails_finishes_what_is_in_flight_and_stops() {
     let faults = Faults::start();
     faults.proxy.set_latency(Duration::from_millis(20));
-    let team = team_behind(&faults, "frenew", 30, "lock_ttl = \"3s\"");
+    // A short lease, renewed every 2 s; long enough that a busy emulator answers a renewal in time.
+    let team = team_behind(&faults, "frenew", 30, "lock_ttl = \"6s\"");
     let mut run = Running::start(&team.a, &["apply", "--auto-approve", "--parallelism", "1"], &[]);
     run.wait_for(": created");
     // From now on every renewal fails (the lock's If-Match PUT); creating it is long done.
