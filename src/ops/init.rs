@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::templates::{self, Template};
+use provision_core::stack::is_valid_stack_name;
 
 #[derive(Clone, Debug, Default)]
 pub struct InitOptions {
@@ -117,13 +118,6 @@ pub fn stack_name_from(text: &str) -> String {
     }
     name.truncate(28);
     name.trim_end_matches('-').to_string()
-}
-
-fn is_valid_stack_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 28
-        && matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, StackError};
 pub use expression::{Expr, Part, Reference, SpannedExpr};
-pub use loader::{load, LoadOptions};
+pub use loader::{is_valid_stack_name, load, LoadOptions};
 pub use naming::default_aws_name;
 pub use state_location::{
     check_bucket_name, parse_duration, parse_s3_url, S3Location, StateLocation, DEFAULT_LOCK_TTL,

@@ -484,7 +484,9 @@ fn literal_value(value: &DeValue<'_>) -> Option<Value> {
     })
 }
 
-fn is_valid_stack_name(name: &str) -> bool {
+/// A stack name as the spec allows it: a lowercase letter, then lowercase letters, digits and `-`,
+/// at most 28 characters (it prefixes AWS names).
+pub fn is_valid_stack_name(name: &str) -> bool {
     let mut chars = name.chars();
     name.len() <= 28
         && matches!(chars.next(), Some('a'..='z'))
