@@ -5,6 +5,10 @@
 //!
 //! Every `aws-sdk-*` crate is used here and nowhere else.
 
+#[cfg(test)]
+#[macro_use]
+mod mock;
+
 mod cloud;
 pub mod concurrency;
 pub mod context;

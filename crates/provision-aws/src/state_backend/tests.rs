@@ -6,13 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::error::NoSuchKey;
 use aws_sdk_s3::Client;
-use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
 use provision_core::stack::S3Location;
 use provision_core::state::{BackendError, Lease, LockInfo, State, StateBackend, Version, WrittenBy};
 
@@ -25,20 +24,15 @@ const CONFLICT: &str = "<Error><Code>ConditionalRequestConflict</Code><Message>A
 
 /// A backend answered by `rules` in order, retrying quickly.
 fn backend(rules: &[&Rule]) -> S3Backend {
-    let interceptor =
-        rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "mock"))
-        .http_client(create_mock_http_client())
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
-        .interceptor(interceptor)
-        .build();
+    let client = mock_client!(
+        aws_sdk_s3,
+        rules.iter().copied(),
+        retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+    );
     let mut location = S3Location::new("team-state", "shop/prod.json");
     location.lock_ttl = Duration::from_secs(60);
     let retry = RetryPolicy { attempts: 4, first_pause: Duration::from_millis(1), max_pause: Duration::from_millis(2) };
-    S3Backend::with_source(ClientSource::Ready(Client::from_conf(config)), location, retry)
+    S3Backend::with_source(ClientSource::Ready(client), location, retry)
 }
 
 /// What the last matching `PutObject` sent, so a later `GetObject` can answer with it (as S3 does

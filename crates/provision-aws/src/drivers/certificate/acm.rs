@@ -231,23 +231,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use aws_sdk_acm::config::{BehaviorVersion, Credentials, Region};
+
     use aws_sdk_acm::operation::delete_certificate::{DeleteCertificateError, DeleteCertificateOutput};
     use aws_sdk_acm::types::error::ResourceInUseException;
     use aws_sdk_acm::types::{CertificateStatus, DomainValidation, RecordType, ResourceRecord};
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule};
 
     fn mock_acm(rules: &[&Rule]) -> Client {
-        let interceptor =
-            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
-        let config = aws_sdk_acm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "mock"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        mock_client!(aws_sdk_acm, rules.iter().copied())
     }
 
     struct Quiet;

@@ -218,25 +218,14 @@ fn latest_events(service: &Service, deployment: Option<&Deployment>) -> String {
 mod tests {
     use std::sync::Mutex;
 
-    use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule};
 
     use super::*;
 
-    /// A client answered by `rules` in order. Built by hand rather than with `mock_client!`, which
-    /// needs the SDK crate's `test-util` feature.
+    /// A client answered by `rules` in order (see `crate::mock`).
     fn mock_ecs(rules: &[&Rule]) -> Client {
-        let interceptor =
-            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
-        let config = aws_sdk_ecs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "mock"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        mock_client!(aws_sdk_ecs, rules.iter().copied())
     }
 
     fn deployment(id: &str, rollout: Option<DeploymentRolloutState>, running: i32, desired: i32) -> Deployment {

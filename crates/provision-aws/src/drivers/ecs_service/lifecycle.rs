@@ -290,23 +290,13 @@ async fn describe_one(ecs: &Client, cluster: &str, name: &str) -> Result<Option<
 #[cfg(test)]
 mod create_retries {
     use super::*;
-    use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
+
     use aws_sdk_ecs::operation::create_service::{CreateServiceError, CreateServiceOutput};
     use aws_sdk_ecs::types::error::InvalidParameterException;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule};
 
     fn mock_ecs(rules: &[&Rule]) -> Client {
-        let interceptor =
-            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::Sequential), |i, r| i.with_rule(r));
-        Client::from_conf(
-            aws_sdk_ecs::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("test", "test", None, None, "mock"))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .build(),
-        )
+        mock_client!(aws_sdk_ecs, rules.iter().copied())
     }
 
     fn invalid_parameter(message: &'static str) -> impl Fn() -> CreateServiceError {

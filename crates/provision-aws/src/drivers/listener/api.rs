@@ -254,7 +254,7 @@ mod tests {
         use aws_sdk_elasticloadbalancingv2::operation::create_listener::{CreateListenerError, CreateListenerOutput};
         use aws_sdk_elasticloadbalancingv2::types::error::CertificateNotFoundException;
         use aws_sdk_elasticloadbalancingv2::types::Listener;
-        use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
+        use aws_smithy_mocks::mock;
 
         let not_found = mock!(Client::create_listener).then_error(|| {
             let message = "Certificate 'arn:aws:acm:us-east-1:1:certificate/new' not found";
@@ -282,19 +282,7 @@ mod tests {
                 )
                 .build()
         });
-        let interceptor =
-            MockResponseInterceptor::new().rule_mode(RuleMode::Sequential).with_rule(&not_found).with_rule(&created);
-        let elb = Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::Config::builder()
-                .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
-                .region(aws_sdk_elasticloadbalancingv2::config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
-                    "test", "test", None, None, "mock",
-                ))
-                .http_client(create_mock_http_client())
-                .interceptor(interceptor)
-                .build(),
-        );
+        let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&not_found, &created]);
         let config = ListenerConfig::from_inputs(
             serde_json::json!({
                 "load_balancer": "arn:lb", "port": 443, "protocol": "HTTPS",
