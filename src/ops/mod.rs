@@ -208,7 +208,7 @@ pub fn report_settled(planned: &provision_core::engine::Planned) {
     for address in &planned.recovered {
         eprintln!("{address}: found the resource an interrupted create made; adopting it");
     }
-    for address in &planned.abandoned_creates {
+    for (address, _) in &planned.abandoned_creates {
         eprintln!("{address}: an interrupted create made nothing; it will be created");
     }
 }

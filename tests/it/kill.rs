@@ -328,3 +328,98 @@ fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     }
     eprintln!("kill test: {rounds} rounds, {kills} runs killed mid-way, seed {seed}: nothing left, nothing twice");
 }
+
+/// A certificate and a distribution, both made with a token rather than a name.
+const TOKEN_STACK: &str = r#"
+[stack]
+name = "{name}"
+
+[dns_zone.main]
+name = "{name}.example.com"
+
+[certificate.site]
+domain = "www.{name}.example.com"
+zone = "${dns_zone.main.id}"
+
+[s3_bucket.site]
+upload = "files"
+force_destroy = true
+
+[cloudfront_distribution.cdn]
+origin_bucket = "${s3_bucket.site.name}"
+default_root_object = "index.html"
+"#;
+
+fn certificates_for(domain: &str) -> usize {
+    block_on(async {
+        let listed = acm_in("us-east-1").list_certificates().send().await.expect("ListCertificates");
+        listed.certificate_summary_list().iter().filter(|c| c.domain_name() == Some(domain)).count()
+    })
+}
+
+fn distributions_of(stack: &str) -> usize {
+    emulator_get("/2020-05-31/distribution").matches(&format!("<Comment>provision {stack} ")).count()
+}
+
+/// ACM certificates and CloudFront distributions have no name: a killed run's request that is
+/// still on its way when the next run looks finds nothing, and lands later. provision-proxy holds
+/// both create requests for four seconds; the run is killed while they are held, and run again at
+/// once. The second run sends the tokens the first one recorded, so when the held requests land
+/// AWS answers them with the same certificate and refuses a second distribution: one of each.
+#[test]
+fn a_create_still_on_its_way_when_apply_is_killed_is_not_made_twice() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let proxy = runtime.block_on(provision_proxy::Proxy::start(endpoint())).expect("start provision-proxy");
+    let hold = provision_proxy::Fault::Delay(Duration::from_secs(4));
+    let request_certificate = provision_proxy::Matcher::any().operation("RequestCertificate");
+    proxy.add_rule(provision_proxy::Rule::new(request_certificate, hold.clone()).times(1));
+    let create_distribution = provision_proxy::Matcher::any().method("POST").path("/distribution?WithTags");
+    proxy.add_rule(provision_proxy::Rule::new(create_distribution, hold).times(1));
+
+    let project = Project::new("inflight", TOKEN_STACK).with_endpoint(&proxy.endpoint());
+    project.write("files/index.html", "<h1>on its way</h1>\n");
+    let stack = project.stack_name.clone();
+    let zone = create_zone(&stack);
+    let domain = format!("www.{stack}.example.com");
+
+    let mut child = project
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start provision");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let creating = |address: &str| -> bool {
+        let text = std::fs::read_to_string(project.state_path()).unwrap_or_default();
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        state["resources"][address]["status"] == "creating"
+    };
+    while !(creating("certificate.site") && creating("cloudfront_distribution.cdn")) {
+        assert!(Instant::now() < deadline, "the two creates never started");
+        assert!(child.try_wait().expect("wait").is_none(), "apply ended before both creates were sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Both requests reach the proxy right after their intents are written, and are held there.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let killed = Instant::now();
+    assert_eq!(certificates_for(&domain), 0, "the certificate request was not held");
+    assert_eq!(distributions_of(&stack), 0, "the distribution request was not held");
+
+    let apply = project.run(&["apply", "--auto-approve"]).success();
+    assert!(apply.stderr.contains("certificate.site: an interrupted create made nothing"), "{}", apply.stderr);
+    // The held requests land now, if they have not yet.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(killed.elapsed()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(certificates_for(&domain), 1, "the held request made a second certificate");
+    assert_eq!(distributions_of(&stack), 1, "the held request made a second distribution");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    project.run(&["destroy", "--auto-approve"]).success();
+    assert_eq!((certificates_for(&domain), distributions_of(&stack)), (0, 0));
+    let sets = block_on(async {
+        route53().list_resource_record_sets().hosted_zone_id(&zone).send().await.expect("ListResourceRecordSets")
+    });
+    assert_eq!(sets.resource_record_sets().len(), 2, "only the zone's NS and SOA stay");
+}

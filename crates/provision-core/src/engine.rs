@@ -26,8 +26,9 @@ pub struct Planned {
     pub network: Option<Network>,
     /// Interrupted creates whose resource was found and adopted.
     pub recovered: Vec<Address>,
-    /// Interrupted creates that had made nothing; they are planned again.
-    pub abandoned_creates: Vec<Address>,
+    /// Interrupted creates that had made nothing refresh found, with the intended id each had
+    /// recorded; they are planned again.
+    pub abandoned_creates: Vec<(Address, String)>,
 }
 
 pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
@@ -144,6 +145,12 @@ pub async fn make_plan(
     };
     let mut plan = plan::plan(inputs, options)?;
     plan.moves = moves;
+    for action in &mut plan.actions {
+        if action.action == plan::Action::Create && !action.deposed {
+            let earlier = abandoned_creates.iter().find(|(address, _)| address == &action.address);
+            action.earlier_intent = earlier.map(|(_, intent)| intent.clone()).filter(|intent| !intent.is_empty());
+        }
+    }
     Ok(Planned { plan, state, info, network, recovered, abandoned_creates })
 }
 

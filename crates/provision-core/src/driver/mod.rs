@@ -54,6 +54,13 @@ pub struct ResourceRequest<'a> {
     /// Secret fields (`FieldKind::Secret`) in clear, by field name. `inputs` holds only their salted
     /// hashes. Never log, store or put these in an error.
     pub secrets: &'a std::collections::BTreeMap<String, String>,
+    /// The intended id of this create as recorded in the state. `create` gets what
+    /// [`Driver::intended_id`] returned. `intended_id` itself gets the id an earlier create of the
+    /// resource recorded, when that create was interrupted and refresh found nothing it made: its
+    /// request may still be on its way to AWS, so a driver that makes its create idempotent with a
+    /// token (ACM, CloudFront) sends the same token again instead of making a second copy.
+    /// `None` elsewhere.
+    pub intent: Option<&'a str>,
 }
 
 /// An existing resource: its id and what the state recorded about it.

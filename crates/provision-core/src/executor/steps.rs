@@ -161,12 +161,21 @@ impl Executor<'_> {
         let address = &action.address;
         let (inputs, secrets) = self.inputs(driver, action).await?;
         let tags = self.all_tags(address, &inputs);
-        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags, secrets: &secrets };
+        let request = ResourceRequest {
+            address,
+            stack: self.info,
+            inputs: &inputs,
+            tags: &tags,
+            secrets: &secrets,
+            intent: action.earlier_intent.as_deref(),
+        };
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         // Record the intent first: a run killed during the call leaves the name to look for.
+        let intended_id = driver.intended_id(&request);
+        let request = ResourceRequest { intent: Some(&intended_id), ..request };
         let intent = ResourceState {
             type_name: address.type_name.clone(),
-            id: driver.intended_id(&request),
+            id: intended_id.clone(),
             status: ResourceStatus::Creating,
             inputs: inputs.clone(),
             attributes: JsonMap::new(),
@@ -207,7 +216,14 @@ impl Executor<'_> {
         let changes = field_changes(&prior.inputs, &inputs);
         let existing =
             ExistingResource { address, id: &prior.id, inputs: &prior.inputs, attributes: &prior.attributes };
-        let request = ResourceRequest { address, stack: self.info, inputs: &inputs, tags: &tags, secrets: &secrets };
+        let request = ResourceRequest {
+            address,
+            stack: self.info,
+            inputs: &inputs,
+            tags: &tags,
+            secrets: &secrets,
+            intent: None,
+        };
         let observed = driver.update(&existing, &request, &changes, progress).await?;
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         self.writer

@@ -94,6 +94,11 @@ pub struct PlannedAction {
     /// action whose file- or environment-derived inputs changed since.
     #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
     pub inputs: JsonMap,
+    /// For a create: the intended id an earlier, interrupted create of this resource recorded and
+    /// refresh found nothing for. The create hands it to the driver (`ResourceRequest::intent`), so
+    /// a request the killed run sent, still on its way, is recognised instead of made twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier_intent: Option<String>,
 }
 
 impl PlannedAction {
@@ -107,6 +112,7 @@ impl PlannedAction {
             deposed: false,
             notes: Vec::new(),
             inputs: JsonMap::new(),
+            earlier_intent: None,
         }
     }
 

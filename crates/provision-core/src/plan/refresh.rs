@@ -21,8 +21,9 @@ pub struct RefreshReport {
     pub drift: Vec<Drift>,
     /// Resources whose create was interrupted and that were found and adopted.
     pub recovered: Vec<Address>,
-    /// Resources whose create was interrupted before anything was made; they will be created.
-    pub abandoned_creates: Vec<Address>,
+    /// Resources whose create was interrupted and made nothing refresh could find, with the intended
+    /// id that create recorded; they will be created again (handing the driver that id).
+    pub abandoned_creates: Vec<(Address, String)>,
     /// Resources found gone, as the state recorded them (already dropped from the state).
     pub gone: Vec<(Address, crate::state::ResourceState)>,
 }
@@ -95,8 +96,9 @@ pub async fn refresh(drivers: &DriverRegistry, info: &StackInfo, state: &mut Sta
                         report.recovered.push(address);
                     }
                     None => {
-                        state.resources.remove(&address);
-                        report.abandoned_creates.push(address);
+                        if let Some(entry) = state.resources.remove(&address) {
+                            report.abandoned_creates.push((address, entry.id));
+                        }
                     }
                 }
             }
@@ -137,7 +139,8 @@ pub async fn refresh(drivers: &DriverRegistry, info: &StackInfo, state: &mut Sta
                     None => {
                         state.resources.remove(&address);
                         report.recovered.retain(|a| a != &address);
-                        report.abandoned_creates.push(address);
+                        let intent = interrupted.iter().find(|(a, _)| a == &address).map(|(_, id)| id.clone());
+                        report.abandoned_creates.push((address, intent.unwrap_or_default()));
                     }
                     // Compared like any other read: what the interrupted run did not finish (its
                     // tags, say) shows as a difference the plan makes good.

@@ -72,6 +72,11 @@ pub struct World {
     /// Names whose first create attempt fails (a transient error), and those that failed once.
     pub fail_once: BTreeSet<String>,
     failed: BTreeSet<String>,
+    /// Token-addressed creates a crashed run had sent that have not landed yet (see
+    /// [`Faults::land_late`]).
+    pub in_flight: Vec<FakeResource>,
+    /// How many of those landed.
+    pub landed_late: u64,
 }
 
 impl World {
@@ -95,6 +100,11 @@ pub struct Faults {
     pub crashed: bool,
     /// Random pauses before each call, for varied interleavings.
     pub delays: Option<Rng>,
+    /// A crash just before a token-addressed create leaves its request on its way rather than
+    /// unsent: it lands when the next run makes its first change, after that run's refresh looked
+    /// and found nothing. The cloud refuses a second resource with a token it has (as ACM and
+    /// CloudFront do).
+    pub land_late: bool,
 }
 
 /// The world and the fault switch, shared by the fake cloud, its drivers and the fake backend.
@@ -140,10 +150,53 @@ impl Simulation {
     /// A cloud mutation: a crash point before it and one after (done, but its answer lost).
     async fn mutate<T>(&self, change: impl FnOnce(&mut World) -> Result<T, DriverError>) -> Result<T, DriverError> {
         self.pause().await;
+        self.land_in_flight();
         self.point()?;
         let result = change(&mut self.world.lock().unwrap());
         self.point()?;
         result
+    }
+
+    /// A token-addressed create (`resource.name` is the token): refused with `AlreadyExists` when
+    /// the token has made one already. Crash points as in [`Simulation::mutate`]; with
+    /// [`Faults::land_late`], a crash at the first one leaves the request in flight.
+    async fn create_by_token(&self, resource: FakeResource) -> Result<String, DriverError> {
+        self.pause().await;
+        self.land_in_flight();
+        let crashing_here = {
+            let faults = self.faults.lock().unwrap();
+            faults.land_late && !faults.crashed && faults.crash_at == Some(faults.steps + 1)
+        };
+        if let Err(dead) = self.point() {
+            if crashing_here {
+                self.world.lock().unwrap().in_flight.push(resource);
+            }
+            return Err(dead);
+        }
+        let result = Self::land(&mut self.world.lock().unwrap(), resource);
+        self.point()?;
+        result
+    }
+
+    fn land(world: &mut World, resource: FakeResource) -> Result<String, DriverError> {
+        if let Some(id) = world.by_name(resource.kind, &resource.name) {
+            return Err(DriverError::service("Create", Some("AlreadyExists".into()), id));
+        }
+        let id = world.new_id("dist");
+        world.resources.insert(id.clone(), resource);
+        Ok(id)
+    }
+
+    /// What a crashed run sent lands now (once the run that sent it is gone).
+    fn land_in_flight(&self) {
+        if self.crashed() {
+            return;
+        }
+        let mut world = self.world.lock().unwrap();
+        for resource in std::mem::take(&mut world.in_flight) {
+            world.landed_late += 1;
+            let _ = Self::land(&mut world, resource);
+        }
     }
 
     async fn look<T>(&self, read: impl FnOnce(&World) -> T) -> Result<T, DriverError> {
@@ -380,8 +433,15 @@ impl Driver for FakeDriver {
         match self.kind {
             Kind::Bucket | Kind::Group => text(request.inputs, "name").to_string(),
             Kind::Service => format!("{}-{}", request.stack.name, request.address.name),
-            // The creation token: unique per attempt, recorded before the call.
-            Kind::Distribution => format!("token-{}-{}", request.address.name, uuid::Uuid::new_v4().simple()),
+            // The creation token: unique per attempt, recorded before the call — except after an
+            // interrupted attempt that refresh found nothing of, whose token is sent again.
+            Kind::Distribution => {
+                let prefix = format!("token-{}-", request.address.name);
+                match request.intent.filter(|earlier| earlier.starts_with(&prefix)) {
+                    Some(earlier) => earlier.to_string(),
+                    None => format!("{prefix}{}", uuid::Uuid::new_v4().simple()),
+                }
+            }
         }
     }
 
@@ -466,16 +526,19 @@ impl Driver for FakeDriver {
                         .await?;
                 }
                 // The token the executor recorded in the intent before this call.
-                let token = format!("{}/{}", request.stack.name, request.address);
-                self.sim
-                    .mutate(|world| {
-                        let id = world.new_id("dist");
-                        let mut inputs = inputs;
-                        inputs.insert("oac".into(), json!(control));
-                        world.resources.insert(id.clone(), FakeResource { kind, name: token, inputs, tags });
-                        Ok(id)
-                    })
-                    .await?
+                let token = request.intent.unwrap_or_default().to_string();
+                let mut inputs = inputs;
+                inputs.insert("oac".into(), json!(control));
+                let resource = FakeResource { kind, name: token.clone(), inputs, tags };
+                match self.sim.create_by_token(resource).await {
+                    // A killed run's request with this token landed after this run's refresh.
+                    Err(error) if error.code_is("AlreadyExists") => self
+                        .sim
+                        .look(|world| world.by_name(kind, &token))
+                        .await?
+                        .ok_or_else(|| DriverError::invalid("refused as existing, then not found"))?,
+                    other => other?,
+                }
             }
             Kind::Service => {
                 let revision = self.register_revision(&name).await?;
@@ -606,18 +669,13 @@ impl Driver for FakeDriver {
 
     async fn find_interrupted(
         &self,
-        stack: &StackInfo,
-        address: &Address,
+        _stack: &StackInfo,
+        _address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
+        // Named resources by their name, distributions by their token: both are the intent.
         let kind = self.kind_name();
-        let token = format!("{}/{}", stack.name, address);
-        self.sim
-            .look(|world| match self.kind {
-                Kind::Distribution => world.by_name(kind, &token),
-                _ => world.by_name(kind, intended_id),
-            })
-            .await
+        self.sim.look(|world| world.by_name(kind, intended_id)).await
     }
 }
 

@@ -10,6 +10,9 @@
 //!   definition revisions);
 //! - the state parses, and one more run plans no changes.
 //!
+//! A crash just before a token-addressed create can also leave its request on its way, to land after
+//! the next run's refresh found nothing ([`fake_cloud::Faults::land_late`]).
+//!
 //! No emulator is involved: hundreds of crash points run in about a second. Time is tokio's paused
 //! clock, so the seeded random interleavings replay exactly.
 
@@ -287,14 +290,17 @@ async fn check_invariants(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, sta
 }
 
 /// Runs `AFTER` from the baseline with crashes at `crashes` (one per run, in turn), then without
-/// faults until a run succeeds, and checks the invariants.
+/// faults until a run succeeds, and checks the invariants. With `land_late`, a crash just before a
+/// token-addressed create leaves the request on its way ([`fake_cloud::Faults::land_late`]). Returns how many
+/// such requests landed late.
 async fn crash_and_recover(
     scenario: &Scenario,
     start: &(World, Persisted),
     crashes: &[u64],
     parallelism: usize,
     delays: Option<u64>,
-) -> Result<(), String> {
+    land_late: bool,
+) -> Result<u64, String> {
     let sim = Arc::new(Simulation::default());
     *sim.world.lock().unwrap() = start.0.clone();
     let backend = Arc::new(FakeBackend::new(sim.clone(), start.1.clone()));
@@ -305,6 +311,7 @@ async fn crash_and_recover(
             *faults = Default::default();
             faults.crash_at = Some(*crash);
             faults.delays = rng.as_mut().map(|r| Rng::new(r.next()));
+            faults.land_late = land_late;
         }
         let ended = apply(&sim, &backend, &scenario.after, parallelism).await;
         if ended != Ended::Killed && round == 0 {
@@ -318,7 +325,10 @@ async fn crash_and_recover(
             faults.delays = rng.as_mut().map(|r| Rng::new(r.next()));
         }
         match apply(&sim, &backend, &scenario.after, parallelism).await {
-            Ended::Done => return check_invariants(&sim, &backend, &scenario.after).await,
+            Ended::Done => {
+                check_invariants(&sim, &backend, &scenario.after).await?;
+                return Ok(sim.world.lock().unwrap().landed_late);
+            }
             Ended::Failed if attempt < 3 => continue,
             other => return Err(format!("recovery run {attempt} ended {other:?}")),
         }
@@ -342,7 +352,7 @@ async fn crash_points(scenario: &Scenario, start: &(World, Persisted), paralleli
 fn the_change_applies_cleanly_without_faults() {
     let scenario = Scenario::new();
     let start = simulate(baseline(&scenario));
-    simulate(crash_and_recover(&scenario, &start, &[], 10, None)).unwrap();
+    simulate(crash_and_recover(&scenario, &start, &[], 10, None, false)).unwrap();
 }
 
 #[test]
@@ -355,13 +365,38 @@ fn a_crash_at_every_point_in_turn_is_recovered_from() {
         assert!(points > 80, "only {points} crash points: the scenario is too small");
         eprintln!("simulation: parallelism {parallelism}: {points} crash points");
         for crash in 1..=points {
-            if let Err(problem) = simulate(crash_and_recover(&scenario, &start, &[crash], parallelism, None)) {
+            if let Err(problem) = simulate(crash_and_recover(&scenario, &start, &[crash], parallelism, None, false)) {
                 panic!("after a crash at point {crash} of {points} (parallelism {parallelism}): {problem}");
             }
             checked += 1;
         }
     }
     eprintln!("simulation: {checked} crash points checked");
+}
+
+/// Distributions have no name: a crash just before one's create may leave the request on its way,
+/// to land after the next run's refresh found nothing. That run sends the token the crashed one
+/// recorded, so the cloud refuses the second copy and the run adopts the first: at every crash
+/// point, the distribution exists once.
+#[test]
+fn a_create_on_its_way_at_a_crash_lands_once_at_every_point() {
+    let scenario = Scenario::new();
+    let start = simulate(baseline(&scenario));
+    let mut landed_late = 0;
+    for parallelism in [1, 10] {
+        let points = simulate(crash_points(&scenario, &start, parallelism, None));
+        for crash in 1..=points {
+            match simulate(crash_and_recover(&scenario, &start, &[crash], parallelism, None, true)) {
+                Ok(landed) => landed_late += landed,
+                Err(problem) => panic!(
+                    "after a crash at point {crash} of {points} (parallelism {parallelism}), requests on their way: \
+                     {problem}"
+                ),
+            }
+        }
+    }
+    assert!(landed_late >= 4, "only {landed_late} requests landed late: the scenario creates too few distributions");
+    eprintln!("simulation: {landed_late} creates landed after the next run's refresh, each made once");
 }
 
 #[test]
@@ -372,7 +407,7 @@ fn seeded_interleavings_with_two_crashes_are_recovered_from() {
         let points = simulate(crash_points(&scenario, &start, 10, Some(seed)));
         let mut rng = Rng::new(seed ^ 0x5eed);
         let crashes = [rng.below(points) + 1, rng.below(points) + 1];
-        if let Err(problem) = simulate(crash_and_recover(&scenario, &start, &crashes, 10, Some(seed))) {
+        if let Err(problem) = simulate(crash_and_recover(&scenario, &start, &crashes, 10, Some(seed), false)) {
             panic!("seed {seed}, crashes at {crashes:?} of {points}: {problem}");
         }
     }

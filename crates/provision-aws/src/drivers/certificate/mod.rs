@@ -122,12 +122,32 @@ fn alternative_names(domain: &str, names: impl IntoIterator<Item = impl AsRef<st
     names
 }
 
-/// `REGION/DOMAIN/HASH`: what a killed run's certificate is found by.
+/// `REGION/DOMAIN/HASH`: what a killed run's certificate is found by. The intent recorded in the
+/// state adds `/TOKEN`, the request's idempotency token.
 fn intended_id(domain: &str, names: &[String], region: &str) -> String {
     let domain = normalise_name(domain);
     let names = alternative_names(&domain, names);
     let digest = Sha256::digest(serde_json::json!([domain, names, region]).to_string().as_bytes());
     format!("{region}/{domain}/{}", &hex::encode(digest)[..16])
+}
+
+/// The idempotency token of an intent `BASE/TOKEN` for the certificate `base` names. ACM takes up
+/// to 32 word characters.
+fn token_of<'a>(intent: &'a str, base: &str) -> Option<&'a str> {
+    let token = intent.strip_prefix(base)?.strip_prefix('/')?;
+    let shaped = !token.is_empty() && token.len() <= 32 && token.chars().all(|c| c.is_ascii_alphanumeric());
+    shaped.then_some(token)
+}
+
+/// The `REGION/DOMAIN/HASH` of an intent, with or without its token.
+fn base_of(intent: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = intent.splitn(4, '/');
+    let (region, domain, hash) = (parts.next()?, parts.next()?, parts.next()?);
+    (!region.is_empty() && !domain.is_empty() && !hash.is_empty()).then_some((region, domain, hash))
+}
+
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn attributes(snapshot: &Snapshot) -> JsonMap {
@@ -246,10 +266,15 @@ impl AwsDriver for CertificateDriver {
         acm::region_of(arn).map(|_| arn.to_string())
     }
 
+    /// `REGION/DOMAIN/HASH/TOKEN`. After a create that was killed with its request perhaps still on
+    /// its way (refresh found no certificate), the same token again: ACM then answers that request's
+    /// certificate instead of issuing a second one.
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        match CertificateConfig::from_inputs(request.inputs) {
-            Ok(config) => intended_id(&config.domain, &config.alternative_names, config.region(request.stack)),
-            Err(_) => String::new(),
+        let Ok(config) = CertificateConfig::from_inputs(request.inputs) else { return String::new() };
+        let base = intended_id(&config.domain, &config.alternative_names, config.region(request.stack));
+        match request.intent.filter(|earlier| token_of(earlier, &base).is_some()) {
+            Some(earlier) => earlier.to_string(),
+            None => format!("{base}/{}", new_token()),
         }
     }
 
@@ -277,8 +302,11 @@ impl AwsDriver for CertificateDriver {
             // ACM wants the main name among the alternative names when there are any.
             requested.insert(0, normalise_name(&config.domain));
         }
-        // Makes the SDK's own retries of this one request safe; a killed run is found by its tags.
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        // The token recorded in the intent: the SDK's own retries of this request, and the next run's
+        // request after a kill, get the certificate the first request made (a killed run's
+        // certificate that has landed is found by its tags instead).
+        let base = intended_id(&config.domain, &config.alternative_names, config.region(request.stack));
+        let token = request.intent.and_then(|intent| token_of(intent, &base)).map_or_else(new_token, str::to_string);
         let arn = acm::request(&acm, &normalise_name(&config.domain), &requested, &token, request.tags).await?;
         let snapshot = validate(aws, &acm, &arn, &config.zone, request.address, progress).await?;
         Ok(Observed { id: arn, inputs: JsonMap::new(), attributes: attributes(&snapshot) })
@@ -346,8 +374,8 @@ impl AwsDriver for CertificateDriver {
         address: &Address,
         intended: &str,
     ) -> Result<Option<String>, DriverError> {
-        let mut parts = intended.splitn(3, '/');
-        let (Some(region), Some(domain), Some(_)) = (parts.next(), parts.next(), parts.next()) else { return Ok(None) };
+        let Some((region, domain, hash)) = base_of(intended) else { return Ok(None) };
+        let base = format!("{region}/{domain}/{hash}");
         let acm = aws.acm_in(region);
         let mut found: Vec<(i64, String)> = Vec::new();
         for summary in acm::list_all(&acm).await? {
@@ -360,7 +388,7 @@ impl AwsDriver for CertificateDriver {
                 continue;
             }
             let Some(snapshot) = acm::describe(&acm, arn).await? else { continue };
-            if intended_id(&snapshot.domain, &snapshot.names, region) == intended {
+            if intended_id(&snapshot.domain, &snapshot.names, region) == base {
                 found.push((summary.created_at().map_or(0, |at| at.secs()), arn.to_string()));
             }
         }
@@ -459,6 +487,45 @@ mod tests {
         assert_eq!(one, intended_id("WS.example.com.", &["ws.example.com".into()], "us-east-1"));
         assert_ne!(one, intended_id("ws.example.com", &["www.example.com".into()], "us-east-1"));
         assert_ne!(one, intended_id("ws.example.com", &[], "eu-west-1"));
+    }
+
+    fn request<'a>(
+        inputs: &'a JsonMap,
+        stack: &'a StackInfo,
+        address: &'a Address,
+        none: &'a BTreeMap<String, String>,
+        intent: Option<&'a str>,
+    ) -> ResourceRequest<'a> {
+        ResourceRequest { address, stack, inputs, tags: none, secrets: none, intent }
+    }
+
+    /// A run killed while its request was on its way leaves an intent refresh finds nothing for;
+    /// the next create sends that intent's token again, so ACM answers with the first request's
+    /// certificate. Another certificate (other names) gets a token of its own.
+    #[test]
+    fn a_create_after_an_interrupted_one_sends_the_same_token() {
+        let (stack, address, none) = (stack(), Address::new("certificate", "api"), BTreeMap::new());
+        let inputs = serde_json::json!({ "domain": "api.example.com", "zone": "Z1", "region": "us-east-1" })
+            .as_object()
+            .cloned()
+            .unwrap();
+        let fresh = CertificateDriver.intended_id(&request(&inputs, &stack, &address, &none, None));
+        let base = intended_id("api.example.com", &[], "us-east-1");
+        let token = token_of(&fresh, &base).expect("the intent ends in a token");
+        assert_eq!(token.len(), 32);
+        let again = CertificateDriver.intended_id(&request(&inputs, &stack, &address, &none, None));
+        assert_ne!(again, fresh, "a new create gets a new token");
+        let after_kill = CertificateDriver.intended_id(&request(&inputs, &stack, &address, &none, Some(&fresh)));
+        assert_eq!(after_kill, fresh);
+        let other = serde_json::json!({ "domain": "www.example.com", "zone": "Z1", "region": "us-east-1" })
+            .as_object()
+            .cloned()
+            .unwrap();
+        let other_intent = CertificateDriver.intended_id(&request(&other, &stack, &address, &none, Some(&fresh)));
+        assert!(other_intent.starts_with("us-east-1/www.example.com/") && !other_intent.ends_with(token));
+        // An intent recorded before tokens were (three parts) is still looked for by its base.
+        assert_eq!(base_of(&base), base_of(&fresh));
+        assert_eq!(token_of(&base, &base), None);
     }
 
     #[test]

@@ -19,6 +19,10 @@ use crate::context::AwsContext;
 use crate::drivers::{DriverError, Observed, ProgressSink, ResourceRequest};
 use provision_core::value::JsonMap;
 
+/// CloudFront's answer to a caller reference it has seen with another configuration (AWS answers
+/// the same one with the first distribution; the emulator always refuses).
+const ALREADY_EXISTS: &str = "DistributionAlreadyExists";
+
 pub(super) async fn create(
     aws: &AwsContext,
     controls: &origin_access_control::Controls,
@@ -49,7 +53,9 @@ async fn create_distribution(
     comment: &str,
     control_id: &str,
 ) -> Result<Snapshot, DriverError> {
-    let caller_reference = uuid::Uuid::new_v4().to_string();
+    // The intent recorded in the state: after a kill, the next run sends the same reference, and
+    // CloudFront refuses a second distribution for it (see below).
+    let caller_reference = super::caller_reference(request.intent);
     let placement = Placement {
         caller_reference: &caller_reference,
         comment,
@@ -75,11 +81,20 @@ async fn create_distribution(
             }
         }
         Err(error) => {
+            let error = crate::aws_error("CreateDistributionWithTags", error);
+            if error.code_is(ALREADY_EXISTS) {
+                // A killed run's request with this reference landed after this run's refresh looked
+                // (or AWS kept an answer this run lost): that distribution is this create's.
+                if let Some(created) = find_created(aws, comment, &caller_reference).await? {
+                    return Ok(created);
+                }
+                return Err(error);
+            }
             // AWS refused, so nothing uses the control; leaving it would make the next attempt reuse a stray.
             if let Err(cleanup) = origin_access_control::delete(aws, control_id).await {
                 tracing::warn!("could not remove origin access control {control_id}: {cleanup}");
             }
-            Err(crate::aws_error("CreateDistributionWithTags", error))
+            Err(error)
         }
     }
 }

@@ -184,6 +184,14 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
+/// The caller reference of a create: the intent's when it is one (a uuid), else a new one.
+fn caller_reference(intent: Option<&str>) -> String {
+    match intent.filter(|intent| uuid::Uuid::parse_str(intent).is_ok()) {
+        Some(intent) => intent.to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
 /// The request may have been carried out although no answer says so: it timed out, or AWS
 /// accepted it (2xx) but the answer could not be read.
 fn outcome_unknown<E>(error: &SdkError<E, HttpResponse>) -> bool {
@@ -229,10 +237,11 @@ impl AwsDriver for DistributionDriver {
         arn.rsplit_once(":distribution/").map(|(_, id)| id.to_string())
     }
 
-    fn intended_id(&self, _request: &ResourceRequest<'_>) -> String {
-        // The distribution id is only known once created; a fresh token marks the attempt, and the
-        // ownership comment is what `find_interrupted` matches on.
-        uuid::Uuid::new_v4().to_string()
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        // The distribution id is only known once created; the intent is the caller reference the
+        // create sends (the ownership comment is what `find_interrupted` matches on). After a create
+        // killed with its request perhaps on its way, the same reference again.
+        caller_reference(request.intent)
     }
 
     async fn read(
