@@ -48,6 +48,7 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
         destroy: options.destroy,
         replace: options.replace.clone(),
         refresh_only: options.refresh_only,
+        check_new_account_alongside: !options.destroy && !options.refresh_only,
     };
     let code = execute(global, options, &plan_options, verb, reporter).await?;
     if !options.sweep || code != 0 {
@@ -111,7 +112,7 @@ async fn execute_loaded(
     let region = region(cloud).await?;
     let planned = make_plan(stack, state, Some(cloud), cloud.drivers(), region, plan_options).await?;
     report_settled(&planned);
-    let Planned { plan, state, info, network, .. } = planned;
+    let Planned { plan, state, info, network, account_unchecked, .. } = planned;
     show_plan(global, options, &plan);
     reporter.report(&Event::plan(&plan));
     if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb, options.json)? {
@@ -144,7 +145,21 @@ async fn execute_loaded(
         Executor { stack, info: &info, network: network.as_ref(), drivers: cloud.drivers(), writer: &writer, reporter };
     let throttling = || cloud.retry_count().1;
     let execution = ExecutionOptions { parallelism: options.parallelism, throttling: Some(&throttling) };
-    let outcome = executor.execute(&plan, &execution, stop).await;
+    // A new state's account is asked for while the apply runs, and recorded once known.
+    let pin_account = async {
+        if !account_unchecked {
+            return;
+        }
+        match cloud.identity().await {
+            Ok(identity) => {
+                let _ = writer.commit(|state| provision_core::engine::pin_identity(state, &identity)).await;
+            }
+            Err(error) => {
+                eprintln!("warning: could not check the AWS account ({error}); the state records it on the next run")
+            }
+        }
+    };
+    let (outcome, ()) = futures::join!(executor.execute(&plan, &execution, stop), pin_account);
     let (state, stats, _) = writer.finish().await;
     super::log_request_counts(cloud);
     tracing::info!(

@@ -41,6 +41,8 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
         destroy: false,
         replace: command.replace.clone(),
         refresh_only: command.refresh_only,
+        // `plan` checks the credentials and the account even for a new state.
+        check_new_account_alongside: false,
     };
     let (region, online) = if command.refresh {
         (region(cloud).await?, Some(cloud as &dyn Cloud))

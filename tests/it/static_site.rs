@@ -78,6 +78,8 @@ fn full_lifecycle_of_a_static_site() {
 
     project.run(&["apply", "--auto-approve"]).success().stdout_has("Apply complete! 2 added");
     let state = assert_state_is_sound(&project);
+    // The first apply asks for the account while it creates, and records it with the region.
+    assert_eq!((state["account"].as_str(), state["region"].as_str()), (Some("123456789012"), Some("us-east-1")));
     let distribution_id = state["resources"]["cloudfront_distribution.cdn"]["id"].as_str().expect("id").to_string();
 
     // What exists in AWS: the bucket with the files, private, read only by the distribution.
@@ -157,6 +159,57 @@ fn full_lifecycle_of_a_static_site() {
         let gone = cloudfront().get_distribution().id(&distribution_id).send().await;
         assert!(gone.is_err(), "the distribution is deleted");
     });
+}
+
+const SHARED_ORIGIN: &str = r#"
+[stack]
+name = "{name}"
+
+[s3_bucket.assets]
+force_destroy = true
+
+[cloudfront_distribution.one]
+origin_bucket = "${s3_bucket.assets.name}"
+
+[cloudfront_distribution.two]
+origin_bucket = "${s3_bucket.assets.name}"
+
+[cloudfront_distribution.three]
+origin_bucket = "${s3_bucket.assets.name}"
+"#;
+
+fn policy_statement_ids(bucket: &str) -> Vec<String> {
+    block_on(async {
+        let answer = s3().get_bucket_policy().bucket(bucket).send().await.expect("bucket policy");
+        let policy: serde_json::Value = serde_json::from_str(answer.policy().unwrap_or("{}")).expect("policy JSON");
+        let mut ids: Vec<String> = policy["Statement"]
+            .as_array()
+            .map(|statements| statements.iter().filter_map(|s| s["Sid"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    })
+}
+
+/// Distributions sharing a bucket are created at once, and each reads the bucket policy while
+/// CloudFront creates it: their edits of the policy take turns, so every statement survives.
+#[test]
+fn distributions_sharing_a_bucket_each_keep_their_statement_in_its_policy() {
+    let project = Project::new("shared", SHARED_ORIGIN).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success().stdout_has("4 added");
+    let state = project.state();
+    let bucket = state["resources"]["s3_bucket.assets"]["id"].as_str().expect("bucket").to_string();
+    let mut expected: Vec<String> = ["one", "two", "three"]
+        .iter()
+        .map(|name| {
+            let id = state["resources"][format!("cloudfront_distribution.{name}")]["id"].as_str().expect("id");
+            format!("provision-{id}")
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(policy_statement_ids(&bucket), expected);
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success();
 }
 
 const BUCKET_ONLY: &str = "[stack]\nname = \"{name}\"\n\n[s3_bucket.data]\nbucket = \"{name}-BUCKET\"\n";

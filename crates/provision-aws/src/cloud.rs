@@ -39,12 +39,8 @@ impl Cloud for AwsCloud {
 
     async fn identity(&self) -> Result<Identity, DriverError> {
         let aws = self.session.context().await?;
-        let answer =
-            aws.sts().get_caller_identity().send().await.map_err(|e| crate::aws_error("GetCallerIdentity", e))?;
-        let account = answer
-            .account()
-            .map(str::to_string)
-            .ok_or_else(|| DriverError::invalid("GetCallerIdentity answered without an account id"))?;
+        // Asked once per run: a driver that needs the account (image digests) shares the answer.
+        let account = aws.account().await?.to_string();
         Ok(Identity { region: aws.region().to_string(), account })
     }
 

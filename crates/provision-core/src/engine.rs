@@ -29,6 +29,9 @@ pub struct Planned {
     /// Interrupted creates that had made nothing refresh found, with the intended id each had
     /// recorded; they are planned again.
     pub abandoned_creates: Vec<(Address, String)>,
+    /// The account was not asked for ([`PlanOptions::check_new_account_alongside`] and a new
+    /// state): the caller asks while it applies and records it with [`pin_identity`].
+    pub account_unchecked: bool,
 }
 
 pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
@@ -86,8 +89,20 @@ pub async fn make_plan(
     let mut network = state.network.clone();
     let mut recovered = Vec::new();
     let mut abandoned_creates = Vec::new();
+    let account_unchecked = cloud.is_some()
+        && options.check_new_account_alongside
+        && !options.destroy
+        && state.account.is_none()
+        && state.resources.is_empty()
+        && state.deposed.is_empty();
     if let Some(cloud) = cloud {
-        let identity = cloud.identity();
+        let identity = async {
+            if account_unchecked {
+                Ok(None)
+            } else {
+                cloud.identity().await.map(Some)
+            }
+        };
         let look_up = async {
             if stack.uses_network {
                 cloud.network(&stack.network).await.map(Some).map_err(|error| anyhow::anyhow!("[network]: {error}"))
@@ -105,13 +120,17 @@ pub async fn make_plan(
         };
         let (identity, found, report) = futures::join!(identity, look_up, refresh);
         let identity = identity.map_err(|error| anyhow::anyhow!("checking the AWS account: {error}"))?;
-        check_account(&state, &identity)?;
-        if identity.region != region {
-            check_region(&state, &identity.region)?;
+        if let Some(identity) = &identity {
+            check_account(&state, identity)?;
+            if identity.region != region {
+                check_region(&state, &identity.region)?;
+            }
         }
         let report = report?;
         state = refreshed;
-        pin_identity(&mut state, &identity);
+        if let Some(identity) = &identity {
+            pin_identity(&mut state, identity);
+        }
         if let Some(found) = found? {
             network = Some(found);
         }
@@ -151,7 +170,7 @@ pub async fn make_plan(
             action.earlier_intent = earlier.map(|(_, intent)| intent.clone()).filter(|intent| !intent.is_empty());
         }
     }
-    Ok(Planned { plan, state, info, network, recovered, abandoned_creates })
+    Ok(Planned { plan, state, info, network, recovered, abandoned_creates, account_unchecked })
 }
 
 /// Renames the state entries that `[[moved]]` names, so the planner sees each resource under its

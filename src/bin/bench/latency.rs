@@ -26,7 +26,12 @@ pub struct Options {
 struct Figure {
     requests: usize,
     round_trips: usize,
+    spans: Vec<provision_proxy::Span>,
     measurement: Measurement,
+}
+
+fn ms(at: Duration) -> f64 {
+    at.as_secs_f64() * 1000.0
 }
 
 pub fn run_all(binary: &Path, upstream: &str, options: &Options) {
@@ -59,7 +64,9 @@ pub fn run_all(binary: &Path, upstream: &str, options: &Options) {
     } else {
         println!("  (no AWS CLI given: the seeds' baseline is skipped; scripts/bench installs it)");
     }
-    independent_apply(binary, &proxy, options, emulator_rate);
+    if options.independent_size > 0 {
+        independent_apply(binary, &proxy, options, emulator_rate);
+    }
     for &size in &options.refresh_sizes {
         mixed_refresh(binary, &proxy, options, size);
     }
@@ -72,7 +79,7 @@ fn behind_latency(proxy: &Proxy, latency: Duration, what: impl FnOnce() -> Measu
     let measurement = what();
     proxy.set_latency(Duration::ZERO);
     let log = proxy.log();
-    Figure { requests: log.len(), round_trips: provision_proxy::round_trips(&log), measurement }
+    Figure { requests: log.len(), round_trips: provision_proxy::round_trips(&log), spans: log, measurement }
 }
 
 fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration) {
@@ -120,6 +127,12 @@ fn static_site(binary: &Path, proxy: &Proxy, options: &Options) -> Option<Durati
         measure(binary, &dir, Some(&endpoint), &["-v", "apply", "--auto-approve"])
     });
     print("static site apply (bucket+3 files+CDN)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32);
+    // Its requests in the order they started, so the chain can be read off.
+    let mut spans = figure.spans.clone();
+    spans.sort_by_key(|span| span.start);
+    for span in &spans {
+        println!("      {:>6.0} ms -> {:>6.0} ms  {}", ms(span.start), ms(span.end), span.operation);
+    }
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  static site destroy FAILED:\n{}", destroy.stderr);

@@ -23,6 +23,11 @@ pub struct PlanOptions {
     pub replace: Vec<Address>,
     /// Only accept what changed outside provision into the state; plan no action.
     pub refresh_only: bool,
+    /// For an apply: a state that records no account and holds nothing yet is not checked against
+    /// the account before planning (nothing in it can belong to another one), which takes the STS
+    /// round trip off the first apply's path. [`crate::engine::Planned::account_unchecked`] then
+    /// says the caller records the account once it is known.
+    pub check_new_account_alongside: bool,
 }
 
 /// Everything the planner compares: the stack, the (refreshed) state, and what the cloud said.

@@ -524,19 +524,47 @@ fn a_state_made_in_another_region_or_account_is_refused_before_any_change() {
         assert!(text.contains("made in us-east-1") && text.contains("set for eu-west-1"), "{text}");
 
         state.account = Some("111111111111".into());
-        let error = make_plan(
-            &scenario.after,
-            state,
+        // An apply checks a state that records an account first, even when it would leave a new
+        // state's check for later.
+        let apply = PlanOptions { check_new_account_alongside: true, ..PlanOptions::default() };
+        let error = make_plan(&scenario.after, state, Some(&cloud), cloud.drivers(), "us-east-1".into(), &apply)
+            .await
+            .err()
+            .expect("another account is refused");
+        let text = format!("{error:#}");
+        assert!(text.contains("account 111111111111") && text.contains("account 000000000000"), "{text}");
+    });
+}
+
+/// A new state holds nothing another account could own: an apply plans it without waiting for the
+/// account, and says that the account is still to be recorded. `plan` asks first.
+#[test]
+fn a_new_states_account_is_left_for_the_apply_to_record_alongside() {
+    let scenario = Scenario::new();
+    runtime().block_on(async {
+        let sim = Arc::new(Simulation::default());
+        let cloud = FakeCloud::new(sim.clone());
+        let apply = PlanOptions { check_new_account_alongside: true, ..PlanOptions::default() };
+        let planned =
+            make_plan(&scenario.before, State::new("sim"), Some(&cloud), cloud.drivers(), "us-east-1".into(), &apply)
+                .await
+                .expect("planned");
+        assert!(planned.account_unchecked);
+        assert_eq!(planned.state.account, None);
+        assert!(!planned.plan.is_empty());
+
+        let planned = make_plan(
+            &scenario.before,
+            State::new("sim"),
             Some(&cloud),
             cloud.drivers(),
             "us-east-1".into(),
             &PlanOptions::default(),
         )
         .await
-        .err()
-        .expect("another account is refused");
-        let text = format!("{error:#}");
-        assert!(text.contains("account 111111111111") && text.contains("account 000000000000"), "{text}");
+        .expect("planned");
+        assert!(!planned.account_unchecked);
+        assert_eq!(planned.state.account.as_deref(), Some("000000000000"));
     });
 }
 

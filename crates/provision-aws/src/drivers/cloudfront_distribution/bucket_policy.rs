@@ -4,8 +4,16 @@
 //! overwrites the policy: it merges its one statement in, identified by a `Sid` that names the
 //! distribution, and takes only that statement out again. The JSON editing is pure and tested
 //! here; the S3 calls around it are thin.
+//!
+//! Each edit is a read and a write, so the edits of one bucket's policy take turns ([`Edit`]):
+//! two distributions of a stack sharing a bucket would otherwise each write back what they read and
+//! drop the other's statement.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{json, Value};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::context::AwsContext;
 use crate::drivers::DriverError;
@@ -76,6 +84,43 @@ fn statements_mut(policy: &mut Value) -> Result<&mut Vec<Value>, DriverError> {
     }
 }
 
+/// One bucket's policy, held for an edit: no other edit of it in this process starts until this
+/// one is dropped.
+pub(super) struct Edit {
+    bucket: String,
+    _turn: OwnedMutexGuard<()>,
+}
+
+/// A lock per bucket name, for the whole run.
+static TURNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = LazyLock::new(Default::default);
+
+impl Edit {
+    pub(super) async fn begin(bucket: &str) -> Edit {
+        let turn = {
+            let mut turns = TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            turns.entry(bucket.to_string()).or_default().clone()
+        };
+        Edit { bucket: bucket.to_string(), _turn: turn.lock_owned().await }
+    }
+
+    /// The policy as it is now (`None`: the bucket has none).
+    pub(super) async fn current(&self, aws: &AwsContext) -> Result<Option<String>, DriverError> {
+        current(aws, &self.bucket).await
+    }
+
+    /// Writes `existing` (read under this edit) with the distribution's statement added.
+    pub(super) async fn grant(
+        &self,
+        aws: &AwsContext,
+        existing: Option<&str>,
+        distribution_id: &str,
+        distribution_arn: &str,
+    ) -> Result<(), DriverError> {
+        let statement = read_access_statement(&self.bucket, distribution_id, distribution_arn);
+        put(aws, &self.bucket, with_statement(existing, statement)?).await
+    }
+}
+
 /// Adds (or refreshes) the distribution's statement in `bucket`'s policy.
 pub(super) async fn grant(
     aws: &AwsContext,
@@ -83,10 +128,9 @@ pub(super) async fn grant(
     distribution_id: &str,
     distribution_arn: &str,
 ) -> Result<(), DriverError> {
-    let existing = current(aws, bucket).await?;
-    let statement = read_access_statement(bucket, distribution_id, distribution_arn);
-    let policy = with_statement(existing.as_deref(), statement)?;
-    put(aws, bucket, policy).await
+    let edit = Edit::begin(bucket).await;
+    let existing = edit.current(aws).await?;
+    edit.grant(aws, existing.as_deref(), distribution_id, distribution_arn).await
 }
 
 /// Whether `bucket`'s policy still lets `distribution_id` in (a bucket that is gone does not).
@@ -104,6 +148,7 @@ pub(super) async fn allows(aws: &AwsContext, bucket: &str, distribution_id: &str
 /// Removes the distribution's statement from `bucket`'s policy; a bucket or policy that is already
 /// gone is fine.
 pub(super) async fn revoke(aws: &AwsContext, bucket: &str, distribution_id: &str) -> Result<(), DriverError> {
+    let _edit = Edit::begin(bucket).await;
     let existing = match current(aws, bucket).await {
         Ok(Some(existing)) => existing,
         Ok(None) => return Ok(()),

@@ -1,5 +1,6 @@
-//! Creating a distribution: origin access control first (usually already made by `start_early`), then the distribution, then the bucket
-//! policy that names it, then (optionally) the wait for `Deployed`.
+//! Creating a distribution: origin access control first (usually already made by `start_early`),
+//! then the distribution while the bucket policy is read, then the policy written with the
+//! distribution's statement, then (optionally) the wait for `Deployed`.
 //!
 //! `CreateDistribution` is not idempotent and slow to undo, so an answer that does not say what
 //! happened (a timeout, a 2xx whose body cannot be read) is not taken as a failure: the driver looks
@@ -33,10 +34,17 @@ pub(super) async fn create(
     let comment = ownership_comment(request.stack, request.address);
     let control_name = origin_access_control_name(request.stack, request.address);
     let control_id = controls.find_or_create(aws, &control_name, &comment).await?;
-    let created = create_distribution(aws, request, &settings, &comment, &control_id).await?;
-    bucket_policy::grant(aws, &settings.origin_bucket, &created.id, &created.arn)
+    // The bucket policy does not depend on the distribution: it is read while CloudFront creates
+    // it, and written with the distribution's statement once its ARN is known.
+    let edit = bucket_policy::Edit::begin(&settings.origin_bucket).await;
+    let (policy, created) =
+        futures::join!(edit.current(aws), create_distribution(aws, request, &settings, &comment, &control_id));
+    let created = created?;
+    let policy = policy.map_err(|error| created_but(error, &created.id))?;
+    edit.grant(aws, policy.as_deref(), &created.id, &created.arn)
         .await
         .map_err(|error| created_but(error, &created.id))?;
+    drop(edit);
     let created = if settings.wait && created.status != DEPLOYED {
         wait_until_deployed(aws, request.address, &created.id, FIRST_POLL, progress).await?
     } else {

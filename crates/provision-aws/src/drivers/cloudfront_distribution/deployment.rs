@@ -15,8 +15,9 @@ use provision_core::address::Address;
 
 pub(super) const DEPLOYED: &str = "Deployed";
 
-/// The delay before the first look after a change.
-pub(super) const FIRST_POLL: Duration = Duration::from_millis(500);
+/// The delay before the first look after a change: none, since the look is one request and an
+/// unchanged distribution (or the emulator's) is `Deployed` already; the polls after it are spaced.
+pub(super) const FIRST_POLL: Duration = Duration::ZERO;
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
