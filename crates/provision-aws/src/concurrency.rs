@@ -15,6 +15,26 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+/// Batched reads (one call for many resources) of one kind sent at once, at most.
+pub const BATCHES_AT_ONCE: usize = 16;
+
+/// `call` for each batch of `size` items, [`BATCHES_AT_ONCE`] at a time, answers in order: a read
+/// of many batches takes one round trip per sixteen of them, not one per batch.
+///
+/// The calls are made before the returned future runs (a closure held inside it would not prove
+/// `Send` for every lifetime, as `Limiter::all` notes).
+pub fn in_batches<'a, T, Fut>(
+    items: &'a [T],
+    size: usize,
+    call: impl FnMut(&'a [T]) -> Fut,
+) -> impl Future<Output = Vec<Fut::Output>>
+where
+    Fut: Future,
+{
+    let calls: Vec<Fut> = items.chunks(size.max(1)).map(call).collect();
+    futures::stream::iter(calls).buffered(BATCHES_AT_ONCE).collect::<Vec<_>>()
+}
+
 /// Calls in flight per service at the start of a run.
 pub const INITIAL: f64 = 64.0;
 /// Never fewer than this (the SDK's retries pace a badly throttled account further).
@@ -160,6 +180,30 @@ const THROTTLING_CODES: [&str; 9] = [
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Forty names in batches of ten are four calls, all in flight together (the most at once is
+    /// counted), and their answers come back in the batches' order.
+    #[tokio::test(start_paused = true)]
+    async fn batches_of_a_read_are_sent_together_and_answered_in_order() {
+        let names: Vec<String> = (0..40).map(|n| format!("name-{n}")).collect();
+        let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let answers = in_batches(&names, 10, |batch| {
+            let (in_flight, most) = (&in_flight, &most);
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // The last batch answers first.
+                let wait = if batch[0] == "name-30" { 1 } else { 10 };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                batch.first().cloned()
+            }
+        })
+        .await;
+        assert_eq!(most.load(Ordering::SeqCst), 4);
+        let firsts: Vec<String> = answers.into_iter().flatten().collect();
+        assert_eq!(firsts, ["name-0", "name-10", "name-20", "name-30"]);
+    }
 
     #[test]
     fn the_limit_grows_while_calls_succeed_and_halves_once_per_burst_of_throttling() {

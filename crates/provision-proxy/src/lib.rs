@@ -14,7 +14,7 @@
 
 mod round_trips;
 
-pub use round_trips::{round_trips, Span};
+pub use round_trips::{critical_chain, round_trips, Span};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -23,24 +23,45 @@ const SLACK: Duration = Duration::from_millis(2);
 /// the intervals, in order of start: a span's chain is one more than the longest chain among those
 /// that ended before it started). 0 for no spans.
 pub fn round_trips(spans: &[Span]) -> usize {
+    critical_chain(spans).len()
+}
+
+/// One longest chain itself (see [`round_trips`]), first request first: what a scenario waited
+/// for, one round trip after another.
+pub fn critical_chain(spans: &[Span]) -> Vec<Span> {
     let mut by_start: Vec<&Span> = spans.iter().collect();
     by_start.sort_by_key(|span| span.start);
-    // Ended spans not yet counted, earliest end first, with their chain lengths.
-    let mut pending: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
-    let (mut before, mut longest) = (0, 0);
-    for span in by_start {
-        while let Some(Reverse((end, chain))) = pending.peek().copied() {
+    // Ended spans not yet counted, earliest end first, with their chain lengths and places.
+    let mut pending: BinaryHeap<Reverse<(Duration, usize, usize)>> = BinaryHeap::new();
+    // The longest chain among the spans ended so far: its length and its last span.
+    let mut before: (usize, Option<usize>) = (0, None);
+    let mut previous: Vec<Option<usize>> = vec![None; by_start.len()];
+    let mut longest: (usize, Option<usize>) = (0, None);
+    for (index, span) in by_start.iter().enumerate() {
+        while let Some(Reverse((end, chain, place))) = pending.peek().copied() {
             if end > span.start + SLACK {
                 break;
             }
             pending.pop();
-            before = before.max(chain);
+            if chain > before.0 {
+                before = (chain, Some(place));
+            }
         }
-        let chain = before + 1;
-        longest = longest.max(chain);
-        pending.push(Reverse((span.end, chain)));
+        previous[index] = before.1;
+        let chain = before.0 + 1;
+        if chain > longest.0 {
+            longest = (chain, Some(index));
+        }
+        pending.push(Reverse((span.end, chain, index)));
     }
-    longest
+    let mut chain = Vec::new();
+    let mut at = longest.1;
+    while let Some(index) = at {
+        chain.push(by_start[index].clone());
+        at = previous[index];
+    }
+    chain.reverse();
+    chain
 }
 
 #[cfg(test)]
@@ -63,5 +84,20 @@ mod tests {
         // Given in any order.
         let spans = [span(120, 170), span(0, 50), span(60, 110)];
         assert_eq!(round_trips(&spans), 3);
+    }
+
+    #[test]
+    fn the_critical_chain_names_the_requests_waited_for() {
+        let named = |operation: &str, start: u64, end: u64| Span { operation: operation.into(), ..span(start, end) };
+        let spans = [
+            named("GetCallerIdentity", 0, 70),
+            named("CreateBucket", 0, 60),
+            named("PutObject", 61, 110),
+            named("CreateDistribution", 112, 170),
+            named("ListTags", 0, 65),
+        ];
+        let chain: Vec<String> = critical_chain(&spans).into_iter().map(|span| span.operation).collect();
+        assert_eq!(chain, ["CreateBucket", "PutObject", "CreateDistribution"]);
+        assert!(critical_chain(&[]).is_empty());
     }
 }

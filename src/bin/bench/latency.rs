@@ -30,10 +30,6 @@ struct Figure {
     measurement: Measurement,
 }
 
-fn ms(at: Duration) -> f64 {
-    at.as_secs_f64() * 1000.0
-}
-
 pub fn run_all(binary: &Path, upstream: &str, options: &Options) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -97,6 +93,30 @@ fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration) {
         figure.measurement.retries().map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
         if figure.measurement.success { String::new() } else { format!("   FAILED:\n{}", figure.measurement.stderr) }
     );
+    // The requests it waited for, one round trip after another.
+    let chain: Vec<String> =
+        provision_proxy::critical_chain(&figure.spans).iter().map(|span| short_operation(&span.operation)).collect();
+    if !chain.is_empty() {
+        println!("      chain: {}", chain.join(" → "));
+    }
+}
+
+/// `GetRole` as it is; REST requests without their bucket or id (`PUT /b/k?tagging` → `PUT ?tagging`,
+/// `PUT /b/index.html?x-id=PutObject` → `PutObject`).
+fn short_operation(operation: &str) -> String {
+    let Some((method, target)) = operation.split_once(' ') else { return operation.to_string() };
+    if let Some((_, id)) = target.split_once("x-id=") {
+        return id.split('&').next().unwrap_or(id).to_string();
+    }
+    match target.split_once('?') {
+        Some((path, query)) if path.starts_with("/20") => format!("{method} {path}?{query}"),
+        Some((_, query)) => format!("{method} ?{}", query.split('&').next().unwrap_or(query)),
+        None if target.starts_with("/20") => {
+            let kept: Vec<&str> = target.split('/').take(3).collect();
+            format!("{method} {}", kept.join("/"))
+        }
+        None => format!("{method} /bucket"),
+    }
 }
 
 fn scenario_dir(name: &str) -> PathBuf {
@@ -127,12 +147,6 @@ fn static_site(binary: &Path, proxy: &Proxy, options: &Options) -> Option<Durati
         measure(binary, &dir, Some(&endpoint), &["-v", "apply", "--auto-approve"])
     });
     print("static site apply (bucket+3 files+CDN)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32);
-    // Its requests in the order they started, so the chain can be read off.
-    let mut spans = figure.spans.clone();
-    spans.sort_by_key(|span| span.start);
-    for span in &spans {
-        println!("      {:>6.0} ms -> {:>6.0} ms  {}", ms(span.start), ms(span.end), span.operation);
-    }
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  static site destroy FAILED:\n{}", destroy.stderr);

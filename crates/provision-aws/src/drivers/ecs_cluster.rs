@@ -108,15 +108,20 @@ impl AwsDriver for ClusterDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        let mut results = Vec::with_capacity(resources.len());
-        for batch in resources.chunks(DESCRIBE_BATCH) {
+        let answers = crate::concurrency::in_batches(resources, DESCRIBE_BATCH, |batch| async move {
             let ids: Vec<&str> = batch.iter().map(|resource| resource.id).collect();
-            match describe(aws.ecs(), &ids).await {
+            let answer = describe(aws.ecs(), &ids).await;
+            (ids, answer)
+        })
+        .await;
+        let mut results = Vec::with_capacity(resources.len());
+        for (ids, answer) in answers {
+            match answer {
                 Ok(clusters) => results.extend(ids.iter().map(|id| {
                     let found = clusters.iter().find(|cluster| is_cluster(cluster, id));
                     Ok(found.filter(|cluster| cluster.status() != Some("INACTIVE")).map(observe))
                 })),
-                Err(error) => results.extend(batch.iter().map(|_| Err(error.clone()))),
+                Err(error) => results.extend(ids.iter().map(|_| Err(error.clone()))),
             }
         }
         results

@@ -110,9 +110,16 @@ pub(crate) async fn tags_of(
     elb: &Client,
     arns: &[&str],
 ) -> Result<BTreeMap<String, BTreeMap<String, String>>, DriverError> {
+    let answers =
+        crate::concurrency::in_batches(
+            arns,
+            ARNS_PER_CALL,
+            |chunk| async move { (chunk, describe_tags(elb, chunk).await) },
+        )
+        .await;
     let mut tags = BTreeMap::new();
-    for chunk in arns.chunks(ARNS_PER_CALL) {
-        match describe_tags(elb, chunk).await {
+    for (chunk, answer) in answers {
+        match answer {
             Ok(found) => tags.extend(found),
             Err(error) if is_not_found(&error) && chunk.len() > 1 => {
                 for arn in chunk {
@@ -194,9 +201,14 @@ pub(crate) async fn describe_many<T: Clone>(
     per_call: usize,
     describe: Describe<'_, T>,
 ) -> Vec<Result<Option<T>, DriverError>> {
+    let each = &describe;
+    let answers = crate::concurrency::in_batches(arns, per_call, |chunk| async move {
+        (chunk, each(chunk.iter().map(|arn| arn.to_string()).collect()).await)
+    })
+    .await;
     let mut results = Vec::with_capacity(arns.len());
-    for chunk in arns.chunks(per_call.max(1)) {
-        match describe(chunk.iter().map(|arn| arn.to_string()).collect()).await {
+    for (chunk, answer) in answers {
+        match answer {
             Ok(found) => {
                 let found: BTreeMap<String, T> = found.into_iter().collect();
                 results.extend(chunk.iter().map(|arn| Ok(found.get(*arn).cloned())));

@@ -21,16 +21,22 @@ pub(super) async fn describe_many(
     rds: &Client,
     identifiers: &[String],
 ) -> Result<BTreeMap<String, DbInstance>, DriverError> {
-    let mut found = BTreeMap::new();
-    for batch in identifiers.chunks(FILTER_BATCH) {
+    let batches = crate::concurrency::in_batches(identifiers, FILTER_BATCH, |batch| async move {
         let filter = Filter::builder().name("db-instance-id").set_values(Some(batch.to_vec())).build();
         let mut pages = rds.describe_db_instances().filters(filter).into_paginator().send();
+        let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| crate::aws_error("DescribeDBInstances", error))?;
-            for instance in page.db_instances() {
-                if let Some(identifier) = instance.db_instance_identifier() {
-                    found.insert(identifier.to_string(), instance.clone());
-                }
+            found.extend(page.db_instances().iter().cloned());
+        }
+        Ok::<_, DriverError>(found)
+    })
+    .await;
+    let mut found = BTreeMap::new();
+    for batch in batches {
+        for instance in batch? {
+            if let Some(identifier) = instance.db_instance_identifier() {
+                found.insert(identifier.to_string(), instance.clone());
             }
         }
     }

@@ -40,14 +40,15 @@ pub(super) async fn create(
 /// The repositories with these names, by name. Fails with `RepositoryNotFoundException` if any
 /// one is missing.
 pub(super) async fn describe(ecr: &Client, names: &[&str]) -> Result<BTreeMap<String, Repository>, DriverError> {
-    let mut repositories = BTreeMap::new();
-    for batch in names.chunks(DESCRIBE_BATCH) {
-        let output = ecr
-            .describe_repositories()
+    let answers = crate::concurrency::in_batches(names, DESCRIBE_BATCH, |batch| {
+        ecr.describe_repositories()
             .set_repository_names(Some(batch.iter().map(|name| name.to_string()).collect()))
             .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeRepositories", error))?;
+    })
+    .await;
+    let mut repositories = BTreeMap::new();
+    for answer in answers {
+        let output = answer.map_err(|error| crate::aws_error("DescribeRepositories", error))?;
         for repository in output.repositories() {
             if let Some(name) = repository.repository_name() {
                 repositories.insert(name.to_string(), repository.clone());

@@ -11,6 +11,7 @@ use aws_sdk_secretsmanager::Client;
 use serde_json::Value as Json;
 
 use super::{GenerateConfig, SecretConfig, DEFAULT_EXCLUDE, DEFAULT_LENGTH};
+use crate::context::AwsContext;
 use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{DriverError, Observed, ResourceRequest};
 use provision_core::address::Address;
@@ -191,20 +192,23 @@ impl Listed {
 }
 
 /// The live secrets with exactly these names (not those scheduled for deletion), by name: one
-/// `ListSecrets` per 10 names (the name filter matches prefixes, so the answer is narrowed here).
-pub(super) async fn list_by_name(client: &Client, names: &[String]) -> Result<BTreeMap<String, Listed>, DriverError> {
-    let mut found = BTreeMap::new();
-    for batch in names.chunks(NAMES_PER_LIST) {
+/// `ListSecrets` per 10 names, all at once (the name filter matches prefixes, so the answer is
+/// narrowed here).
+pub(super) async fn list_by_name(aws: &AwsContext, names: &[String]) -> Result<BTreeMap<String, Listed>, DriverError> {
+    let client = aws.secretsmanager();
+    let lists = names.chunks(NAMES_PER_LIST).map(|batch| async move {
         let filter = Filter::builder().key(FilterNameStringType::Name).set_values(Some(batch.to_vec())).build();
         let mut pages = client.list_secrets().filters(filter).into_paginator().send();
+        let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| crate::aws_error("ListSecrets", error))?;
-            for entry in page.secret_list() {
-                if let Some(listed) = listed(entry).filter(|listed| batch.contains(&listed.name)) {
-                    found.insert(listed.name.clone(), listed);
-                }
-            }
+            found.extend(page.secret_list().iter().filter_map(listed).filter(|listed| batch.contains(&listed.name)));
         }
+        Ok::<_, DriverError>(found)
+    });
+    let mut found = BTreeMap::new();
+    for batch in aws.limiter(crate::Service::SecretsManager).all(lists).await {
+        found.extend(batch?.into_iter().map(|listed| (listed.name.clone(), listed)));
     }
     Ok(found)
 }

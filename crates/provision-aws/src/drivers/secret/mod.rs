@@ -234,7 +234,7 @@ impl AwsDriver for SecretDriver {
             return Vec::new();
         }
         let names: Vec<String> = resources.iter().map(|resource| recorded_name(resource).to_string()).collect();
-        let listed = match api::list_by_name(aws.secretsmanager(), &names).await {
+        let listed = match api::list_by_name(aws, &names).await {
             Ok(listed) => listed,
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };

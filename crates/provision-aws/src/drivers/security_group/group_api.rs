@@ -46,14 +46,13 @@ pub(super) async fn create(
 
 /// The groups with these ids, by id. Fails with `InvalidGroup.NotFound` if any one is missing.
 pub(super) async fn describe(ec2: &Client, ids: &[&str]) -> Result<BTreeMap<String, SecurityGroup>, DriverError> {
+    let answers = crate::concurrency::in_batches(ids, DESCRIBE_BATCH, |batch| {
+        ec2.describe_security_groups().set_group_ids(Some(batch.iter().map(|id| id.to_string()).collect())).send()
+    })
+    .await;
     let mut groups = BTreeMap::new();
-    for batch in ids.chunks(DESCRIBE_BATCH) {
-        let output = ec2
-            .describe_security_groups()
-            .set_group_ids(Some(batch.iter().map(|id| id.to_string()).collect()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeSecurityGroups", error))?;
+    for answer in answers {
+        let output = answer.map_err(|error| crate::aws_error("DescribeSecurityGroups", error))?;
         for group in output.security_groups() {
             if let Some(id) = group.group_id() {
                 groups.insert(id.to_string(), group.clone());
