@@ -118,10 +118,23 @@ impl Limiter {
     }
 
     /// Runs every call, as many at once as the limit allows, and returns their outputs in order.
-    pub async fn all<F: Future>(&self, calls: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    ///
+    /// A call is given as what makes it (`move || read(…)`), and made — its future built, on the
+    /// heap — only once it has a place: an SDK call's future is tens of kilobytes, so a read of a
+    /// thousand resources holds those of the calls in flight, not all thousand.
+    pub async fn all<M, F>(&self, calls: impl IntoIterator<Item = M>) -> Vec<F::Output>
+    where
+        M: FnOnce() -> F,
+        F: Future,
+    {
         // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
-        let gated: Vec<_> = calls.into_iter().map(|call| self.run(call)).collect();
+        let gated: Vec<_> = calls.into_iter().map(|make| self.run_made(make)).collect();
         futures::stream::iter(gated).buffered(MAXIMUM as usize).collect().await
+    }
+
+    async fn run_made<F: Future>(&self, make: impl FnOnce() -> F) -> F::Output {
+        let _permit = self.acquire().await;
+        Box::pin(make()).await
     }
 
     /// A call was answered without throttling: one more place per limit's worth of answers.
@@ -238,7 +251,7 @@ mod tests {
         let outputs = limiter
             .all((0..50).map(|n| {
                 let (running, most) = (&running, &most);
-                async move {
+                move || async move {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     tokio::task::yield_now().await;

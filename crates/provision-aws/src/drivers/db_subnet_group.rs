@@ -136,7 +136,10 @@ impl AwsDriver for SubnetGroupDriver {
         // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
         let reads: Vec<_> = resources
             .iter()
-            .map(|resource| read_group(aws.rds(), groups.remove(&resource.id.to_ascii_lowercase())))
+            .map(|resource| {
+                let group = groups.remove(&resource.id.to_ascii_lowercase());
+                move || read_group(aws.rds(), group)
+            })
             .collect();
         aws.limiter(crate::Service::Rds).all(reads).await
     }

@@ -336,7 +336,7 @@ impl AwsDriver for RecordDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        let reads: Vec<_> = resources.iter().map(|resource| read_one(aws, resource.id)).collect();
+        let reads: Vec<_> = resources.iter().map(|resource| move || read_one(aws, resource.id)).collect();
         aws.limiter(crate::Service::Route53).all(reads).await
     }
 

@@ -166,12 +166,14 @@ impl AwsDriver for ZoneDriver {
         // All zones at once (within Route 53's limit), not one after another.
         let reads: Vec<_> = resources
             .iter()
-            .map(|resource| async move {
-                let answer = aws.route53().get_hosted_zone().id(bare_zone_id(resource.id)).send().await;
-                match answer.map_err(|error| crate::aws_error("GetHostedZone", error)) {
-                    Ok(answer) => Ok(answer.hosted_zone().map(observed)),
-                    Err(error) if zone_gone(&error) => Ok(None),
-                    Err(error) => Err(error),
+            .map(|resource| {
+                move || async move {
+                    let answer = aws.route53().get_hosted_zone().id(bare_zone_id(resource.id)).send().await;
+                    match answer.map_err(|error| crate::aws_error("GetHostedZone", error)) {
+                        Ok(answer) => Ok(answer.hosted_zone().map(observed)),
+                        Err(error) if zone_gone(&error) => Ok(None),
+                        Err(error) => Err(error),
+                    }
                 }
             })
             .collect();

@@ -169,7 +169,13 @@ impl AwsDriver for LogGroupDriver {
             Ok(groups) => groups,
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
-        let reads: Vec<_> = resources.iter().map(|resource| observe(logs, groups.remove(resource.id))).collect();
+        let reads: Vec<_> = resources
+            .iter()
+            .map(|resource| {
+                let group = groups.remove(resource.id);
+                move || observe(logs, group)
+            })
+            .collect();
         aws.limiter(crate::Service::Logs).all(reads).await
     }
 

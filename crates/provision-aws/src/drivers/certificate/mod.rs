@@ -284,7 +284,7 @@ impl AwsDriver for CertificateDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        let reads: Vec<_> = resources.iter().map(|resource| read_one(aws, resource)).collect();
+        let reads: Vec<_> = resources.iter().map(|resource| move || read_one(aws, resource)).collect();
         aws.limiter(crate::Service::Acm).all(reads).await
     }
 

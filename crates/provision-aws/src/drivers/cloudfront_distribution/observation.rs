@@ -100,8 +100,13 @@ pub(super) async fn read_many(
         Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
     };
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
-    let reads: Vec<_> =
-        resources.iter().map(|resource| observe(aws, stack, resource, summaries.get(resource.id))).collect();
+    let reads: Vec<_> = resources
+        .iter()
+        .map(|resource| {
+            let summary = summaries.get(resource.id);
+            move || observe(aws, stack, resource, summary)
+        })
+        .collect();
     aws.limiter(crate::context::Service::CloudFront).all(reads).await
 }
 

@@ -165,13 +165,13 @@ impl AwsDriver for RepositoryDriver {
             Ok(mut repositories) => names.iter().map(|name| Ok(repositories.remove(*name))).collect(),
             // ECR refuses the whole batch when one name is missing, without saying which.
             Err(error) if repository_api::is_missing(&error) => {
-                let reads: Vec<_> = names.iter().map(|name| repository_api::describe_one(ecr, name)).collect();
+                let reads: Vec<_> = names.iter().map(|name| move || repository_api::describe_one(ecr, name)).collect();
                 aws.limiter(crate::Service::Ecr).all(reads).await
             }
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
         let reads: Vec<_> =
-            resources.iter().zip(found).map(|(resource, found)| observe(ecr, resource, found)).collect();
+            resources.iter().zip(found).map(|(resource, found)| move || observe(ecr, resource, found)).collect();
         aws.limiter(crate::Service::Ecr).all(reads).await
     }
 

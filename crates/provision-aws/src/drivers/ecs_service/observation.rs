@@ -76,7 +76,7 @@ pub(super) async fn read_many(aws: &AwsContext, resources: &[ExistingResource<'_
         .iter()
         .map(|(cluster, indexes)| {
             let names: Vec<String> = indexes.iter().map(|&i| service_name(resources[i].id).to_string()).collect();
-            describe_batch(ecs, cluster, names)
+            move || describe_batch(ecs, cluster, names)
         })
         .collect();
     let described: Vec<_> = aws.limiter(crate::context::Service::Ecs).all(describes).await;
@@ -97,7 +97,13 @@ pub(super) async fn read_many(aws: &AwsContext, resources: &[ExistingResource<'_
         }
     }
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
-    let reads: Vec<_> = found.iter().map(|(index, service)| observe(ecs, &resources[*index], service)).collect();
+    let reads: Vec<_> = found
+        .iter()
+        .map(|(index, service)| {
+            let resource = &resources[*index];
+            move || observe(ecs, resource, service)
+        })
+        .collect();
     let observed: Vec<Result<Observed, DriverError>> = aws.limiter(crate::context::Service::Ecs).all(reads).await;
     for ((index, _), result) in found.iter().zip(observed) {
         results[*index] = result.map(Some);

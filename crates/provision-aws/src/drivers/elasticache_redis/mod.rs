@@ -171,7 +171,10 @@ impl AwsDriver for CacheDriver {
         let reads: Vec<_> = resources
             .iter()
             .zip(&ids)
-            .map(|(resource, id)| read_details(ec, groups.remove(id), resource.inputs))
+            .map(|(resource, id)| {
+                let group = groups.remove(id);
+                move || read_details(ec, group, resource.inputs)
+            })
             .collect();
         aws.limiter(crate::Service::ElastiCache).all(reads).await
     }

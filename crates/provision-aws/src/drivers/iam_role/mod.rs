@@ -190,7 +190,7 @@ impl AwsDriver for RoleDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        let reads: Vec<_> = resources.iter().map(|resource| read_role(aws.iam(), resource)).collect();
+        let reads: Vec<_> = resources.iter().map(|resource| move || read_role(aws.iam(), resource)).collect();
         aws.limiter(crate::Service::Iam).all(reads).await
     }
 

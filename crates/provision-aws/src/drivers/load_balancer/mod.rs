@@ -187,7 +187,10 @@ impl AwsDriver for LoadBalancerDriver {
         let reads: Vec<_> = resources
             .iter()
             .zip(described.iter())
-            .map(|(resource, described)| finish_read(elb, resource, described, &tags))
+            .map(|(resource, described)| {
+                let tags = &tags;
+                move || finish_read(elb, resource, described, tags)
+            })
             .collect();
         aws.limiter(crate::Service::Elbv2).all(reads).await
     }

@@ -181,8 +181,13 @@ impl AwsDriver for BucketDriver {
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
         // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
-        let reads: Vec<_> =
-            resources.iter().map(|resource| read_bucket(aws.s3(), stack, resource, &existing)).collect();
+        let reads: Vec<_> = resources
+            .iter()
+            .map(|resource| {
+                let existing = &existing;
+                move || read_bucket(aws.s3(), stack, resource, existing)
+            })
+            .collect();
         aws.limiter(crate::Service::S3).all(reads).await
     }
 

@@ -196,15 +196,18 @@ impl Listed {
 /// narrowed here).
 pub(super) async fn list_by_name(aws: &AwsContext, names: &[String]) -> Result<BTreeMap<String, Listed>, DriverError> {
     let client = aws.secretsmanager();
-    let lists = names.chunks(NAMES_PER_LIST).map(|batch| async move {
-        let filter = Filter::builder().key(FilterNameStringType::Name).set_values(Some(batch.to_vec())).build();
-        let mut pages = client.list_secrets().filters(filter).into_paginator().send();
-        let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| crate::aws_error("ListSecrets", error))?;
-            found.extend(page.secret_list().iter().filter_map(listed).filter(|listed| batch.contains(&listed.name)));
+    let lists = names.chunks(NAMES_PER_LIST).map(|batch| {
+        move || async move {
+            let filter = Filter::builder().key(FilterNameStringType::Name).set_values(Some(batch.to_vec())).build();
+            let mut pages = client.list_secrets().filters(filter).into_paginator().send();
+            let mut found = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|error| crate::aws_error("ListSecrets", error))?;
+                found
+                    .extend(page.secret_list().iter().filter_map(listed).filter(|listed| batch.contains(&listed.name)));
+            }
+            Ok::<_, DriverError>(found)
         }
-        Ok::<_, DriverError>(found)
     });
     let mut found = BTreeMap::new();
     for batch in aws.limiter(crate::Service::SecretsManager).all(lists).await {

@@ -173,7 +173,7 @@ impl AwsDriver for SecurityGroupDriver {
         let groups = match group_api::describe(ec2, &ids).await {
             Ok(groups) => groups,
             Err(error) if group_api::is_missing_group(&error) => {
-                let reads: Vec<_> = ids.iter().map(|id| group_api::describe_one(ec2, id)).collect();
+                let reads: Vec<_> = ids.iter().map(|id| move || group_api::describe_one(ec2, id)).collect();
                 let found: Vec<_> = aws.limiter(crate::Service::Ec2).all(reads).await;
                 return found
                     .into_iter()

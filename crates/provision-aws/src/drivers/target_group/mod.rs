@@ -264,7 +264,13 @@ impl AwsDriver for TargetGroupDriver {
             .filter_map(|group| group.as_ref().ok()?.as_ref().map(|group| group.arn.as_str()))
             .collect();
         let tags = elbv2::tags_of(elb, &found).await;
-        let reads: Vec<_> = described.iter().map(|described| finish_read(elb, described, &tags)).collect();
+        let reads: Vec<_> = described
+            .iter()
+            .map(|described| {
+                let tags = &tags;
+                move || finish_read(elb, described, tags)
+            })
+            .collect();
         aws.limiter(crate::Service::Elbv2).all(reads).await
     }
 
