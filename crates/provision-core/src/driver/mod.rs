@@ -63,6 +63,19 @@ pub struct ResourceRequest<'a> {
     pub intent: Option<&'a str>,
 }
 
+impl<'a> ResourceRequest<'a> {
+    /// A request with no recorded intent (set `intent` for a create).
+    pub fn new(
+        address: &'a Address,
+        stack: &'a StackInfo,
+        inputs: &'a JsonMap,
+        tags: &'a std::collections::BTreeMap<String, String>,
+        secrets: &'a std::collections::BTreeMap<String, String>,
+    ) -> ResourceRequest<'a> {
+        ResourceRequest { address, stack, inputs, tags, secrets, intent: None }
+    }
+}
+
 /// An existing resource: its id and what the state recorded about it.
 #[derive(Clone, Debug)]
 pub struct ExistingResource<'a> {

@@ -162,12 +162,8 @@ impl Executor<'_> {
         let (inputs, secrets) = self.inputs(driver, action).await?;
         let tags = self.all_tags(address, &inputs);
         let request = ResourceRequest {
-            address,
-            stack: self.info,
-            inputs: &inputs,
-            tags: &tags,
-            secrets: &secrets,
             intent: action.earlier_intent.as_deref(),
+            ..ResourceRequest::new(address, self.info, &inputs, &tags, &secrets)
         };
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         // Record the intent first: a run killed during the call leaves the name to look for.
@@ -216,14 +212,7 @@ impl Executor<'_> {
         let changes = field_changes(&prior.inputs, &inputs);
         let existing =
             ExistingResource { address, id: &prior.id, inputs: &prior.inputs, attributes: &prior.attributes };
-        let request = ResourceRequest {
-            address,
-            stack: self.info,
-            inputs: &inputs,
-            tags: &tags,
-            secrets: &secrets,
-            intent: None,
-        };
+        let request = ResourceRequest::new(address, self.info, &inputs, &tags, &secrets);
         let observed = driver.update(&existing, &request, &changes, progress).await?;
         let dependencies: Vec<Address> = self.stack.graph.dependencies(address).cloned().collect();
         self.writer

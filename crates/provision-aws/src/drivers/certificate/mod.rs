@@ -496,7 +496,7 @@ mod tests {
         none: &'a BTreeMap<String, String>,
         intent: Option<&'a str>,
     ) -> ResourceRequest<'a> {
-        ResourceRequest { address, stack, inputs, tags: none, secrets: none, intent }
+        ResourceRequest { intent, ..ResourceRequest::new(address, stack, inputs, none, none) }
     }
 
     /// A run killed while its request was on its way leaves an intent refresh finds nothing for;

@@ -17,7 +17,6 @@ use tokio::sync::OnceCell;
 use crate::context::AwsContext;
 use crate::drivers::DriverError;
 
-/// Finds the control named `name`, or creates it.
 /// The origin access controls this run makes, by name. A distribution's control needs nothing but
 /// the stack and the address, so it is started when the run starts (`start_early`), alongside the
 /// bucket it will serve; the create then picks it up. Both go through one find-or-create per name,
@@ -40,6 +39,7 @@ impl Controls {
     }
 }
 
+/// Finds the control named `name`, or creates it.
 async fn create(aws: &AwsContext, name: &str, description: &str) -> Result<String, DriverError> {
     if let Some(existing) = find_by_name(aws, name).await? {
         return Ok(existing);

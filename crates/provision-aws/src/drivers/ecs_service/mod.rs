@@ -351,14 +351,7 @@ mod tests {
         let tags = Default::default();
         let secrets = Default::default();
         let stack = stack();
-        let request = ResourceRequest {
-            address: &address,
-            stack: &stack,
-            inputs: &inputs,
-            tags: &tags,
-            secrets: &secrets,
-            intent: None,
-        };
+        let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);
         assert_eq!(ServiceDriver.intended_id(&request), "arn:aws:ecs:us-east-1:1:cluster/shop/shop-api");
     }
 

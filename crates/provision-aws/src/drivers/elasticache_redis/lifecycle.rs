@@ -193,14 +193,7 @@ mod tests {
         let inputs = serde_json::json!({ "auth_token": "sha256:s:h" }).as_object().cloned().expect("an object");
         let tags = BTreeMap::new();
         let secrets = BTreeMap::from([("auth_token".to_string(), "too-short".to_string())]);
-        let request = ResourceRequest {
-            address: &address,
-            stack: &stack,
-            inputs: &inputs,
-            tags: &tags,
-            secrets: &secrets,
-            intent: None,
-        };
+        let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);
         let error = auth_token(&request).expect_err("too short");
         assert!(
             error.message.starts_with("`elasticache_redis.sessions`: the value of `auth_token`"),

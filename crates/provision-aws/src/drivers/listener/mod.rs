@@ -477,14 +477,7 @@ mod tests {
         let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
         let tags = BTreeMap::new();
         let secrets = BTreeMap::new();
-        let request = ResourceRequest {
-            address: &address,
-            stack: &stack,
-            inputs: &inputs,
-            tags: &tags,
-            secrets: &secrets,
-            intent: None,
-        };
+        let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);
         let id = ListenerDriver.intended_id(&request);
         assert_eq!(id, "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/w/1:443");
         assert_eq!(id.rsplit_once(':').map(|(_, port)| port), Some("443"));
