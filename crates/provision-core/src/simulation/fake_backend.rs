@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::fake_cloud::Simulation;
+use super::world::Simulation;
 use crate::state::{BackendError, Lease, LockInfo, State, StateBackend, Stored, Version, Written};
 
 #[derive(Clone, Debug, Default)]

@@ -11,20 +11,22 @@
 //! - the state parses, and one more run plans no changes.
 //!
 //! A crash just before a token-addressed create can also leave its request on its way, to land after
-//! the next run's refresh found nothing ([`fake_cloud::Faults::land_late`]).
+//! the next run's refresh found nothing ([`world::Faults::land_late`]).
 //!
 //! No emulator is involved: hundreds of crash points run in about a second. Time is tokio's paused
 //! clock, so the seeded random interleavings replay exactly.
 
 mod fake_backend;
 mod fake_cloud;
+mod world;
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use fake_backend::{FakeBackend, Persisted};
-use fake_cloud::{FakeCloud, Rng, Simulation, World};
+use fake_cloud::FakeCloud;
+use world::{Rng, Simulation, World};
 
 use crate::cloud::Cloud;
 use crate::engine::make_plan;
@@ -291,7 +293,7 @@ async fn check_invariants(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, sta
 
 /// Runs `AFTER` from the baseline with crashes at `crashes` (one per run, in turn), then without
 /// faults until a run succeeds, and checks the invariants. With `land_late`, a crash just before a
-/// token-addressed create leaves the request on its way ([`fake_cloud::Faults::land_late`]). Returns how many
+/// token-addressed create leaves the request on its way ([`world::Faults::land_late`]). Returns how many
 /// such requests landed late.
 async fn crash_and_recover(
     scenario: &Scenario,
