@@ -111,12 +111,6 @@ impl Limiter {
         }
     }
 
-    /// Runs `call` once there is a place for it.
-    pub async fn run<F: Future>(&self, call: F) -> F::Output {
-        let _permit = self.acquire().await;
-        call.await
-    }
-
     /// Runs every call, as many at once as the limit allows, and returns their outputs in order.
     ///
     /// A call is given as what makes it (`move || read(…)`), and made — its future built, on the
@@ -128,11 +122,12 @@ impl Limiter {
         F: Future,
     {
         // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
-        let gated: Vec<_> = calls.into_iter().map(|make| self.run_made(make)).collect();
+        let gated: Vec<_> = calls.into_iter().map(|make| self.run(make)).collect();
         futures::stream::iter(gated).buffered(MAXIMUM as usize).collect().await
     }
 
-    async fn run_made<F: Future>(&self, make: impl FnOnce() -> F) -> F::Output {
+    /// Makes and runs one call once there is a place for it.
+    pub async fn run<F: Future>(&self, make: impl FnOnce() -> F) -> F::Output {
         let _permit = self.acquire().await;
         Box::pin(make()).await
     }
