@@ -107,6 +107,8 @@ impl AwsSession {
 
 pub struct AwsContext {
     config: aws_config::SdkConfig,
+    /// The clients' shared HTTP client; the state bucket's client goes around its cap.
+    http_client: crate::http_client::Capped,
     endpoint: Option<String>,
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
@@ -135,7 +137,8 @@ impl AwsContext {
     pub async fn connect(options: &ConnectOptions) -> anyhow::Result<AwsContext> {
         let endpoint =
             options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let http_client = crate::http_client::capped();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client.clone());
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -176,6 +179,7 @@ impl AwsContext {
         }
         Ok(AwsContext {
             config,
+            http_client,
             endpoint,
             requests: Arc::new(AtomicU64::new(0)),
             retries: Arc::new(AtomicU64::new(0)),
@@ -268,6 +272,8 @@ impl AwsContext {
             .force_path_style(self.endpoint.is_some())
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .timeout_config(timeouts)
+            // A state write does not queue behind the run's requests.
+            .http_client(self.http_client.uncapped())
             .interceptor(self.observer(Service::S3));
         if let Some(region) = region {
             builder = builder.region(Region::new(region.to_string()));

@@ -14,6 +14,7 @@ pub mod concurrency;
 pub mod context;
 pub mod drivers;
 mod error;
+pub mod http_client;
 pub mod inventory;
 pub mod network;
 mod observer;
