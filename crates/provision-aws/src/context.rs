@@ -92,9 +92,14 @@ impl AwsSession {
 
     /// The connected context; the first call loads the configuration (region, credentials chain).
     pub async fn context(&self) -> Result<&AwsContext, provision_core::driver::DriverError> {
+        if let Some(context) = self.context.get() {
+            return Ok(context);
+        }
         let options = self.options.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Boxed: the configuration loader's future is about 10 KB, and every driver call awaits this
+        // one, so unboxed it would make each of the hundreds of calls in flight that much larger.
         self.context
-            .get_or_try_init(|| async move { AwsContext::connect(&options).await })
+            .get_or_try_init(|| Box::pin(async move { AwsContext::connect(&options).await }))
             .await
             .map_err(|error| provision_core::driver::DriverError::invalid(format!("{error:#}")))
     }

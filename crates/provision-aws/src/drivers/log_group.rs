@@ -360,13 +360,29 @@ async fn describe_many(logs: &Client, names: &[&str]) -> Result<BTreeMap<String,
     }
     let mut groups = BTreeMap::new();
     for prefix in prefixes {
-        let mut pages = logs.describe_log_groups().log_group_name_prefix(&prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| crate::aws_error("DescribeLogGroups", error))?;
+        // Paged by hand: the SDK's paginator is a stream with a channel of its own (~11 KB), and a
+        // create reads its group back through here, so an apply had hundreds of them at once.
+        let (mut next_token, mut previous): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = logs
+                .describe_log_groups()
+                .log_group_name_prefix(&prefix)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("DescribeLogGroups", error))?;
             for group in page.log_groups() {
                 if let Some(name) = group.log_group_name().filter(|name| wanted.contains(name)) {
                     groups.insert(name.to_string(), group.clone());
                 }
+            }
+            // As the SDK's paginator does: no token, an empty one or the same one again ends it.
+            match page.next_token() {
+                Some(token) if !token.is_empty() && Some(token) != previous.as_deref() => {
+                    previous = Some(token.to_string());
+                    next_token = previous.clone();
+                }
+                _ => break,
             }
         }
     }
@@ -428,6 +444,34 @@ fn attributes(group: &LogGroup) -> JsonMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+    use aws_smithy_mocks::mock;
+
+    fn page(names: &[&str], token: Option<&str>) -> DescribeLogGroupsOutput {
+        let groups = names.iter().map(|name| LogGroup::builder().log_group_name(*name).build()).collect();
+        DescribeLogGroupsOutput::builder().set_log_groups(Some(groups)).set_next_token(token.map(String::from)).build()
+    }
+
+    /// The listing is paged by hand: every page is read until the token runs out, a token seen
+    /// before ends it (as the SDK's paginator does), and only the wanted names are kept. Tested with
+    /// the SDK's mocks because the emulator's pages never repeat a token.
+    #[tokio::test]
+    async fn the_listing_reads_every_page_and_stops_at_a_repeated_token() {
+        let first = mock!(Client::describe_log_groups)
+            .match_requests(|request| request.next_token().is_none())
+            .then_output(|| page(&["/app/a", "/app/other"], Some("t1")));
+        let second = mock!(Client::describe_log_groups)
+            .match_requests(|request| request.next_token() == Some("t1"))
+            .then_output(|| page(&["/app/b"], Some("t2")));
+        let third = mock!(Client::describe_log_groups)
+            .match_requests(|request| request.next_token() == Some("t2"))
+            .then_output(|| page(&["/app/c"], Some("t2")));
+        let rules = [&first, &second, &third];
+        let logs = mock_client!(aws_sdk_cloudwatchlogs, rules.iter().copied());
+        let groups = describe_many(&logs, &["/app/a", "/app/b", "/app/c"]).await.expect("listed");
+        assert_eq!(groups.keys().map(String::as_str).collect::<Vec<_>>(), ["/app/a", "/app/b", "/app/c"]);
+        assert_eq!((first.num_calls(), second.num_calls(), third.num_calls()), (1, 1, 1));
+    }
 
     #[test]
     fn names_follow_the_cloudwatch_rules() {

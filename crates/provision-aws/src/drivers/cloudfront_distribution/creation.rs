@@ -33,20 +33,24 @@ pub(super) async fn create(
     let settings = Settings::from_inputs(request.address, request.inputs)?;
     let comment = ownership_comment(request.stack, request.address);
     let control_name = origin_access_control_name(request.stack, request.address);
-    let control_id = controls.find_or_create(aws, &control_name, &comment).await?;
+    let control_id = Box::pin(controls.find_or_create(aws, &control_name, &comment)).await?;
     // The bucket policy does not depend on the distribution: it is read while CloudFront creates
     // it, and written with the distribution's statement once its ARN is known.
     let edit = bucket_policy::Edit::begin(&settings.origin_bucket).await;
-    let (policy, created) =
-        futures::join!(edit.current(aws), create_distribution(aws, request, &settings, &comment, &control_id));
+    // The calls before the wait are boxed: a create waits minutes for the deployment, and the
+    // future held all that time is only as large as its largest step kept inline (19 KB unboxed).
+    let (policy, created) = Box::pin(async {
+        futures::join!(edit.current(aws), create_distribution(aws, request, &settings, &comment, &control_id))
+    })
+    .await;
     let created = created?;
     let policy = policy.map_err(|error| created_but(error, &created.id))?;
-    edit.grant(aws, policy.as_deref(), &created.id, &created.arn)
+    Box::pin(edit.grant(aws, policy.as_deref(), &created.id, &created.arn))
         .await
         .map_err(|error| created_but(error, &created.id))?;
     drop(edit);
     let created = if settings.wait && created.status != DEPLOYED {
-        wait_until_deployed(aws, request.address, &created.id, FIRST_POLL, progress).await?
+        Box::pin(wait_until_deployed(aws, request.address, &created.id, FIRST_POLL, progress)).await?
     } else {
         created
     };
