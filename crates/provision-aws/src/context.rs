@@ -359,7 +359,9 @@ impl AwsContext {
                 aws_sdk_route53::config::Builder::from(&self.config).interceptor(self.observer(Service::Route53));
             if self.endpoint.as_deref().is_some_and(|endpoint| endpoint.starts_with("http://")) {
                 // The emulator's record values need rewriting before the SDK reads them.
-                config = config.http_client(crate::route53_emulator::CdataAsText::new());
+                config = config.http_client(crate::route53_emulator::CdataAsText::around(
+                    aws_smithy_runtime_api::client::http::SharedHttpClient::new(self.http_client.clone()),
+                ));
             }
             aws_sdk_route53::Client::from_conf(config.build())
         })

@@ -27,7 +27,13 @@ pub struct CdataAsText {
 
 impl CdataAsText {
     pub fn new() -> CdataAsText {
-        CdataAsText { inner: aws_smithy_http_client::Builder::new().build_http() }
+        CdataAsText::around(aws_smithy_http_client::Builder::new().build_http())
+    }
+
+    /// The rewriting on top of `inner` (the run's shared client, so Route 53 calls count against its
+    /// cap like every other).
+    pub fn around(inner: SharedHttpClient) -> CdataAsText {
+        CdataAsText { inner }
     }
 }
 

@@ -362,12 +362,12 @@ async fn describe_many(logs: &Client, names: &[&str]) -> Result<BTreeMap<String,
     for prefix in prefixes {
         // Paged by hand: the SDK's paginator is a stream with a channel of its own (~11 KB), and a
         // create reads its group back through here, so an apply had hundreds of them at once.
-        let (mut next_token, mut previous): (Option<String>, Option<String>) = (None, None);
+        let mut token: Option<String> = None;
         loop {
             let page = logs
                 .describe_log_groups()
                 .log_group_name_prefix(&prefix)
-                .set_next_token(next_token.take())
+                .set_next_token(token.clone())
                 .send()
                 .await
                 .map_err(|error| crate::aws_error("DescribeLogGroups", error))?;
@@ -376,12 +376,9 @@ async fn describe_many(logs: &Client, names: &[&str]) -> Result<BTreeMap<String,
                     groups.insert(name.to_string(), group.clone());
                 }
             }
-            // As the SDK's paginator does: no token, an empty one or the same one again ends it.
+            // As the SDK's paginator does: no token, an empty one or the one just sent ends it.
             match page.next_token() {
-                Some(token) if !token.is_empty() && Some(token) != previous.as_deref() => {
-                    previous = Some(token.to_string());
-                    next_token = previous.clone();
-                }
+                Some(next) if !next.is_empty() && Some(next) != token.as_deref() => token = Some(next.to_string()),
                 _ => break,
             }
         }
