@@ -1,7 +1,7 @@
 //! Renames without replacement (`[[moved]]`), forced replacements (`--replace`), and drift checks
 //! (`provision drift`, `plan --refresh-only`), against the emulator.
 
-use crate::support::{block_on, elbv2, s3, Project};
+use crate::support::{block_on, elbv2, iam, s3, Project};
 
 fn bucket_exists(bucket: &str) -> bool {
     block_on(async { s3().head_bucket().bucket(bucket).send().await.is_ok() })
@@ -161,5 +161,52 @@ fn drift_reports_changes_made_outside_and_refresh_only_accepts_them() {
     project.run(&["drift"]).code(0).stdout_has("No drift.");
     // The stack file still says no versioning: a normal plan now changes it back.
     project.run(&["plan"]).success().stdout_has("versioning: true -> false");
+    project.run(&["destroy", "--auto-approve"]).success();
+}
+
+/// From 32 roles a refresh reads them by the account's two listings instead of two calls each
+/// (crates/provision-aws/src/drivers/iam_role): what it sees must be what the calls one by one see.
+#[test]
+fn drift_on_one_of_many_roles_is_found_when_they_are_read_by_the_account_listings() {
+    let mut stack = String::from("[stack]\nname = \"{name}\"\n\n");
+    for i in 0..34 {
+        stack.push_str(&format!("[iam_role.r{i}]\nservice = \"ecs-tasks.amazonaws.com\"\n"));
+        if i == 3 {
+            stack.push_str("description = \"Runs the API\"\ntags = { team = \"web\" }\n");
+            stack.push_str("managed_policies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\n");
+            stack.push_str("inline_policy = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}'\n");
+        }
+        stack.push('\n');
+    }
+    let project = Project::new("iam", &stack).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["drift"]).code(0).stdout_has("No drift.");
+
+    let role = format!("{}-r3", project.stack_name);
+    block_on(async {
+        let iam = iam();
+        iam.update_role().role_name(&role).description("Changed by hand").send().await.expect("description");
+        iam.detach_role_policy()
+            .role_name(&role)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await
+            .expect("detach");
+        iam.delete_role_policy().role_name(&role).policy_name("provision").send().await.expect("inline");
+        let tag = aws_sdk_iam::types::Tag::builder().key("team").value("data").build().expect("tag");
+        iam.tag_role().role_name(&role).tags(tag).send().await.expect("tag");
+        iam.delete_role().role_name(format!("{}-r20", project.stack_name)).send().await.expect("delete");
+    });
+    project
+        .run(&["drift"])
+        .code(2)
+        .stdout_has("! iam_role.r3")
+        .stdout_has("description: \"Runs the API\" -> \"Changed by hand\"")
+        .stdout_has("team: \"web\" -> \"data\"")
+        .stdout_has("ReadOnlyAccess")
+        .stdout_has("inline_policy")
+        .stdout_has("iam_role.r20");
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["drift"]).code(0).stdout_has("No drift.");
     project.run(&["destroy", "--auto-approve"]).success();
 }

@@ -190,6 +190,9 @@ impl AwsDriver for RoleDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
+        if resources.len() >= LISTING_FROM {
+            return read_by_listing(aws, resources).await;
+        }
         let reads: Vec<_> = resources.iter().map(|resource| move || read_role(aws.iam(), resource)).collect();
         aws.limiter(crate::Service::Iam).all(reads).await
     }
@@ -277,9 +280,17 @@ impl AwsDriver for RoleDriver {
 }
 
 /// 2 requests per role, 3 when the state holds an inline policy; all at once.
+/// From this many roles in one read, the account's two role listings (1,000 roles a page) read
+/// them all, instead of two or three calls per role: IAM's read quotas are low, and a stack of many
+/// roles would spend most of its refresh on them. Fewer roles are read one by one, so a small stack
+/// in an account of thousands of roles does not page through all of them.
+const LISTING_FROM: usize = 32;
+
+/// One role read by itself: `GetRole` (the trust policy, description and tags) alongside the
+/// attached policies and, when one was applied, the inline policy.
 async fn read_role(iam: &Client, resource: &ExistingResource<'_>) -> Result<Option<Observed>, DriverError> {
     let name = resource.id;
-    let with_inline = resource.inputs.get("inline_policy").is_some_and(|policy| !policy.is_null());
+    let with_inline = wants_inline(resource);
     let inline = async {
         if with_inline {
             role_api::inline_policy(iam, name).await.map(Some)
@@ -290,18 +301,85 @@ async fn read_role(iam: &Client, resource: &ExistingResource<'_>) -> Result<Opti
     let (role, policies, inline) =
         futures::join!(role_api::get(iam, name), role_api::attached_policies(iam, name), inline);
     let Some(role) = role? else { return Ok(None) };
-    let mut policies = match policies {
+    let policies = match policies {
         // Deleted between the calls.
         Err(error) if role_api::is_missing(&error) => return Ok(None),
         other => other?,
     };
+    let seen = Seen { role: &role, tags: tag_map(&role), policies, inline: inline? };
+    Ok(Some(observed(resource, seen)))
+}
+
+/// Many roles from the account's listings: `GetAccountAuthorizationDetails` (trust policy, tags,
+/// attached and inline policies) alongside `ListRoles` (the description, which the details lack).
+/// A role one listing has and the other not (made or deleted between them) is read by itself, and
+/// so is every role when the credentials may not list the account's roles.
+async fn read_by_listing(
+    aws: &AwsContext,
+    resources: &[ExistingResource<'_>],
+) -> Vec<Result<Option<Observed>, DriverError>> {
+    let iam = aws.iam();
+    let (mut details, mut roles) = match futures::try_join!(role_api::account_details(iam), role_api::all_roles(iam)) {
+        Ok(listed) => listed,
+        // Credentials allowed to read the stack's roles but not to list the account's: one by one.
+        Err(error) if error.code_is("AccessDenied") => {
+            let reads: Vec<_> = resources.iter().map(|resource| move || read_role(iam, resource)).collect();
+            return aws.limiter(crate::Service::Iam).all(reads).await;
+        }
+        Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
+    };
+    let reads: Vec<_> = resources
+        .iter()
+        .map(|resource| {
+            let listed = (roles.remove(resource.id), details.remove(resource.id));
+            move || async move {
+                match listed {
+                    (None, None) => Ok(None),
+                    (Some(role), Some(detail)) => {
+                        let inline = wants_inline(resource).then(|| role_api::inline_from_details(&detail));
+                        let seen = Seen {
+                            role: &role,
+                            tags: detail
+                                .tags()
+                                .iter()
+                                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
+                                .collect(),
+                            policies: role_api::attached_from_details(&detail),
+                            inline,
+                        };
+                        Ok(Some(observed(resource, seen)))
+                    }
+                    _ => read_role(iam, resource).await,
+                }
+            }
+        })
+        .collect();
+    aws.limiter(crate::Service::Iam).all(reads).await
+}
+
+fn wants_inline(resource: &ExistingResource<'_>) -> bool {
+    resource.inputs.get("inline_policy").is_some_and(|policy| !policy.is_null())
+}
+
+/// What was read of one role, however it was read.
+struct Seen<'a> {
+    /// Its name, ARN, trust policy and description.
+    role: &'a Role,
+    tags: BTreeMap<String, String>,
+    policies: Vec<String>,
+    /// provision's inline policy, when one was applied (`Some(None)`: it is gone).
+    inline: Option<Option<String>>,
+}
+
+fn observed(resource: &ExistingResource<'_>, seen: Seen<'_>) -> Observed {
+    let Seen { role, tags, mut policies, inline } = seen;
     policies.sort();
     let mut inputs = JsonMap::new();
     inputs.insert("name".into(), role.role_name().into());
     let service = role.assume_role_policy_document().and_then(policy_document::trusted_service);
     inputs.insert("service".into(), service.map(Json::String).unwrap_or(Json::Null));
     inputs.insert("managed_policies".into(), policies.into_iter().map(Json::String).collect());
-    if let Some(inline) = inline? {
+    if let Some(inline) = inline {
         inputs.insert("inline_policy".into(), inline.map(Json::String).unwrap_or(Json::Null));
     }
     // A missing description is reported only against one that was applied: an unset field
@@ -315,8 +393,8 @@ async fn read_role(iam: &Client, resource: &ExistingResource<'_>) -> Result<Opti
         }
         None => {}
     }
-    inputs.insert("tags".into(), user_tags(&tag_map(&role)));
-    Ok(Some(Observed { id: role.role_name().to_string(), inputs, attributes: attributes(&role) }))
+    inputs.insert("tags".into(), user_tags(&tags));
+    Observed { id: role.role_name().to_string(), inputs, attributes: attributes(role) }
 }
 
 /// IAM refuses to delete a role that still has policies or instance profiles.

@@ -1,9 +1,10 @@
 //! The IAM calls for a role, each naming its operation when it fails. IAM has no batch reads: a
-//! role is one `GetRole` (which carries its tags) plus one listing per kind of policy.
+//! role is one `GetRole` (which carries its tags) plus one listing per kind of policy, or, for many
+//! roles at once, the account's two listings of every role.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_iam::types::{Role, Tag};
+use aws_sdk_iam::types::{EntityType, Role, RoleDetail, Tag};
 use aws_sdk_iam::Client;
 
 use super::policy_document;
@@ -37,6 +38,79 @@ pub(super) async fn get(iam: &Client, name: &str) -> Result<Option<Role>, Driver
         Ok(output) => Ok(output.role().cloned()),
         Err(error) => missing_is_none(crate::aws_error("GetRole", error)),
     }
+}
+
+/// Every role in the account with its tags and policies, by name (`GetAccountAuthorizationDetails`
+/// filtered to roles, 1,000 a page). The details carry no description: see [`all_roles`].
+pub(super) async fn account_details(iam: &Client) -> Result<HashMap<String, RoleDetail>, DriverError> {
+    let mut details = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let marker_sent = marker.take();
+        let page = iam
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .max_items(LISTING_PAGE)
+            .set_marker(marker_sent.clone())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("GetAccountAuthorizationDetails", error))?;
+        marker = next_marker(page.is_truncated(), page.marker(), marker_sent.as_deref());
+        for detail in page.role_detail_list.unwrap_or_default() {
+            if let Some(name) = detail.role_name.clone() {
+                details.insert(name, detail);
+            }
+        }
+        if marker.is_none() {
+            return Ok(details);
+        }
+    }
+}
+
+/// Every role in the account, by name (`ListRoles`, 1,000 a page): name, ARN, trust policy and
+/// description, but not the tags, which only `GetRole` and the account details carry.
+pub(super) async fn all_roles(iam: &Client) -> Result<HashMap<String, Role>, DriverError> {
+    let mut roles = HashMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let marker_sent = marker.take();
+        let page = iam
+            .list_roles()
+            .max_items(LISTING_PAGE)
+            .set_marker(marker_sent.clone())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ListRoles", error))?;
+        marker = next_marker(page.is_truncated(), page.marker(), marker_sent.as_deref());
+        for role in page.roles {
+            roles.insert(role.role_name.clone(), role);
+        }
+        if marker.is_none() {
+            return Ok(roles);
+        }
+    }
+}
+
+/// The most items IAM returns in one page of a listing.
+const LISTING_PAGE: i32 = 1000;
+
+/// The marker of the next page: none when the listing is complete, or when IAM answers the marker
+/// just sent (as the SDK's paginators stop on a repeated token, instead of asking forever).
+fn next_marker(truncated: bool, marker: Option<&str>, sent: Option<&str>) -> Option<String> {
+    marker.filter(|next| truncated && !next.is_empty() && Some(*next) != sent).map(str::to_string)
+}
+
+/// The ARNs of the managed policies attached to a role, from its account details.
+pub(super) fn attached_from_details(detail: &RoleDetail) -> Vec<String> {
+    detail.attached_managed_policies().iter().filter_map(|policy| policy.policy_arn().map(str::to_string)).collect()
+}
+
+/// provision's inline policy in canonical JSON, from a role's account details, as [`inline_policy`]
+/// reads it.
+pub(super) fn inline_from_details(detail: &RoleDetail) -> Option<String> {
+    let policy = detail.role_policy_list().iter().find(|policy| policy.policy_name() == Some(INLINE_POLICY_NAME))?;
+    let document = policy.policy_document().unwrap_or_default();
+    Some(policy_document::canonical(document).unwrap_or_else(|| document.to_string()))
 }
 
 pub(super) async fn attached_policies(iam: &Client, name: &str) -> Result<Vec<String>, DriverError> {
@@ -199,4 +273,85 @@ fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, DriverError> {
         .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect::<Result<_, _>>()
         .map_err(|error| DriverError::invalid(format!("invalid role tag: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
+    use aws_sdk_iam::operation::list_roles::ListRolesOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, PolicyDetail};
+    use aws_smithy_mocks::mock;
+
+    fn detail(name: &str) -> RoleDetail {
+        RoleDetail::builder()
+            .role_name(name)
+            .attached_managed_policies(
+                AttachedPolicy::builder().policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess").build(),
+            )
+            .role_policy_list(
+                PolicyDetail::builder()
+                    .policy_name(INLINE_POLICY_NAME)
+                    .policy_document("%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn role(name: &str) -> Role {
+        Role::builder()
+            .role_name(name)
+            .path("/")
+            .role_id(format!("ID{name}"))
+            .arn(format!("arn:aws:iam::1:role/{name}"))
+            .create_date(aws_smithy_types::DateTime::from_secs(0))
+            .build()
+            .expect("a role")
+    }
+
+    /// Both account listings read every page, by IAM's `Marker`, and stop when IAM answers the
+    /// marker just sent. Tested with the SDK's mocks because the emulator answers in one page.
+    #[tokio::test]
+    async fn the_account_listings_read_every_page_and_stop_at_a_repeated_marker() {
+        let details = |names: &[&str], marker: Option<&str>| {
+            GetAccountAuthorizationDetailsOutput::builder()
+                .set_role_detail_list(Some(names.iter().map(|name| detail(name)).collect()))
+                .is_truncated(marker.is_some())
+                .set_marker(marker.map(String::from))
+                .build()
+        };
+        let first = mock!(Client::get_account_authorization_details)
+            .match_requests(|request| request.marker().is_none() && request.filter() == [EntityType::Role])
+            .then_output(move || details(&["a", "b"], Some("m1")));
+        let second = mock!(Client::get_account_authorization_details)
+            .match_requests(|request| request.marker() == Some("m1"))
+            .then_output(move || details(&["c"], Some("m1")));
+        let roles_first =
+            mock!(Client::list_roles).match_requests(|request| request.marker().is_none()).then_output(|| {
+                ListRolesOutput::builder().roles(role("a")).is_truncated(true).marker("r1").build().expect("a page")
+            });
+        let roles_second = mock!(Client::list_roles)
+            .match_requests(|request| request.marker() == Some("r1"))
+            .then_output(|| ListRolesOutput::builder().roles(role("c")).is_truncated(false).build().expect("a page"));
+        let rules = [&first, &second, &roles_first, &roles_second];
+        let iam = mock_client!(aws_sdk_iam, rules.iter().copied());
+
+        let found = account_details(&iam).await.expect("details");
+        let mut names: Vec<&str> = found.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(attached_from_details(&found["c"]), ["arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+        // URL-encoded as IAM answers it, canonical as the stack file's `inline_policy` is compared.
+        assert_eq!(inline_from_details(&found["c"]).as_deref(), Some(r#"{"Statement":[],"Version":"2012-10-17"}"#));
+        assert_eq!(inline_from_details(&RoleDetail::builder().role_name("d").build()), None);
+
+        let roles = all_roles(&iam).await.expect("roles");
+        let mut names: Vec<&str> = roles.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            (first.num_calls(), second.num_calls(), roles_first.num_calls(), roles_second.num_calls()),
+            (1, 1, 1, 1)
+        );
+    }
 }
