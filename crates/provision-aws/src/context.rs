@@ -142,7 +142,7 @@ impl AwsContext {
     pub async fn connect(options: &ConnectOptions) -> anyhow::Result<AwsContext> {
         let endpoint =
             options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()));
-        let http_client = crate::http_client::capped();
+        let http_client = crate::http_client::capped()?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client.clone());
         if let Some(region) = &options.region {
             loader = loader.region(Region::new(region.clone()));

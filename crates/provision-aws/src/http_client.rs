@@ -24,12 +24,33 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Semaphore;
 
-/// The most HTTP requests in flight at once, over all services.
+/// The most HTTP requests in flight at once, over all services, unless [`MOST_IN_FLIGHT_VARIABLE`]
+/// says otherwise.
 pub const MOST_IN_FLIGHT: usize = 256;
 
-/// The SDK's default HTTPS client behind one cap of [`MOST_IN_FLIGHT`] requests.
-pub fn capped() -> Capped {
-    Capped::new(sdk_default(), MOST_IN_FLIGHT)
+/// The environment variable that sets the cap: more requests at once for fewer round trips on a
+/// large stack, at about 50 KB of memory each.
+pub const MOST_IN_FLIGHT_VARIABLE: &str = "PROVISION_MAX_REQUESTS";
+
+/// The SDK's default HTTPS client behind one cap of [`MOST_IN_FLIGHT`] requests (or what
+/// [`MOST_IN_FLIGHT_VARIABLE`] says).
+pub fn capped() -> anyhow::Result<Capped> {
+    let most = most_in_flight(std::env::var(MOST_IN_FLIGHT_VARIABLE).ok().as_deref())?;
+    Ok(Capped::new(sdk_default(), most))
+}
+
+/// The cap a value of [`MOST_IN_FLIGHT_VARIABLE`] sets; unset or empty is the default.
+fn most_in_flight(value: Option<&str>) -> anyhow::Result<usize> {
+    match value.map(str::trim).filter(|value| !value.is_empty()) {
+        None => Ok(MOST_IN_FLIGHT),
+        Some(text) => match text.parse::<usize>() {
+            Ok(most) if most >= 1 => Ok(most),
+            _ => anyhow::bail!(
+                "{MOST_IN_FLIGHT_VARIABLE}={text:?} is not a number of requests: give a whole number of at least 1 \
+                 (the default is {MOST_IN_FLIGHT}), or unset it"
+            ),
+        },
+    }
 }
 
 /// What `aws-smithy-runtime` builds when no client is given (`default_https_client`).
@@ -94,6 +115,17 @@ impl HttpConnector for Connector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cap_comes_from_the_environment_and_a_bad_value_names_the_variable() {
+        assert_eq!(most_in_flight(None).unwrap(), MOST_IN_FLIGHT);
+        assert_eq!(most_in_flight(Some(" ")).unwrap(), MOST_IN_FLIGHT);
+        assert_eq!(most_in_flight(Some("512")).unwrap(), 512);
+        for bad in ["0", "-3", "many"] {
+            let message = most_in_flight(Some(bad)).unwrap_err().to_string();
+            assert!(message.contains("PROVISION_MAX_REQUESTS") && message.contains(bad), "{message}");
+        }
+    }
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
     use aws_smithy_types::body::SdkBody;

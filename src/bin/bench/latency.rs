@@ -6,6 +6,7 @@
 //! The seeds' way of deploying the static site, a sequential AWS CLI script, runs through the same
 //! proxy in the same run, as the baseline.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -98,6 +99,17 @@ fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration) {
         provision_proxy::critical_chain(&figure.spans).iter().map(|span| short_operation(&span.operation)).collect();
     if !chain.is_empty() {
         println!("      chain: {}", chain.join(" → "));
+    }
+    // Where the requests went: the operations that made most of them.
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for span in &figure.spans {
+        *counts.entry(short_operation(&span.operation)).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if counts.len() > 1 {
+        let most: Vec<String> = counts.iter().take(8).map(|(operation, n)| format!("{operation} {n}")).collect();
+        println!("      most requests: {}", most.join(", "));
     }
 }
 
