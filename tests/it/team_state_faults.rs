@@ -98,7 +98,9 @@ fn a_reset_after_a_stored_lock_write_is_recognised_by_the_lock_id() {
 #[test]
 fn a_lock_renewal_that_fails_finishes_what_is_in_flight_and_stops() {
     let faults = Faults::start();
-    faults.proxy.set_latency(Duration::from_millis(20));
+    // Every request 50 ms late, so 30 buckets one at a time take several seconds: the run outlasts
+    // the first failed renewal however fast the emulator is (at 20 ms it once finished first).
+    faults.proxy.set_latency(Duration::from_millis(50));
     // A short lease, renewed every 2 s; long enough that a busy emulator answers a renewal in time.
     let team = team_behind(&faults, "frenew", 30, "lock_ttl = \"6s\"");
     let mut run = Running::start(&team.a, &["apply", "--auto-approve", "--parallelism", "1"], &[]);
