@@ -115,6 +115,11 @@ impl HttpConnector for Connector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+    use aws_smithy_types::body::SdkBody;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     #[test]
     fn the_cap_comes_from_the_environment_and_a_bad_value_names_the_variable() {
@@ -126,11 +131,6 @@ mod tests {
             assert!(message.contains("PROVISION_MAX_REQUESTS") && message.contains(bad), "{message}");
         }
     }
-    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
-    use aws_smithy_types::body::SdkBody;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     /// A server that answers every request after 50 ms and counts how many it holds at once.
     #[derive(Debug, Clone, Default)]

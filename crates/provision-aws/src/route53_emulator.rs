@@ -19,7 +19,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 
-/// A plain-HTTP client whose answers have their CDATA sections rewritten as text.
+/// An HTTP client whose answers have their CDATA sections rewritten as text: a plain-HTTP one of
+/// its own ([`CdataAsText::new`], for tests) or the run's shared one ([`CdataAsText::around`]).
 #[derive(Debug, Clone)]
 pub struct CdataAsText {
     inner: SharedHttpClient,

@@ -191,10 +191,10 @@ impl AwsDriver for RoleDriver {
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
         if resources.len() >= LISTING_FROM {
-            return read_by_listing(aws, resources).await;
+            read_by_listing(aws, resources).await
+        } else {
+            read_one_by_one(aws, resources).await
         }
-        let reads: Vec<_> = resources.iter().map(|resource| move || read_role(aws.iam(), resource)).collect();
-        aws.limiter(crate::Service::Iam).all(reads).await
     }
 
     async fn create(
@@ -272,19 +272,28 @@ impl AwsDriver for RoleDriver {
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let Some(role) = role_api::get(aws.iam(), intended_id).await? else { return Ok(None) };
-        let tags = tag_map(&role);
+        let tags = tag_map(role.tags());
         let address = address.to_string();
         let ours = tags.get("provision:stack") == Some(&stack.name) && tags.get("provision:address") == Some(&address);
         Ok(ours.then(|| intended_id.to_string()))
     }
 }
 
-/// 2 requests per role, 3 when the state holds an inline policy; all at once.
 /// From this many roles in one read, the account's two role listings (1,000 roles a page) read
 /// them all, instead of two or three calls per role: IAM's read quotas are low, and a stack of many
 /// roles would spend most of its refresh on them. Fewer roles are read one by one, so a small stack
 /// in an account of thousands of roles does not page through all of them.
 const LISTING_FROM: usize = 32;
+
+/// Each role by itself, all at once (as the IAM limit allows): 2 requests per role, 3 when the
+/// state holds an inline policy.
+async fn read_one_by_one(
+    aws: &AwsContext,
+    resources: &[ExistingResource<'_>],
+) -> Vec<Result<Option<Observed>, DriverError>> {
+    let reads: Vec<_> = resources.iter().map(|resource| move || read_role(aws.iam(), resource)).collect();
+    aws.limiter(crate::Service::Iam).all(reads).await
+}
 
 /// One role read by itself: `GetRole` (the trust policy, description and tags) alongside the
 /// attached policies and, when one was applied, the inline policy.
@@ -306,7 +315,7 @@ async fn read_role(iam: &Client, resource: &ExistingResource<'_>) -> Result<Opti
         Err(error) if role_api::is_missing(&error) => return Ok(None),
         other => other?,
     };
-    let seen = Seen { role: &role, tags: tag_map(&role), policies, inline: inline? };
+    let seen = Seen { role: &role, tags: tag_map(role.tags()), policies, inline: inline? };
     Ok(Some(observed(resource, seen)))
 }
 
@@ -322,10 +331,7 @@ async fn read_by_listing(
     let (mut details, mut roles) = match futures::try_join!(role_api::account_details(iam), role_api::all_roles(iam)) {
         Ok(listed) => listed,
         // Credentials allowed to read the stack's roles but not to list the account's: one by one.
-        Err(error) if error.code_is("AccessDenied") => {
-            let reads: Vec<_> = resources.iter().map(|resource| move || read_role(iam, resource)).collect();
-            return aws.limiter(crate::Service::Iam).all(reads).await;
-        }
+        Err(error) if error.code_is("AccessDenied") => return read_one_by_one(aws, resources).await,
         Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
     };
     let reads: Vec<_> = resources
@@ -339,11 +345,7 @@ async fn read_by_listing(
                         let inline = wants_inline(resource).then(|| role_api::inline_from_details(&detail));
                         let seen = Seen {
                             role: &role,
-                            tags: detail
-                                .tags()
-                                .iter()
-                                .map(|tag| (tag.key().to_string(), tag.value().to_string()))
-                                .collect(),
+                            tags: tag_map(detail.tags()),
                             policies: role_api::attached_from_details(&detail),
                             inline,
                         };
@@ -421,8 +423,8 @@ fn attributes(role: &Role) -> JsonMap {
     attributes
 }
 
-fn tag_map(role: &Role) -> BTreeMap<String, String> {
-    role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect()
+fn tag_map(tags: &[aws_sdk_iam::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect()
 }
 
 /// Roles tagged `provision:stack = stack`, as (ARN, tags). Only roles whose name starts with the
