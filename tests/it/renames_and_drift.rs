@@ -1,7 +1,7 @@
 //! Renames without replacement (`[[moved]]`), forced replacements (`--replace`), and drift checks
 //! (`provision drift`, `plan --refresh-only`), against the emulator.
 
-use crate::support::{block_on, elbv2, iam, s3, Project};
+use crate::support::{block_on, cloudfront, ecr, elbv2, iam, logs, s3, Project};
 
 fn bucket_exists(bucket: &str) -> bool {
     block_on(async { s3().head_bucket().bucket(bucket).send().await.is_ok() })
@@ -206,6 +206,80 @@ fn drift_on_one_of_many_roles_is_found_when_they_are_read_by_the_account_listing
         .stdout_has("ReadOnlyAccess")
         .stdout_has("inline_policy")
         .stdout_has("iam_role.r20");
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["drift"]).code(0).stdout_has("No drift.");
+    project.run(&["destroy", "--auto-approve"]).success();
+}
+
+/// A refresh reads tags, versioning and the origin bucket's policy alongside the listings, by the
+/// ARNs and names the state recorded (crates/provision-aws/src/concurrency.rs, `Limiter::alongside`),
+/// and keeps an early answer only for what the listing shows: changes made by hand are all seen,
+/// resources deleted by hand show as gone, and a state that recorded no ARN (`log_group.legacy`
+/// here) is read the old way, after the listing. (An ARN that changed under the same name, the
+/// other reason to read again, cannot happen in the emulator, whose ARNs follow the names.)
+#[test]
+fn drift_is_found_when_the_reads_run_alongside_the_listings() {
+    let stack = "[stack]\nname = \"{name}\"\n\n\
+        [s3_bucket.site]\nforce_destroy = true\n\n[s3_bucket.spare]\n\n\
+        [cloudfront_distribution.cdn]\norigin_bucket = \"${s3_bucket.site.name}\"\nwait = false\ntags = { team = \"web\" }\n\n\
+        [log_group.api]\ntags = { team = \"web\" }\n\n[log_group.legacy]\ntags = { team = \"web\" }\n\n[log_group.worker]\n\n\
+        [ecr_repository.app]\nforce_destroy = true\ntags = { team = \"web\" }\n\n[ecr_repository.old]\nforce_destroy = true\n";
+    let project = Project::new("aln", stack).with_emulator();
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["drift"]).code(0).stdout_has("No drift.");
+
+    // A state from before ARNs were recorded, for one of the groups.
+    let mut state = project.state();
+    let attributes = state["resources"]["log_group.legacy"]["attributes"].as_object_mut().expect("attributes");
+    assert!(attributes.remove("arn").is_some(), "the state records the group's ARN");
+    std::fs::write(project.state_path(), serde_json::to_string_pretty(&state).expect("json")).expect("write state");
+    let distribution = state["resources"]["cloudfront_distribution.cdn"]["attributes"]["arn"]
+        .as_str()
+        .expect("the distribution's ARN")
+        .to_string();
+
+    let name = |suffix: &str| format!("{}-{suffix}", project.stack_name);
+    let group = |suffix: &str| format!("/provision/{}/{suffix}", project.stack_name);
+    block_on(async {
+        let logs = logs();
+        for suffix in ["api", "legacy"] {
+            let found = logs.describe_log_groups().log_group_name_prefix(group(suffix)).send().await.expect("describe");
+            let arn = found.log_groups()[0].log_group_arn().expect("arn").trim_end_matches(":*").to_string();
+            logs.tag_resource().resource_arn(arn).tags("team", "data").send().await.expect("tag the group");
+        }
+        logs.delete_log_group().log_group_name(group("worker")).send().await.expect("delete the group");
+        let ecr = ecr();
+        let repository = ecr.describe_repositories().repository_names(name("app")).send().await.expect("describe");
+        let arn = repository.repositories()[0].repository_arn().expect("arn").to_string();
+        let tag = aws_sdk_ecr::types::Tag::builder().key("team").value("data").build().expect("tag");
+        ecr.tag_resource().resource_arn(arn).tags(tag).send().await.expect("tag the repository");
+        ecr.delete_repository().repository_name(name("old")).force(true).send().await.expect("delete the repository");
+        let s3 = s3();
+        let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        s3.put_bucket_versioning().bucket(name("site")).versioning_configuration(on).send().await.expect("versioning");
+        s3.delete_bucket_policy().bucket(name("site")).send().await.expect("remove the policy");
+        s3.delete_bucket().bucket(name("spare")).send().await.expect("delete the bucket");
+        let tag = aws_sdk_cloudfront::types::Tag::builder().key("team").value("data").build().expect("tag");
+        let tags = aws_sdk_cloudfront::types::Tags::builder().items(tag).build();
+        cloudfront().tag_resource().resource(distribution).tags(tags).send().await.expect("tag the distribution");
+    });
+
+    let drift = project.run(&["drift"]).code(2);
+    let drift = drift
+        .stdout_has("! log_group.api")
+        .stdout_has("! log_group.legacy")
+        .stdout_has("! ecr_repository.app")
+        .stdout_has("! s3_bucket.site")
+        .stdout_has("versioning: false -> true")
+        .stdout_has("! cloudfront_distribution.cdn")
+        .stdout_has("bucket_access: true -> false")
+        .stdout_has("log_group.worker")
+        .stdout_has("ecr_repository.old")
+        .stdout_has("s3_bucket.spare");
+    let text = &drift.stdout;
+    assert_eq!(text.matches("team: \"web\" -> \"data\"").count(), 4, "four tags changed by hand:\n{text}");
     project.run(&["apply", "--auto-approve"]).success();
     project.run(&["drift"]).code(0).stdout_has("No drift.");
     project.run(&["destroy", "--auto-approve"]).success();

@@ -126,6 +126,35 @@ impl Limiter {
         futures::stream::iter(gated).buffered(MAXIMUM as usize).collect().await
     }
 
+    /// Runs `listing` (what exists) and, alongside it under this limit, the reads a refresh can make
+    /// from what the state recorded (an ARN, a name): a resource's tags need not wait for the listing
+    /// to name it, so a refresh takes one round trip less, and no wait on a listing's pages. `None`
+    /// for a resource whose read needs the listing. The caller keeps an early answer only for what
+    /// the listing shows under the same identifier, and reads again otherwise.
+    pub async fn alongside<L, M, F>(
+        &self,
+        listing: L,
+        early: impl IntoIterator<Item = Option<M>>,
+    ) -> (L::Output, Vec<Option<F::Output>>)
+    where
+        L: Future,
+        M: FnOnce() -> F,
+        F: Future,
+    {
+        let early: Vec<_> = early
+            .into_iter()
+            .map(|read| {
+                move || async move {
+                    match read {
+                        Some(make) => Some(make().await),
+                        None => None,
+                    }
+                }
+            })
+            .collect();
+        tokio::join!(listing, self.all(early))
+    }
+
     /// Makes and runs one call once there is a place for it.
     pub async fn run<F: Future>(&self, make: impl FnOnce() -> F) -> F::Output {
         let _permit = self.acquire().await;
@@ -267,5 +296,28 @@ mod tests {
         assert!(is_throttling(400, br#"{"__type":"ThrottlingException","message":"slow"}"#));
         assert!(!is_throttling(400, br#"{"__type":"InvalidParameterException"}"#));
         assert!(!is_throttling(200, b"Throttling is a word in this document"));
+    }
+
+    /// The early reads start with the listing, not after it (a refresh waits one round trip, not
+    /// two), answer in the resources' order, and a resource without one gets `None`.
+    #[tokio::test(start_paused = true)]
+    async fn reads_made_alongside_a_listing_start_with_it() {
+        let limiter = Limiter::new("test");
+        let started = tokio::time::Instant::now();
+        let listing = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            started.elapsed()
+        };
+        let early = ["a", "b", "c"].map(|name| {
+            (name != "b").then_some(move || async move {
+                let at = started.elapsed();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                (name, at)
+            })
+        });
+        let (listed_at, answers) = limiter.alongside(listing, early).await;
+        assert_eq!(listed_at, Duration::from_millis(100));
+        assert_eq!(answers, [Some(("a", Duration::ZERO)), None, Some(("c", Duration::ZERO))]);
+        assert_eq!(started.elapsed(), Duration::from_millis(100), "both took one round trip together");
     }
 }

@@ -6,7 +6,7 @@
 //! forever, as in the console's "Never expire".
 //!
 //! A refresh lists the groups by name prefix (one `DescribeLogGroups` per common prefix, not one per
-//! group) and reads each group's tags. Deleting a group deletes its events: `force_destroy = false`
+//! group) and, alongside the listing, reads each group's tags by the ARN the state recorded. Deleting a group deletes its events: `force_destroy = false`
 //! keeps a group that still holds log streams.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -164,19 +164,33 @@ impl AwsDriver for LogGroupDriver {
             return Vec::new();
         }
         let logs = aws.logs();
+        let limiter = aws.limiter(crate::Service::Logs);
         let names: Vec<&str> = resources.iter().map(|resource| resource.id).collect();
-        let mut groups = match describe_many(logs, &names).await {
+        // The tags are read alongside the listing, by the ARN the state recorded: the listing takes
+        // a round trip per 50 groups, one after another, and the tags need not wait for its pages.
+        let early_tags =
+            resources.iter().map(|resource| recorded_arn(resource).map(|arn| move || list_tags(logs, arn)));
+        let (listing, early_tags) = limiter.alongside(describe_many(logs, &names), early_tags).await;
+        let mut groups = match listing {
             Ok(groups) => groups,
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
         let reads: Vec<_> = resources
             .iter()
-            .map(|resource| {
+            .zip(early_tags)
+            .map(|(resource, tags)| {
                 let group = groups.remove(resource.id);
-                move || observe(logs, group)
+                // Tags read by the recorded ARN count only for the group listed under it, and only
+                // when they were answered; otherwise (no ARN recorded, an error, a group listed under
+                // another ARN) they are read again.
+                let listed_arn = group.as_ref().map(group_arn);
+                let tags = tags
+                    .and_then(Result::ok)
+                    .filter(|_| listed_arn.is_some() && listed_arn.as_deref() == recorded_arn(resource));
+                move || observe(logs, group, tags)
             })
             .collect();
-        aws.limiter(crate::Service::Logs).all(reads).await
+        limiter.all(reads).await
     }
 
     async fn create(
@@ -415,9 +429,23 @@ async fn list_tags(logs: &Client, arn: &str) -> Result<BTreeMap<String, String>,
     Ok(answer.tags().map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
 }
 
-async fn observe(logs: &Client, group: Option<LogGroup>) -> Result<Option<Observed>, DriverError> {
+/// The group's ARN as the state recorded it (`None` for a state written before it was).
+fn recorded_arn<'a>(resource: &ExistingResource<'a>) -> Option<&'a str> {
+    resource.attributes.get("arn").and_then(Json::as_str).filter(|arn| !arn.is_empty())
+}
+
+/// The group as listed, with its tags: `tags` when they were read already, else read now.
+async fn observe(
+    logs: &Client,
+    group: Option<LogGroup>,
+    tags: Option<BTreeMap<String, String>>,
+) -> Result<Option<Observed>, DriverError> {
     let Some(group) = group else { return Ok(None) };
-    let tags = match list_tags(logs, &group_arn(&group)).await {
+    let tags = match tags {
+        Some(tags) => Ok(tags),
+        None => list_tags(logs, &group_arn(&group)).await,
+    };
+    let tags = match tags {
         Ok(tags) => tags,
         // Deleted between the listing and the tags.
         Err(error) if error.code_is(NOT_FOUND) => return Ok(None),

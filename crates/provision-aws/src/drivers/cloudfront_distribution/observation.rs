@@ -2,7 +2,7 @@
 //!
 //! `ListDistributions` summaries carry the origins, behaviors, error responses, aliases, price
 //! class and certificate, so one paginated listing serves every distribution in the stack; only
-//! tags need a call per distribution. Fields a summary does not carry (`default_root_object`) and
+//! tags (and the origin bucket's policy) need a call per distribution, made alongside the listing. Fields a summary does not carry (`default_root_object`) and
 //! inputs that are not AWS state (`wait`, `origin_content`) are left out, so they never show as drift.
 
 use std::collections::{HashMap, HashSet};
@@ -85,7 +85,9 @@ impl Attributes {
     }
 }
 
-/// Reads every resource with one listing plus one tag read each.
+/// Reads every resource with one listing plus, alongside it, one tag read and one read of the origin
+/// bucket's policy each (by the ARN and bucket the state recorded; read again after the listing if
+/// the distribution is listed with another).
 pub(super) async fn read_many(
     aws: &AwsContext,
     stack: &StackInfo,
@@ -95,19 +97,54 @@ pub(super) async fn read_many(
         return Vec::new();
     }
     let wanted: HashSet<&str> = resources.iter().map(|resource| resource.id).collect();
-    let summaries = match list_summaries(aws, |summary| wanted.contains(summary.id()), wanted.len()).await {
+    let limiter = aws.limiter(crate::context::Service::CloudFront);
+    let listing = list_summaries(aws, |summary| wanted.contains(summary.id()), wanted.len());
+    let early = resources.iter().map(|resource| {
+        let (arn, bucket) = (recorded(resource.attributes, "arn"), recorded(resource.inputs, "origin_bucket"));
+        arn.map(|arn| move || read_extras(aws, arn, bucket.unwrap_or_default(), resource.id))
+    });
+    let (summaries, early) = limiter.alongside(listing, early).await;
+    let summaries = match summaries {
         Ok(found) => found.into_iter().map(|summary| (summary.id.clone(), summary)).collect::<HashMap<_, _>>(),
         Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
     };
     // Built up front (not in a `map` closure) so the future stays `Send` for any lifetimes.
     let reads: Vec<_> = resources
         .iter()
-        .map(|resource| {
+        .zip(early)
+        .map(|(resource, extras)| {
             let summary = summaries.get(resource.id);
-            move || observe(aws, stack, resource, summary)
+            let extras = extras.and_then(Result::ok).filter(|_| {
+                summary.is_some_and(|summary| {
+                    Some(summary.arn()) == recorded(resource.attributes, "arn")
+                        && s3_origin(summary.origins(), summary.default_cache_behavior())
+                            .and_then(|origin| bucket_from_domain(&origin.domain_name))
+                            == recorded(resource.inputs, "origin_bucket")
+                })
+            });
+            move || observe(aws, stack, resource, summary, extras)
         })
         .collect();
-    aws.limiter(crate::context::Service::CloudFront).all(reads).await
+    limiter.all(reads).await
+}
+
+/// A non-empty text the state recorded under `key`.
+fn recorded<'a>(map: &'a JsonMap, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())
+}
+
+/// What a read needs besides the listing: the distribution's tags, and whether its origin bucket's
+/// policy lets it in.
+type Extras = (Vec<(String, String)>, bool);
+
+async fn read_extras(aws: &AwsContext, arn: &str, bucket: &str, id: &str) -> Result<Extras, DriverError> {
+    futures::try_join!(current_tags(aws, arn), async {
+        if bucket.is_empty() {
+            Ok(false)
+        } else {
+            bucket_policy::allows(aws, bucket, id).await
+        }
+    })
 }
 
 /// The newest distribution whose comment is `comment`.
@@ -149,6 +186,7 @@ async fn observe(
     stack: &StackInfo,
     resource: &ExistingResource<'_>,
     summary: Option<&DistributionSummary>,
+    extras: Option<Extras>,
 ) -> Result<Option<Observed>, DriverError> {
     let Some(summary) = summary else { return Ok(None) };
     let mut inputs = observed_inputs(summary);
@@ -157,14 +195,13 @@ async fn observe(
         // `spa_fallback` says nothing about what was applied.
         inputs.remove("spa_fallback");
     }
-    let bucket = inputs.get("origin_bucket").and_then(Value::as_str).unwrap_or_default().to_string();
-    let (tags, access) = futures::try_join!(current_tags(aws, summary.arn()), async {
-        if bucket.is_empty() {
-            Ok(false)
-        } else {
-            bucket_policy::allows(aws, &bucket, &summary.id).await
+    let (tags, access) = match extras {
+        Some(extras) => extras,
+        None => {
+            let bucket = inputs.get("origin_bucket").and_then(Value::as_str).unwrap_or_default();
+            read_extras(aws, summary.arn(), bucket, &summary.id).await?
         }
-    })?;
+    };
     inputs.insert("tags".into(), Value::Object(user_tags(&tags)));
     // The bucket policy statement that lets this distribution read the bucket: someone removing it
     // breaks the site without touching the distribution, so it is drift like any other.

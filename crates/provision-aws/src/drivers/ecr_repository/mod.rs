@@ -160,19 +160,40 @@ impl AwsDriver for RepositoryDriver {
             return Vec::new();
         }
         let ecr = aws.ecr();
+        let limiter = aws.limiter(crate::Service::Ecr);
         let names: Vec<&str> = resources.iter().map(|resource| resource.id).collect();
-        let found: Vec<Result<Option<Repository>, DriverError>> = match repository_api::describe(ecr, &names).await {
-            Ok(mut repositories) => names.iter().map(|name| Ok(repositories.remove(*name))).collect(),
-            // ECR refuses the whole batch when one name is missing, without saying which.
-            Err(error) if repository_api::is_missing(&error) => {
-                let reads: Vec<_> = names.iter().map(|name| move || repository_api::describe_one(ecr, name)).collect();
-                aws.limiter(crate::Service::Ecr).all(reads).await
+        let listing = async {
+            match repository_api::describe(ecr, &names).await {
+                Ok(mut repositories) => names.iter().map(|name| Ok(repositories.remove(*name))).collect(),
+                // ECR refuses the whole batch when one name is missing, without saying which.
+                Err(error) if repository_api::is_missing(&error) => {
+                    let reads: Vec<_> =
+                        names.iter().map(|name| move || repository_api::describe_one(ecr, name)).collect();
+                    limiter.all(reads).await
+                }
+                Err(error) => resources.iter().map(|_| Err(error.clone())).collect::<Vec<_>>(),
             }
-            Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
-        let reads: Vec<_> =
-            resources.iter().zip(found).map(|(resource, found)| move || observe(ecr, resource, found)).collect();
-        aws.limiter(crate::Service::Ecr).all(reads).await
+        // The tags (and the lifecycle policy) are read alongside the description, by the ARN and
+        // name the state recorded, not after it.
+        let early = resources
+            .iter()
+            .map(|resource| recorded_arn(resource).map(|arn| move || read_extras(ecr, resource, resource.id, arn)));
+        let (found, early) = limiter.alongside(listing, early).await;
+        let reads: Vec<_> = resources
+            .iter()
+            .zip(found)
+            .zip(early)
+            .map(|((resource, found), extras)| {
+                // An early answer counts for the repository described under the same ARN.
+                let listed_arn = found.as_ref().ok().and_then(Option::as_ref).and_then(Repository::repository_arn);
+                let extras = extras
+                    .and_then(Result::ok)
+                    .filter(|_| listed_arn.is_some() && listed_arn == recorded_arn(resource));
+                move || observe(ecr, resource, found, extras)
+            })
+            .collect();
+        limiter.all(reads).await
     }
 
     async fn create(
@@ -267,13 +288,21 @@ impl AwsDriver for RepositoryDriver {
 }
 
 /// Tags, and the lifecycle policy when the state says provision manages one.
-async fn observe(
+/// What a refresh reads besides the description: the tags and, when the stack keeps a number of
+/// images, the lifecycle policy.
+type Extras = (BTreeMap<String, String>, Option<Option<i64>>);
+
+/// The repository's ARN as the state recorded it.
+fn recorded_arn<'a>(resource: &ExistingResource<'a>) -> Option<&'a str> {
+    resource.attributes.get("arn").and_then(Json::as_str).filter(|arn| !arn.is_empty())
+}
+
+async fn read_extras(
     ecr: &Client,
     resource: &ExistingResource<'_>,
-    found: Result<Option<Repository>, DriverError>,
-) -> Result<Option<Observed>, DriverError> {
-    let Some(repository) = found? else { return Ok(None) };
-    let name = repository.repository_name().unwrap_or(resource.id);
+    name: &str,
+    arn: &str,
+) -> Result<Extras, DriverError> {
     let with_policy = resource.inputs.get("keep_images").is_some_and(|count| !count.is_null());
     let keep_images = async {
         if with_policy {
@@ -282,8 +311,23 @@ async fn observe(
             Ok(None)
         }
     };
-    let tags = repository_api::tags(ecr, repository.repository_arn().unwrap_or_default());
-    let (tags, keep_images) = match futures::try_join!(tags, keep_images) {
+    futures::try_join!(repository_api::tags(ecr, arn), keep_images)
+}
+
+/// The repository as described, with its extras: `extras` when they were read already.
+async fn observe(
+    ecr: &Client,
+    resource: &ExistingResource<'_>,
+    found: Result<Option<Repository>, DriverError>,
+    extras: Option<Extras>,
+) -> Result<Option<Observed>, DriverError> {
+    let Some(repository) = found? else { return Ok(None) };
+    let name = repository.repository_name().unwrap_or(resource.id);
+    let extras = match extras {
+        Some(extras) => Ok(extras),
+        None => read_extras(ecr, resource, name, repository.repository_arn().unwrap_or_default()).await,
+    };
+    let (tags, keep_images) = match extras {
         // Deleted between the calls.
         Err(error) if repository_api::is_missing(&error) => return Ok(None),
         other => other?,

@@ -5,8 +5,9 @@
 //! them with the objects' ETags (the MD5 of anything written by one PutObject), and `content_hash`
 //! over the same map tells a CloudFront distribution exactly when to invalidate its cache.
 //!
-//! A refresh of many buckets answers "does it still exist" with one ListBuckets for all of them, and
-//! then reads only what the planner compares: versioning, tags and, for synced buckets, the listing.
+//! A refresh of many buckets answers "does it still exist" with one ListBuckets for all of them and,
+//! alongside it rather than after it, reads only what the planner compares: versioning, tags, the
+//! public access block and, for synced buckets, the objects.
 //!
 //! Deleting a bucket removes what provision uploaded but nothing else unless `force_destroy` says so:
 //! a bucket may hold data someone else put there, and S3 offers no undo.
@@ -176,19 +177,24 @@ impl AwsDriver for BucketDriver {
         if resources.is_empty() {
             return Vec::new();
         }
-        let existing = match bucket_api::existing_buckets(aws.s3()).await {
+        // Every bucket is read by its name alongside the listing, not after it; the listing says
+        // which buckets are this account's, and a read counts only for those (a name deleted and
+        // taken by another account answers `AccessDenied`, not drift).
+        let limiter = aws.limiter(crate::Service::S3);
+        let early = resources.iter().map(|resource| Some(move || read_bucket(aws.s3(), stack, resource)));
+        let (existing, reads) = limiter.alongside(bucket_api::existing_buckets(aws.s3()), early).await;
+        let existing = match existing {
             Ok(names) => names,
             Err(error) => return resources.iter().map(|_| Err(error.clone())).collect(),
         };
-        // Built before streaming: a closure inside the stream would not prove `Send` for every lifetime.
-        let reads: Vec<_> = resources
+        resources
             .iter()
-            .map(|resource| {
-                let existing = &existing;
-                move || read_bucket(aws.s3(), stack, resource, existing)
+            .zip(reads)
+            .map(|(resource, read)| match read {
+                Some(read) if existing.contains(resource.id) => read,
+                _ => Ok(None),
             })
-            .collect();
-        aws.limiter(crate::Service::S3).all(reads).await
+            .collect()
     }
 
     async fn create(
@@ -322,14 +328,10 @@ async fn read_bucket(
     s3: &Client,
     stack: &StackInfo,
     resource: &ExistingResource<'_>,
-    existing: &BTreeSet<String>,
 ) -> Result<Option<Observed>, DriverError> {
-    if !existing.contains(resource.id) {
-        return Ok(None);
-    }
     let with_files = resource.inputs.get("upload").is_some_and(|upload| !upload.is_null());
     match observe(s3, stack, resource.id, with_files).await {
-        // Deleted between the listing and the reads.
+        // Deleted (before the listing or between it and the reads).
         Err(error) if error.code_is("NoSuchBucket") => Ok(None),
         other => other.map(Some),
     }
