@@ -22,6 +22,10 @@ pub struct Options {
     pub aws_cli: Option<PathBuf>,
     pub refresh_sizes: Vec<usize>,
     pub independent_size: usize,
+    /// Further latencies the refresh scenarios run behind (`--refresh-latencies 500ms`).
+    pub refresh_latencies: Vec<Duration>,
+    /// Where to write each scenario's request log (`--spans DIR`): one CSV per scenario.
+    pub spans_dir: Option<PathBuf>,
 }
 
 struct Figure {
@@ -65,7 +69,7 @@ pub fn run_all(binary: &Path, upstream: &str, options: &Options) {
         independent_apply(binary, &proxy, options, emulator_rate);
     }
     for &size in &options.refresh_sizes {
-        mixed_refresh(binary, &proxy, options, size);
+        mixed_refresh(binary, &proxy, options, size, emulator_rate);
     }
 }
 
@@ -79,7 +83,10 @@ fn behind_latency(proxy: &Proxy, latency: Duration, what: impl FnOnce() -> Measu
     Figure { requests: log.len(), round_trips: provision_proxy::round_trips(&log), spans: log, measurement }
 }
 
-fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration) {
+fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration, options: &Options) {
+    if let Some(dir) = &options.spans_dir {
+        write_spans(dir, label, &figure.spans);
+    }
     let wall = figure.measurement.wall;
     println!(
         "  {:<38} {:>8} {:>8} {:>6} {:>6.2}x {:>9.0} {:>7.2}x {:>8.1} {:>8}{}",
@@ -110,6 +117,27 @@ fn print(label: &str, figure: &Figure, bound: usize, bound_time: Duration) {
     if counts.len() > 1 {
         let most: Vec<String> = counts.iter().take(8).map(|(operation, n)| format!("{operation} {n}")).collect();
         println!("      most requests: {}", most.join(", "));
+    }
+}
+
+/// The request log as `start_ms,end_ms,operation`, in order of start, to `DIR/<label>.csv`.
+fn write_spans(dir: &Path, label: &str, spans: &[provision_proxy::Span]) {
+    let name: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let mut sorted: Vec<&provision_proxy::Span> = spans.iter().collect();
+    sorted.sort_by_key(|span| span.start);
+    let mut text = String::from("start_ms,end_ms,operation\n");
+    for span in sorted {
+        text.push_str(&format!(
+            "{:.1},{:.1},{}\n",
+            span.start.as_secs_f64() * 1000.0,
+            span.end.as_secs_f64() * 1000.0,
+            span.operation.replace(',', "%2C")
+        ));
+    }
+    let path = dir.join(format!("{name}.csv"));
+    match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)) {
+        Ok(()) => println!("      requests logged to {}", path.display()),
+        Err(error) => println!("      (could not write {}: {error})", path.display()),
     }
 }
 
@@ -158,7 +186,7 @@ fn static_site(binary: &Path, proxy: &Proxy, options: &Options) -> Option<Durati
     let figure = behind_latency(proxy, options.latency, || {
         measure(binary, &dir, Some(&endpoint), &["-v", "apply", "--auto-approve"])
     });
-    print("static site apply (bucket+3 files+CDN)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32);
+    print("static site apply (bucket+3 files+CDN)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32, options);
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  static site destroy FAILED:\n{}", destroy.stderr);
@@ -192,7 +220,7 @@ aws s3api put-bucket-policy --bucket {bucket} --policy "{{\"Version\":\"2012-10-
         command.arg("deploy.sh");
         run(command, &dir, Some(&endpoint))
     });
-    print("static site by AWS CLI script (seeds)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32);
+    print("static site by AWS CLI script (seeds)", &figure, SITE_BOUND, options.latency * SITE_BOUND as u32, options);
     let _ = std::fs::remove_dir_all(&dir);
     figure.measurement.success.then_some(figure.measurement.wall)
 }
@@ -211,7 +239,7 @@ fn independent_apply(binary: &Path, proxy: &Proxy, options: &Options, emulator_r
     let bound = 3;
     let rate_bound = Duration::from_secs_f64(figure.requests as f64 / emulator_rate);
     let bound_time = (options.latency * bound as u32).max(rate_bound);
-    print(&format!("independent apply ({size} buckets)"), &figure, bound, bound_time);
+    print(&format!("independent apply ({size} buckets)"), &figure, bound, bound_time, options);
     println!(
         "  -> its time bound: max({bound} round trips = {:.0} ms, {} requests at the emulator's {:.0} requests/s = {:.0} ms)",
         (options.latency * bound as u32).as_secs_f64() * 1000.0,
@@ -226,8 +254,12 @@ fn independent_apply(binary: &Path, proxy: &Proxy, options: &Options, emulator_r
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A refresh reads every type at once: one round of lists and one of batched reads (2).
-fn mixed_refresh(binary: &Path, proxy: &Proxy, options: &Options, size: usize) {
+/// A refresh reads every type at once: one round of lists and one of batched reads (2). Behind the
+/// main latency the emulator's throughput is the other limit, as for the independent apply, and the
+/// chain of round trips then counts how its queue interleaved the requests; behind each of
+/// `--refresh-latencies` (default 500 ms, where 256 requests in flight ask for fewer a second than
+/// the emulator serves) the round trips are the refresh's own, as against AWS.
+fn mixed_refresh(binary: &Path, proxy: &Proxy, options: &Options, size: usize, emulator_rate: f64) {
     let dir = scenario_dir(&format!("mixed{size}"));
     std::fs::write(dir.join("stack.toml"), stacks::mixed(&format!("mix{size}"), size)).expect("write stack");
     let endpoint = proxy.endpoint();
@@ -241,9 +273,25 @@ fn mixed_refresh(binary: &Path, proxy: &Proxy, options: &Options, size: usize) {
         setup.wall.as_secs_f64(),
         setup.peak_rss_mb()
     );
-    let figure = behind_latency(proxy, options.latency, || measure(binary, &dir, Some(&endpoint), &["-v", "plan"]));
     let bound = 2;
-    print(&format!("refresh ({size} resources, 8 types)"), &figure, bound, options.latency * bound as u32);
+    for (index, &latency) in std::iter::once(&options.latency).chain(&options.refresh_latencies).enumerate() {
+        let figure = behind_latency(proxy, latency, || measure(binary, &dir, Some(&endpoint), &["-v", "plan"]));
+        let rate_bound = Duration::from_secs_f64(figure.requests as f64 / emulator_rate);
+        let bound_time = (latency * bound as u32).max(rate_bound);
+        let label = if index == 0 {
+            format!("refresh ({size} resources, 8 types)")
+        } else {
+            format!("  the {size}, behind {:.0} ms", latency.as_secs_f64() * 1000.0)
+        };
+        print(&label, &figure, bound, bound_time, options);
+        println!(
+            "  -> its time bound: max({bound} round trips = {:.0} ms, {} requests at the emulator's {:.0} requests/s = {:.0} ms)",
+            (latency * bound as u32).as_secs_f64() * 1000.0,
+            figure.requests,
+            emulator_rate,
+            rate_bound.as_secs_f64() * 1000.0
+        );
+    }
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  mixed destroy FAILED:\n{}", destroy.stderr);

@@ -42,11 +42,24 @@ fn main() {
             eprintln!("provision-bench: --latency needs the emulator (--endpoint URL)");
             std::process::exit(2);
         };
+        let refresh_latencies = match value("--refresh-latencies").as_deref() {
+            None => vec![Duration::from_millis(500)],
+            Some("none") => Vec::new(),
+            Some(text) => match text.split(',').map(parse_duration).collect::<Option<Vec<_>>>() {
+                Some(latencies) => latencies,
+                None => {
+                    eprintln!("provision-bench: --refresh-latencies takes durations such as 500ms,1s, or none");
+                    std::process::exit(2);
+                }
+            },
+        };
         let options = latency::Options {
             latency,
             aws_cli: value("--aws-cli").map(PathBuf::from),
             refresh_sizes: value("--refresh-sizes").map(list).unwrap_or_else(|| vec![300, 1000]),
             independent_size: value("--independent").and_then(|n| n.parse().ok()).unwrap_or(300),
+            refresh_latencies,
+            spans_dir: value("--spans").map(PathBuf::from),
         };
         latency::run_all(&binary, &endpoint, &options);
         return;
