@@ -289,3 +289,36 @@ fn interrupted_creates_are_found_by_name_and_adopted() {
     project.run(&["plan", "--detailed-exitcode"]).code(0);
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("2 destroyed");
 }
+
+/// More groups than a page of `DescribeLogGroups` (50) are listed by several longer prefixes at once
+/// (crates/provision-aws/src/drivers/log_group.rs, `listing_prefixes`): a refresh still finds every
+/// group, a retention changed by hand on one and another deleted.
+#[test]
+fn a_stack_with_more_groups_than_a_page_is_listed_whole() {
+    let mut stack = String::from("[stack]\nname = \"{name}\"\n\n");
+    for i in 0..70 {
+        stack.push_str(&format!("[log_group.g{i}]\nretention_days = 7\n\n"));
+    }
+    let project = Project::new("lgp", &stack).with_emulator();
+    // Seventy groups read back as they were made: none is missed by the split listings.
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["plan"]).success().stdout_has("No changes.");
+
+    let name = |i: usize| format!("/provision/{}/g{i}", project.stack_name);
+    block_on(async {
+        let logs = logs();
+        logs.put_retention_policy().log_group_name(name(1)).retention_in_days(30).send().await.expect("retention");
+        logs.delete_log_group().log_group_name(name(64)).send().await.expect("delete");
+    });
+    assert_eq!(group(&name(1)).and_then(|g| g.retention), Some(30));
+    project
+        .run(&["drift"])
+        .code(2)
+        .stdout_has("! log_group.g1")
+        .stdout_has("retention_days: 7 -> 30")
+        .stdout_has("log_group.g64");
+    project.run(&["apply", "--auto-approve"]).success();
+    project.run(&["plan"]).success().stdout_has("No changes.");
+    assert_eq!(group(&name(64)).and_then(|g| g.retention), Some(7), "the deleted group is made again");
+    project.run(&["destroy", "--auto-approve"]).success();
+}

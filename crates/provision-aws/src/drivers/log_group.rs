@@ -6,7 +6,7 @@
 //! forever, as in the console's "Never expire".
 //!
 //! A refresh lists the groups by name prefix (one `DescribeLogGroups` per common prefix, not one per
-//! group) and, alongside the listing, reads each group's tags by the ARN the state recorded. Deleting a group deletes its events: `force_destroy = false`
+//! group, split so that each is about a page and all go at once) and, alongside the listing, reads each group's tags by the ARN the state recorded. Deleting a group deletes its events: `force_destroy = false`
 //! keeps a group that still holds log streams.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -364,40 +364,84 @@ fn group_arn(group: &LogGroup) -> String {
     arn.strip_suffix(":*").unwrap_or(arn).to_string()
 }
 
-/// The groups with these names, by name, in as few `DescribeLogGroups` calls as the names allow:
-/// one listing per distinct first path segment (`/provision/shop/…` shares one), paginated.
+/// The groups with these names, by name: one `DescribeLogGroups` listing per distinct first path
+/// segment (`/provision/shop/…` shares one), split further where one would take more than a page
+/// ([`listing_prefixes`]), all listings at once, each paginated.
 async fn describe_many(logs: &Client, names: &[&str]) -> Result<BTreeMap<String, LogGroup>, DriverError> {
     let wanted: BTreeSet<&str> = names.iter().copied().collect();
-    let mut prefixes: BTreeSet<String> = BTreeSet::new();
-    for name in &wanted {
-        prefixes.insert(common_prefix(name, &wanted));
-    }
+    let prefixes = listing_prefixes(&wanted);
+    let listings = crate::concurrency::in_batches(&prefixes, 1, |prefix| list_prefix(logs, &prefix[0], &wanted)).await;
     let mut groups = BTreeMap::new();
-    for prefix in prefixes {
-        // Paged by hand: the SDK's paginator is a stream with a channel of its own (~11 KB), and a
-        // create reads its group back through here, so an apply had hundreds of them at once.
-        let mut token: Option<String> = None;
-        loop {
-            let page = logs
-                .describe_log_groups()
-                .log_group_name_prefix(&prefix)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("DescribeLogGroups", error))?;
-            for group in page.log_groups() {
-                if let Some(name) = group.log_group_name().filter(|name| wanted.contains(name)) {
-                    groups.insert(name.to_string(), group.clone());
-                }
-            }
-            // As the SDK's paginator does: no token, an empty one or the one just sent ends it.
-            match page.next_token() {
-                Some(next) if !next.is_empty() && Some(next) != token.as_deref() => token = Some(next.to_string()),
-                _ => break,
-            }
-        }
+    for listing in listings {
+        groups.extend(listing?);
     }
     Ok(groups)
+}
+
+/// The wanted groups whose names start with `prefix`, every page of them.
+async fn list_prefix(
+    logs: &Client,
+    prefix: &str,
+    wanted: &BTreeSet<&str>,
+) -> Result<Vec<(String, LogGroup)>, DriverError> {
+    let mut groups = Vec::new();
+    // Paged by hand: the SDK's paginator is a stream with a channel of its own (~11 KB), and a
+    // create reads its group back through here, so an apply had hundreds of them at once.
+    let mut token: Option<String> = None;
+    loop {
+        let page = logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("DescribeLogGroups", error))?;
+        for group in page.log_groups() {
+            if let Some(name) = group.log_group_name().filter(|name| wanted.contains(name)) {
+                groups.push((name.to_string(), group.clone()));
+            }
+        }
+        // As the SDK's paginator does: no token, an empty one or the one just sent ends it.
+        match page.next_token() {
+            Some(next) if !next.is_empty() && Some(next) != token.as_deref() => token = Some(next.to_string()),
+            _ => return Ok(groups),
+        }
+    }
+}
+
+/// Groups a page of `DescribeLogGroups` holds at most.
+const PAGE: usize = 50;
+
+/// The prefixes to list `wanted` by: each name's [`common_prefix`] with the others, and where that
+/// covers more than a page of wanted names, split by the character after it (and again, as long as
+/// it helps), so that the listings are about a page each and go at once instead of one page after
+/// another (125 groups under `/provision/shop/` were three pages in a row). A prefix that is itself
+/// a wanted name is not split, since no longer prefix would list that group.
+fn listing_prefixes(wanted: &BTreeSet<&str>) -> Vec<String> {
+    let mut by_prefix: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for name in wanted {
+        by_prefix.entry(common_prefix(name, wanted)).or_default().push(name);
+    }
+    let mut prefixes = Vec::new();
+    for (prefix, names) in by_prefix {
+        split_prefix(prefix, names, &mut prefixes);
+    }
+    prefixes
+}
+
+fn split_prefix(prefix: String, names: Vec<&str>, out: &mut Vec<String>) {
+    if names.len() <= PAGE || names.iter().any(|name| name.len() == prefix.len()) {
+        out.push(prefix);
+        return;
+    }
+    let mut by_next: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for name in names {
+        let next = name[prefix.len()..].chars().next().map(|c| c.len_utf8()).unwrap_or(0);
+        by_next.entry(name[..prefix.len() + next].to_string()).or_default().push(name);
+    }
+    for (longer, names) in by_next {
+        split_prefix(longer, names, out);
+    }
 }
 
 /// The longest prefix `name` shares with the other wanted names that start like it (so a stack's
@@ -526,6 +570,29 @@ mod tests {
         );
         assert_eq!(name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/x"), Some("/ecs/x"));
         assert_eq!(name_from_arn("arn:aws:s3:::bucket"), None);
+    }
+
+    /// More groups than a page under one prefix are listed by longer prefixes, each covering at most
+    /// a page of them, so the listings go at once; every group is under exactly one of them.
+    #[test]
+    fn many_groups_are_listed_a_page_per_prefix() {
+        let names: Vec<String> = (0..125).map(|i| format!("/provision/shop/r{}", 8 * i + 3)).collect();
+        let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+        let prefixes = listing_prefixes(&wanted);
+        assert!(prefixes.len() > 1 && prefixes.len() <= 10, "{prefixes:?}");
+        for prefix in &prefixes {
+            let under = wanted.iter().filter(|name| name.starts_with(prefix.as_str())).count();
+            assert!((1..=PAGE).contains(&under), "{prefix} covers {under}");
+        }
+        for name in &wanted {
+            assert_eq!(prefixes.iter().filter(|prefix| name.starts_with(prefix.as_str())).count(), 1, "{name}");
+        }
+        // A page's worth or fewer: one listing; a prefix that is itself a group is not split.
+        let few: BTreeSet<&str> = names[..PAGE].iter().map(String::as_str).collect();
+        assert_eq!(listing_prefixes(&few), ["/provision/shop/r"]);
+        let mut nested: BTreeSet<&str> = wanted.clone();
+        nested.insert("/provision/shop/r");
+        assert_eq!(listing_prefixes(&nested), ["/provision/shop/r"]);
     }
 
     #[test]
