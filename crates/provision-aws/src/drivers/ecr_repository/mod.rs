@@ -287,7 +287,6 @@ impl AwsDriver for RepositoryDriver {
     }
 }
 
-/// Tags, and the lifecycle policy when the state says provision manages one.
 /// What a refresh reads besides the description: the tags and, when the stack keeps a number of
 /// images, the lifecycle policy.
 type Extras = (BTreeMap<String, String>, Option<Option<i64>>);
