@@ -2,8 +2,9 @@
 //!
 //! `ListDistributions` summaries carry the origins, behaviors, error responses, aliases, price
 //! class and certificate, so one paginated listing serves every distribution in the stack; only
-//! tags (and the origin bucket's policy) need a call per distribution, made alongside the listing. Fields a summary does not carry (`default_root_object`) and
-//! inputs that are not AWS state (`wait`, `origin_content`) are left out, so they never show as drift.
+//! tags (and the origin bucket's policy) need a call per distribution, made alongside the listing.
+//! Fields a summary does not carry (`default_root_object`) and inputs that are not AWS state
+//! (`wait`, `origin_content`) are left out, so they never show as drift.
 
 use std::collections::{HashMap, HashSet};
 
