@@ -385,8 +385,8 @@ async fn list_prefix(
     wanted: &BTreeSet<&str>,
 ) -> Result<Vec<(String, LogGroup)>, DriverError> {
     let mut groups = Vec::new();
-    // Paged by hand: the SDK's paginator is a stream with a channel of its own (~11 KB), and a
-    // create reads its group back through here, so an apply had hundreds of them at once.
+    // Paged by hand (`paging`): a create reads its group back through here, so an apply had
+    // hundreds of the SDK's paginators at once.
     let mut token: Option<String> = None;
     loop {
         let page = logs
@@ -401,10 +401,9 @@ async fn list_prefix(
                 groups.push((name.to_string(), group.clone()));
             }
         }
-        // As the SDK's paginator does: no token, an empty one or the one just sent ends it.
-        match page.next_token() {
-            Some(next) if !next.is_empty() && Some(next) != token.as_deref() => token = Some(next.to_string()),
-            _ => return Ok(groups),
+        token = crate::drivers::paging::next_token(page.next_token(), token.as_deref());
+        if token.is_none() {
+            return Ok(groups);
         }
     }
 }

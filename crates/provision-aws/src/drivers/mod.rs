@@ -22,6 +22,7 @@ pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
+mod paging;
 mod route53;
 pub mod s3_bucket;
 pub mod secret;

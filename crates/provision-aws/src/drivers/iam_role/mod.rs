@@ -460,7 +460,7 @@ async fn list_roles_tagged(
                 found.push((role.arn().to_string(), tags));
             }
         }
-        marker = page.marker().map(str::to_string).filter(|_| page.is_truncated());
+        marker = crate::drivers::paging::next_token(page.marker().filter(|_| page.is_truncated()), marker.as_deref());
         if marker.is_none() {
             break;
         }

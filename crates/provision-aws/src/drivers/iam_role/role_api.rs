@@ -55,7 +55,8 @@ pub(super) async fn account_details(iam: &Client) -> Result<HashMap<String, Role
             .send()
             .await
             .map_err(|error| crate::aws_error("GetAccountAuthorizationDetails", error))?;
-        marker = next_marker(page.is_truncated(), page.marker(), marker_sent.as_deref());
+        marker =
+            crate::drivers::paging::next_token(page.marker().filter(|_| page.is_truncated()), marker_sent.as_deref());
         for detail in page.role_detail_list.unwrap_or_default() {
             if let Some(name) = detail.role_name.clone() {
                 details.insert(name, detail);
@@ -81,7 +82,8 @@ pub(super) async fn all_roles(iam: &Client) -> Result<HashMap<String, Role>, Dri
             .send()
             .await
             .map_err(|error| crate::aws_error("ListRoles", error))?;
-        marker = next_marker(page.is_truncated(), page.marker(), marker_sent.as_deref());
+        marker =
+            crate::drivers::paging::next_token(page.marker().filter(|_| page.is_truncated()), marker_sent.as_deref());
         for role in page.roles {
             roles.insert(role.role_name.clone(), role);
         }
@@ -93,12 +95,6 @@ pub(super) async fn all_roles(iam: &Client) -> Result<HashMap<String, Role>, Dri
 
 /// The most items IAM returns in one page of a listing.
 const LISTING_PAGE: i32 = 1000;
-
-/// The marker of the next page: none when the listing is complete, or when IAM answers the marker
-/// just sent (as the SDK's paginators stop on a repeated token, instead of asking forever).
-fn next_marker(truncated: bool, marker: Option<&str>, sent: Option<&str>) -> Option<String> {
-    marker.filter(|next| truncated && !next.is_empty() && Some(*next) != sent).map(str::to_string)
-}
 
 /// The ARNs of the managed policies attached to a role, from its account details.
 pub(super) fn attached_from_details(detail: &RoleDetail) -> Vec<String> {
