@@ -291,7 +291,7 @@ fn interrupted_creates_are_found_by_name_and_adopted() {
 }
 
 /// More groups than a page of `DescribeLogGroups` (50) are listed by several longer prefixes at once
-/// (crates/provision-aws/src/drivers/log_group.rs, `listing_prefixes`): a refresh still finds every
+/// (crates/provision-aws/src/drivers/log_group/listing.rs, `listing_prefixes`): a refresh still finds every
 /// group, a retention changed by hand on one and another deleted.
 #[test]
 fn a_stack_with_more_groups_than_a_page_is_listed_whole() {
