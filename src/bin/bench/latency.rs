@@ -237,16 +237,9 @@ fn independent_apply(binary: &Path, proxy: &Proxy, options: &Options, emulator_r
         measure(binary, &dir, Some(&endpoint), &["-v", "apply", "--auto-approve"])
     });
     let bound = 3;
-    let rate_bound = Duration::from_secs_f64(figure.requests as f64 / emulator_rate);
-    let bound_time = (options.latency * bound as u32).max(rate_bound);
+    let bound_time = time_bound(&figure, bound, options.latency, emulator_rate);
     print(&format!("independent apply ({size} buckets)"), &figure, bound, bound_time, options);
-    println!(
-        "  -> its time bound: max({bound} round trips = {:.0} ms, {} requests at the emulator's {:.0} requests/s = {:.0} ms)",
-        (options.latency * bound as u32).as_secs_f64() * 1000.0,
-        figure.requests,
-        emulator_rate,
-        rate_bound.as_secs_f64() * 1000.0
-    );
+    print_time_bound(&figure, bound, options.latency, emulator_rate);
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  independent destroy FAILED:\n{}", destroy.stderr);
@@ -276,27 +269,36 @@ fn mixed_refresh(binary: &Path, proxy: &Proxy, options: &Options, size: usize, e
     let bound = 2;
     for (index, &latency) in std::iter::once(&options.latency).chain(&options.refresh_latencies).enumerate() {
         let figure = behind_latency(proxy, latency, || measure(binary, &dir, Some(&endpoint), &["-v", "plan"]));
-        let rate_bound = Duration::from_secs_f64(figure.requests as f64 / emulator_rate);
-        let bound_time = (latency * bound as u32).max(rate_bound);
+        let bound_time = time_bound(&figure, bound, latency, emulator_rate);
         let label = if index == 0 {
             format!("refresh ({size} resources, 8 types)")
         } else {
             format!("  the {size}, behind {:.0} ms", latency.as_secs_f64() * 1000.0)
         };
         print(&label, &figure, bound, bound_time, options);
-        println!(
-            "  -> its time bound: max({bound} round trips = {:.0} ms, {} requests at the emulator's {:.0} requests/s = {:.0} ms)",
-            (latency * bound as u32).as_secs_f64() * 1000.0,
-            figure.requests,
-            emulator_rate,
-            rate_bound.as_secs_f64() * 1000.0
-        );
+        print_time_bound(&figure, bound, latency, emulator_rate);
     }
     let destroy = measure(binary, &dir, Some(&endpoint), &["destroy", "--auto-approve"]);
     if !destroy.success {
         println!("  mixed destroy FAILED:\n{}", destroy.stderr);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a scenario's wall time cannot beat: its bound's round trips, or its requests at the
+/// emulator's rate (against AWS, the account's rate limits), whichever is longer.
+fn time_bound(figure: &Figure, bound: usize, latency: Duration, emulator_rate: f64) -> Duration {
+    (latency * bound as u32).max(Duration::from_secs_f64(figure.requests as f64 / emulator_rate))
+}
+
+fn print_time_bound(figure: &Figure, bound: usize, latency: Duration, emulator_rate: f64) {
+    println!(
+        "  -> its time bound: max({bound} round trips = {:.0} ms, {} requests at the emulator's {:.0} requests/s = {:.0} ms)",
+        (latency * bound as u32).as_secs_f64() * 1000.0,
+        figure.requests,
+        emulator_rate,
+        figure.requests as f64 / emulator_rate * 1000.0
+    );
 }
 
 /// Requests per second the emulator serves with 32 connections at once: a CreateBucket, a
