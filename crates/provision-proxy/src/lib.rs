@@ -1,6 +1,7 @@
 //! provision-proxy: a small HTTP proxy of the project's own that sits between provision and the AWS
 //! emulator, for tests and benchmarks. It can add a fixed latency to every request (so round trips
-//! can be counted in wall time), and answer chosen requests with faults: an error status of the
+//! can be counted in wall time), pass requests to the emulator a few at a time in order of arrival
+//! ([`Proxy::set_upstream_limit`]), and answer chosen requests with faults: an error status of the
 //! proxy's choosing (a 500, a 409, S3's `SlowDown`, a `Throttling` error), a slow answer, or a
 //! connection reset *after* the emulator has handled the request (the answer is lost, the effect is
 //! not).
@@ -197,6 +198,8 @@ struct Shared {
     rules: Mutex<Vec<Rule>>,
     counters: Counters,
     draws: AtomicU64,
+    /// At most this many requests with the emulator at once, the rest waiting in arrival order.
+    upstream_slots: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -223,6 +226,7 @@ impl Proxy {
             rules: Mutex::new(Vec::new()),
             counters: Counters::default(),
             draws: AtomicU64::new(0),
+            upstream_slots: Mutex::new(None),
         });
         let serving = shared.clone();
         let task = tokio::spawn(async move {
@@ -244,6 +248,15 @@ impl Proxy {
     /// A pause before every request is passed on (one-way, so a round trip costs it once).
     pub fn set_latency(&self, latency: Duration) {
         *self.shared.latency.lock().unwrap_or_else(|p| p.into_inner()) = latency;
+    }
+
+    /// Passes at most `limit` requests to the emulator at once; the others wait, first come first
+    /// served (`None`: all at once, the default). A queue in front of the emulator, as a server has
+    /// one: moto's threaded server, given hundreds of connections at once, answers them in no
+    /// particular order, so a request sent late may be answered before ones sent long before it.
+    pub fn set_upstream_limit(&self, limit: Option<usize>) {
+        *self.shared.upstream_slots.lock().unwrap_or_else(|p| p.into_inner()) =
+            limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
     }
 
     pub fn add_rule(&self, rule: Rule) {
@@ -393,11 +406,18 @@ async fn respond(
 
 /// Sends the request upstream and the answer to `client` (or nowhere); returns the answer.
 async fn relay(shared: &Shared, head: &[u8], body: &[u8], client: Option<&mut TcpStream>) -> std::io::Result<Vec<u8>> {
+    let slots = shared.upstream_slots.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // Tokio's semaphore hands out its permits in the order they were asked for.
+    let slot = match &slots {
+        Some(slots) => Some(slots.acquire().await.map_err(std::io::Error::other)?),
+        None => None,
+    };
     let mut upstream = TcpStream::connect(shared.upstream).await?;
     upstream.write_all(&with_connection_close(head)).await?;
     upstream.write_all(body).await?;
     let mut answer = Vec::new();
     upstream.read_to_end(&mut answer).await?;
+    drop(slot);
     if let Some(client) = client {
         client.write_all(&answer).await?;
         client.shutdown().await?;
@@ -547,6 +567,52 @@ mod tests {
         let answer = get(&proxy.endpoint(), "/b/k").await;
         assert!(answer.map(|a| a.is_empty()).unwrap_or(true), "no answer reaches the caller");
         assert_eq!(seen.load(Ordering::SeqCst), 1, "the upstream handled it");
+    }
+
+    /// With a limit of one, requests sent together reach a slow upstream one at a time, in the
+    /// order they reached the proxy.
+    #[tokio::test]
+    async fn an_upstream_limit_passes_requests_on_in_order_of_arrival() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = format!("http://{}", listener.local_addr().unwrap());
+        let (in_flight, most) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let arrived = Arc::new(Mutex::new(Vec::new()));
+        let (counting, peak, order) = (in_flight.clone(), most.clone(), arrived.clone());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let (counting, peak, order) = (counting.clone(), peak.clone(), order.clone());
+                tokio::spawn(async move {
+                    let now = counting.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    let (head, _) = read_head(&mut stream).await.unwrap();
+                    let path = parse_head(&head, &[]).target;
+                    order.lock().unwrap().push(path);
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    counting.fetch_sub(1, Ordering::SeqCst);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        let proxy = Proxy::start(&upstream).await.unwrap();
+        proxy.set_upstream_limit(Some(1));
+        let endpoint = proxy.endpoint();
+        let mut sent = Vec::new();
+        for n in 0..4 {
+            let endpoint = endpoint.clone();
+            sent.push(tokio::spawn(async move { get(&endpoint, &format!("/b/{n}")).await }));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for answer in sent {
+            assert!(answer.await.unwrap().unwrap().ends_with("ok"));
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1, "one at a time");
+        assert_eq!(*arrived.lock().unwrap(), ["/b/0", "/b/1", "/b/2", "/b/3"]);
+        assert_eq!(
+            proxy.round_trips(),
+            1,
+            "all were sent together: the wait in the queue is part of each one's round trip"
+        );
     }
 
     #[test]
