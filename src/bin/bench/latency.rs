@@ -3,6 +3,11 @@
 //! *sequential round trips* (the longest chain of requests each starting after the previous ended),
 //! the bound the scenario cannot beat, and the ratio. Setup and clean-up run with no latency.
 //!
+//! The proxy passes at most [`EMULATOR_QUEUE`] requests to the emulator at once, the others waiting
+//! in order of arrival: moto's threads, given hundreds of connections, answer them in no particular
+//! order, so a request sent late would overtake ones sent long before it — which AWS, answering each
+//! in about its round trip, does not do — and the chain would count moto's scheduling.
+//!
 //! The seeds' way of deploying the static site, a sequential AWS CLI script, runs through the same
 //! proxy in the same run, as the baseline.
 
@@ -16,8 +21,14 @@ use provision_proxy::Proxy;
 use crate::measure::{measure, run, Measurement};
 use crate::stacks;
 
+/// Requests the proxy passes to the emulator at once by default (`--emulator-queue`).
+pub const EMULATOR_QUEUE: Option<usize> = Some(32);
+
 pub struct Options {
     pub latency: Duration,
+    /// At most this many requests with the emulator at once, the others queued in arrival order
+    /// (`--emulator-queue N`, `none`: all at once).
+    pub emulator_queue: Option<usize>,
     /// The `aws` program (scripts/bench installs it into .venv), for the baseline.
     pub aws_cli: Option<PathBuf>,
     pub refresh_sizes: Vec<usize>,
@@ -42,9 +53,16 @@ pub fn run_all(binary: &Path, upstream: &str, options: &Options) {
         .build()
         .expect("a runtime for the proxy");
     let proxy = runtime.block_on(Proxy::start(upstream)).expect("start provision-proxy");
+    proxy.set_upstream_limit(options.emulator_queue);
     let endpoint = proxy.endpoint();
     let latency_ms = options.latency.as_secs_f64() * 1000.0;
     println!("\n== latency mode: {latency_ms:.0} ms added to every request (provision-proxy at {endpoint}) ==");
+    match options.emulator_queue {
+        Some(n) => {
+            println!("  (the proxy passes at most {n} requests to the emulator at once, the rest in order of arrival)")
+        }
+        None => println!("  (the proxy passes every request to the emulator at once)"),
+    }
     println!(
         "  {:<38} {:>8} {:>8} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8}",
         "scenario", "requests", "rounds", "bound", "ratio", "wall ms", "wall/bnd", "RSS MB", "retries"
@@ -180,9 +198,19 @@ const SITE_BOUND: usize = 4;
 fn static_site(binary: &Path, proxy: &Proxy, options: &Options) -> Option<Duration> {
     let dir = scenario_dir("site");
     write_site_files(&dir);
+    let endpoint = proxy.endpoint();
+    // Once with no latency first, then destroyed: moto loads a service's code on its first request,
+    // and that first time would otherwise fall on provision's run and not on the AWS CLI's after it.
+    let warm_up = format!("provision-bench-warm-{}", std::process::id());
+    std::fs::write(dir.join("stack.toml"), stacks::static_site("benchwarm", &warm_up)).expect("write stack");
+    for command in [&["apply", "--auto-approve"][..], &["destroy", "--auto-approve"]] {
+        let step = measure(binary, &dir, Some(&endpoint), command);
+        if !step.success {
+            println!("  static site warm-up {} FAILED:\n{}", command[0], step.stderr);
+        }
+    }
     let bucket = format!("provision-bench-site-{}", std::process::id());
     std::fs::write(dir.join("stack.toml"), stacks::static_site("benchsite", &bucket)).expect("write stack");
-    let endpoint = proxy.endpoint();
     let figure = behind_latency(proxy, options.latency, || {
         measure(binary, &dir, Some(&endpoint), &["-v", "apply", "--auto-approve"])
     });
@@ -303,8 +331,17 @@ fn print_time_bound(figure: &Figure, bound: usize, latency: Duration, emulator_r
 
 /// Requests per second the emulator serves with 32 connections at once: a CreateBucket, a
 /// PutBucketTagging and a DeleteBucket for each of 128 probe buckets, straight to the emulator.
+/// Measured the second time: the first loads moto's S3 code, which a fresh emulator does on its
+/// first S3 request, and would count a one-off cost as the rate.
 fn emulator_throughput(upstream: &str) -> f64 {
     let address = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+    probe_emulator(&address);
+    let rate = probe_emulator(&address);
+    println!("  (the emulator serves {rate:.0} requests/s: S3 bucket calls, 32 at once, no latency)");
+    rate
+}
+
+fn probe_emulator(address: &str) -> f64 {
     let probes = 128;
     let started = Instant::now();
     let mut requests = 0usize;
@@ -317,7 +354,7 @@ fn emulator_throughput(upstream: &str) -> f64 {
         let threads: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
-                let address = address.clone();
+                let address = address.to_string();
                 std::thread::spawn(move || {
                     for n in chunk {
                         let path = format!("/provision-bench-probe-{}-{n}{query}", std::process::id());
@@ -331,9 +368,7 @@ fn emulator_throughput(upstream: &str) -> f64 {
         }
         requests += probes;
     }
-    let rate = requests as f64 / started.elapsed().as_secs_f64();
-    println!("  (the emulator serves {rate:.0} requests/s: S3 bucket calls, 32 at once, no latency)");
-    rate
+    requests as f64 / started.elapsed().as_secs_f64()
 }
 
 fn http(address: &str, method: &str, path: &str, body: &str) -> std::io::Result<()> {

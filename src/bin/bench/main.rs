@@ -53,8 +53,20 @@ fn main() {
                 }
             },
         };
+        let emulator_queue = match value("--emulator-queue").as_deref() {
+            None => latency::EMULATOR_QUEUE,
+            Some("none") => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    eprintln!("provision-bench: --emulator-queue takes a number of requests at once, or none");
+                    std::process::exit(2);
+                }
+            },
+        };
         let options = latency::Options {
             latency,
+            emulator_queue,
             aws_cli: value("--aws-cli").map(PathBuf::from),
             refresh_sizes: value("--refresh-sizes").map(list).unwrap_or_else(|| vec![300, 1000]),
             independent_size: value("--independent").and_then(|n| n.parse().ok()).unwrap_or(300),
