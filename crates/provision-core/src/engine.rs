@@ -35,7 +35,7 @@ pub struct Planned {
 }
 
 pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
-    StackInfo { name: stack.name.clone(), region, directory: stack.directory() }
+    StackInfo { name: stack.name.clone(), region, directory: stack.directory(), lineage: None }
 }
 
 /// Refuses a run set for another region than the state was made in.
@@ -79,7 +79,8 @@ pub async fn make_plan(
     region: String,
     options: &PlanOptions,
 ) -> Result<Planned> {
-    let info = stack_info(stack, region.clone());
+    let mut info = stack_info(stack, region.clone());
+    info.lineage = Some(state.lineage.clone());
     check_region(&state, &region)?;
     if !options.destroy {
         preflight(drivers, stack, &info, &state)?;
@@ -152,6 +153,9 @@ pub async fn make_plan(
     }
     if network.is_some() {
         state.network = network.clone();
+    }
+    if !options.destroy {
+        plan::upgrade_secret_hashes(drivers, stack, &info, &mut state);
     }
     let online = match cloud {
         Some(_) => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,

@@ -28,6 +28,9 @@ pub struct StackInfo {
     pub region: String,
     /// The folder holding the stack file; relative paths in fields (e.g. `upload`) start here.
     pub directory: PathBuf,
+    /// The lineage of the state this run works on, when known: what a resource must be tagged
+    /// with (`provision:lineage`) to be taken for this state's own after a kill.
+    pub lineage: Option<String>,
 }
 
 /// A resource as it exists in AWS, read back by a driver.
@@ -157,6 +160,18 @@ pub trait Driver: Send + Sync {
         _resource: &crate::stack::ResourceSpec,
         _resources: &std::collections::BTreeMap<Address, crate::stack::ResourceSpec>,
     ) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    /// Values for fields the stack file leaves out that depend on other resources as the stack file
+    /// writes them: a distribution reaches its API origin over HTTPS when the stack gives that load
+    /// balancer an HTTPS listener. Runs offline when the stack is loaded; the plan shows the values
+    /// like any other.
+    fn defaults_in_stack(
+        &self,
+        _resource: &crate::stack::ResourceSpec,
+        _resources: &std::collections::BTreeMap<Address, crate::stack::ResourceSpec>,
+    ) -> Vec<(&'static str, crate::value::Value)> {
         Vec::new()
     }
 
