@@ -203,14 +203,7 @@ async fn write_once(
 /// beside the stack as `<stack>.errored.json`, private, for the user to reconcile.
 fn keep_errored_state(stack: &str, state: &State) {
     let path = PathBuf::from(format!("{stack}.errored.json"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
+    match provision_core::state::private_file::write(&path, &state.to_document()) {
         Ok(()) => eprintln!(
             "This run's view of the state was kept in `{}` (it includes what this run made). Compare it with `provision state pull`; to record it in place of what is stored now, `provision state push --force {}`; then `provision plan` shows what is left to do.",
             path.display(),
@@ -228,8 +221,8 @@ async fn apply_saved(
 ) -> Result<u8> {
     let file = PlanFile::load(path)?;
     let mut saved_global = global.clone();
+    saved_global.variables = file.variables_for(global, path)?;
     saved_global.stack_file = file.stack_file.clone();
-    saved_global.variables = file.variables.clone();
     let loaded = load(&saved_global)?;
     let notifier = Notifier::start(&loaded.stack)?;
     let reporters = with_notifier(reporter, notifier.as_ref());
@@ -251,11 +244,24 @@ async fn apply_loaded_plan(
     let guard = lock(&backend, "apply", options.lock_timeout).await?;
     let (current, version) = read_state(backend.as_ref(), stack).await?;
     file.check_state(&current, path)?;
-    let info = stack_info(stack, file.region.clone());
+    let mut info = stack_info(stack, file.region.clone());
+    info.lineage = Some(current.lineage.clone());
     file.check_inputs(stack, cloud.drivers(), &info, path)?;
     super::check_secret_environment(loaded)?;
     let region = region(cloud).await?;
     provision_core::engine::check_region(&current, &region)?;
+    if region != file.region {
+        bail!(
+            "the saved plan `{}` was made for {}, this run is set for {region}\n\nhint: run with `--region {}`, or make a new plan",
+            path.display(),
+            file.region,
+            file.region
+        );
+    }
+    // The account, like the region, before anything is changed.
+    let identity = cloud.identity().await.map_err(|error| anyhow::anyhow!("checking the AWS account: {error}"))?;
+    provision_core::engine::check_account(&current, &identity)?;
+    file.check_account(&identity.account, path)?;
     let mut state = file.state;
     state.lineage = current.lineage.clone();
     show_plan(global, options, &file.plan);
@@ -400,7 +406,7 @@ fn print_summary(
     eprintln!("The state records everything that succeeded; run `provision {verb}` again after fixing the cause.");
 }
 
-fn confirm(verb: &str, json: bool) -> Result<bool> {
+pub(super) fn confirm(verb: &str, json: bool) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {verb} without confirmation: stdin is not a terminal\n\nhint: review the plan above and pass `--auto-approve`");
     }

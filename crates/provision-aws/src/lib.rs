@@ -20,6 +20,7 @@ pub mod network;
 mod observer;
 pub mod propagation;
 pub mod route53_emulator;
+pub(crate) mod server_clock;
 pub mod state_backend;
 
 pub use cloud::AwsCloud;
