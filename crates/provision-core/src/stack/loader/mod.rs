@@ -1,6 +1,6 @@
 //! Reads a stack file into a [`Stack`], checking it against the resource schemas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ mod across;
 mod moved;
 mod notify;
 mod references;
+mod sensitive;
 mod state_section;
 mod suggest;
 mod values;
@@ -44,6 +45,17 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
         diagnostics: vec![Diagnostic::error(format!("cannot read stack file `{}`: {error}", path.display()), None)
             .hint("pass the stack file with `-f FILE` (default: `./stack.toml`)")],
     })?;
+    load_source(path, source, options, drivers)
+}
+
+/// Loads a stack file's text as if read from `path` (which names it in errors and anchors relative
+/// paths); nothing is read from disk.
+pub fn load_source(
+    path: &Path,
+    source: String,
+    options: &LoadOptions,
+    drivers: &DriverRegistry,
+) -> Result<Stack, StackError> {
     let table = match DeTable::parse(&source) {
         Ok(table) => table,
         Err(error) => {
@@ -52,7 +64,7 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
             return Err(StackError { path: path.to_path_buf(), source, diagnostics: vec![diagnostic] });
         }
     };
-    let mut loader = Loader { diagnostics: Vec::new(), drivers };
+    let mut loader = Loader { diagnostics: Vec::new(), drivers, source: &source, sensitive: BTreeSet::new() };
     let stack = loader.stack(path, &source, table.get_ref(), options);
     let errors: Vec<Diagnostic> = loader.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
     match stack {
@@ -67,6 +79,11 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
 struct Loader<'d> {
     diagnostics: Vec<Diagnostic>,
     drivers: &'d DriverRegistry,
+    /// The stack file's text, to map positions in decoded strings back to it.
+    source: &'d str,
+    /// Variables whose values are secrets: declared `sensitive = true`, or used whole by a secret
+    /// field. They may flow only into secret fields.
+    sensitive: BTreeSet<String>,
 }
 
 type Entry<'a, 'i> = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
@@ -89,6 +106,8 @@ impl Loader<'_> {
             }
         }
 
+        // Which variables hold secrets is known before any of them is used.
+        self.sensitive = self.secret_field_variables(root);
         let variables = match section("variables") {
             Some(entry) => self.variables(entry, options),
             None => {
@@ -129,12 +148,14 @@ impl Loader<'_> {
         for resource in resources.values_mut() {
             add_derived_fields(self.drivers, resource);
         }
+        self.add_defaults_in_stack(&mut resources);
 
         let moved = match section("moved") {
             Some((_, value)) => self.moved(value, &resources),
             None => Vec::new(),
         };
         self.check_references(&resources, &outputs, &variables);
+        self.check_sensitive_uses(&resources, &outputs);
         self.checks_across_resources(&resources);
         let graph = self.graph(&resources);
 
@@ -156,6 +177,7 @@ impl Loader<'_> {
             tags: header.tags,
             state,
             variables,
+            sensitive_variables: std::mem::take(&mut self.sensitive),
             network,
             outputs,
             resources,
@@ -170,10 +192,26 @@ impl Loader<'_> {
     fn variables(&mut self, (key, value): Entry<'_, '_>, options: &LoadOptions) -> BTreeMap<String, Value> {
         let mut variables = BTreeMap::new();
         let Some(table) = self.table(key, value) else { return variables };
+        // Declared without a default: `--var` must give it.
+        let mut needed = Vec::new();
         for (name, value) in table.iter() {
+            let name_text = name.get_ref().to_string();
+            if let DeValue::Table(declaration) = value.get_ref() {
+                match self.variable_declaration(&name_text, declaration, value.span()) {
+                    Some(Some(default)) => {
+                        variables.insert(name_text, default);
+                    }
+                    Some(None) => {
+                        needed.push((name_text.clone(), value.span()));
+                        variables.insert(name_text, Value::Str(String::new()));
+                    }
+                    None => {}
+                }
+                continue;
+            }
             match literal_value(value.get_ref()) {
                 Some(v) => {
-                    variables.insert(name.get_ref().to_string(), v);
+                    variables.insert(name_text, v);
                 }
                 None => self.error(Diagnostic::error(
                     format!("variable `{}` must be a string, integer, boolean or list", name.get_ref()),
@@ -184,12 +222,14 @@ impl Loader<'_> {
         self.unknown_overrides(options, &variables);
         for (name, text) in &options.variables {
             let Some(declared) = variables.get(name) else { continue };
+            // A secret's value is never repeated back, not even in an error about it.
+            let shown = if self.sensitive.contains(name) { "(sensitive)" } else { text.as_str() };
             let value = match declared {
                 Value::Int(_) => match text.parse::<i64>() {
                     Ok(i) => Value::Int(i),
                     Err(_) => {
                         self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is an integer variable"),
+                            format!("`--var {name}={shown}`: `{name}` is an integer variable"),
                             None,
                         ));
                         continue;
@@ -200,7 +240,7 @@ impl Loader<'_> {
                     "false" => Value::Bool(false),
                     _ => {
                         self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is a boolean variable; use `true` or `false`"),
+                            format!("`--var {name}={shown}`: `{name}` is a boolean variable; use `true` or `false`"),
                             None,
                         ));
                         continue;
@@ -210,6 +250,14 @@ impl Loader<'_> {
                 _ => Value::Str(text.clone()),
             };
             variables.insert(name.clone(), value);
+        }
+        for (name, span) in needed {
+            if !options.variables.iter().any(|(given, _)| *given == name) {
+                self.error(
+                    Diagnostic::error(format!("variable `{name}` has no default and no value"), Some(span))
+                        .hint(format!("pass `--var {name}=…`, or give it a `default`")),
+                );
+            }
         }
         variables
     }
@@ -244,7 +292,19 @@ impl Loader<'_> {
                         text
                     })
                 }
-                "endpoint" => header.endpoint = self.string_with_variables(value, variables).map(|(text, _)| text),
+                "endpoint" => {
+                    header.endpoint = self.string_with_variables(value, variables).and_then(|(text, span)| {
+                        match super::endpoint::loopback_problem(&text) {
+                            None => Some(text),
+                            Some(problem) => {
+                                self.error(Diagnostic::error(format!("`endpoint`: {problem}"), Some(span)).hint(
+                                    "a stack file may only name a local emulator (`http://127.0.0.1:PORT` or `http://localhost:PORT`); give any other endpoint with `--endpoint URL` or `AWS_ENDPOINT_URL`",
+                                ));
+                                None
+                            }
+                        }
+                    })
+                }
                 "tags" => {
                     header.tags = self.string_map(value, variables);
                     self.check_tag_count("every resource", header.tags.len(), 0, value.span());
@@ -276,6 +336,10 @@ impl Loader<'_> {
         for (field, value) in table.iter() {
             match field.get_ref().as_ref() {
                 "vpc" => match value.get_ref().as_str() {
+                    Some(text) if !text.contains("${") && !is_vpc_id_shape(text) => self.error(
+                        Diagnostic::error(format!("`vpc = \"{text}\"` is not a VPC id"), Some(value.span()))
+                            .hint("write `\"default\"` (the region's default VPC) or a VPC id: `vpc-` and 8 or 17 hexadecimal digits"),
+                    ),
                     Some(text) => network.vpc = text.to_string(),
                     None => self.error(Diagnostic::error(
                         "`vpc` must be a string: `\"default\"` or a VPC id",
@@ -411,7 +475,9 @@ impl Loader<'_> {
         variables: &BTreeMap<String, Value>,
     ) {
         let Some(driver) = self.drivers.get(schema.type_name) else { return };
+        // A secret's value stays out of the checks (and so out of their messages).
         let lookup = |reference: &Reference| match reference {
+            Reference::Variable(name) if self.sensitive.contains(name) => Value::Unknown,
             Reference::Variable(name) => variables.get(name).cloned().unwrap_or(Value::Unknown),
             _ => Value::Unknown,
         };
@@ -484,6 +550,14 @@ fn literal_value(value: &DeValue<'_>) -> Option<Value> {
     })
 }
 
+/// `default`, or `vpc-` and 8 or 17 lowercase hexadecimal digits (AWS's two id lengths).
+fn is_vpc_id_shape(text: &str) -> bool {
+    text == "default"
+        || text.strip_prefix("vpc-").is_some_and(|hex| {
+            matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        })
+}
+
 /// A stack name as the spec allows it: a lowercase letter, then lowercase letters, digits and `-`,
 /// at most 28 characters (it prefixes AWS names).
 pub fn is_valid_stack_name(name: &str) -> bool {
@@ -496,6 +570,16 @@ pub fn is_valid_stack_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vpc_ids_have_aws_shape() {
+        assert!(is_vpc_id_shape("default"));
+        assert!(is_vpc_id_shape("vpc-0a1b2c3d"));
+        assert!(is_vpc_id_shape("vpc-0a1b2c3d4e5f60718"));
+        for bad in ["defaul[", "vpc-", "vpc-xyz12345", "vpc-0A1B2C3D", "subnet-0a1b2c3d", "vpc-0a1b2c3d4"] {
+            assert!(!is_vpc_id_shape(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn stack_names_follow_the_spec() {

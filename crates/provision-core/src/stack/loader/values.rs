@@ -1,6 +1,7 @@
 //! Field values: TOML values checked against a field's type and turned into expressions.
 
 use super::*;
+use crate::stack::string_spans::StringSpans;
 
 impl Loader<'_> {
     pub(super) fn field_expr(
@@ -192,13 +193,23 @@ impl Loader<'_> {
     }
 
     pub(super) fn template(&mut self, text: &str, span: &Range<usize>) -> Option<Vec<Part>> {
-        // The string's text starts after its opening quote(s).
-        let base = span.start + 1;
-        match parse_template(text, base) {
-            Ok(parts) => Some(parts),
+        // Offsets are found in the decoded text and mapped back into the file, past the quotes and
+        // any escapes, so that a diagnostic never points inside a character.
+        let spans = StringSpans::new(self.source, span, text);
+        match parse_template(text, 0) {
+            Ok(parts) => Some(
+                parts
+                    .into_iter()
+                    .map(|part| match part {
+                        Part::Reference(reference, range) => Part::Reference(reference, spans.source_range(range)),
+                        literal => literal,
+                    })
+                    .collect(),
+            ),
             Err(error) => {
-                let start = base + error.offset;
-                self.error(Diagnostic::error(error.message, Some(start..(start + 2).min(span.end))));
+                let at = spans.source_range(error.offset..error.offset + 2);
+                let at = at.start..at.end.min(span.end).max(at.start);
+                self.error(Diagnostic::error(error.message, Some(at)));
                 None
             }
         }
@@ -219,6 +230,10 @@ impl Loader<'_> {
         for part in parts {
             match part {
                 Part::Literal(literal) => result.push_str(&literal),
+                Part::Reference(Reference::Variable(name), reference_span) if self.sensitive.contains(&name) => {
+                    self.error(super::sensitive::sensitive_misuse(&name, "this field", reference_span));
+                    return None;
+                }
                 Part::Reference(Reference::Variable(name), _) if variables.contains_key(&name) => {
                     match variables[&name].interpolated() {
                         Some(piece) => result.push_str(&piece),
@@ -312,8 +327,8 @@ impl Loader<'_> {
 const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
-/// `provision:stack` and `provision:address`.
-const PROVISION_TAGS: usize = 2;
+/// `provision:stack`, `provision:address` and `provision:lineage`.
+const PROVISION_TAGS: usize = 3;
 
 fn tag_key_problem(key: &str) -> Option<String> {
     let length = key.chars().count();

@@ -1,0 +1,154 @@
+//! Secret values that come through variables.
+//!
+//! A secret is a property of the value, not of how it is written: `password = { env = "PW" }`
+//! and `password = "${var.pw}"` must both keep the password out of the state, plans, logs and
+//! errors. So a variable is *sensitive* when it is declared `{ default = "…", sensitive = true }`
+//! or when a secret field takes it whole; a sensitive variable may then flow only into secret
+//! fields, which the resolver hashes. Anywhere else — a plain field, a tag, the stack's name, an
+//! output — it would be shown and stored in clear, so it is refused with the place it was used.
+
+use super::*;
+
+const DECLARATION_FIELDS: &[&str] = &["default", "sensitive", "description"];
+
+impl Loader<'_> {
+    /// Variables that a secret field takes whole (`password = "${var.pw}"`), found before anything
+    /// uses a variable, so that every use of them is checked.
+    pub(super) fn secret_field_variables(&self, root: &DeTable<'_>) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        for (type_name, resources) in root.iter() {
+            let Some(driver) = self.drivers.get(type_name.get_ref()) else { continue };
+            let Some(resources) = resources.get_ref().as_table() else { continue };
+            for (_, body) in resources.iter() {
+                let Some(fields) = body.get_ref().as_table() else { continue };
+                for (field, value) in fields.iter() {
+                    let secret = driver.schema().field(field.get_ref()).is_some_and(|f| is_secret(&f.kind));
+                    let Some(text) = value.get_ref().as_str().filter(|_| secret) else { continue };
+                    if let Ok(parts) = parse_template(text, 0) {
+                        for part in parts {
+                            if let Part::Reference(Reference::Variable(name), _) = part {
+                                found.insert(name);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// `NAME = { default = …, sensitive = true }`: `Some(Some(default))`, `Some(None)` when there is
+    /// no default (the value must come from `--var`), `None` when the declaration is wrong.
+    pub(super) fn variable_declaration(
+        &mut self,
+        name: &str,
+        declaration: &DeTable<'_>,
+        span: Range<usize>,
+    ) -> Option<Option<Value>> {
+        let mut default = None;
+        let mut valid = true;
+        for (field, value) in declaration.iter() {
+            match field.get_ref().as_ref() {
+                "default" => match literal_value(value.get_ref()) {
+                    Some(v) => default = Some(v),
+                    None => {
+                        self.error(Diagnostic::error(
+                            format!("the default of variable `{name}` must be a string, integer, boolean or list"),
+                            Some(value.span()),
+                        ));
+                        valid = false;
+                    }
+                },
+                "sensitive" => match value.get_ref() {
+                    DeValue::Boolean(true) => {
+                        self.sensitive.insert(name.to_string());
+                    }
+                    DeValue::Boolean(false) => {}
+                    _ => {
+                        self.error(Diagnostic::error(
+                            format!("`sensitive` of variable `{name}` must be `true` or `false`"),
+                            Some(value.span()),
+                        ));
+                        valid = false;
+                    }
+                },
+                "description" => {
+                    if value.get_ref().as_str().is_none() {
+                        self.error(Diagnostic::error("`description` must be a string", Some(value.span())));
+                        valid = false;
+                    }
+                }
+                other => {
+                    let diagnostic = Diagnostic::error(
+                        format!("unknown field `{other}` in the declaration of variable `{name}`"),
+                        Some(field.span()),
+                    )
+                    .hint("a variable is a value (`name = \"web\"`) or `{ default = \"…\", sensitive = true }`");
+                    self.error(with_suggestion(diagnostic, other, DECLARATION_FIELDS, "fields"));
+                    valid = false;
+                }
+            }
+        }
+        if !valid {
+            return None;
+        }
+        if default.is_none() && !self.sensitive.contains(name) {
+            self.error(
+                Diagnostic::error(format!("variable `{name}` declares neither a `default` nor `sensitive`"), Some(span))
+                    .hint(format!("write `{name} = \"value\"`, or `{name} = {{ default = \"value\", sensitive = true }}`")),
+            );
+            return None;
+        }
+        Some(default)
+    }
+
+    /// Refuses a sensitive variable anywhere it would be kept or shown in clear: a field that is not
+    /// a secret, or an output.
+    pub(super) fn check_sensitive_uses(&mut self, resources: &BTreeMap<Address, ResourceSpec>, outputs: &[Output]) {
+        if self.sensitive.is_empty() {
+            return;
+        }
+        let mut misuses = Vec::new();
+        for resource in resources.values() {
+            let Some(driver) = self.drivers.get(&resource.address.type_name) else { continue };
+            for (field, expr) in &resource.fields {
+                if driver.schema().field(field).is_some_and(|f| is_secret(&f.kind)) {
+                    continue;
+                }
+                for (reference, span) in expr.references() {
+                    if let Reference::Variable(name) = reference {
+                        if self.sensitive.contains(name) {
+                            misuses.push((format!("`{}.{field}`", resource.address), name.clone(), span.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        for output in outputs {
+            for (reference, span) in output.value.references() {
+                if let Reference::Variable(name) = reference {
+                    if self.sensitive.contains(name) {
+                        misuses.push((format!("the output `{}`", output.name), name.clone(), span.clone()));
+                    }
+                }
+            }
+        }
+        for (place, name, span) in misuses {
+            self.error(sensitive_misuse(&name, &place, span));
+        }
+    }
+}
+
+/// The error for a sensitive variable used where its value would be kept or shown in clear.
+pub(super) fn sensitive_misuse(name: &str, place: &str, span: Range<usize>) -> Diagnostic {
+    Diagnostic::error(
+        format!("`${{var.{name}}}` is sensitive and cannot be used in {place}: its value would be shown and stored in clear"),
+        Some(span),
+    )
+    .label("a secret")
+    .hint("use it only in a secret field (`secret.value`, `db_instance.password`, `elasticache_redis.auth_token`); a container reads a secret through `container.secrets` and a `secret` resource's ARN")
+}
+
+fn is_secret(kind: &FieldKind) -> bool {
+    matches!(kind, FieldKind::Secret)
+}
