@@ -11,10 +11,19 @@
 //!
 //! Deleting a bucket removes what provision uploaded but nothing else unless `force_destroy` says so:
 //! a bucket may hold data someone else put there, and S3 offers no undo.
+//!
+//! A bucket that exists already is never taken over: in us-east-1 a second `CreateBucket` of a
+//! bucket the account owns answers `200`, so a create looks first (its tags) and refuses a bucket
+//! this state did not make, naming `provision import`. After a kill between `CreateBucket` and its
+//! tags, the bucket carries no tags yet; the intent a create records holds the time it was
+//! recorded, and such a bucket is adopted only if S3 created it after that time (on S3's clock:
+//! this machine's offset from it is measured from S3's `Date`) — one that was there before is
+//! someone else's.
 
 mod bucket_api;
 mod manifest;
 mod objects;
+mod ownership;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,6 +35,7 @@ use serde_json::Value as Json;
 
 use self::manifest::Manifest;
 use self::objects::ObjectRef;
+use self::ownership::{claim, made_since, split_intent};
 use crate::context::AwsContext;
 use crate::drivers::tags::{user_tags, PROVISION_TAG_PREFIX};
 use crate::drivers::{
@@ -57,8 +67,10 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             "upload",
             FieldKind::String,
             "A local folder, relative to the stack file, whose files are synced to the bucket: changed \
-             files are uploaded, removed ones deleted.",
-        ),
+             files are uploaded, removed ones deleted. Only regular files inside the folder are sent: \
+             a symbolic link out of it is an error.",
+        )
+        .check(manifest::check_upload_path),
     ],
     attributes: &["name", "arn", "regional_domain_name", "content_hash"],
     taggable: true,
@@ -164,10 +176,6 @@ impl AwsDriver for BucketDriver {
         arn.strip_prefix("arn:aws:s3:::").filter(|name| !name.contains('/')).map(str::to_string)
     }
 
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default().to_string()
-    }
-
     async fn read(
         &self,
         aws: &AwsContext,
@@ -205,7 +213,14 @@ impl AwsDriver for BucketDriver {
     ) -> Result<Observed, DriverError> {
         let config = BucketConfig::from_inputs(request.inputs)?;
         let (s3, name) = (aws.s3(), config.bucket.as_str());
-        bucket_api::create(s3, name, aws.region()).await?;
+        claim(s3, name, request).await?;
+        if let Err(error) = bucket_api::create(s3, name, aws.region()).await {
+            if !error.code_is("BucketAlreadyOwnedByYou") {
+                return Err(error);
+            }
+            // Made since it was looked at: ours only if tagged so (a retried create of this run).
+            claim(s3, name, request).await?;
+        }
         let keys: Vec<String> = config.files().into_keys().collect();
         // The uploads need only the bucket (and, when versioned, versioning first, so every object
         // has a version): they run alongside the public access block and the tags. The objects are
@@ -287,10 +302,25 @@ impl AwsDriver for BucketDriver {
         }
     }
 
-    /// One GetBucketTagging answers all three cases (missing, someone else's, ours) where a
-    /// HeadBucket first would only add a round trip. A bucket of that name in this account with no
-    /// provision tags is ours too: the killed create made it and died before tagging it (the next
-    /// plan tags it). One tagged for another stack or address is not.
+    /// The intent is the bucket's name and when the intent was recorded (`NAME@SECONDS`), so that
+    /// a bucket the killed create made but could not tag yet can be told from one that was there:
+    /// a create looks first and never calls `CreateBucket` for a bucket that exists, so an untagged
+    /// bucket S3 made before the intent is someone else's.
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        let name = request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default();
+        // A create planned again after an interrupted one keeps that one's time: its CreateBucket
+        // may still land, and the bucket it makes is this create's as much as that one's.
+        if let Some(earlier) = request.intent.filter(|intent| split_intent(intent).0 == name) {
+            return earlier.to_string();
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        format!("{name}@{now}")
+    }
+
+    /// One GetBucketTagging answers the three cases (missing, someone else's, ours) where a
+    /// HeadBucket first would only add a round trip. A bucket tagged as this state's for this
+    /// address is ours; one tagged otherwise is not; an untagged one is ours only if S3 made it
+    /// after the intent was recorded (the create was killed before it could tag it).
     async fn find_interrupted(
         &self,
         aws: &AwsContext,
@@ -298,23 +328,38 @@ impl AwsDriver for BucketDriver {
         address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
-        match bucket_api::tags(aws.s3(), intended_id).await {
-            Ok(tags) => {
-                let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
-                let ours = tags.get("provision:stack") == Some(&stack.name)
-                    && tags.get("provision:address").is_none_or(|a| *a == address.to_string());
-                Ok((ours || untagged).then(|| intended_id.to_string()))
+        let (name, since) = split_intent(intended_id);
+        match bucket_api::tags(aws.s3(), name).await {
+            Ok(tags) if tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX)) => {
+                Ok(crate::drivers::tags::made_by(&tags, stack, address).then(|| name.to_string()))
             }
+            Ok(_) => Ok(made_since(aws.s3(), name, since).await?.then(|| name.to_string())),
             Err(error) if NOT_OURS.iter().any(|code| error.code_is(code)) => Ok(None),
             Err(error) => Err(error),
         }
     }
 }
 
-/// The `upload` folder, which must exist: syncing a missing folder would empty the bucket.
+/// The `upload` folder, which must exist (syncing a missing folder would empty the bucket) and lie
+/// inside the stack's folder: not absolute, not out through `..`, not a link that leads elsewhere.
 fn upload_folder(stack: &StackInfo, upload: &str) -> Result<PathBuf, DriverError> {
+    manifest::check_upload_path(upload).map_err(|problem| {
+        DriverError::invalid(format!("`upload`: {problem}"))
+            .with_hint("move the files into a folder beside the stack file, e.g. `upload = \"site\"`")
+    })?;
     let folder = stack.directory.join(upload);
     if folder.is_dir() {
+        let inside = match (folder.canonicalize(), stack.directory.canonicalize()) {
+            (Ok(real), Ok(base)) => real.starts_with(&base).then_some(()).ok_or(real),
+            (Err(_), _) | (_, Err(_)) => Ok(()),
+        };
+        if let Err(real) = inside {
+            return Err(DriverError::invalid(format!(
+                "`upload` folder `{upload}` is a symbolic link to `{}`, outside the stack's folder",
+                real.display()
+            ))
+            .with_hint("only a folder inside the stack's folder is uploaded; copy the files there"));
+        }
         return Ok(folder);
     }
     let problem = if folder.exists() { "is not a folder" } else { "does not exist" };
@@ -479,7 +524,7 @@ mod tests {
     }
 
     fn stack(directory: &std::path::Path) -> StackInfo {
-        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: directory.to_path_buf() }
+        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: directory.to_path_buf(), lineage: None }
     }
 
     fn inputs(json: Json) -> JsonMap {

@@ -44,7 +44,12 @@ pub(super) async fn upload(s3: &Client, bucket: &str, folder: &Path, keys: &[Str
 
 async fn put_file(s3: &Client, bucket: &str, folder: &Path, key: &str) -> Result<(), DriverError> {
     let path = folder.join(key);
-    let body = ByteStream::from_path(&path)
+    // A regular file only (never a fifo swapped in since the plan: opening one would wait for ever).
+    let file = super::manifest::open_regular(&path)
+        .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
+    let body = ByteStream::read_from()
+        .file(tokio::fs::File::from_std(file))
+        .build()
         .await
         .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
     s3.put_object().bucket(bucket).key(key).content_type(content_type(key)).body(body).send().await.map_err(
