@@ -106,7 +106,12 @@ pub async fn adopt(
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
     let resource = stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?;
     let region = super::region(cloud).await?;
-    let info = StackInfo { name: stack.name.clone(), region: region.clone(), directory: stack.directory() };
+    let info = StackInfo {
+        name: stack.name.clone(),
+        region: region.clone(),
+        directory: stack.directory(),
+        lineage: Some(state.lineage.clone()),
+    };
     let network = stack_network(stack, cloud, state).await?;
     let canonical = driver.import_id(id).await.map_err(|error| anyhow!("{address}: {error}"))?;
 

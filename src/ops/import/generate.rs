@@ -44,7 +44,7 @@ pub async fn run(
     };
     let region = crate::ops::region(&cloud).await?;
     let directory = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let info = StackInfo { name: stack_name.clone(), region, directory };
+    let info = StackInfo { name: stack_name.clone(), region, directory, lineage: None };
 
     let mut observed: Vec<(Address, JsonMap, JsonMap)> = Vec::new();
     for (address, id) in &pairs {

@@ -453,7 +453,7 @@ mod tests {
     use super::*;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: ".".into() }
+        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: ".".into(), lineage: None }
     }
 
     fn values(json: Json) -> BTreeMap<String, Value> {

@@ -33,11 +33,12 @@ pub(super) const CONFIG_FIELDS: &[&str] = &[
     "spa_fallback",
     "api_origin",
     "api_path",
+    "api_protocol",
     "aliases",
     "certificate_arn",
 ];
 
-const ORIGIN_FIELDS: &[&str] = &["origin_bucket", "api_origin", "api_path"];
+const ORIGIN_FIELDS: &[&str] = &["origin_bucket", "api_origin", "api_path", "api_protocol"];
 
 /// What a config needs besides the settings: who owns it and how it reaches the bucket.
 pub(super) struct Placement<'a> {
@@ -120,7 +121,7 @@ pub(super) fn api_origin_id(domain: &str) -> String {
 fn origins(settings: &Settings, placement: &Placement<'_>) -> Result<Origins, DriverError> {
     let mut items = vec![s3_origin(settings, placement)?];
     if let Some(domain) = settings.api_origin() {
-        items.push(api_origin(domain)?);
+        items.push(api_origin(domain, settings.api_over_https())?);
     }
     Origins::builder().quantity(len(&items)).set_items(Some(items)).build().map_err(config_error)
 }
@@ -136,13 +137,13 @@ fn s3_origin(settings: &Settings, placement: &Placement<'_>) -> Result<Origin, D
         .map_err(config_error)
 }
 
-fn api_origin(domain: &str) -> Result<Origin, DriverError> {
+fn api_origin(domain: &str, https: bool) -> Result<Origin, DriverError> {
     let protocols =
         OriginSslProtocols::builder().quantity(1).items(SslProtocol::TlSv12).build().map_err(config_error)?;
     let custom = CustomOriginConfig::builder()
         .http_port(80)
         .https_port(443)
-        .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+        .origin_protocol_policy(if https { OriginProtocolPolicy::HttpsOnly } else { OriginProtocolPolicy::HttpOnly })
         .origin_ssl_protocols(protocols)
         .build()
         .map_err(config_error)?;
@@ -321,7 +322,11 @@ mod tests {
         assert_eq!(origins.len(), 2);
         assert_eq!(origins[1].id, "origin-my-alb-1.eu-west-1.elb.amazonaws.com");
         let custom = origins[1].custom_origin_config.as_ref().unwrap();
-        assert_eq!(custom.origin_protocol_policy, OriginProtocolPolicy::HttpOnly);
+        assert_eq!(custom.origin_protocol_policy, OriginProtocolPolicy::HttpOnly, "as chosen before HTTPS was");
+        let https = Settings { api_protocol: Some("https".into()), ..api.clone() };
+        let config_https = new_config(&https, &placement()).unwrap();
+        let custom_https = origins_of(&config_https)[1].custom_origin_config.clone().unwrap();
+        assert_eq!(custom_https.origin_protocol_policy, OriginProtocolPolicy::HttpsOnly);
         let behaviors = config.cache_behaviors.as_ref().unwrap().items.as_ref().unwrap();
         assert_eq!(behaviors.len(), 1);
         assert_eq!(behaviors[0].path_pattern, "/api/*");

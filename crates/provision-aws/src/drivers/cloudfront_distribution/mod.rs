@@ -13,6 +13,7 @@
 //! Refresh lists all distributions once (one `ListDistributions` page per 100) rather than one
 //! `GetDistribution` per resource, because the summaries carry every field the driver reads back.
 
+mod api_protocol;
 mod bucket_policy;
 mod creation;
 mod deployment;
@@ -66,6 +67,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         ),
         FieldSpec::new("api_path", FieldKind::String, "The path pattern routed to `api_origin`")
             .default(FieldDefault::Str("/api/*")),
+        FieldSpec::new(
+            api_protocol::FIELD,
+            FieldKind::Enum(api_protocol::CHOICES),
+            "How CloudFront reaches `api_origin`: `https`, or `http` (a guardrail warns). Default: `https`, \
+             unless `api_origin` is a load balancer of the stack without an HTTPS listener",
+        ),
         FieldSpec::new("aliases", FieldKind::StringList, "Extra domain names (CNAMEs) the distribution answers for")
             .default(FieldDefault::EmptyList),
         FieldSpec::new(
@@ -92,6 +99,8 @@ struct Settings {
     spa_fallback: bool,
     api_origin: Option<String>,
     api_path: String,
+    /// `https` or `http`; absent (a state from before it was chosen) is `http`, as it was then.
+    api_protocol: Option<String>,
     aliases: Vec<String>,
     certificate_arn: Option<String>,
     wait: bool,
@@ -106,6 +115,7 @@ impl std::default::Default for Settings {
             spa_fallback: false,
             api_origin: None,
             api_path: "/api/*".into(),
+            api_protocol: None,
             aliases: Vec::new(),
             certificate_arn: None,
             wait: true,
@@ -126,6 +136,10 @@ impl Settings {
 
     fn api_origin(&self) -> Option<&str> {
         self.api_origin.as_deref().filter(|domain| !domain.is_empty())
+    }
+
+    fn api_over_https(&self) -> bool {
+        self.api_protocol.as_deref() == Some("https")
     }
 
     fn certificate_arn(&self) -> Option<&str> {
@@ -214,6 +228,22 @@ impl AwsDriver for DistributionDriver {
 
     fn check(&self, values: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
         check_certificate(values)
+    }
+
+    fn defaults_in_stack(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<(&'static str, provision_core::value::Value)> {
+        api_protocol::default_in_stack(resource, resources)
+    }
+
+    fn check_in_stack(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        _resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Problem> {
+        api_protocol::check_in_stack(resource)
     }
 
     /// CloudFront's hosted zone, the same for every distribution, is known before it exists: a
@@ -341,7 +371,7 @@ mod tests {
     use super::*;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop-dev".into(), region: "eu-west-1".into(), directory: ".".into() }
+        StackInfo { name: "shop-dev".into(), region: "eu-west-1".into(), directory: ".".into(), lineage: None }
     }
 
     #[test]

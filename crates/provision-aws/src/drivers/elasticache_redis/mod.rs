@@ -80,6 +80,14 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(schema::Default::Bool(true))
             .forces_replacement(),
         FieldSpec::new(
+            "at_rest_encryption",
+            FieldKind::Bool,
+            "Encrypt the cache's data on disk (snapshots, swap) with an AWS-managed key. ElastiCache decides \
+             this only when the cache is created: a change replaces it.",
+        )
+        .default(schema::Default::Bool(true))
+        .forces_replacement(),
+        FieldSpec::new(
             "auth_token",
             FieldKind::Secret,
             "The AUTH password clients send, from the environment: `{ env = \"REDIS_AUTH_TOKEN\" }` (16 to 128 \
@@ -265,13 +273,13 @@ impl AwsDriver for CacheDriver {
         &self,
         aws: &AwsContext,
         stack: &StackInfo,
-        _address: &Address,
+        address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let ec = aws.elasticache();
         let Some(group) = api::describe_group(ec, intended_id).await? else { return Ok(None) };
         match api::list_tags(ec, group.arn().unwrap_or_default()).await {
-            Ok(tags) if tags.get("provision:stack") == Some(&stack.name) => Ok(Some(intended_id.to_string())),
+            Ok(tags) if crate::drivers::tags::made_by(&tags, stack, address) => Ok(Some(intended_id.to_string())),
             Ok(_) => Ok(None),
             Err(error) if error.code_is(api::GROUP_NOT_FOUND) => Ok(None),
             Err(error) => Err(error),

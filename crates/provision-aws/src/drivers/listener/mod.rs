@@ -448,7 +448,7 @@ mod tests {
 
     #[test]
     fn https_listeners_get_the_default_ssl_policy_and_http_ones_none() {
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let mut https = serde_json::json!({ "load_balancer": "a", "port": 443, "protocol": "HTTPS" })
             .as_object()
             .cloned()
@@ -474,7 +474,7 @@ mod tests {
         let inputs = serde_json::json!({ "load_balancer": "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/w/1", "port": 443 });
         let inputs = inputs.as_object().cloned().expect("object");
         let address = Address::new("listener", "https");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let tags = BTreeMap::new();
         let secrets = BTreeMap::new();
         let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);

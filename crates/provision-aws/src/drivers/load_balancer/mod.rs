@@ -417,7 +417,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .expect("object");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         LoadBalancerDriver.prepare(&stack, &mut inputs).expect("prepare");
         assert_eq!(inputs["subnets"], serde_json::json!(["subnet-a", "subnet-b"]));
         assert_eq!(inputs["security_groups"], serde_json::json!(["sg-1", "sg-2"]));
@@ -461,7 +461,7 @@ mod tests {
 
     #[test]
     fn planned_attributes_know_the_name() {
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let inputs = serde_json::json!({ "name": "shop-web" }).as_object().cloned().expect("object");
         let planned = LoadBalancerDriver.planned_attributes(&stack, &inputs);
         assert_eq!(Json::Object(planned), serde_json::json!({ "name": "shop-web" }));
