@@ -61,7 +61,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     }
     if let Some(path) = &command.out {
         let file = PlanFile::new(
-            &stack.path,
+            stack,
             &global.variables,
             region,
             planned.plan.clone(),
