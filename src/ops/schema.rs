@@ -56,6 +56,20 @@ pub fn stack_schema(drivers: &DriverRegistry) -> Json {
         }}),
     );
     properties.insert("outputs".into(), json!({"type": "object"}));
+    let checks = provision_core::guardrails::check_ids();
+    properties.insert(
+        "guardrails".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": {
+            "allow": {"type": "array", "description": "Guardrail findings accepted on purpose; the plan prints each reason", "items": {
+                "type": "object", "additionalProperties": false, "required": ["check", "address", "reason"],
+                "properties": {
+                    "check": {"enum": checks},
+                    "address": {"type": "string", "description": "TYPE.NAME of a resource in this stack"},
+                    "reason": {"type": "string", "minLength": 1}
+                }
+            }}
+        }}),
+    );
     for driver in drivers.iter() {
         let schema = driver.schema();
         let mut fields = Map::new();

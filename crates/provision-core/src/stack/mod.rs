@@ -52,6 +52,8 @@ pub struct Stack {
     pub warnings: Vec<Diagnostic>,
     /// `[notify]`: where to tell someone what a run does.
     pub notify: Option<notify::Notify>,
+    /// `[guardrails] allow`: guardrail findings accepted on purpose, with their reasons.
+    pub guardrails: Vec<crate::guardrails::Allow>,
 }
 
 impl Stack {

@@ -17,6 +17,7 @@ use crate::schema::{FieldKind, FieldSpec, ResourceSchema};
 use crate::value::Value;
 
 mod across;
+mod guardrails;
 mod moved;
 mod notify;
 mod references;
@@ -33,7 +34,7 @@ pub struct LoadOptions {
     pub variables: Vec<(String, String)>,
 }
 
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
+const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify", "guardrails"];
 const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -134,6 +135,10 @@ impl Loader<'_> {
             Some((_, value)) => self.moved(value, &resources),
             None => Vec::new(),
         };
+        let guardrails = match section("guardrails") {
+            Some(entry) => self.guardrails(entry, &resources),
+            None => Vec::new(),
+        };
         self.check_references(&resources, &outputs, &variables);
         self.checks_across_resources(&resources);
         let graph = self.graph(&resources);
@@ -164,6 +169,7 @@ impl Loader<'_> {
             uses_network,
             warnings: Vec::new(),
             notify,
+            guardrails,
         })
     }
 
