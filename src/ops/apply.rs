@@ -36,6 +36,12 @@ pub struct ApplyOptions {
     pub replace: Vec<Address>,
     /// Only accept what changed outside provision into the state.
     pub refresh_only: bool,
+    /// Leave these (and what depends on them; for destroy, what they need) out.
+    pub exclude: Vec<Address>,
+    /// Refuse to set back changes made outside provision.
+    pub keep_drift: bool,
+    /// `apply --ttl`: a preview environment that `sweep --expired` removes after this long.
+    pub ttl: Option<Duration>,
 }
 
 pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Reporter) -> Result<u8> {
@@ -49,6 +55,8 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
         replace: options.replace.clone(),
         refresh_only: options.refresh_only,
         check_new_account_alongside: !options.destroy && !options.refresh_only,
+        exclude: options.exclude.clone(),
+        keep_drift: options.keep_drift,
     };
     let code = execute(global, options, &plan_options, verb, reporter).await?;
     if !options.sweep || code != 0 {
@@ -60,7 +68,7 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
 }
 
 /// `reporter` and, when `[notify]` asks for it, the webhook notifier.
-fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>) -> Reporters<'a> {
+pub(super) fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>) -> Reporters<'a> {
     let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![Box::new(reporter)];
     if let Some(notifier) = notifier {
         reporters.push(Box::new(notifier));
@@ -69,7 +77,7 @@ fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>)
 }
 
 /// Waits briefly for the notifications still queued; warns about any not delivered.
-async fn finish_notifications(notifier: Option<&Notifier>) {
+pub(super) async fn finish_notifications(notifier: Option<&Notifier>) {
     if let Some(notifier) = notifier {
         if let Some(warning) = notifier.finish(FINAL_WAIT).await {
             eprintln!("warning: {warning}");
@@ -96,7 +104,7 @@ async fn execute(
     result
 }
 
-async fn execute_loaded(
+pub(super) async fn execute_loaded(
     global: &GlobalOptions,
     options: &ApplyOptions,
     plan_options: &PlanOptions,
@@ -112,7 +120,8 @@ async fn execute_loaded(
     let region = region(cloud).await?;
     let planned = make_plan(stack, state, Some(cloud), cloud.drivers(), region, plan_options).await?;
     report_settled(&planned);
-    let Planned { plan, state, info, network, account_unchecked, .. } = planned;
+    let Planned { plan, mut state, info, network, account_unchecked, .. } = planned;
+    state.expires = expiry(options.ttl).or(state.expires);
     show_plan(global, options, &plan);
     reporter.report(&Event::plan(&plan));
     if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb, options.json)? {
@@ -176,6 +185,12 @@ async fn execute_loaded(
     let lock_lost = guard.is_lost();
     let _ = guard.release().await;
     finish(global, &outcome, &state, options.json, verb, reporter).map(|code| lock_lost_code(code, lock_lost))
+}
+
+/// When a preview environment applied now with `--ttl` expires (RFC 3339, UTC).
+fn expiry(ttl: Option<Duration>) -> Option<String> {
+    let ttl = chrono::Duration::from_std(ttl?).ok()?;
+    Some((chrono::Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// A run stopped because its lock was lost failed (exit 1); 130 is for Ctrl-C.
@@ -258,6 +273,7 @@ async fn apply_loaded_plan(
     provision_core::engine::check_region(&current, &region)?;
     let mut state = file.state;
     state.lineage = current.lineage.clone();
+    state.expires = expiry(options.ttl).or(state.expires);
     show_plan(global, options, &file.plan);
     reporter.report(&Event::plan(&file.plan));
     if file.plan.is_empty() {
@@ -400,7 +416,7 @@ fn print_summary(
     eprintln!("The state records everything that succeeded; run `provision {verb}` again after fixing the cause.");
 }
 
-fn confirm(verb: &str, json: bool) -> Result<bool> {
+pub(super) fn confirm(verb: &str, json: bool) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to {verb} without confirmation: stdin is not a terminal\n\nhint: review the plan above and pass `--auto-approve`");
     }
