@@ -4,6 +4,7 @@
 mod support;
 
 mod adoption;
+mod ci_workflow;
 mod cli_commands;
 mod cli_ux;
 mod containers;
@@ -15,8 +16,10 @@ mod interrupt;
 mod kill;
 mod logs_and_secrets;
 mod notify;
+mod preview;
 mod redis;
 mod renames_and_drift;
+mod review;
 mod stack_errors;
 mod static_site;
 mod team_state;

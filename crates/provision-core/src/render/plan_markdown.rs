@@ -63,6 +63,7 @@ fn headline(plan: &Plan) -> String {
     };
     let cost = match &plan.cost {
         Some(cost) if cost.priced && cost.change() != 0 => format!(" · {}/month", signed_dollars(cost.change())),
+        Some(cost) if cost.priced && !plan.is_empty() && cost.after == 0 => " · no fixed monthly cost".to_string(),
         Some(cost) if cost.priced && !plan.is_empty() => format!(" · no cost change ({}/month)", dollars(cost.after)),
         _ => String::new(),
     };

@@ -17,6 +17,7 @@ pub fn cost_headline(cost: &PlanCost) -> String {
         return format!("Cost: not estimated: the price table has no prices for `{}` (see docs/cost.md)", cost.region);
     }
     match cost.change() {
+        0 if cost.after == 0 => "Cost: $0.00/month (nothing here has a fixed monthly price)".to_string(),
         0 => format!("Cost: no change ({}/month)", dollars(cost.after)),
         change => {
             format!("Cost: {}/month (from {} to {})", signed_dollars(change), dollars(cost.before), dollars(cost.after))
