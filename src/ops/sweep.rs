@@ -144,7 +144,10 @@ pub async fn run(global: &GlobalOptions, options: &SweepOptions, reporter: &dyn 
     for environment in &expired {
         println!("\n== {} ==", environment.stack);
         match remove(global, options, environment, reporter).await {
-            Ok(0) => removed.push(environment.stack.clone()),
+            Ok(0) => removed.push(match environment.state {
+                Some(_) => format!("{} ({} resource(s) in its state)", environment.stack, environment.resources),
+                None => format!("{} (no state; {} tagged resource(s))", environment.stack, environment.tagged),
+            }),
             Ok(_) => failed.push(environment.stack.clone()),
             Err(error) => {
                 super::print_error(&error, global.error_paint);

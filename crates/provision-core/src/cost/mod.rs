@@ -9,8 +9,6 @@
 mod price_table;
 mod resource_cost;
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 pub use price_table::{PriceTable, RegionPrices};
@@ -84,7 +82,15 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
     };
 
     let mut before = 0;
-    let mut usage_after: BTreeSet<&'static str> = BTreeSet::new();
+    // In the order the resources come (by address), each named once.
+    let mut usage_after: Vec<&'static str> = Vec::new();
+    let mut note_usage = |usage: Vec<&'static str>| {
+        for item in usage {
+            if !usage_after.contains(&item) {
+                usage_after.push(item);
+            }
+        }
+    };
     let recorded = state.resources.iter().filter(|(_, entry)| entry.status == ResourceStatus::Created);
     for (address, entry) in recorded.clone().chain(&state.deposed) {
         before += counted(address, price(address, &entry.inputs)).0;
@@ -92,7 +98,7 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
     // What no action touches stays as it is.
     for (address, entry) in recorded {
         if !actions.iter().any(|a| &a.address == address && !a.deposed) {
-            usage_after.extend(counted(address, price(address, &entry.inputs)).1);
+            note_usage(counted(address, price(address, &entry.inputs)).1);
         }
     }
     let mut after = before;
@@ -108,7 +114,7 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
             Action::Delete => 0,
             _ => {
                 let (cents, usage) = counted(&action.address, price(&action.address, &action.inputs));
-                usage_after.extend(usage);
+                note_usage(usage);
                 cents
             }
         };

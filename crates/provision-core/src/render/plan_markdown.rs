@@ -72,19 +72,19 @@ fn headline(plan: &Plan) -> String {
     format!("### provision plan for {}: {counts}{cost}{warnings}", code(&plan.stack))
 }
 
+/// The bill, then what it leaves out (provision's own words, Markdown as written).
 fn cost_paragraph(cost: &crate::cost::PlanCost) -> String {
-    let mut out = format!("**{}**", escape_text(&cost_headline(cost)));
+    let mut out = format!("**{}**\n\n", escape_text(&cost_headline(cost)));
     if cost.priced {
         if !cost.usage.is_empty() {
-            out.push_str(&format!(" Not included, billed by use: {}.", escape_text(&cost.usage.join("; "))));
+            out.push_str(&format!("Not included, billed by use: {}. ", cost.usage.join("; ")));
         }
         out.push_str(&format!(
-            " Prices: AWS on-demand list prices for {}, as of {}.",
+            "Prices: AWS on-demand list prices for {}, as of {}.\n\n",
             escape_text(&cost.region),
             escape_text(&cost.prices_as_of)
         ));
     }
-    out.push_str("\n\n");
     if !cost.unpriced.is_empty() {
         let items: Vec<String> = cost
             .unpriced

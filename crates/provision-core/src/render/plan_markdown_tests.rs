@@ -149,7 +149,11 @@ fn a_comment_leads_with_cost_and_destroys_then_findings_drift_and_the_folded_pla
             "Changes made outside provision that apply would undo (1)",
         ]
     );
-    assert!(read.text.contains("Cost: +$51.20/month (from $12.00 to $63.20) Not included"), "{}", read.text);
+    assert!(
+        read.text.contains("Cost: +$51.20/month (from $12.00 to $63.20) Not included, billed by use"),
+        "{}",
+        read.text
+    );
     // Destroys and replacements, and drift, are tables; the forcing field is named.
     assert_eq!(read.tables, 2);
     assert!(markdown.contains("| `-/+` | `target_group.api` | `port` forces replacement"), "{markdown}");
