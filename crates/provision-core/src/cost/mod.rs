@@ -9,6 +9,8 @@
 mod price_table;
 mod resource_cost;
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 pub use price_table::{PriceTable, RegionPrices};
@@ -82,15 +84,7 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
     };
 
     let mut before = 0;
-    // In the order the resources come (by address), each named once.
-    let mut usage_after: Vec<&'static str> = Vec::new();
-    let mut note_usage = |usage: Vec<&'static str>| {
-        for item in usage {
-            if !usage_after.contains(&item) {
-                usage_after.push(item);
-            }
-        }
-    };
+    let mut usage_after: BTreeSet<&'static str> = BTreeSet::new();
     let recorded = state.resources.iter().filter(|(_, entry)| entry.status == ResourceStatus::Created);
     for (address, entry) in recorded.clone().chain(&state.deposed) {
         before += counted(address, price(address, &entry.inputs)).0;
@@ -98,7 +92,7 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
     // What no action touches stays as it is.
     for (address, entry) in recorded {
         if !actions.iter().any(|a| &a.address == address && !a.deposed) {
-            note_usage(counted(address, price(address, &entry.inputs)).1);
+            usage_after.extend(counted(address, price(address, &entry.inputs)).1);
         }
     }
     let mut after = before;
@@ -114,7 +108,7 @@ pub fn estimate(region: &str, actions: &mut [PlannedAction], state: &State) -> P
             Action::Delete => 0,
             _ => {
                 let (cents, usage) = counted(&action.address, price(&action.address, &action.inputs));
-                note_usage(usage);
+                usage_after.extend(usage);
                 cents
             }
         };
