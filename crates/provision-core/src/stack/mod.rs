@@ -52,6 +52,10 @@ pub struct Stack {
     pub warnings: Vec<Diagnostic>,
     /// `[notify]`: where to tell someone what a run does.
     pub notify: Option<notify::Notify>,
+    /// Loaded for a command that needs only the state ([`LoadOptions::state_only`]): the
+    /// resources, outputs and moves are empty because they were not read, not because the file
+    /// has none.
+    pub state_only: bool,
 }
 
 impl Stack {

@@ -20,6 +20,7 @@ mod across;
 mod moved;
 mod notify;
 mod references;
+mod state_only;
 mod state_section;
 mod suggest;
 mod values;
@@ -31,6 +32,8 @@ use suggest::{suggestion_suffix, with_suggestion};
 pub struct LoadOptions {
     /// `--var KEY=VALUE` overrides, in the order given.
     pub variables: Vec<(String, String)>,
+    /// Read only `[stack]`, `[variables]`, `[state]` and `[notify]` (see `state_only.rs`).
+    pub state_only: bool,
 }
 
 const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
@@ -110,6 +113,9 @@ impl Loader<'_> {
             Some(entry) => self.state(entry, &header.name, &variables),
             None => Some(StateLocation::Local(PathBuf::from("state").join(format!("{}.json", header.name)))),
         }?;
+        if options.state_only {
+            return Some(self.state_only_stack(path, source, root, header, state, variables));
+        }
         let network = match section("network") {
             Some(entry) => self.network(entry),
             None => NetworkSpec { vpc: "default".into(), subnets: None },
@@ -164,6 +170,7 @@ impl Loader<'_> {
             uses_network,
             warnings: Vec::new(),
             notify,
+            state_only: false,
         })
     }
 
