@@ -8,6 +8,7 @@ mod cli_commands;
 mod cli_ux;
 mod containers;
 mod database;
+mod destroy_from_state;
 mod digest;
 mod domain;
 mod example_stacks;
