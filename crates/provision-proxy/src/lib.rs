@@ -472,6 +472,64 @@ mod tests {
         assert_eq!(seen.load(Ordering::SeqCst), 1, "the upstream handled it");
     }
 
+    /// An upstream that answers every request with this EC2 body, counting them.
+    async fn ec2_upstream(body: &'static str) -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = read_head(&mut stream).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    async fn ec2_call(endpoint: &str, form: &str) -> String {
+        let mut stream = TcpStream::connect(endpoint.trim_start_matches("http://")).await.unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    }
+
+    #[tokio::test]
+    async fn the_profile_answers_rewrites_and_loses_answers_over_the_wire() {
+        let (upstream, seen) =
+            ec2_upstream("<CreateSecurityGroupResponse><groupId>sg-7</groupId></CreateSecurityGroupResponse>").await;
+        let options = ProfileOptions { lost_responses: 1.0, ..ProfileOptions::default() };
+        let proxy = Proxy::start_with_profile(&upstream, options).await.unwrap();
+        let profile = proxy.profile().unwrap();
+        profile.clock().pause();
+        profile.disable("any.response-lost").unwrap();
+        let created = ec2_call(&proxy.endpoint(), "Action=CreateSecurityGroup&GroupName=g").await;
+        assert!(created.starts_with("HTTP/1.1 200") && created.contains("sg-7"), "{created}");
+        let refused = ec2_call(&proxy.endpoint(), "Action=AuthorizeSecurityGroupIngress&GroupId=sg-7").await;
+        assert!(
+            refused.starts_with("HTTP/1.1 400") && refused.contains("<Code>InvalidGroup.NotFound</Code>"),
+            "{refused}"
+        );
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "the refused call never reached the emulator");
+        profile.enable("any.response-lost").unwrap();
+        let lost = ec2_call(&proxy.endpoint(), "Action=CreateSecurityGroup&GroupName=h").await;
+        assert!(lost.is_empty(), "no answer reaches the caller: {lost}");
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "the emulator acted");
+        assert_eq!((proxy.met("ec2.group-not-found-after-create"), proxy.met("any.response-lost")), (1, 1));
+        assert!(proxy.summary().contains("any.response-lost"));
+    }
+
     /// With a limit of one, requests sent together reach a slow upstream one at a time, in the
     /// order they reached the proxy.
     #[tokio::test]

@@ -296,3 +296,49 @@ fn an_elasticache_modification_is_answered_and_later_reads_agree() {
     profile.clock().advance(Duration::from_secs(4 * 60));
     assert_eq!(describe(&profile).status, 404);
 }
+
+#[test]
+fn a_role_takes_one_policy_call_at_a_time() {
+    let profile = profile();
+    let attach = |policy: &str| query("iam", &format!("Action=AttachRolePolicy&RoleName=task&PolicyArn={policy}"));
+    assert!(forwarded(profile.before(&attach("a"))), "the first one goes through");
+    let refused = answered(profile.before(&attach("b")));
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("<Code>ConcurrentModification</Code>"));
+    assert!(forwarded(profile.before(&query("iam", "Action=AttachRolePolicy&RoleName=other&PolicyArn=a"))));
+    profile.after(&attach("a"), xml(200, "<AttachRolePolicyResponse/>"));
+    assert!(forwarded(profile.before(&attach("b"))), "free once the first answered");
+}
+
+#[test]
+fn a_fargate_task_is_run_and_stops_with_its_commands_exit_code() {
+    let profile = profile();
+    let definition = r#"{"taskDefinition":{"taskDefinitionArn":"arn:aws:ecs:us-east-1:1:task-definition/web:1","family":"web","revision":1,"containerDefinitions":[{"name":"app","command":["./serve"]}]}}"#;
+    let register = json_call("ecs", "X.RegisterTaskDefinition", "{}");
+    profile.after(&register, Response::new(200, "application/x-amz-json-1.1", definition));
+    let run = json_call(
+        "ecs",
+        "X.RunTask",
+        r#"{"cluster":"c","taskDefinition":"web","launchType":"FARGATE","overrides":{"containerOverrides":[{"name":"app","command":["sh","-c","exit 4"]}]}}"#,
+    );
+    let ran: serde_json::Value = serde_json::from_slice(&answered(profile.before(&run)).body).unwrap();
+    let task = ran["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    assert_eq!(ran["tasks"][0]["lastStatus"], "PROVISIONING");
+    assert!(task.starts_with("arn:aws:ecs:us-east-1:1:task/c/"), "{task}");
+    let describe = |profile: &Profile| {
+        let call =
+            json_call("ecs", "X.DescribeTasks", &serde_json::json!({"cluster": "c", "tasks": [task]}).to_string());
+        serde_json::from_slice::<serde_json::Value>(&answered(profile.before(&call)).body).unwrap()["tasks"][0].clone()
+    };
+    profile.clock().advance(Duration::from_secs(60));
+    assert_eq!(describe(&profile)["lastStatus"], "RUNNING");
+    profile.clock().advance(Duration::from_secs(60));
+    let stopped = describe(&profile);
+    assert_eq!(
+        (stopped["lastStatus"].as_str(), stopped["containers"][0]["exitCode"].as_i64()),
+        (Some("STOPPED"), Some(4))
+    );
+    assert_eq!(stopped["stopCode"], "EssentialContainerExited");
+    let unknown = json_call("ecs", "X.DescribeTasks", r#"{"tasks":["arn:other"]}"#);
+    assert!(forwarded(profile.before(&unknown)), "tasks the profile did not run are the emulator's");
+}
