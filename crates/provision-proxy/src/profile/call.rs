@@ -98,18 +98,24 @@ impl Call {
         self.form.iter().chain(self.query.iter()).find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
-    /// The values of a form list: `prefix.1`, `prefix.2` … (EC2) or `prefix.member.1` … (others),
-    /// and nested ones such as `prefix.member.1.Name` when `suffix` is given.
+    /// The values of a form list: `prefix.1`, `prefix.2` … (EC2), `prefix.member.1` … (ELBv2,
+    /// IAM) or `prefix.SubnetIdentifier.1` … (RDS, ElastiCache name their members), and nested
+    /// ones such as `prefix.member.1.Name` when `suffix` is given.
     pub(crate) fn list(&self, prefix: &str, suffix: &str) -> Vec<String> {
+        let suffix = suffix.trim_start_matches('.');
         self.form
             .iter()
             .filter(|(name, _)| {
                 let Some(rest) = name.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) else {
                     return false;
                 };
-                let rest = rest.strip_prefix("member.").unwrap_or(rest);
-                let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
-                index.chars().all(|c| c.is_ascii_digit()) && !index.is_empty() && tail == suffix.trim_start_matches('.')
+                let mut parts: Vec<&str> = rest.split('.').collect();
+                if parts.first().is_some_and(|part| !part.chars().all(|c| c.is_ascii_digit())) {
+                    parts.remove(0);
+                }
+                let index = parts.first().copied().unwrap_or_default();
+                let tail = parts.get(1..).map(|rest| rest.join(".")).unwrap_or_default();
+                !index.is_empty() && index.chars().all(|c| c.is_ascii_digit()) && tail.as_str() == suffix
             })
             .map(|(_, value)| value.clone())
             .collect()
@@ -285,6 +291,15 @@ mod tests {
         );
         assert_eq!(call.wire, Wire::Query);
         assert_eq!(call.list("SecurityGroups", ""), ["sg-a", "sg-b"]);
+        let auth = signed("elasticache");
+        let call = super::call(
+            "POST",
+            "/",
+            &[("Authorization", &auth), ("Content-Type", FORM)],
+            "Action=CreateCacheSubnetGroup&SubnetIds.SubnetIdentifier.1=s1&SubnetIds.SubnetIdentifier.2=s2&SubnetMappings.member.1.SubnetId=m",
+        );
+        assert_eq!(call.list("SubnetIds", ""), ["s1", "s2"]);
+        assert_eq!(call.list("SubnetMappings", "SubnetId"), ["m"]);
     }
 
     #[test]
