@@ -478,8 +478,7 @@ fn a_certificate_waits_for_its_record_and_is_not_seen_at_once_nor_freed_at_once(
     let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .target_group_arn(&target_group)
-        .build()
-        .unwrap();
+        .build();
     let listen = || {
         aws.run(
             elb.create_listener()
@@ -662,8 +661,7 @@ fn a_service_cannot_use_a_target_group_until_a_listener_forwards_to_it_for_a_whi
     let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .target_group_arn(&target_group)
-        .build()
-        .unwrap();
+        .build();
     aws.run(
         elb.create_listener()
             .load_balancer_arn(balancer.load_balancers()[0].load_balancer_arn().unwrap())
