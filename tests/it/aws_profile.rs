@@ -144,7 +144,15 @@ fn security_groups_are_missing_right_after_create_and_in_use_while_interfaces_li
     let (_, subnets, group) = network(&aws, &name);
     let ec2 = aws.ec2();
     let authorize = || {
-        aws.run(ec2.authorize_security_group_ingress().group_id(&group).ip_protocol("tcp").from_port(443).to_port(443).cidr_ip("10.0.0.0/8").send())
+        aws.run(
+            ec2.authorize_security_group_ingress()
+                .group_id(&group)
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .cidr_ip("10.0.0.0/8")
+                .send(),
+        )
     };
     assert_eq!(code(authorize()), "InvalidGroup.NotFound");
     aws.wait(seconds(10));
@@ -177,7 +185,9 @@ fn a_group_another_group_names_cannot_be_deleted_until_the_rule_is_revoked() {
     let name = unique_stack_name("sgref");
     let (vpc, _, app) = network(&aws, &name);
     let ec2 = aws.ec2();
-    let database = aws.run(ec2.create_security_group().group_name(format!("{name}-db")).description("d").vpc_id(&vpc).send()).unwrap();
+    let database = aws
+        .run(ec2.create_security_group().group_name(format!("{name}-db")).description("d").vpc_id(&vpc).send())
+        .unwrap();
     let database = database.group_id().unwrap().to_string();
     aws.wait(seconds(10));
     let from_app = aws_sdk_ec2::types::IpPermission::builder()
@@ -186,7 +196,8 @@ fn a_group_another_group_names_cannot_be_deleted_until_the_rule_is_revoked() {
         .to_port(5432)
         .user_id_group_pairs(aws_sdk_ec2::types::UserIdGroupPair::builder().group_id(&app).build())
         .build();
-    aws.run(ec2.authorize_security_group_ingress().group_id(&database).ip_permissions(from_app.clone()).send()).unwrap();
+    aws.run(ec2.authorize_security_group_ingress().group_id(&database).ip_permissions(from_app.clone()).send())
+        .unwrap();
     assert_eq!(code(aws.run(ec2.delete_security_group().group_id(&app).send())), "DependencyViolation");
     aws.run(ec2.revoke_security_group_ingress().group_id(&database).ip_permissions(from_app).send()).unwrap();
     aws.run(ec2.delete_security_group().group_id(&app).send()).expect("no longer named");
@@ -197,7 +208,14 @@ fn a_group_another_group_names_cannot_be_deleted_until_the_rule_is_revoked() {
 fn a_new_network_is_not_found_at_once_and_a_nat_gateway_takes_its_time() {
     let aws = Aws::paused();
     let ec2 = aws.ec2();
-    let vpc = aws.run(ec2.create_vpc().cidr_block("10.77.0.0/16").send()).unwrap().vpc().unwrap().vpc_id().unwrap().to_string();
+    let vpc = aws
+        .run(ec2.create_vpc().cidr_block("10.77.0.0/16").send())
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
     let subnet = || aws.run(ec2.create_subnet().vpc_id(&vpc).cidr_block("10.77.1.0/24").send());
     assert_eq!(code(subnet()), "InvalidVpcID.NotFound");
     aws.wait(seconds(10));
@@ -236,7 +254,8 @@ fn a_new_bucket_is_missing_at_once_and_a_deleted_name_is_not_free_at_once() {
     let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
         .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
         .build();
-    let put = || aws.run(s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning.clone()).send());
+    let put =
+        || aws.run(s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning.clone()).send());
     assert_eq!(code(put()), "NoSuchBucket");
     aws.wait(seconds(10));
     put().expect("visible once the window passed");
@@ -252,7 +271,14 @@ fn a_database_goes_creating_backing_up_available_and_deleting_then_gone() {
     let rds = aws.rds();
     let id = unique_stack_name("db");
     let (_, subnets, _) = network(&aws, &id);
-    aws.run(rds.create_db_subnet_group().db_subnet_group_name(&id).db_subnet_group_description("d").set_subnet_ids(Some(subnets)).send()).unwrap();
+    aws.run(
+        rds.create_db_subnet_group()
+            .db_subnet_group_name(&id)
+            .db_subnet_group_description("d")
+            .set_subnet_ids(Some(subnets))
+            .send(),
+    )
+    .unwrap();
     aws.run(
         rds.create_db_instance()
             .db_instance_identifier(&id)
@@ -274,12 +300,16 @@ fn a_database_goes_creating_backing_up_available_and_deleting_then_gone() {
     assert_eq!(status(&aws), "backing-up");
     aws.wait(minutes(2));
     assert_eq!(status(&aws), "available");
-    aws.run(rds.modify_db_instance().db_instance_identifier(&id).allocated_storage(30).apply_immediately(true).send()).unwrap();
+    aws.run(rds.modify_db_instance().db_instance_identifier(&id).allocated_storage(30).apply_immediately(true).send())
+        .unwrap();
     assert_eq!(status(&aws), "modifying");
     aws.wait(minutes(2));
     aws.run(rds.delete_db_instance().db_instance_identifier(&id).skip_final_snapshot(true).send()).unwrap();
     assert_eq!(status(&aws), "deleting");
-    assert_eq!(code(aws.run(rds.delete_db_subnet_group().db_subnet_group_name(&id).send())), "InvalidDBSubnetGroupStateFault");
+    assert_eq!(
+        code(aws.run(rds.delete_db_subnet_group().db_subnet_group_name(&id).send())),
+        "InvalidDBSubnetGroupStateFault"
+    );
     aws.wait(minutes(4));
     assert_eq!(code(describe(&aws)), "DBInstanceNotFound");
     aws.run(rds.delete_db_subnet_group().db_subnet_group_name(&id).send()).expect("free once the instance is gone");
@@ -291,7 +321,14 @@ fn a_cache_is_modified_by_the_profile_and_its_delete_finishes() {
     let ec = aws.elasticache();
     let id = unique_stack_name("cache");
     let (_, subnets, group) = network(&aws, &id);
-    aws.run(ec.create_cache_subnet_group().cache_subnet_group_name(&id).cache_subnet_group_description("d").set_subnet_ids(Some(subnets)).send()).unwrap();
+    aws.run(
+        ec.create_cache_subnet_group()
+            .cache_subnet_group_name(&id)
+            .cache_subnet_group_description("d")
+            .set_subnet_ids(Some(subnets))
+            .send(),
+    )
+    .unwrap();
     aws.run(
         ec.create_replication_group()
             .replication_group_id(&id)
@@ -307,17 +344,27 @@ fn a_cache_is_modified_by_the_profile_and_its_delete_finishes() {
     let describe = |aws: &Aws| aws.run(ec.describe_replication_groups().replication_group_id(&id).send());
     let read = |aws: &Aws| describe(aws).unwrap().replication_groups()[0].clone();
     assert_eq!(read(&aws).status(), Some("creating"));
-    let modify = || aws.run(ec.modify_replication_group().replication_group_id(&id).cache_node_type("cache.t3.small").apply_immediately(true).send());
+    let modify = || {
+        aws.run(
+            ec.modify_replication_group()
+                .replication_group_id(&id)
+                .cache_node_type("cache.t3.small")
+                .apply_immediately(true)
+                .send(),
+        )
+    };
     assert_eq!(code(modify()), "InvalidReplicationGroupState");
     aws.wait(minutes(6));
     assert_eq!(modify().unwrap().replication_group().unwrap().status(), Some("modifying"));
     aws.wait(minutes(3));
     let group_now = read(&aws);
     assert_eq!((group_now.status(), group_now.cache_node_type()), (Some("available"), Some("cache.t3.small")));
-    aws.run(ec.increase_replica_count().replication_group_id(&id).new_replica_count(2).apply_immediately(true).send()).unwrap();
+    aws.run(ec.increase_replica_count().replication_group_id(&id).new_replica_count(2).apply_immediately(true).send())
+        .unwrap();
     aws.wait(minutes(3));
     assert_eq!(read(&aws).member_clusters().len(), 3, "a primary and two replicas");
-    aws.run(ec.decrease_replica_count().replication_group_id(&id).new_replica_count(1).apply_immediately(true).send()).unwrap();
+    aws.run(ec.decrease_replica_count().replication_group_id(&id).new_replica_count(1).apply_immediately(true).send())
+        .unwrap();
     aws.wait(minutes(3));
     assert_eq!(read(&aws).member_clusters().len(), 2);
     aws.run(ec.delete_replication_group().replication_group_id(&id).send()).unwrap();
@@ -363,7 +410,11 @@ fn ecs_world(aws: &Aws, name: &str, command: &[&str]) -> String {
     .unwrap();
     let network = aws_sdk_ecs::types::NetworkConfiguration::builder()
         .awsvpc_configuration(
-            aws_sdk_ecs::types::AwsVpcConfiguration::builder().set_subnets(Some(subnets)).security_groups(group).build().unwrap(),
+            aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                .set_subnets(Some(subnets))
+                .security_groups(group)
+                .build()
+                .unwrap(),
         )
         .build();
     let create = || {
@@ -429,7 +480,15 @@ fn a_fargate_task_runs_and_stops_with_the_exit_code_its_command_chose() {
     let name = unique_stack_name("task");
     let cluster = ecs_world(&aws, &name, &["sh", "-c", "./migrate && exit 3"]);
     let run = || {
-        let task = aws.run(ecs.run_task().cluster(&cluster).task_definition(&name).launch_type(aws_sdk_ecs::types::LaunchType::Fargate).send()).unwrap();
+        let task = aws
+            .run(
+                ecs.run_task()
+                    .cluster(&cluster)
+                    .task_definition(&name)
+                    .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                    .send(),
+            )
+            .unwrap();
         task.tasks()[0].task_arn().unwrap().to_string()
     };
     let task = run();
@@ -450,7 +509,10 @@ fn a_fargate_task_runs_and_stops_with_the_exit_code_its_command_chose() {
     let task = run();
     aws.wait(minutes(1));
     let failed = describe(&aws, &task);
-    assert_eq!((failed.last_status(), failed.stop_code().map(|c| c.as_str())), (Some("STOPPED"), Some("TaskFailedToStart")));
+    assert_eq!(
+        (failed.last_status(), failed.stop_code().map(|c| c.as_str())),
+        (Some("STOPPED"), Some("TaskFailedToStart"))
+    );
     assert!(failed.stopped_reason().unwrap().starts_with("CannotPullContainerError"));
     assert!(aws.proxy.met("complete.ecs.run-task") >= 5);
 }
@@ -461,9 +523,18 @@ fn a_certificate_waits_for_its_record_and_is_not_seen_at_once_nor_freed_at_once(
     let (acm, route53, elb) = (aws.acm(), aws.route53(), aws.elbv2());
     let name = unique_stack_name("cert");
     let domain = format!("{name}.example.com");
-    let arn = aws.run(acm.request_certificate().domain_name(&domain).validation_method(aws_sdk_acm::types::ValidationMethod::Dns).send()).unwrap();
+    let arn = aws
+        .run(
+            acm.request_certificate()
+                .domain_name(&domain)
+                .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+                .send(),
+        )
+        .unwrap();
     let arn = arn.certificate_arn().unwrap().to_string();
-    let describe = |aws: &Aws| aws.run(acm.describe_certificate().certificate_arn(&arn).send()).unwrap().certificate().unwrap().clone();
+    let describe = |aws: &Aws| {
+        aws.run(acm.describe_certificate().certificate_arn(&arn).send()).unwrap().certificate().unwrap().clone()
+    };
     let status = |aws: &Aws| describe(aws).status().unwrap().as_str().to_string();
     assert_eq!(status(&aws), "PENDING_VALIDATION");
     aws.wait(minutes(10));
@@ -471,9 +542,21 @@ fn a_certificate_waits_for_its_record_and_is_not_seen_at_once_nor_freed_at_once(
     // A listener cannot take it yet.
     let (vpc, subnets, group) = network(&aws, &name);
     aws.wait(seconds(10));
-    let balancer = aws.run(elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).security_groups(&group).send()).unwrap();
+    let balancer = aws
+        .run(elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).security_groups(&group).send())
+        .unwrap();
     let balancer = balancer.load_balancers()[0].load_balancer_arn().unwrap().to_string();
-    let target_group = aws.run(elb.create_target_group().name(&name).port(80).protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http).vpc_id(vpc).target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip).send()).unwrap();
+    let target_group = aws
+        .run(
+            elb.create_target_group()
+                .name(&name)
+                .port(80)
+                .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+                .vpc_id(vpc)
+                .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+                .send(),
+        )
+        .unwrap();
     let target_group = target_group.target_groups()[0].target_group_arn().unwrap().to_string();
     let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
@@ -485,7 +568,9 @@ fn a_certificate_waits_for_its_record_and_is_not_seen_at_once_nor_freed_at_once(
                 .load_balancer_arn(&balancer)
                 .port(443)
                 .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Https)
-                .certificates(aws_sdk_elasticloadbalancingv2::types::Certificate::builder().certificate_arn(&arn).build())
+                .certificates(
+                    aws_sdk_elasticloadbalancingv2::types::Certificate::builder().certificate_arn(&arn).build(),
+                )
                 .default_actions(forward.clone())
                 .send(),
         )
@@ -502,7 +587,9 @@ fn a_certificate_waits_for_its_record_and_is_not_seen_at_once_nor_freed_at_once(
                 .name(record.name())
                 .r#type(aws_sdk_route53::types::RrType::Cname)
                 .ttl(300)
-                .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(record.value()).build().unwrap())
+                .resource_records(
+                    aws_sdk_route53::types::ResourceRecord::builder().value(record.value()).build().unwrap(),
+                )
                 .build()
                 .unwrap(),
         )
@@ -538,7 +625,14 @@ fn listings_come_back_a_page_at_a_time_and_every_item_is_found() {
         aws.run(logs.create_log_group().log_group_name(format!("{prefix}/{n}")).send()).unwrap();
         aws.run(secrets.create_secret().name(format!("{name}-{n}")).secret_string("s").send()).unwrap();
         let trust = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        aws.run(iam.create_role().role_name(format!("{name}-{n}")).path(format!("/{name}/")).assume_role_policy_document(trust).send()).unwrap();
+        aws.run(
+            iam.create_role()
+                .role_name(format!("{name}-{n}"))
+                .path(format!("/{name}/"))
+                .assume_role_policy_document(trust)
+                .send(),
+        )
+        .unwrap();
     }
     let groups: Vec<String> = aws.run(async {
         let mut pages = logs.describe_log_groups().log_group_name_prefix(&prefix).into_paginator().send();
@@ -580,11 +674,16 @@ fn a_lost_answer_leaves_its_effect() {
     let created = aws.run(aws.logs().create_log_group().log_group_name(&name).send());
     assert!(created.is_err(), "the caller never heard");
     assert_eq!(aws.proxy.met("any.response-lost"), 1);
-    let found = crate::support::block_on(crate::support::logs().describe_log_groups().log_group_name_prefix(&name).send()).unwrap();
+    let found =
+        crate::support::block_on(crate::support::logs().describe_log_groups().log_group_name_prefix(&name).send())
+            .unwrap();
     assert_eq!(found.log_groups().len(), 1, "the emulator acted");
     // The retry meets its own success, as on AWS.
     aws.profile().disable("any.response-lost").unwrap();
-    assert_eq!(code(aws.run(aws.logs().create_log_group().log_group_name(&name).send())), "ResourceAlreadyExistsException");
+    assert_eq!(
+        code(aws.run(aws.logs().create_log_group().log_group_name(&name).send())),
+        "ResourceAlreadyExistsException"
+    );
 }
 
 fn distribution_config(reference: &str, enabled: bool) -> String {
@@ -610,8 +709,12 @@ fn a_distribution_deploys_for_minutes_and_is_deleted_only_disabled_deployed_and_
     let delete = |etag: &str| aws.run(cloudfront.delete_distribution().id(&id).if_match(etag).send());
     assert_eq!(code(delete(&created_etag)), "DistributionNotDisabled", "still enabled");
     // Disable it: a new version with a new ETag, InProgress again.
-    let (status, disabled_etag, _) =
-        aws.cloudfront_raw("PUT", &format!("{path}/config"), Some(&created_etag), &distribution_config(&reference, false));
+    let (status, disabled_etag, _) = aws.cloudfront_raw(
+        "PUT",
+        &format!("{path}/config"),
+        Some(&created_etag),
+        &distribution_config(&reference, false),
+    );
     assert_eq!(status, 200);
     assert_ne!(disabled_etag, created_etag);
     assert_eq!(code(delete(&created_etag)), "PreconditionFailed", "the ETag of an earlier version");
@@ -624,7 +727,10 @@ fn a_distribution_deploys_for_minutes_and_is_deleted_only_disabled_deployed_and_
     delete(&disabled_etag).expect("disabled and deployed");
     assert_eq!(code(delete_control()), "OriginAccessControlInUse", "moments after its distribution went");
     aws.wait(seconds(30));
-    assert_ne!(delete_control().err().and_then(|e| e.code().map(str::to_string)).as_deref(), Some("OriginAccessControlInUse"));
+    assert_ne!(
+        delete_control().err().and_then(|e| e.code().map(str::to_string)).as_deref(),
+        Some("OriginAccessControlInUse")
+    );
     assert!(aws.proxy.met("cloudfront.in-progress") >= 2);
 }
 
@@ -657,7 +763,9 @@ fn a_service_cannot_use_a_target_group_until_a_listener_forwards_to_it_for_a_whi
         aws.run(ecs.update_service().cluster(&cluster).service(&name).load_balancers(load_balancer).send())
     };
     assert_eq!(code(attach()), "InvalidParameterException", "no listener forwards to it");
-    let balancer = aws.run(elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).security_groups(&group).send()).unwrap();
+    let balancer = aws
+        .run(elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).security_groups(&group).send())
+        .unwrap();
     let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .target_group_arn(&target_group)

@@ -257,12 +257,23 @@ async fn respond(
         }
         Some(Fault::Delay(pause)) => {
             tokio::time::sleep(pause).await;
-            relay(shared, head_bytes, rest, Some(client)).await.map(|_| ())
+            pass_on(shared, client, head, head_bytes, rest).await
         }
-        None => match &shared.profile {
-            Some(profile) => profiled(shared, profile, client, head, head_bytes, rest).await,
-            None => relay(shared, head_bytes, rest, Some(client)).await.map(|_| ()),
-        },
+        None => pass_on(shared, client, head, head_bytes, rest).await,
+    }
+}
+
+/// Passes a request to the emulator, through the profile when there is one.
+async fn pass_on(
+    shared: &Shared,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    head_bytes: &[u8],
+    rest: &[u8],
+) -> std::io::Result<()> {
+    match &shared.profile {
+        Some(profile) => profiled(shared, profile, client, head, head_bytes, rest).await,
+        None => relay(shared, head_bytes, rest, Some(client)).await.map(|_| ()),
     }
 }
 

@@ -342,3 +342,54 @@ fn a_fargate_task_is_run_and_stops_with_its_commands_exit_code() {
     let unknown = json_call("ecs", "X.DescribeTasks", r#"{"tasks":["arn:other"]}"#);
     assert!(forwarded(profile.before(&unknown)), "tasks the profile did not run are the emulator's");
 }
+
+#[test]
+fn a_gateway_endpoint_delete_that_the_emulator_fails_is_answered_and_reads_deleted() {
+    let profile = profile();
+    let delete = query("ec2", "Action=DeleteVpcEndpoints&VpcEndpointId.1=vpce-1");
+    let answer = profile.after(&delete, Response::new(500, "text/html", "<!doctype html><title>500</title>"));
+    assert_eq!(answer.status, 200);
+    assert!(answer.text().contains("<DeleteVpcEndpointsResponse") && answer.text().contains("<unsuccessful/>"));
+    let listed = "<DescribeVpcEndpointsResponse><vpcEndpointSet><item><vpcEndpointId>vpce-1</vpcEndpointId><state>available</state></item></vpcEndpointSet></DescribeVpcEndpointsResponse>";
+    let read = profile.after(&query("ec2", "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-1"), xml(200, listed));
+    assert_eq!(read.xml().unwrap().texts_of("state"), ["deleted"]);
+    assert_eq!(profile.met("complete.ec2.delete-vpc-endpoints"), 2);
+}
+
+#[test]
+fn a_certificate_is_pending_until_its_record_is_written_and_unseen_by_cloudfront_for_a_while() {
+    let profile = profile();
+    let json = |body: &str| Response::new(200, "application/x-amz-json-1.1", body.to_string());
+    profile.after(
+        &json_call("acm", "CertificateManager.RequestCertificate", r#"{"DomainName":"a.example.com"}"#),
+        json(r#"{"CertificateArn":"arn:cert"}"#),
+    );
+    let described = r#"{"Certificate":{"CertificateArn":"arn:cert","Status":"ISSUED","DomainValidationOptions":[{"ResourceRecord":{"Name":"_x.a.example.com.","Type":"CNAME","Value":"_y"}}]}}"#;
+    let status = |profile: &Profile| {
+        let answer = profile.after(&json_call("acm", "CertificateManager.DescribeCertificate", "{}"), json(described));
+        serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["Certificate"]["Status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status(&profile), "PENDING_VALIDATION", "moto's early ISSUED is not AWS's");
+    let auth = signed("cloudfront");
+    let distribution = call(
+        "POST",
+        "/2020-05-31/distribution",
+        &[("Authorization", &auth)],
+        "<DistributionConfig><ViewerCertificate><ACMCertificateArn>arn:cert</ACMCertificateArn></ViewerCertificate></DistributionConfig>",
+    );
+    assert!(answered(profile.before(&distribution)).text().contains("InvalidViewerCertificate"));
+    let auth = signed("route53");
+    let change = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>_X.a.example.com</Name></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+    profile
+        .after(&call("POST", "/2013-04-01/hostedzone/Z1/rrset", &[("Authorization", &auth)], change), xml(200, "<R/>"));
+    profile.clock().advance(Duration::from_secs(119));
+    assert_eq!(status(&profile), "PENDING_VALIDATION");
+    profile.clock().advance(Duration::from_secs(1));
+    assert_eq!(status(&profile), "ISSUED");
+    assert!(!forwarded(profile.before(&distribution)), "issued moments ago");
+    profile.clock().advance(Duration::from_secs(30));
+    assert!(forwarded(profile.before(&distribution)));
+}
