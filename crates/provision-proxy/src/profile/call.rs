@@ -201,6 +201,8 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &[(String, Str
                 ("GET", 1, None) if has("list-type") => "ListObjectsV2".to_string(),
                 ("GET", 1, None) => "ListObjects".to_string(),
                 ("GET", 1, Some("versions")) => "ListObjectVersions".to_string(),
+                (_, 1, Some("publicAccessBlock")) => format!("{}PublicAccessBlock", verb(method)),
+                (_, 1, Some("lifecycle")) => format!("{}BucketLifecycleConfiguration", verb(method)),
                 (_, 1, Some(sub)) => format!("{}Bucket{}", verb(method), capitalised(sub)),
                 ("PUT", _, _) => "PutObject".to_string(),
                 ("GET", _, _) => "GetObject".to_string(),

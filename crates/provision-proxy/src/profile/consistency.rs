@@ -66,7 +66,10 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
             Some(error(call, 400, code, &format!("The {what} ID '{stale}' does not exist")))
         }
         ("s3", operation)
-            if call.method == "PUT" && (operation.starts_with("PutBucket") || operation == "PutObject") =>
+            if call.method == "PUT"
+                && (operation.starts_with("PutBucket")
+                    || operation == "PutPublicAccessBlock"
+                    || operation == "PutObject") =>
         {
             const ID: &str = "s3.no-such-bucket-after-create";
             let (bucket, _) = call.bucket_and_key();

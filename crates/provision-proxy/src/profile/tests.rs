@@ -393,3 +393,21 @@ fn a_certificate_is_pending_until_its_record_is_written_and_unseen_by_cloudfront
     profile.clock().advance(Duration::from_secs(30));
     assert!(forwarded(profile.before(&distribution)));
 }
+
+#[test]
+fn a_share_of_calls_is_throttled_in_each_protocols_words() {
+    let profile = Profile::new(ProfileOptions { throttling: 1.0, ..ProfileOptions::default() });
+    let auth = signed("s3");
+    let cases = [
+        (query("ec2", "Action=DescribeVpcs"), 503, "RequestLimitExceeded"),
+        (query("iam", "Action=GetRole"), 400, "Throttling"),
+        (json_call("ecs", "X.ListClusters", "{}"), 400, "ThrottlingException"),
+        (call("GET", "/b?list-type=2", &[("Authorization", &auth)], ""), 503, "SlowDown"),
+    ];
+    for (call, status, code) in cases {
+        let answer = answered(profile.before(&call));
+        assert_eq!(answer.status, status, "{code}");
+        assert!(answer.text().contains(code), "{}", answer.text());
+    }
+    assert_eq!(profile.met("any.throttling"), 4);
+}
