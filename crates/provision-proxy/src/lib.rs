@@ -301,8 +301,17 @@ async fn profiled(
         }
         profile::Before::Forward { lose } => {
             let answer = relay(shared, head_bytes, rest, None).await?;
+            // An answer the profile leaves as it is goes on byte for byte (a HEAD answer's
+            // Content-Length, for one, describes a body that is not there).
             let answer = match profile::Response::parse(&answer) {
-                Some(response) => profile.after(&call, response).to_bytes(),
+                Some(response) => {
+                    let rewritten = profile.after(&call, response.clone());
+                    if rewritten == response {
+                        answer
+                    } else {
+                        rewritten.to_bytes()
+                    }
+                }
                 None => answer,
             };
             if lose {

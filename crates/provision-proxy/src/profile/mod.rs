@@ -76,6 +76,9 @@ impl std::fmt::Display for UnknownRule {
 
 impl std::error::Error for UnknownRule {}
 
+/// How many [`Fired`] entries are kept (the counts go on past it).
+const FIRED_KEPT: usize = 100_000;
+
 /// A rule that fired: which, for which operation, at what AWS time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fired {
@@ -236,7 +239,7 @@ impl Profile {
         self.met.lock().unwrap_or_else(|p| p.into_inner()).0.get(id).copied().unwrap_or(0)
     }
 
-    /// Every rule that fired, in order.
+    /// Every rule that fired, in order (the first 100,000).
     pub fn fired(&self) -> Vec<Fired> {
         self.met.lock().unwrap_or_else(|p| p.into_inner()).1.clone()
     }
@@ -265,7 +268,9 @@ impl Profile {
         let mut record = self.met.lock().unwrap_or_else(|p| p.into_inner());
         for id in met {
             *record.0.entry(id).or_default() += 1;
-            record.1.push(Fired { id, operation: call.operation.clone(), at });
+            if record.1.len() < FIRED_KEPT {
+                record.1.push(Fired { id, operation: call.operation.clone(), at });
+            }
         }
     }
 
