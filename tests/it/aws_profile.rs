@@ -127,8 +127,11 @@ fn code<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(result: R
 fn network(aws: &Aws, name: &str) -> (String, Vec<String>, String) {
     let ec2 = aws.ec2();
     aws.run(async {
-        let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0].vpc_id().unwrap().to_string();
-        let subnets: Vec<String> = ec2.describe_subnets().send().await.unwrap().subnets()[..2]
+        let default = aws_sdk_ec2::types::Filter::builder().name("is-default").values("true").build();
+        let vpcs = ec2.describe_vpcs().filters(default).send().await.unwrap();
+        let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+        let in_vpc = aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&vpc).build();
+        let subnets: Vec<String> = ec2.describe_subnets().filters(in_vpc).send().await.unwrap().subnets()[..2]
             .iter()
             .map(|s| s.subnet_id().unwrap().to_string())
             .collect();
@@ -392,7 +395,9 @@ fn ecs_world(aws: &Aws, name: &str, command: &[&str]) -> String {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let role = aws.run(iam.create_role().role_name(name).assume_role_policy_document(trust).send()).unwrap();
     let role = role.role().unwrap().arn().to_string();
-    aws.run(ecs.create_cluster().cluster_name(name).send()).unwrap();
+    // Tagged: the emulator's tagging API fails while an untagged cluster exists (docs/emulator.md).
+    let tag = aws_sdk_ecs::types::Tag::builder().key("purpose").value("aws-profile").build();
+    aws.run(ecs.create_cluster().cluster_name(name).tags(tag.clone()).send()).unwrap();
     let container = aws_sdk_ecs::types::ContainerDefinition::builder()
         .name("app")
         .image("nginx")
@@ -409,6 +414,7 @@ fn ecs_world(aws: &Aws, name: &str, command: &[&str]) -> String {
             .cpu("256")
             .memory("512")
             .execution_role_arn(&role)
+            .tags(tag.clone())
             .send(),
     )
     .unwrap();
@@ -430,6 +436,7 @@ fn ecs_world(aws: &Aws, name: &str, command: &[&str]) -> String {
                 .desired_count(2)
                 .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
                 .network_configuration(network.clone())
+                .tags(tag.clone())
                 .send(),
         )
     };

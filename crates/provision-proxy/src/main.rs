@@ -5,6 +5,7 @@
 //! ```text
 //! provision-proxy --upstream http://127.0.0.1:5000 --profile aws --time-scale 60 \
 //!     --lost-responses 0.05 --page-size 5 --seed 7 --disable s3.operation-aborted-on-recreate
+//! provision-proxy --upstream http://127.0.0.1:5000 --only any.paged-listings --page-size 2
 //! ```
 
 use std::io::Write;
@@ -54,6 +55,9 @@ struct Arguments {
     /// Turn a rule off by id (repeatable).
     #[arg(long, value_name = "ID")]
     disable: Vec<String>,
+    /// Turn every rule off but these (repeatable).
+    #[arg(long, value_name = "ID")]
+    only: Vec<String>,
     /// Print the rules (id, windows, what each does) and exit.
     #[arg(long)]
     list_rules: bool,
@@ -103,6 +107,10 @@ fn run(arguments: Arguments) -> Result<(), String> {
     let profile = match arguments.profile {
         ProfileName::Aws => {
             let profile = Profile::new(options);
+            if !arguments.only.is_empty() {
+                let only: Vec<&str> = arguments.only.iter().map(String::as_str).collect();
+                profile.only(&only).map_err(|error| error.to_string())?;
+            }
             for id in &arguments.disable {
                 profile.disable(id).map_err(|error| error.to_string())?;
             }

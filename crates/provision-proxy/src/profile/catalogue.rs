@@ -104,7 +104,7 @@ pub const RULES: &[RuleSpec] = &[
         "DescribeDBInstances shows `creating` (no endpoint) → `backing-up` → `available`; `modifying` after ModifyDBInstance; `deleting` after DeleteDBInstance, then `DBInstanceNotFound`"),
     // ElastiCache: a replication group takes ~5-10 min to create, minutes to modify or delete.
     rule!("elasticache.group-lifecycle", ["creating" = min(6), "modifying" = min(3), "deleting" = min(4)], "ElastiCache query",
-        "DescribeReplicationGroups shows `creating` → `available`, `modifying` after a modification, `deleting` then `ReplicationGroupNotFoundFault`"),
+        "DescribeReplicationGroups shows `creating` → `available`, `modifying` after a modification, `deleting` then `ReplicationGroupNotFoundFault`; a modification or delete while not available answers `InvalidReplicationGroupState`"),
     // ACM docs: DNS validation completes "within minutes" of the record being resolvable.
     rule!("acm.pending-validation", ["window" = min(2)], "ACM JSON",
         "DescribeCertificate/ListCertificates show `PENDING_VALIDATION` until the window after the validation CNAME was written to Route 53, then `ISSUED`"),

@@ -277,6 +277,8 @@ fn an_elasticache_modification_is_answered_and_later_reads_agree() {
         "Action=IncreaseReplicaCount&ReplicationGroupId=rg&NewReplicaCount=2&ApplyImmediately=true",
     );
     assert!(answered(profile.before(&increase)).text().contains("InvalidReplicationGroupState"));
+    let delete = query("elasticache", "Action=DeleteReplicationGroup&ReplicationGroupId=rg");
+    assert!(answered(profile.before(&delete)).text().contains("InvalidReplicationGroupState"), "not while modifying");
     profile.clock().advance(Duration::from_secs(3 * 60));
     let read = describe(&profile).xml().unwrap();
     assert_eq!(

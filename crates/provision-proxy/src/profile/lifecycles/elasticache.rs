@@ -65,6 +65,15 @@ fn restate(element: &mut Element, status: &str) {
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
+    if call.operation == "DeleteReplicationGroup" {
+        // terraform-provider-aws retries this on delete (`InvalidReplicationGroupState`).
+        let id = call.param("ReplicationGroupId")?;
+        let group = state.lifecycles.elasticache.groups.get(id)?;
+        let Some(Phase::Status(status @ ("creating" | "modifying"))) = phase(turn, group) else { return None };
+        turn.meet(ID);
+        let message = format!("Replication group {id} is not in available state (it is {status}).");
+        return Some(error(call, 400, "InvalidReplicationGroupState", &message));
+    }
     if call.operation != "DeleteCacheSubnetGroup" {
         return None;
     }
