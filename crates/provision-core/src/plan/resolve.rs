@@ -124,6 +124,9 @@ pub fn resolve_inputs(
                 if let (Some(check), Value::Str(text)) = (spec.check, &value) {
                     check(text).map_err(|message| format!("`{address}.{name}`: {message}"))?;
                 }
+                if let Some(problem) = crate::schema::value_problem(spec, &value) {
+                    return Err(format!("`{address}.{name}`{problem}"));
+                }
                 value
             }
             None => value,
@@ -217,6 +220,7 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
         Default::Str(s) => Value::Str(s.to_string()),
         Default::EmptyList => Value::List(Vec::new()),
         Default::EmptyMap => Value::Map(BTreeMap::new()),
+        Default::StrList(items) => Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect()),
         Default::AwsName { max_len } => Value::Str(default_aws_name(&resolver.stack.name, &address.name, *max_len)),
         Default::AwsNameHashing { .. } => return None,
         Default::Pattern(pattern) => {
@@ -338,6 +342,43 @@ pub fn coerce(path: &str, kind: &FieldKind, value: Value) -> Result<Value, Strin
             ),
             other => return Err(wrong(&other)),
         },
+        FieldKind::List(item) => match value {
+            Value::List(items) => Value::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| coerce(&format!("{path}[{i}]"), item, v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => return Err(wrong(&other)),
+        },
+        FieldKind::Map(_) | FieldKind::Tags => match value {
+            Value::Map(map) => {
+                let kind = match kind {
+                    FieldKind::Map(inner) => *inner,
+                    _ => &FieldKind::String,
+                };
+                Value::Map(
+                    map.into_iter()
+                        .map(|(k, v)| Ok((k.clone(), coerce(&format!("{path}.{k}"), kind, v)?)))
+                        .collect::<Result<_, String>>()?,
+                )
+            }
+            other => return Err(wrong(&other)),
+        },
+        FieldKind::OneOf(kinds) => {
+            let mut first_error = None;
+            for kind in kinds.iter() {
+                match coerce(path, kind, value.clone()) {
+                    Ok(coerced) => return Ok(coerced),
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            return Err(first_error.unwrap_or_else(|| wrong(&value)));
+        }
+        FieldKind::Value | FieldKind::Any => value,
     })
 }
 
@@ -359,6 +400,9 @@ fn coerce_table(
                     Default::Str(s) => Some(Value::Str(s.to_string())),
                     Default::EmptyList => Some(Value::List(Vec::new())),
                     Default::EmptyMap => Some(Value::Map(BTreeMap::new())),
+                    Default::StrList(items) => {
+                        Some(Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect()))
+                    }
                     Default::None
                     | Default::AwsName { .. }
                     | Default::AwsNameHashing { .. }

@@ -22,7 +22,8 @@ pub use expression::{Expr, Part, Reference, SpannedExpr};
 pub use loader::{is_valid_stack_name, load, LoadOptions};
 pub use naming::default_aws_name;
 pub use state_location::{
-    check_bucket_name, parse_duration, parse_s3_url, S3Location, StateLocation, DEFAULT_LOCK_TTL,
+    check_bucket_name, check_duration, check_s3_url, parse_duration, parse_s3_url, S3Location, StateLocation,
+    DEFAULT_LOCK_TTL,
 };
 
 use crate::address::Address;
