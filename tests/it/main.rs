@@ -19,6 +19,7 @@ mod logs_and_secrets;
 mod notify;
 mod redis;
 mod renames_and_drift;
+mod schema;
 mod stack_errors;
 mod static_site;
 mod team_state;
