@@ -247,6 +247,18 @@ fn mistakes() -> Vec<Mistake> {
             "stack.toml:4:8: `[outputs] when` must be a string, integer, boolean, list or table, found a date",
         ),
         m(
+            "an integer out of range",
+            "[stack]\nname = \"shop\"\n\n[target_group.api]\nport = 70000\n",
+            json!(["target_group", "api", "port"]),
+            "stack.toml:5:8: `target_group.api.port` is 70000; it must be from 1 to 65535",
+        ),
+        m(
+            "a nested integer out of range",
+            "[stack]\nname = \"shop\"\n\n[target_group.api]\nport = 80\nhealth_check = { interval = 1 }\n",
+            json!(["target_group", "api", "health_check", "interval"]),
+            "stack.toml:6:29: `target_group.api.health_check.interval` is 1; it must be from 5 to 300",
+        ),
+        m(
             "a value not in the list",
             "[stack]\nname = \"shop\"\n\n[cloudfront_distribution.cdn]\norigin_bucket = \"b\"\nprice_class = \"PriceClass_1\"\n",
             json!(["cloudfront_distribution", "cdn", "price_class"]),
@@ -323,6 +335,12 @@ fn mistakes() -> Vec<Mistake> {
             "[stack]\nname = \"shop\"\ntags = { \"aws:owner\" = \"me\" }\n",
             json!(["stack", "tags"]),
             "stack.toml:3:10: tag key `aws:owner` uses the `aws:` prefix",
+        ),
+        m(
+            "tags given as a reference",
+            "[stack]\nname = \"shop\"\n[variables]\nteam = \"web\"\n\n[s3_bucket.site]\ntags = \"${var.team}\"\n",
+            json!(["s3_bucket", "site", "tags"]),
+            "stack.toml:7:8: `s3_bucket.site.tags` must be a table of strings, found a string",
         ),
         m(
             "a state bucket that is not valid",

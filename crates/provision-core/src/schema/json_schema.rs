@@ -136,11 +136,14 @@ fn kind_schema(kind: &FieldKind, rules: Rules) -> Json {
         FieldKind::List(item) => list_schema(kind_schema(item, items), rules.non_empty),
         FieldKind::StringMap => json!({"type": "object", "additionalProperties": string_schema(items, None)}),
         FieldKind::Map(value) => json!({"type": "object", "additionalProperties": kind_schema(value, items)}),
-        FieldKind::Tags => json!({
-            "type": "object",
-            "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_KEY, "not": {"pattern": RESERVED_KEY_PATTERN}},
-            "additionalProperties": string_schema(items, Some(MAX_TAG_VALUE))
-        }),
+        // Tags are a table as written (no value could stand for one).
+        FieldKind::Tags => {
+            return json!({
+                "type": "object",
+                "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_KEY, "not": {"pattern": RESERVED_KEY_PATTERN}},
+                "additionalProperties": string_schema(items, Some(MAX_TAG_VALUE))
+            })
+        }
         FieldKind::Table(fields) => table_schema(fields, references),
         FieldKind::TableList(fields) => list_schema(table_schema(fields, references), rules.non_empty),
         FieldKind::Secret => json!({

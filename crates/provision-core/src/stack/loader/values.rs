@@ -175,6 +175,11 @@ impl Loader<'_> {
             return self.typed_expr(path, chosen, rules, value);
         }
         let expr = match value.get_ref() {
+            // Tags are a table as written (no value could stand for one).
+            DeValue::String(_) if matches!(kind, FieldKind::Tags) => {
+                self.error(mismatch("a string"));
+                return None;
+            }
             DeValue::String(text) => {
                 let parts = self.string_parts(path, text, rules, &span)?;
                 match parts.as_slice() {
