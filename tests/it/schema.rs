@@ -421,3 +421,20 @@ fn each_mistake_is_refused_by_both_at_its_field() {
         );
     }
 }
+
+/// What a reference stands for is known only to the loader: the schema accepts the reference, the
+/// loader checks the value it resolves to against the same descriptor, once.
+#[test]
+fn a_value_from_a_variable_is_checked_by_the_loader_once_resolved() {
+    let verdicts = judge_text(
+        "[stack]\nname = \"shop\"\n[variables]\nport = 70000\n\n[target_group.api]\nport = \"${var.port}\"\n",
+    );
+    assert!(verdicts.schema.accepts(), "{:#?}", verdicts.schema);
+    let loader = verdicts.loader_text();
+    assert!(
+        loader.contains("stack.toml:7:8: `target_group.api.port` is 70000; it must be from 1 to 65535"),
+        "{loader}"
+    );
+    assert_eq!(loader.matches("70000").count(), 1, "reported once:\n{loader}");
+    assert!(verdicts.loader_shape_errors().is_empty(), "{loader}");
+}

@@ -215,12 +215,12 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
             ),
             _ => return None,
         },
-        Default::Bool(b) => Value::Bool(*b),
-        Default::Int(i) => Value::Int(*i),
-        Default::Str(s) => Value::Str(s.to_string()),
-        Default::EmptyList => Value::List(Vec::new()),
-        Default::EmptyMap => Value::Map(BTreeMap::new()),
-        Default::StrList(items) => Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect()),
+        Default::Bool(_)
+        | Default::Int(_)
+        | Default::Str(_)
+        | Default::EmptyList
+        | Default::EmptyMap
+        | Default::StrList(_) => spec.default.literal()?,
         Default::AwsName { max_len } => Value::Str(default_aws_name(&resolver.stack.name, &address.name, *max_len)),
         Default::AwsNameHashing { .. } => return None,
         Default::Pattern(pattern) => {
@@ -394,23 +394,7 @@ fn coerce_table(
                 result.insert(spec.name.to_string(), coerce(&format!("{path}.{}", spec.name), &spec.kind, value)?);
             }
             None => {
-                let default = match &spec.default {
-                    Default::Bool(b) => Some(Value::Bool(*b)),
-                    Default::Int(i) => Some(Value::Int(*i)),
-                    Default::Str(s) => Some(Value::Str(s.to_string())),
-                    Default::EmptyList => Some(Value::List(Vec::new())),
-                    Default::EmptyMap => Some(Value::Map(BTreeMap::new())),
-                    Default::StrList(items) => {
-                        Some(Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect()))
-                    }
-                    Default::None
-                    | Default::AwsName { .. }
-                    | Default::AwsNameHashing { .. }
-                    | Default::Pattern(_)
-                    | Default::NetworkVpcId
-                    | Default::NetworkSubnetIds => None,
-                };
-                if let Some(default) = default {
+                if let Some(default) = spec.default.literal() {
                     result.insert(spec.name.to_string(), default);
                 }
             }

@@ -236,6 +236,25 @@ pub enum Default {
 }
 
 impl Default {
+    /// The default as a value where it is one written out (not a name or a network look-up).
+    pub fn literal(&self) -> Option<crate::value::Value> {
+        use crate::value::Value;
+        Some(match self {
+            Default::Bool(b) => Value::Bool(*b),
+            Default::Int(i) => Value::Int(*i),
+            Default::Str(s) => Value::Str(s.to_string()),
+            Default::EmptyList => Value::List(Vec::new()),
+            Default::EmptyMap => Value::Map(std::collections::BTreeMap::new()),
+            Default::StrList(items) => Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect()),
+            Default::None
+            | Default::AwsName { .. }
+            | Default::AwsNameHashing { .. }
+            | Default::Pattern(_)
+            | Default::NetworkVpcId
+            | Default::NetworkSubnetIds => return None,
+        })
+    }
+
     pub fn uses_network(&self) -> bool {
         matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds)
     }

@@ -245,21 +245,8 @@ fn reference_note(references: References) -> Option<&'static str> {
 }
 
 /// The default as JSON, where it is a plain value.
-pub fn default_value(default: &Default) -> Option<Json> {
-    match default {
-        Default::Bool(b) => Some(json!(b)),
-        Default::Int(i) => Some(json!(i)),
-        Default::Str(s) => Some(json!(s)),
-        Default::EmptyList => Some(json!([])),
-        Default::EmptyMap => Some(json!({})),
-        Default::StrList(items) => Some(json!(items)),
-        Default::None
-        | Default::AwsName { .. }
-        | Default::AwsNameHashing { .. }
-        | Default::Pattern(_)
-        | Default::NetworkVpcId
-        | Default::NetworkSubnetIds => None,
-    }
+fn default_value(default: &Default) -> Option<Json> {
+    default.literal().and_then(|value| value.to_json())
 }
 
 #[cfg(test)]

@@ -307,18 +307,7 @@ impl Loader<'_> {
                 }
             }
             self.cross_field_checks(schema, &resource, variables);
-            for spec in schema.fields.iter().filter(|f| f.required) {
-                if !fields.iter().any(|(key, _)| key.get_ref() == spec.name) {
-                    self.error(
-                        Diagnostic::error(
-                            format!("`{address}` is missing the required field `{}`", spec.name),
-                            Some(name.span()),
-                        )
-                        .hint(format!("add `{} = …`: {}", spec.name, spec.description))
-                        .shape(),
-                    );
-                }
-            }
+            self.required_fields(&address.to_string(), schema.fields, fields, &name.span());
             resources.insert(address, resource);
         }
     }
@@ -369,20 +358,21 @@ impl Loader<'_> {
         };
         let mut values: BTreeMap<String, Value> =
             resource.fields.iter().map(|(name, expr)| (name.clone(), expr.resolve(&lookup))).collect();
-        // A value from variables meets the rules a literal one met when it was read.
+        // A value from variables meets the rules a literal one met when it was read; one that
+        // does not is reported here, and is unknown to the driver's checks (no second report).
         for (name, expr) in &resource.fields {
-            let (Some(spec), Some(value)) = (schema.field(name), values.get(name)) else { continue };
-            if literal(expr).is_none() {
-                if let Some(problem) = crate::schema::value_problem(spec, value) {
-                    let (message, hint) = problem.split_once("\n\nhint: ").unwrap_or((&problem, ""));
-                    let mut diagnostic =
-                        Diagnostic::error(format!("`{}.{name}`{message}", resource.address), Some(expr.span.clone()));
-                    if !hint.is_empty() {
-                        diagnostic = diagnostic.hint(hint);
-                    }
-                    self.error(diagnostic);
-                }
+            let Some(spec) = schema.field(name).filter(|_| literal(expr).is_none()) else { continue };
+            let Some(problem) = values.get(name).and_then(|value| crate::schema::value_problem(spec, value)) else {
+                continue;
+            };
+            let (message, hint) = problem.split_once("\n\nhint: ").unwrap_or((&problem, ""));
+            let mut diagnostic =
+                Diagnostic::error(format!("`{}.{name}`{message}", resource.address), Some(expr.span.clone()));
+            if !hint.is_empty() {
+                diagnostic = diagnostic.hint(hint);
             }
+            self.error(diagnostic);
+            values.insert(name.clone(), Value::Unknown);
         }
         for spec in schema.fields {
             if values.contains_key(spec.name) {

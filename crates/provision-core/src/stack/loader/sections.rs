@@ -118,3 +118,71 @@ impl Loader<'_> {
         section.iter().map(|(name, value)| Output { name: name.clone(), value: value.clone() }).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::driver::DriverRegistry;
+    use crate::stack::{load, LoadOptions, Stack, StackError, StateLocation};
+    use crate::value::Value;
+
+    fn load_text(text: &str) -> Result<Stack, StackError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, text).expect("write");
+        load(&path, &LoadOptions::default(), &DriverRegistry::new(Vec::new()))
+    }
+
+    #[test]
+    fn one_mistake_does_not_hide_the_next_and_each_is_a_rule_of_the_schema() {
+        let error = load_text(
+            "[stack]\nname = \"shop\"\nregoin = \"us-east-1\"\n[network]\nsubnet = [\"a\"]\n[notify]\nformat = 5\n",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = error.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown field `regoin` in `[stack]`",
+                "unknown field `subnet` in `[network]`",
+                "`[notify] format` must be one of `\"json\"`, `\"slack\"`, `\"discord\"`, found an integer",
+                "`[notify]` is missing the required field `webhook`",
+            ]
+        );
+        assert!(error.diagnostics.iter().all(|d| d.shape), "{error}");
+    }
+
+    #[test]
+    fn sections_take_the_references_they_can_resolve() {
+        let stack = load_text(
+            "[stack]\nname = \"shop-${var.env}\"\ntags = { env = \"${var.env}\" }\n[variables]\nenv = \"dev\"\n[state]\npath = \"state/${stack.name}.json\"\n",
+        )
+        .unwrap();
+        assert_eq!(stack.name, "shop-dev");
+        assert_eq!(stack.tags["env"], "dev");
+        assert_eq!(stack.state, StateLocation::Local("state/shop-dev.json".into()));
+        let error = load_text("[stack]\nname = \"shop\"\nregion = \"${stack.name}\"\n").unwrap_err();
+        assert!(error.diagnostics[0].message.contains("`${stack.name}` cannot be used in `[stack] region`"), "{error}");
+        assert!(error.diagnostics[0].shape);
+    }
+
+    #[test]
+    fn a_name_built_from_variables_is_checked_once_resolved() {
+        let error = load_text("[stack]\nname = \"${var.env}\"\n[variables]\nenv = \"Prod\"\n").unwrap_err();
+        assert!(error.to_string().contains("stack.toml:2:8: stack name `Prod` is not valid"), "{error}");
+        assert!(!error.diagnostics[0].shape, "the schema cannot know the variable's value");
+    }
+
+    #[test]
+    fn variables_and_outputs_keep_their_types() {
+        let stack = load_text(
+            "[stack]\nname = \"shop\"\n[variables]\ncount = 2\non = true\nzones = [\"a\", [\"b\"]]\n[outputs]\nplain = 3\ntable = { a = { b = \"${var.count}\" } }\n",
+        )
+        .unwrap();
+        assert_eq!(stack.variables["count"], Value::Int(2));
+        assert_eq!(stack.variables["on"], Value::Bool(true));
+        let nested = Value::List(vec![Value::Str("a".into()), Value::List(vec![Value::Str("b".into())])]);
+        assert_eq!(stack.variables["zones"], nested);
+        let names: Vec<&str> = stack.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["plain", "table"]);
+    }
+}

@@ -335,6 +335,20 @@ impl Loader<'_> {
                 None => valid = false,
             }
         }
+        valid &= self.required_fields(path, fields, table, span);
+        (entries, valid)
+    }
+
+    /// Reports each required field the table does not have (one written but not valid was
+    /// reported already); `false` when any is missing.
+    pub(super) fn required_fields(
+        &mut self,
+        path: &str,
+        fields: &[FieldSpec],
+        table: &DeTable<'_>,
+        span: &Range<usize>,
+    ) -> bool {
+        let mut complete = true;
         for spec in fields.iter().filter(|f| f.required) {
             if !table.iter().any(|(key, _)| key.get_ref() == spec.name) {
                 self.error(
@@ -345,10 +359,10 @@ impl Loader<'_> {
                     .hint(format!("add `{} = …`: {}", spec.name, spec.description))
                     .shape(),
                 );
-                valid = false;
+                complete = false;
             }
         }
-        (entries, valid)
+        complete
     }
 
     /// The entries of a table with any keys whose values are of `kind` (`None` if one is not).
