@@ -24,6 +24,7 @@ use crate::schema::{FieldKind, FieldSpec, References, ResourceSchema, RESOURCE_K
 use crate::value::Value;
 
 mod across;
+mod checked;
 mod moved;
 mod notify;
 mod references;
@@ -33,9 +34,10 @@ mod state_section;
 mod suggest;
 mod values;
 
+use checked::{entries, entry, literal};
 use references::add_derived_fields;
 use suggest::{suggestion_suffix, with_suggestion};
-use values::{child_path, entries, entry, item_path, literal, Rules};
+use values::{child_path, item_path, Rules};
 
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {

@@ -21,7 +21,7 @@ impl Loader<'_> {
     ) -> BTreeMap<String, Value> {
         let mut variables = BTreeMap::new();
         for (name, expr) in section.map(entries).unwrap_or_default() {
-            if let Some(value) = values::literal_value(expr) {
+            if let Some(value) = checked::literal_value(expr) {
                 variables.insert(name.clone(), value);
             }
         }
