@@ -1,6 +1,9 @@
 //! One field of the stack format: its type, default, the values it allows and the references it
 //! may hold. The same descriptor serves a resource's field, a section's field and a section itself.
 
+/// An AWS rule for a string value: what is wrong with it and what is allowed, if anything.
+pub type Check = fn(&str) -> Result<(), String>;
+
 /// A field, key or section of the stack file.
 #[derive(Debug)]
 pub struct FieldSpec {
@@ -16,7 +19,7 @@ pub struct FieldSpec {
     /// AWS's rules for a string value (naming, length), checked offline on literal values and again
     /// once references are resolved. The error says what is wrong and what is allowed. JSON Schema
     /// cannot say all of this; what it can is in `pattern`.
-    pub check: Option<fn(&str) -> Result<(), String>>,
+    pub check: Option<Check>,
     /// A regular expression every literal string of the field must match (searched for, as JSON
     /// Schema's `pattern` is): the loader and the JSON Schema use the same one.
     pub pattern: Option<Pattern>,
@@ -54,7 +57,7 @@ impl FieldSpec {
         }
     }
 
-    pub const fn check(mut self, check: fn(&str) -> Result<(), String>) -> FieldSpec {
+    pub const fn check(mut self, check: Check) -> FieldSpec {
         self.check = Some(check);
         self
     }

@@ -7,13 +7,13 @@ use super::suggest::did_you_mean;
 use super::*;
 use crate::schema::syntax::is_match;
 use crate::schema::tags::{tag_key_problem, MAX_TAG_VALUE};
-use crate::schema::{Pattern, References, ENV_NAME_PATTERN};
+use crate::schema::{Check, Pattern, References, ENV_NAME_PATTERN};
 
 /// What a field's descriptor asks of its value, handed down to list items, map values and the
 /// alternatives of a [`FieldKind::OneOf`] (a nested table's fields bring their own).
 #[derive(Clone, Copy)]
 pub(super) struct Rules {
-    check: Option<fn(&str) -> Result<(), String>>,
+    check: Option<Check>,
     pattern: Option<Pattern>,
     range: Option<(i64, i64)>,
     non_empty: bool,
