@@ -44,3 +44,22 @@ impl Loader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::driver::DriverRegistry;
+    use crate::stack::{load, LoadOptions};
+
+    #[test]
+    fn the_sections_a_state_only_load_does_not_read_are_not_checked_either() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stack.toml");
+        let text = "[stack]\nname = \"shop\"\n[network]\nsubnet = [\"a\"]\n[outputs]\nwhen = 2024-01-01\n";
+        std::fs::write(&path, text).expect("write");
+        let drivers = DriverRegistry::new(Vec::new());
+        let options = LoadOptions { state_only: true, ..LoadOptions::default() };
+        let stack = load(&path, &options, &drivers).expect("a state-only load reads only what it needs");
+        assert_eq!(stack.name, "shop");
+        assert!(load(&path, &LoadOptions::default(), &drivers).is_err(), "a full load checks every section");
+    }
+}
