@@ -17,13 +17,13 @@ use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use provision_core::cloud::TaggedResource;
 use provision_core::executor::Parallelism;
-use provision_core::plan::PlanOptions;
 use provision_core::reporter::Reporter;
+use provision_core::run::Frontend;
 use provision_core::stack::{S3Location, StateLocation};
 use provision_core::state::{LocalBackend, State, StateBackend, StateWriter, EXPIRES_TAG};
 
 use super::apply::{self, ApplyOptions};
-use super::{load, GlobalOptions, Loaded};
+use super::{load_state_only, GlobalOptions, Loaded};
 
 /// What `sweep --expired` was asked to do.
 #[derive(Clone, Debug, Default)]
@@ -109,7 +109,7 @@ pub fn expired_environments(
 }
 
 pub async fn run(global: &GlobalOptions, options: &SweepOptions, reporter: &dyn Reporter) -> Result<u8> {
-    let loaded = load(global)?;
+    let loaded = load_state_only(global)?;
     let states = find_states(&loaded).await?;
     let aws = loaded.cloud.session().context().await.map_err(|error| anyhow!("{error}"))?;
     let tagged = provision_aws::inventory::tagged_with_key(aws, EXPIRES_TAG)
@@ -135,8 +135,8 @@ pub async fn run(global: &GlobalOptions, options: &SweepOptions, reporter: &dyn 
             environment.tagged
         );
     }
-    if !options.auto_approve && !apply::confirm("destroy", false)? {
-        eprintln!("Sweep cancelled; nothing was changed.");
+    let frontend = super::terminal_frontend::TerminalFrontend { global, json: false, auto_approve: false };
+    if !options.auto_approve && !frontend.confirm("destroy")? {
         return Ok(1);
     }
     let mut removed = Vec::new();
@@ -182,7 +182,7 @@ async fn remove(
     // The stack file gives the backend, the region and the drivers; the environment's own name and
     // state replace its own. A destroy needs nothing else from the file.
     let quiet = GlobalOptions { quiet: true, ..global.clone() };
-    let mut loaded = load(&quiet)?;
+    let mut loaded = load_state_only(&quiet)?;
     loaded.stack.name = environment.stack.clone();
     loaded.stack.outputs.clear();
     let destroy = ApplyOptions {
@@ -198,8 +198,7 @@ async fn remove(
     let result = match &environment.state {
         Some(location) => {
             loaded.stack.state = location.clone();
-            let plan = PlanOptions { destroy: true, ..PlanOptions::default() };
-            let code = apply::execute_loaded(global, &destroy, &plan, "destroy", &loaded, &reporters).await;
+            let code = apply::run_loaded(global, &destroy, &loaded, &reporters).await;
             match code {
                 Ok(0) => match super::orphans::sweep_loaded(global, &destroy, &loaded, &reporters).await {
                     Ok(0) => forget_expiry(&loaded, options.lock_timeout).await.map(|()| 0),

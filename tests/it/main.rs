@@ -4,11 +4,13 @@
 mod support;
 
 mod adoption;
+mod aws_profile;
 mod ci_workflow;
 mod cli_commands;
 mod cli_ux;
 mod containers;
 mod database;
+mod destroy_from_state;
 mod digest;
 mod domain;
 mod example_stacks;
@@ -20,6 +22,7 @@ mod preview;
 mod redis;
 mod renames_and_drift;
 mod review;
+mod schema;
 mod stack_errors;
 mod static_site;
 mod team_state;

@@ -148,7 +148,8 @@ fn guardrail_findings_warn_fail_with_deny_warnings_and_can_be_accepted_with_a_re
     project
         .run(&["validate"])
         .code(1)
-        .stderr_has("`open-ports` is not a guardrail check")
+        .stderr_has("stack.toml:15:13: `[guardrails] allow[0] check` must be one of `\"open-port\"`")
+        .stderr_has("found `\"open-ports\"`")
         .stderr_has("did you mean `open-port`?");
     project.write_stack(&accepted.replace("address = \"iam_role.app\"", "address = \"iam_role.api\""));
     project.run(&["validate"]).code(1).stderr_has("names `iam_role.api`, which is not a resource of this stack");

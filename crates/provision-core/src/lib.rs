@@ -18,6 +18,10 @@
 //! - [`cost`] prices a plan from a dated table built in (per action and before/after), and
 //!   [`guardrails`] checks the stack as the plan leaves it; both are part of the plan value.
 //! - [`render`] turns plans into text, JSON and a pull-request comment.
+//! - [`run`] is the sequence of a command that changes things (`apply`, `destroy`, a saved plan) or
+//!   plans (`plan`, `drift`): lock, read, check, plan, confirm, execute, record, summarise. The CLI
+//!   feeds it options, a reporter and a frontend (the prompt, Ctrl-C) and prints what it returns;
+//!   the crash simulation drives the same functions.
 
 pub mod address;
 pub mod cloud;
@@ -30,6 +34,7 @@ pub mod guardrails;
 pub mod plan;
 pub mod render;
 pub mod reporter;
+pub mod run;
 pub mod schema;
 pub mod stack;
 pub mod state;

@@ -479,6 +479,11 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), CHECKS.len());
+        assert_eq!(
+            CHECKS.iter().map(|c| c.id).collect::<Vec<_>>(),
+            super::super::CHECK_IDS,
+            "the stack format's list of check ids names every check, in order"
+        );
         assert!(CHECKS.iter().all(|c| !c.why.is_empty() && !c.summary.is_empty()));
     }
 }

@@ -92,6 +92,18 @@ pub fn check(subjects: &[Subject<'_>], allow: &[Allow]) -> Vec<Finding> {
     findings
 }
 
+/// The ids of the built-in checks, as the stack format's `[guardrails] allow` descriptor lists them
+/// (a test keeps it in step with [`CHECKS`]).
+pub const CHECK_IDS: &[&str] = &[
+    "open-port",
+    "public-database",
+    "unencrypted-storage",
+    "no-backups",
+    "http-not-redirected",
+    "cloudfront-http-origin",
+    "iam-wildcard-action",
+];
+
 /// The ids of the built-in checks.
 pub fn check_ids() -> Vec<&'static str> {
     CHECKS.iter().map(|c| c.id).collect()
