@@ -33,13 +33,60 @@ fn runner() -> TestRunner {
 /// Pieces that have broken parsers and renderers: quotes of every kind, escapes, characters of 2, 3
 /// and 4 bytes, references good and bad, numbers and durations too large for their types.
 const FRAGMENTS: &[&str] = &[
-    "\"", "\"\"\"", "'", "'''", "\\t", "\\\\", "\\u00e9", "\\U0001F600", "é", "€", "𝄞", "\t", "\n", "\r\n", "${", "}",
-    "${var.x}", "${var.nope}", "${var.pw}", "$${", "${stack.name}", "${network.vpc_id}", "${s3_bucket.site.name}",
-    "${a.b.c.d}", "[", "]", "[[moved]]", "{", "=", "#", ",", "9999999999999999999999", "-1", "0x7fffffffffffffff",
-    "true", "1.5", "1979-05-27", "{ env = \"PW\" }", "{ default = \"a\", sensitive = true }", "\"s3://a/b\"",
-    "\"18446744073709551615\"", "\"999999999999999999h\"", "lock_ttl = \"1s\"", "vpc = \"defaul[\"",
-    "endpoint = \"http://evil.example.com\"", "upload = \"/etc\"", "upload = \"..\"", "tags = { team = \"\\té${var.nope}\" }",
-    "bucket = \"\"\"éa${x\"\"\"", "[variables]\n", "[stack]\n", "[s3_bucket.site]\n", "[secret.db]\n", "value = \"${var.pw}\"\n",
+    "\"",
+    "\"\"\"",
+    "'",
+    "'''",
+    "\\t",
+    "\\\\",
+    "\\u00e9",
+    "\\U0001F600",
+    "é",
+    "€",
+    "𝄞",
+    "\t",
+    "\n",
+    "\r\n",
+    "${",
+    "}",
+    "${var.x}",
+    "${var.nope}",
+    "${var.pw}",
+    "$${",
+    "${stack.name}",
+    "${network.vpc_id}",
+    "${s3_bucket.site.name}",
+    "${a.b.c.d}",
+    "[",
+    "]",
+    "[[moved]]",
+    "{",
+    "=",
+    "#",
+    ",",
+    "9999999999999999999999",
+    "-1",
+    "0x7fffffffffffffff",
+    "true",
+    "1.5",
+    "1979-05-27",
+    "{ env = \"PW\" }",
+    "{ default = \"a\", sensitive = true }",
+    "\"s3://a/b\"",
+    "\"18446744073709551615\"",
+    "\"999999999999999999h\"",
+    "lock_ttl = \"1s\"",
+    "vpc = \"defaul[\"",
+    "endpoint = \"http://evil.example.com\"",
+    "upload = \"/etc\"",
+    "upload = \"..\"",
+    "tags = { team = \"\\té${var.nope}\" }",
+    "bucket = \"\"\"éa${x\"\"\"",
+    "[variables]\n",
+    "[stack]\n",
+    "[s3_bucket.site]\n",
+    "[secret.db]\n",
+    "value = \"${var.pw}\"\n",
 ];
 
 const SEED_SNIPPET: &str = r#"[stack]
@@ -137,7 +184,7 @@ fn apply(mut text: String, edits: &[Edit]) -> String {
 /// Loads the text; renders every diagnostic; resolves every resource's inputs offline.
 fn load_and_use(cloud: &AwsCloud, text: &str, variables: &[(String, String)]) {
     let path = Path::new("fuzz/stack.toml");
-    let options = LoadOptions { variables: variables.to_vec() };
+    let options = LoadOptions { variables: variables.to_vec(), ..LoadOptions::default() };
     match stack::load_source(path, text.to_string(), &options, cloud.drivers()) {
         Err(error) => {
             for diagnostic in &error.diagnostics {
@@ -150,7 +197,12 @@ fn load_and_use(cloud: &AwsCloud, text: &str, variables: &[(String, String)]) {
         }
         Ok(stack) => {
             let _ = stack::diagnostic::render(&stack.path, &stack.source, &stack.warnings, false);
-            let info = StackInfo { name: stack.name.clone(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
+            let info = StackInfo {
+                name: stack.name.clone(),
+                region: "us-east-1".into(),
+                directory: ".".into(),
+                lineage: None,
+            };
             let resolver = Resolver { stack: &stack, info: &info, network: None };
             for resource in stack.resources.values() {
                 let Some(driver) = cloud.drivers().get(&resource.address.type_name) else { continue };
@@ -166,7 +218,11 @@ struct StackErrorSpan;
 
 impl StackErrorSpan {
     fn check(source: &str, span: &std::ops::Range<usize>) {
-        assert!(span.start <= span.end && span.end <= source.len(), "span {span:?} outside the file of {}", source.len());
+        assert!(
+            span.start <= span.end && span.end <= source.len(),
+            "span {span:?} outside the file of {}",
+            source.len()
+        );
         assert!(
             source.is_char_boundary(span.start) && source.is_char_boundary(span.end),
             "span {span:?} cuts a character in {source:?}"
@@ -197,17 +253,16 @@ fn the_stack_loader_never_panics_and_every_span_is_a_real_place() {
 
 #[test]
 fn the_expression_parser_never_panics_and_its_spans_stay_in_the_text() {
-    let text = prop_oneof![
-        "\\PC{0,60}",
-        proptest::collection::vec(piece(), 0..10).prop_map(|pieces| pieces.concat()),
-    ];
+    let text = prop_oneof!["\\PC{0,60}", proptest::collection::vec(piece(), 0..10).prop_map(|pieces| pieces.concat()),];
     runner()
         .run(&(text, 0usize..1_000_000), |(text, base)| {
             if let Ok(parts) = parse_template(&text, base) {
                 for part in &parts {
                     if let stack::Part::Reference(_, span) = part {
                         prop_assert!(span.start >= base && span.end <= base + text.len(), "{span:?} in {text:?}");
-                        prop_assert!(text.is_char_boundary(span.start - base) && text.is_char_boundary(span.end - base));
+                        prop_assert!(
+                            text.is_char_boundary(span.start - base) && text.is_char_boundary(span.end - base)
+                        );
                     }
                 }
                 let expr = stack::SpannedExpr { expr: stack::Expr::Template(parts), span: 0..text.len() };
@@ -252,9 +307,26 @@ const SEED_STATE: &str = r#"{
 "#;
 
 const STATE_FRAGMENTS: &[&str] = &[
-    "18446744073709551615", "18446744073709551616", "-1", "1e999", "null", "\"\"", "{}", "[]", "\"type\"", ":", ",",
-    "\"serial\": 18446744073709551615", "\"version\": 4294967295", "\"status\": \"deleting\"", "\"é\"", "\\u0000",
-    "\"s3_bucket.\"", "\"a.b.c\"", "\"$argon2id$\"", "\"sha256:x\"",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-1",
+    "1e999",
+    "null",
+    "\"\"",
+    "{}",
+    "[]",
+    "\"type\"",
+    ":",
+    ",",
+    "\"serial\": 18446744073709551615",
+    "\"version\": 4294967295",
+    "\"status\": \"deleting\"",
+    "\"é\"",
+    "\\u0000",
+    "\"s3_bucket.\"",
+    "\"a.b.c\"",
+    "\"$argon2id$\"",
+    "\"sha256:x\"",
 ];
 
 #[test]
@@ -274,7 +346,8 @@ fn the_state_reader_and_writer_never_panic() {
         .run(&proptest::collection::vec(edit, 0..6), |edits| {
             let text = apply(SEED_STATE.to_string(), &edits);
             let Ok(state) = State::parse(&text, "fuzz.json") else { return Ok(()) };
-            let again = State::parse(&String::from_utf8_lossy(&state.to_document()), "again").expect("a written state reads back");
+            let again = State::parse(&String::from_utf8_lossy(&state.to_document()), "again")
+                .expect("a written state reads back");
             prop_assert!(again.same_resources(&state));
             // Written through the real writer: a hostile serial must fail the write, not the process.
             let path = dir.path().join("state.json");

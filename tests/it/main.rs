@@ -4,10 +4,13 @@
 mod support;
 
 mod adoption;
+mod aws_profile;
+mod ci_workflow;
 mod cli_commands;
 mod cli_ux;
 mod containers;
 mod database;
+mod destroy_from_state;
 mod digest;
 mod domain;
 mod example_stacks;
@@ -16,8 +19,11 @@ mod interrupt;
 mod kill;
 mod logs_and_secrets;
 mod notify;
+mod preview;
 mod redis;
 mod renames_and_drift;
+mod review;
+mod schema;
 mod security;
 mod stack_errors;
 mod static_site;

@@ -118,9 +118,8 @@ fn a_secret_is_hashed_wherever_it_comes_from_and_never_printed_or_written_even_a
     }
     keep(&mut log, run(with(&["state", "pull"]))).success();
     keep(&mut log, run(with(&["plan", "--detailed-exitcode"]))).code(0);
-    for (address, value) in ["secret.from_env", "secret.from_var", "secret.from_plain_var", "secret.from_default"]
-        .iter()
-        .zip(values)
+    for (address, value) in
+        ["secret.from_env", "secret.from_var", "secret.from_plain_var", "secret.from_default"].iter().zip(values)
     {
         let arn = state["resources"][address]["id"].as_str().expect("arn");
         assert_eq!(secret_value(arn).as_deref(), Some(value), "AWS got the value of {address}");
@@ -159,7 +158,8 @@ name = "/app/${var.pw}"
 [outputs]
 leak = "${var.pw}"
 "#;
-    let run = Project::new("sec", stack).with_unreachable_endpoint().run(&["--var", "pw=Hunter2-abc", "validate"]).code(1);
+    let run =
+        Project::new("sec", stack).with_unreachable_endpoint().run(&["--var", "pw=Hunter2-abc", "validate"]).code(1);
     assert!(run.stderr.contains("stack.toml:7:"), "{}", run.stderr);
     let run = run
         .stderr_has("`${var.pw}` is sensitive and cannot be used in this field")
@@ -176,7 +176,8 @@ leak = "${var.pw}"
 #[test]
 fn a_state_with_old_sha256_hashes_is_rehashed_on_its_next_write_without_a_change() {
     use sha2::{Digest, Sha256};
-    let stack = "[stack]\nname = \"{name}\"\n\n[secret.db]\nvalue = { env = \"PROVISION_TEST_OLD_HASH\" }\nrecovery_days = 0\n";
+    let stack =
+        "[stack]\nname = \"{name}\"\n\n[secret.db]\nvalue = { env = \"PROVISION_TEST_OLD_HASH\" }\nrecovery_days = 0\n";
     let project = Project::new("sec", stack).with_emulator();
     let env = [("PROVISION_TEST_OLD_HASH", "Summer2024")];
     project.run_with_env(&["apply", "--auto-approve"], &env).success();
@@ -271,7 +272,9 @@ fn a_plan_written_over_a_readable_file_becomes_private_and_links_are_never_follo
     std::os::unix::fs::symlink(&elsewhere, project.state_path()).unwrap();
     project.run(&["apply", "--auto-approve"]).code(1).stderr_has("is a symbolic link");
     assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious");
-    assert!(block_on(async { s3().head_bucket().bucket(format!("{}-site", project.stack_name)).send().await.is_err() }));
+    assert!(block_on(async {
+        s3().head_bucket().bucket(format!("{}-site", project.stack_name)).send().await.is_err()
+    }));
 
     // A link planted where the state's temp file goes is replaced, not written through.
     std::fs::remove_file(project.state_path()).unwrap();
@@ -343,7 +346,9 @@ fn a_saved_plan_applies_only_with_the_file_vars_and_account_it_was_made_with() {
         .code(1)
         .stderr_has("was made for account 999999999999")
         .stderr_has("credentials are for account 123456789012");
-    assert!(block_on(async { s3().head_bucket().bucket(format!("{}-site", project.stack_name)).send().await.is_err() }));
+    assert!(block_on(async {
+        s3().head_bucket().bucket(format!("{}-site", project.stack_name)).send().await.is_err()
+    }));
 
     project.run(&["apply", "saved.plan"]).success().stdout_has("1 added");
     project.run(&["destroy", "--auto-approve"]).success();
@@ -403,14 +408,14 @@ fn upload_sends_only_regular_files_inside_its_folder() {
     project.write("site/index.html", "<h1>hi</h1>");
     project.write("outside/credentials", "aws_secret_access_key = x");
     std::os::unix::fs::symlink(project.path("outside/credentials"), project.path("site/.env")).unwrap();
-    project
-        .run(&["plan", "--refresh=false"])
-        .code(1)
-        .stderr_has("`.env`")
-        .stderr_has("outside the folder");
+    project.run(&["plan", "--refresh=false"]).code(1).stderr_has("`.env`").stderr_has("outside the folder");
     std::fs::remove_file(project.path("site/.env")).unwrap();
 
-    for (upload, problem) in [("/etc/ssl", "is an absolute path"), ("/etc/hostname", "is an absolute path"), ("../x", "leaves the stack's folder")] {
+    for (upload, problem) in [
+        ("/etc/ssl", "is an absolute path"),
+        ("/etc/hostname", "is an absolute path"),
+        ("../x", "leaves the stack's folder"),
+    ] {
         project.write_stack(&stack.replace("upload = \"site\"", &format!("upload = \"{upload}\"")));
         project.run(&["validate"]).code(1).stderr_has(problem);
     }
@@ -435,7 +440,13 @@ fn sweep_deletes_only_this_states_resources_and_lists_them_first() {
     let ours = Project::new("swp", &stack.replace("{which}", "ours")).with_emulator();
     // Another state of a stack with the same name (another team's copy): same tags but its lineage.
     let theirs = Project::new("swp", "").with_emulator();
-    theirs.write("stack.toml", &stack.replace("{name}", &ours.stack_name).replace("{which}", "theirs").replace("[log_group.api]", "[log_group.theirs]"));
+    theirs.write(
+        "stack.toml",
+        &stack
+            .replace("{name}", &ours.stack_name)
+            .replace("{which}", "theirs")
+            .replace("[log_group.api]", "[log_group.theirs]"),
+    );
     theirs.run(&["apply", "--auto-approve"]).success();
     ours.run(&["apply", "--auto-approve"]).success();
     // An orphan of ours: recorded nowhere any more.
@@ -452,7 +463,11 @@ fn sweep_deletes_only_this_states_resources_and_lists_them_first() {
     assert!(run.stdout.contains(&format!("log_group.api  `{orphan}`")), "{}", run.stdout);
     assert!(!run.stdout.contains("theirs"), "{}", run.stdout);
     let run = ours.run(&["destroy", "--sweep", "--auto-approve"]).success();
-    assert!(run.stdout.contains("sweeping deletes:") && run.stdout.contains(&format!("log_group.api  `{orphan}`")), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("sweeping deletes:") && run.stdout.contains(&format!("log_group.api  `{orphan}`")),
+        "{}",
+        run.stdout
+    );
     let groups = block_on(async {
         crate::support::logs()
             .describe_log_groups()
@@ -566,7 +581,9 @@ fn bucket_tags(name: &str) -> Vec<(String, String)> {
 }
 
 fn object_count(name: &str) -> usize {
-    block_on(async { s3().list_objects_v2().bucket(name).send().await.expect("list").key_count().unwrap_or(0) as usize })
+    block_on(async {
+        s3().list_objects_v2().bucket(name).send().await.expect("list").key_count().unwrap_or(0) as usize
+    })
 }
 
 #[test]

@@ -45,14 +45,6 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.check_in_stack(resource, resources)
     }
 
-    fn defaults_in_stack(
-        &self,
-        resource: &provision_core::stack::ResourceSpec,
-        resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
-    ) -> Vec<(&'static str, Value)> {
-        self.driver.defaults_in_stack(resource, resources)
-    }
-
     fn plan_notes(&self, action: Action, inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
         self.driver.plan_notes(action, inputs, changed)
     }

@@ -439,9 +439,15 @@ async fn write(
     let set = config.record_set();
     let comment = format!("provision: {} {}", request.stack.name, request.address);
     let action = if create && !config.allow_overwrite { ChangeAction::Create } else { ChangeAction::Upsert };
-    let outcome =
-        route53::change(aws.route53(), &config.zone, vec![(action.clone(), set.to_aws()?)], &comment, request.address, progress)
-            .await;
+    let outcome = route53::change(
+        aws.route53(),
+        &config.zone,
+        vec![(action.clone(), set.to_aws()?)],
+        &comment,
+        request.address,
+        progress,
+    )
+    .await;
     let Err(error) = outcome else {
         return Ok(Observed { id: config.id(), inputs: JsonMap::new(), attributes: attributes(&set.name) });
     };

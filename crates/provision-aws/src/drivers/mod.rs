@@ -66,14 +66,6 @@ pub trait AwsDriver: Send + Sync + 'static {
         Vec::new()
     }
 
-    fn defaults_in_stack(
-        &self,
-        _resource: &provision_core::stack::ResourceSpec,
-        _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
-    ) -> Vec<(&'static str, Value)> {
-        Vec::new()
-    }
-
     fn plan_notes(&self, _action: Action, _inputs: &JsonMap, _changed: &[&str]) -> Vec<String> {
         Vec::new()
     }

@@ -50,18 +50,24 @@ mod tests {
         use provision_core::address::Address;
         use provision_core::driver::StackInfo;
         let address = Address::new("s3_bucket", "site");
-        let mut stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
+        let mut stack =
+            StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
-        let ours = tags(&[("provision:stack", "shop"), ("provision:address", "s3_bucket.site"), ("provision:lineage", "L")]);
+        let ours =
+            tags(&[("provision:stack", "shop"), ("provision:address", "s3_bucket.site"), ("provision:lineage", "L")]);
         assert!(made_by(&ours, &stack, &address));
         stack.lineage = Some("L".into());
         assert!(made_by(&ours, &stack, &address));
         stack.lineage = Some("M".into());
         assert!(!made_by(&ours, &stack, &address), "another state of a stack with the same name");
         assert!(!made_by(&tags(&[]), &stack, &address), "untagged is not ours");
-        let collided = tags(&[("provision:stack", "shop"), ("provision:address", "s3_bucket.dev_site"), ("provision:lineage", "M")]);
+        let collided = tags(&[
+            ("provision:stack", "shop"),
+            ("provision:address", "s3_bucket.dev_site"),
+            ("provision:lineage", "M"),
+        ]);
         assert!(!made_by(&collided, &stack, &address), "another address whose default name is the same");
     }
 

@@ -247,7 +247,11 @@ async fn a_missing_state_is_none_and_a_missing_bucket_says_how_to_make_one() {
 }
 
 /// A `GetObject` answer as S3 sends it: the lock, its `Last-Modified` and the server's `Date`.
-fn lock_answer(info: &LockInfo, last_modified: chrono::DateTime<chrono::Utc>, date: chrono::DateTime<chrono::Utc>) -> Rule {
+fn lock_answer(
+    info: &LockInfo,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    date: chrono::DateTime<chrono::Utc>,
+) -> Rule {
     let body = serde_json::to_vec(info).unwrap();
     let http_date = |t: chrono::DateTime<chrono::Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let (modified, now) = (http_date(last_modified), http_date(date));

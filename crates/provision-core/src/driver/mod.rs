@@ -163,18 +163,6 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
-    /// Values for fields the stack file leaves out that depend on other resources as the stack file
-    /// writes them: a distribution reaches its API origin over HTTPS when the stack gives that load
-    /// balancer an HTTPS listener. Runs offline when the stack is loaded; the plan shows the values
-    /// like any other.
-    fn defaults_in_stack(
-        &self,
-        _resource: &crate::stack::ResourceSpec,
-        _resources: &std::collections::BTreeMap<Address, crate::stack::ResourceSpec>,
-    ) -> Vec<(&'static str, crate::value::Value)> {
-        Vec::new()
-    }
-
     /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
     /// window, or that a replacement loses data. `inputs` are the known desired inputs, `changed` the
     /// top-level fields the action changes.

@@ -153,6 +153,10 @@ impl Executor<'_> {
         // Which state made it: two stacks of the same name (two teams, two accounts' worth of
         // copies) never take each other's resources for their own.
         tags.insert(LINEAGE_TAG.into(), self.writer.read(|state| state.lineage.clone()));
+        // A preview environment's expiry (`apply --ttl`), so `sweep --expired` finds it by its tags.
+        if let Some(expires) = self.writer.read(|state| state.expires.clone()) {
+            tags.insert(crate::state::EXPIRES_TAG.into(), expires);
+        }
         tags
     }
 

@@ -42,7 +42,8 @@ pub fn new_hash(secret: &str) -> String {
     let mut bytes = [0u8; SALT_LEN];
     bytes.copy_from_slice(&uuid::Uuid::new_v4().into_bytes()[..SALT_LEN]);
     // 16 bytes always fit a salt; the fallback only keeps this total.
-    let salt = SaltString::encode_b64(&bytes).unwrap_or_else(|_| SaltString::from_b64("c2FsdHNhbHRzYWx0").expect("salt"));
+    let salt =
+        SaltString::encode_b64(&bytes).unwrap_or_else(|_| SaltString::from_b64("c2FsdHNhbHRzYWx0").expect("salt"));
     match hasher().hash_password(secret.as_bytes(), &salt) {
         Ok(hash) => hash.to_string(),
         // Unreachable with these parameters (a secret longer than 4 GiB aside): still no clear text.

@@ -13,7 +13,6 @@
 //! Refresh lists all distributions once (one `ListDistributions` page per 100) rather than one
 //! `GetDistribution` per resource, because the summaries carry every field the driver reads back.
 
-mod api_protocol;
 mod bucket_policy;
 mod creation;
 mod deployment;
@@ -37,6 +36,7 @@ pub struct DistributionDriver {
 }
 
 const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
+const API_ORIGIN_PROTOCOLS: &[&str] = &["http", "https"];
 
 static SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "cloudfront_distribution",
@@ -68,10 +68,10 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new("api_path", FieldKind::String, "The path pattern routed to `api_origin`")
             .default(FieldDefault::Str("/api/*")),
         FieldSpec::new(
-            api_protocol::FIELD,
-            FieldKind::Enum(api_protocol::CHOICES),
-            "How CloudFront reaches `api_origin`: `https`, or `http` (a guardrail warns). Default: `https`, \
-             unless `api_origin` is a load balancer of the stack without an HTTPS listener",
+            "api_origin_protocol",
+            FieldKind::Enum(API_ORIGIN_PROTOCOLS),
+            "How CloudFront reaches `api_origin`: `\"https\"` (the origin needs a certificate for that name); \
+             plain HTTP when left out",
         ),
         FieldSpec::new("aliases", FieldKind::StringList, "Extra domain names (CNAMEs) the distribution answers for")
             .default(FieldDefault::EmptyList),
@@ -99,8 +99,7 @@ struct Settings {
     spa_fallback: bool,
     api_origin: Option<String>,
     api_path: String,
-    /// `https` or `http`; absent (a state from before it was chosen) is `http`, as it was then.
-    api_protocol: Option<String>,
+    api_origin_protocol: Option<String>,
     aliases: Vec<String>,
     certificate_arn: Option<String>,
     wait: bool,
@@ -115,7 +114,7 @@ impl std::default::Default for Settings {
             spa_fallback: false,
             api_origin: None,
             api_path: "/api/*".into(),
-            api_protocol: None,
+            api_origin_protocol: None,
             aliases: Vec::new(),
             certificate_arn: None,
             wait: true,
@@ -138,8 +137,9 @@ impl Settings {
         self.api_origin.as_deref().filter(|domain| !domain.is_empty())
     }
 
-    fn api_over_https(&self) -> bool {
-        self.api_protocol.as_deref() == Some("https")
+    /// CloudFront reaches the API origin over HTTPS (`api_origin_protocol = "https"`).
+    fn api_origin_https(&self) -> bool {
+        self.api_origin_protocol.as_deref() == Some("https")
     }
 
     fn certificate_arn(&self) -> Option<&str> {
@@ -228,22 +228,6 @@ impl AwsDriver for DistributionDriver {
 
     fn check(&self, values: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
         check_certificate(values)
-    }
-
-    fn defaults_in_stack(
-        &self,
-        resource: &provision_core::stack::ResourceSpec,
-        resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
-    ) -> Vec<(&'static str, provision_core::value::Value)> {
-        api_protocol::default_in_stack(resource, resources)
-    }
-
-    fn check_in_stack(
-        &self,
-        resource: &provision_core::stack::ResourceSpec,
-        _resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
-    ) -> Vec<Problem> {
-        api_protocol::check_in_stack(resource)
     }
 
     /// CloudFront's hosted zone, the same for every distribution, is known before it exists: a

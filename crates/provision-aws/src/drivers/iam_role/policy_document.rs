@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn the_service_is_read_from_an_encoded_trust_policy() {
         assert_eq!(trusted_service(ENCODED).as_deref(), Some("ecs-tasks.amazonaws.com"));
-        assert_eq!(trusted_service(&trust_policy("lambda.amazonaws.com", None)).as_deref(), Some("lambda.amazonaws.com"));
+        assert_eq!(
+            trusted_service(&trust_policy("lambda.amazonaws.com", None)).as_deref(),
+            Some("lambda.amazonaws.com")
+        );
         let scoped = trust_policy("ecs-tasks.amazonaws.com", Some("123456789012"));
         assert!(scoped.contains(r#""aws:SourceAccount":"123456789012""#), "{scoped}");
         assert_eq!(trusted_service(&scoped).as_deref(), Some("ecs-tasks.amazonaws.com"));

@@ -28,8 +28,9 @@ pub(super) type Manifest = BTreeMap<String, String>;
 /// Every regular file under `folder`, keyed as its object will be. Symbolic links are followed
 /// only to targets inside the folder.
 pub(super) fn scan(folder: &Path) -> Result<Manifest, DriverError> {
-    let unreadable =
-        |error: &dyn std::fmt::Display| DriverError::invalid(format!("cannot read the `upload` folder `{}`: {error}", folder.display()));
+    let unreadable = |error: &dyn std::fmt::Display| {
+        DriverError::invalid(format!("cannot read the `upload` folder `{}`: {error}", folder.display()))
+    };
     let root = folder.canonicalize().map_err(|error| unreadable(&error))?;
     let mut manifest = Manifest::new();
     for entry in WalkDir::new(folder).follow_links(true) {
@@ -45,7 +46,9 @@ pub(super) fn scan(folder: &Path) -> Result<Manifest, DriverError> {
                 folder.display(),
                 real.display()
             ))
-            .with_hint("only files inside the `upload` folder are uploaded; remove the link or copy the file into the folder"));
+            .with_hint(
+                "only files inside the `upload` folder are uploaded; remove the link or copy the file into the folder",
+            ));
         }
         let kind = entry.file_type();
         if kind.is_dir() {
@@ -59,8 +62,8 @@ pub(super) fn scan(folder: &Path) -> Result<Manifest, DriverError> {
             continue;
         }
         let key = object_key(folder, path)?;
-        let md5 =
-            md5_hex(path).map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
+        let md5 = md5_hex(path)
+            .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
         manifest.insert(key, md5);
     }
     Ok(manifest)

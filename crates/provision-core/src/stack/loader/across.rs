@@ -7,32 +7,6 @@ use std::ops::Range;
 use super::*;
 
 impl Loader<'_> {
-    /// Fills in the fields whose defaults depend on other resources of the stack
-    /// ([`crate::driver::Driver::defaults_in_stack`]), where the file leaves them out.
-    pub(super) fn add_defaults_in_stack(&mut self, resources: &mut BTreeMap<Address, ResourceSpec>) {
-        let mut additions = Vec::new();
-        for resource in resources.values() {
-            let Some(driver) = self.drivers.get(&resource.address.type_name) else { continue };
-            for (field, value) in driver.defaults_in_stack(resource, resources) {
-                if resource.fields.contains_key(field) {
-                    continue;
-                }
-                let expr = match value {
-                    Value::Bool(b) => Expr::Bool(b),
-                    Value::Int(i) => Expr::Int(i),
-                    Value::Str(text) => Expr::Template(vec![Part::Literal(text)]),
-                    _ => continue,
-                };
-                additions.push((resource.address.clone(), field, SpannedExpr { expr, span: resource.span.clone() }));
-            }
-        }
-        for (address, field, expr) in additions {
-            if let Some(resource) = resources.get_mut(&address) {
-                resource.fields.insert(field.to_string(), expr);
-            }
-        }
-    }
-
     pub(super) fn checks_across_resources(&mut self, resources: &BTreeMap<Address, ResourceSpec>) {
         for resource in resources.values() {
             let Some(driver) = self.drivers.get(&resource.address.type_name) else { continue };

@@ -9,8 +9,6 @@
 
 use super::*;
 
-const DECLARATION_FIELDS: &[&str] = &["default", "sensitive", "description"];
-
 impl Loader<'_> {
     /// Variables that a secret field takes whole (`password = "${var.pw}"`), found before anything
     /// uses a variable, so that every use of them is checked.
@@ -37,74 +35,31 @@ impl Loader<'_> {
         found
     }
 
-    /// `NAME = { default = …, sensitive = true }`: `Some(Some(default))`, `Some(None)` when there is
-    /// no default (the value must come from `--var`), `None` when the declaration is wrong.
-    pub(super) fn variable_declaration(
-        &mut self,
-        name: &str,
-        declaration: &DeTable<'_>,
-        span: Range<usize>,
-    ) -> Option<Option<Value>> {
-        let mut default = None;
-        let mut valid = true;
-        for (field, value) in declaration.iter() {
-            match field.get_ref().as_ref() {
-                "default" => match literal_value(value.get_ref()) {
-                    Some(v) => default = Some(v),
-                    None => {
-                        self.error(Diagnostic::error(
-                            format!("the default of variable `{name}` must be a string, integer, boolean or list"),
-                            Some(value.span()),
-                        ));
-                        valid = false;
-                    }
-                },
-                "sensitive" => match value.get_ref() {
-                    DeValue::Boolean(true) => {
-                        self.sensitive.insert(name.to_string());
-                    }
-                    DeValue::Boolean(false) => {}
-                    _ => {
-                        self.error(Diagnostic::error(
-                            format!("`sensitive` of variable `{name}` must be `true` or `false`"),
-                            Some(value.span()),
-                        ));
-                        valid = false;
-                    }
-                },
-                "description" => {
-                    if value.get_ref().as_str().is_none() {
-                        self.error(Diagnostic::error("`description` must be a string", Some(value.span())));
-                        valid = false;
-                    }
-                }
-                other => {
-                    let diagnostic = Diagnostic::error(
-                        format!("unknown field `{other}` in the declaration of variable `{name}`"),
-                        Some(field.span()),
-                    )
-                    .hint("a variable is a value (`name = \"web\"`) or `{ default = \"…\", sensitive = true }`");
-                    self.error(with_suggestion(diagnostic, other, DECLARATION_FIELDS, "fields"));
-                    valid = false;
-                }
-            }
+    /// `NAME = { default = …, sensitive = true }`, already checked against its descriptor
+    /// (`crate::schema::SECTIONS`): the default, or `None` when there is none (the value must come
+    /// from `--var`). Marks the variable sensitive when it says so.
+    pub(super) fn variable_declaration(&mut self, name: &str, declaration: &SpannedExpr) -> Option<Value> {
+        let fields = checked::entries(declaration);
+        if matches!(checked::entry(fields, "sensitive").map(|e| &e.expr), Some(Expr::Bool(true))) {
+            self.sensitive.insert(name.to_string());
         }
-        if !valid {
-            return None;
-        }
+        let default = checked::entry(fields, "default").and_then(checked::literal_value);
         if default.is_none() && !self.sensitive.contains(name) {
             self.error(
-                Diagnostic::error(format!("variable `{name}` declares neither a `default` nor `sensitive`"), Some(span))
-                    .hint(format!("write `{name} = \"value\"`, or `{name} = {{ default = \"value\", sensitive = true }}`")),
+                Diagnostic::error(
+                    format!("variable `{name}` declares neither a `default` nor `sensitive = true`"),
+                    Some(declaration.span.clone()),
+                )
+                .hint(format!("write `{name} = \"value\"`, or `{name} = {{ default = \"value\", sensitive = true }}`")),
             );
-            return None;
+            return Some(Value::Str(String::new()));
         }
-        Some(default)
+        default
     }
 
     /// Refuses a sensitive variable anywhere it would be kept or shown in clear: a field that is not
     /// a secret, or an output.
-    pub(super) fn check_sensitive_uses(&mut self, resources: &BTreeMap<Address, ResourceSpec>, outputs: &[Output]) {
+    pub(super) fn check_sensitive_uses(&mut self, resources: &BTreeMap<Address, ResourceSpec>, outputs: &[crate::stack::Output]) {
         if self.sensitive.is_empty() {
             return;
         }
@@ -117,7 +72,7 @@ impl Loader<'_> {
                 }
                 for (reference, span) in expr.references() {
                     if let Reference::Variable(name) = reference {
-                        if self.sensitive.contains(name) {
+                        if self.sensitive.contains(name.as_str()) {
                             misuses.push((format!("`{}.{field}`", resource.address), name.clone(), span.clone()));
                         }
                     }
@@ -127,7 +82,7 @@ impl Loader<'_> {
         for output in outputs {
             for (reference, span) in output.value.references() {
                 if let Reference::Variable(name) = reference {
-                    if self.sensitive.contains(name) {
+                    if self.sensitive.contains(name.as_str()) {
                         misuses.push((format!("the output `{}`", output.name), name.clone(), span.clone()));
                     }
                 }
