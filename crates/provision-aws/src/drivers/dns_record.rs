@@ -439,6 +439,13 @@ async fn write(
     let set = config.record_set();
     let comment = format!("provision: {} {}", request.stack.name, request.address);
     let action = if create && !config.allow_overwrite { ChangeAction::Create } else { ChangeAction::Upsert };
+    if action == ChangeAction::Create {
+        // Look first: AWS refuses a `CREATE` of a name and type that exist, but the emulator
+        // accepts one whose values differ; looking first refuses it the same way everywhere.
+        if let Some(answer) = existing(aws, &config, &set, request.address).await? {
+            return answer;
+        }
+    }
     let outcome = route53::change(
         aws.route53(),
         &config.zone,
@@ -452,24 +459,10 @@ async fn write(
         return Ok(Observed { id: config.id(), inputs: JsonMap::new(), attributes: attributes(&set.name) });
     };
     if action == ChangeAction::Create && is_taken(&error) {
-        let id = config.id();
-        let (zone, name, record_type) = parse_id(&id).unwrap_or_default();
-        let found = route53::find(aws.route53(), zone, name, record_type).await?;
-        if found.is_some_and(|found| fingerprint(&id, &RecordSet::from_aws(&found)) == fingerprint(&id, &set)) {
-            // Exactly what this create sends: its own earlier attempt landed.
-            return Ok(Observed { id, inputs: JsonMap::new(), attributes: attributes(&set.name) });
+        // Made between the look and the create.
+        if let Some(answer) = existing(aws, &config, &set, request.address).await? {
+            return answer;
         }
-        return Err(DriverError {
-            message: format!(
-                "a `{}` record `{}` already exists in the hosted zone `{}`; provision did not make it and leaves it as it is",
-                config.record_type, set.name, config.zone
-            ),
-            ..error
-        }
-        .with_hint(format!(
-            "adopt it with `provision import {} {id}`, or set `allow_overwrite = true` to replace it with this one (a destroy then deletes it)",
-            request.address
-        )));
     }
     Err(match error.code.as_deref() {
         Some("InvalidChangeBatch") => error.with_hint(format!(
@@ -481,6 +474,36 @@ async fn write(
         }
         _ => error,
     })
+}
+
+/// What a create does about a record of its name and type that exists already: one holding exactly
+/// what it sends is its own earlier attempt (a retried call, a killed run's request that landed) and
+/// is adopted; any other was made by someone else and stops the create, naming `provision import`.
+/// `None` when there is no such record.
+async fn existing(
+    aws: &AwsContext,
+    config: &RecordConfig,
+    set: &RecordSet,
+    address: &Address,
+) -> Result<Option<Result<Observed, DriverError>>, DriverError> {
+    let id = config.id();
+    let (zone, name, record_type) = parse_id(&id).unwrap_or_default();
+    let Some(found) = route53::find(aws.route53(), zone, name, record_type).await? else { return Ok(None) };
+    if fingerprint(&id, &RecordSet::from_aws(&found)) == fingerprint(&id, set) {
+        return Ok(Some(Ok(Observed { id, inputs: JsonMap::new(), attributes: attributes(&set.name) })));
+    }
+    let error = DriverError::service(
+        "ChangeResourceRecordSets",
+        Some("InvalidChangeBatch".into()),
+        format!(
+            "a `{}` record `{}` already exists in the hosted zone `{}`; provision did not make it and leaves it as it is",
+            config.record_type, set.name, config.zone
+        ),
+    )
+    .with_hint(format!(
+        "adopt it with `provision import {address} {id}`, or set `allow_overwrite = true` to replace it with this one (a destroy then deletes it)"
+    ));
+    Ok(Some(Err(error)))
 }
 
 /// Route 53's answer to a `CREATE` of a name and type that exist.

@@ -19,7 +19,7 @@ pub use planner::{plan, PlanInputs, PlanOptions, REPLACE_FLAG};
 pub use refresh::{refresh, RefreshReport};
 pub use resolve::{
     deletion_inputs, desired_inputs, prepare_inputs, resolve_inputs, secret_hash, secret_values, upgrade_secret_hashes,
-    DesiredInputs, Resolver,
+    DesiredInputs, Resolver, DESTRUCTIVE_FIELDS,
 };
 pub use undone::{undone_drift, UndoneChange};
 

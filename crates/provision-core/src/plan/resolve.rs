@@ -297,15 +297,10 @@ pub const DESTRUCTIVE_FIELDS: &[&str] = &["force_destroy", "skip_final_snapshot"
 pub fn deletion_inputs(stack: &Stack, driver: &dyn Driver, address: &Address, recorded: &JsonMap) -> JsonMap {
     let mut inputs = recorded.clone();
     let schema = driver.schema();
-    let resource = stack.resources.get(address).filter(|r| r.address.type_name == schema.type_name);
+    let written = stack.deletion_settings.get(address).filter(|_| address.type_name == schema.type_name);
     for name in DESTRUCTIVE_FIELDS {
         let Some(spec) = schema.field(name) else { continue };
-        let written = resource.and_then(|r| r.fields.get(*name)).map(|expr| {
-            expr.resolve(&|reference| match reference {
-                Reference::Variable(variable) => stack.variables.get(variable).cloned().unwrap_or(Value::Unknown),
-                _ => Value::Unknown,
-            })
-        });
+        let written = written.and_then(|fields| fields.get(*name)).cloned();
         let value = written
             .and_then(|value| coerce(name, &spec.kind, value).ok())
             .and_then(|value| value.to_json())

@@ -45,6 +45,10 @@ pub struct Stack {
     /// Variables whose values are secrets (declared `sensitive = true`, or given to a secret field):
     /// never shown, stored or put in an error, and refused anywhere but in a secret field.
     pub sensitive_variables: BTreeSet<String>,
+    /// What the file says of each resource's destructive settings (`force_destroy`,
+    /// `skip_final_snapshot`, …; `crate::plan::DESTRUCTIVE_FIELDS`), read even by a state-only load:
+    /// a delete takes them from here, never from the state.
+    pub deletion_settings: BTreeMap<Address, BTreeMap<String, Value>>,
     pub network: NetworkSpec,
     pub outputs: Vec<Output>,
     pub resources: BTreeMap<Address, ResourceSpec>,

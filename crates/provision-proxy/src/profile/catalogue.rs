@@ -127,6 +127,10 @@ pub const RULES: &[RuleSpec] = &[
         "the listings provision uses come back `page_size` items at a time with the protocol's own token"),
     rule!("any.throttling", [], "all",
         "a seeded share (`throttling`) of calls answers the protocol's throttling error"),
+    // --- Names that are taken ---
+    // S3 API Reference, CreateBucket: in us-east-1 a bucket the account owns answers 200 OK.
+    rule!("s3.create-owned-bucket-succeeds", [], "S3 REST-XML",
+        "CreateBucket in us-east-1 of a bucket the account owns answers 200 (elsewhere `BucketAlreadyOwnedByYou`): moto answers so itself, and the profile passes the answer through unchanged"),
     // --- What moto lacks, completed as AWS answers ---
     rule!("complete.elasticache.delete-cache-subnet-group", [], "ElastiCache query",
         "DeleteCacheSubnetGroup (moto: an HTML error page) is answered, and the group is gone from later reads"),

@@ -384,7 +384,7 @@ impl AwsDriver for CertificateDriver {
                 continue;
             }
             let Some(tags) = acm::tags(&acm, arn).await? else { continue };
-            if !super::elbv2::made_by(&tags, &stack.name, address) {
+            if !super::elbv2::made_by(&tags, stack, address) {
                 continue;
             }
             let Some(snapshot) = acm::describe(&acm, arn).await? else { continue };

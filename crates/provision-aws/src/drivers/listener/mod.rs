@@ -312,7 +312,7 @@ impl AwsDriver for ListenerDriver {
             return Ok(None);
         };
         let tags = elbv2::tags_of(elb, &[listener.arn.as_str()]).await?;
-        let ours = tags.get(&listener.arn).is_some_and(|tags| elbv2::made_by(tags, &stack.name, address));
+        let ours = tags.get(&listener.arn).is_some_and(|tags| elbv2::made_by(tags, stack, address));
         Ok(ours.then_some(listener.arn))
     }
 }

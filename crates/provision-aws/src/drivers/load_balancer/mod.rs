@@ -273,7 +273,7 @@ impl AwsDriver for LoadBalancerDriver {
         let elb = aws.elbv2();
         let Some(lb) = api::describe_by_name(elb, intended_id).await? else { return Ok(None) };
         let tags = elbv2::tags_of(elb, &[lb.arn.as_str()]).await?;
-        let ours = tags.get(&lb.arn).is_some_and(|tags| elbv2::made_by(tags, &stack.name, address));
+        let ours = tags.get(&lb.arn).is_some_and(|tags| elbv2::made_by(tags, stack, address));
         Ok(ours.then_some(lb.arn))
     }
 }

@@ -339,7 +339,7 @@ impl AwsDriver for SecretDriver {
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let Some(found) = api::describe(aws.secretsmanager(), intended_id).await? else { return Ok(None) };
-        let ours = api::made_by(found.tags(), &stack.name, address) && found.deleted_date().is_none();
+        let ours = api::made_by(found.tags(), stack, address) && found.deleted_date().is_none();
         Ok(ours.then(|| found.arn().unwrap_or(intended_id).to_string()))
     }
 }

@@ -130,7 +130,7 @@ impl Loader<'_> {
             None => StateLocation::Local(PathBuf::from("state").join(format!("{}.json", header.name))),
         };
         if options.state_only {
-            return Some(self.state_only_stack(&sections, header, state, variables));
+            return Some(self.state_only_stack(root, &sections, header, state, variables));
         }
         let network = self.network(sections.get("network"));
         let notify = sections.get("notify").and_then(|section| self.notify(section));
@@ -168,6 +168,7 @@ impl Loader<'_> {
         let uses_network = resources.values().any(|r| r.fields.values().any(uses) || defaults_to_network(r))
             || outputs.iter().any(|o| uses(&o.value));
 
+        let deletion_settings = sensitive::deletion_settings(self.drivers, root, &variables);
         Some(Stack {
             path: self.file.to_path_buf(),
             source: self.source.to_string(),
@@ -178,6 +179,7 @@ impl Loader<'_> {
             state,
             variables,
             sensitive_variables: std::mem::take(&mut self.sensitive),
+            deletion_settings,
             network,
             outputs,
             resources,

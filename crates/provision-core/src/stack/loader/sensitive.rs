@@ -59,7 +59,11 @@ impl Loader<'_> {
 
     /// Refuses a sensitive variable anywhere it would be kept or shown in clear: a field that is not
     /// a secret, or an output.
-    pub(super) fn check_sensitive_uses(&mut self, resources: &BTreeMap<Address, ResourceSpec>, outputs: &[crate::stack::Output]) {
+    pub(super) fn check_sensitive_uses(
+        &mut self,
+        resources: &BTreeMap<Address, ResourceSpec>,
+        outputs: &[crate::stack::Output],
+    ) {
         if self.sensitive.is_empty() {
             return;
         }
@@ -106,4 +110,49 @@ pub(super) fn sensitive_misuse(name: &str, place: &str, span: Range<usize>) -> D
 
 fn is_secret(kind: &FieldKind) -> bool {
     matches!(kind, FieldKind::Secret)
+}
+
+/// Each resource's destructive settings as the file writes them (`crate::plan::DESTRUCTIVE_FIELDS`):
+/// a literal, or a `${var.NAME}` alone. Read leniently from the TOML — a state-only load (destroy)
+/// checks nothing else of the resources — so a value of the wrong type is simply absent, and the
+/// delete falls back to the field's safe default.
+pub(super) fn deletion_settings(
+    drivers: &DriverRegistry,
+    root: &DeTable<'_>,
+    variables: &BTreeMap<String, Value>,
+) -> BTreeMap<Address, BTreeMap<String, Value>> {
+    let mut settings = BTreeMap::new();
+    for (type_name, resources) in root.iter() {
+        let Some(driver) = drivers.get(type_name.get_ref()) else { continue };
+        let Some(resources) = resources.get_ref().as_table() else { continue };
+        for (name, body) in resources.iter() {
+            let Some(fields) = body.get_ref().as_table() else { continue };
+            let mut found = BTreeMap::new();
+            for field in crate::plan::DESTRUCTIVE_FIELDS {
+                let Some(value) = fields.get(*field).map(|value| value.get_ref()) else { continue };
+                if driver.schema().field(field).is_none() {
+                    continue;
+                }
+                let value = match value {
+                    DeValue::Boolean(b) => Some(Value::Bool(*b)),
+                    DeValue::Integer(i) => {
+                        i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().map(Value::Int)
+                    }
+                    DeValue::String(text) => match parse_template(text, 0).ok().as_deref() {
+                        Some([Part::Reference(Reference::Variable(variable), _)]) => variables.get(variable).cloned(),
+                        Some([Part::Literal(text)]) => Some(Value::Str(text.clone())),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(value) = value {
+                    found.insert(field.to_string(), value);
+                }
+            }
+            if !found.is_empty() {
+                settings.insert(Address::new(driver.schema().type_name, name.get_ref().as_ref()), found);
+            }
+        }
+    }
+    settings
 }
