@@ -16,6 +16,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod moving_in;
 mod notify;
 mod redis;
 mod renames_and_drift;

@@ -1,0 +1,196 @@
+//! Moving in from Terraform and CloudFormation: deploy what the other tool would have made (with
+//! the AWS SDK, under its names, with its split sub-resources), give provision that tool's records
+//! (a Terraform state file written as Terraform 1.x writes it; a CloudFormation stack), and check
+//! that one `import --from-…` writes a stack file that validates, whose first plan is empty, and
+//! that apply and destroy work on it — while the other tool's records stay untouched.
+
+mod cloudfront_world;
+mod copilot_world;
+mod world;
+
+use crate::support::{block_on, s3, Project, Run};
+
+const FLAT: &str = include_str!("fixtures/terraform/flat.tfstate");
+const MODULES: &str = include_str!("fixtures/terraform/modules.tfstate");
+
+/// The plan after adopting must change nothing.
+#[track_caller]
+fn assert_no_changes(plan: Run, stack: &str) {
+    assert_eq!(
+        plan.code, 0,
+        "the first plan after moving in is empty\n--- stdout\n{}\n--- stderr\n{}\n--- stack file\n{stack}",
+        plan.stdout, plan.stderr
+    );
+}
+
+fn bucket_exists(bucket: &str) -> bool {
+    block_on(async { s3().head_bucket().bucket(bucket).send().await.is_ok() })
+}
+
+#[test]
+fn a_terraform_web_app_moves_in_with_one_command() {
+    let project = Project::new("tfweb", "").with_emulator();
+    project.remove("stack.toml");
+    let p = project.stack_name.clone();
+    let ids = world::deploy_flat(&p);
+    let state_text = ids.fill(FLAT);
+    project.write("terraform/terraform.tfstate", &state_text);
+
+    let run = project.run(&["import", "--from-terraform", "terraform/terraform.tfstate", "--name", &p]).success();
+    for expected in [
+        "Read the Terraform state `terraform/terraform.tfstate` (Terraform 1.9.8, serial 23, lineage ",
+        "Skipped 2 data source(s)",
+        "s3_bucket.webapp",
+        "aws_s3_bucket_versioning.webapp",
+        "ecs_service.be_service",
+        "aws_ecs_task_definition.be",
+        "export DB_INSTANCE_MYSQL_PASSWORD=",
+        "terraform state rm 'aws_cloudfront_distribution.webapp'",
+    ] {
+        assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
+    }
+    let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file written");
+    for expected in [
+        format!("bucket = \"{p}-webapp\""),
+        "origin_bucket = \"${s3_bucket.webapp.name}\"".to_string(),
+        "from = \"${security_group.alb.id}\"".to_string(),
+        "target_group = \"${target_group.be.arn}\"".to_string(),
+        "load_balancer = \"${load_balancer.be.arn}\"".to_string(),
+        "execution_role = \"${iam_role.ecs_execution.arn}\"".to_string(),
+        "subnet_group = \"${db_subnet_group.mysql.name}\"".to_string(),
+        "password = { env = \"DB_INSTANCE_MYSQL_PASSWORD\" }".to_string(),
+        "skip_final_snapshot = true".to_string(),
+        "force_destroy = true".to_string(),
+        "Project = \"empatica\"".to_string(),
+    ] {
+        assert!(stack.contains(&expected), "the stack file lacks {expected:?}:\n{stack}");
+    }
+    let secret_free = |text: &str| !text.contains(world::DB_PASSWORD);
+    assert!(secret_free(&stack) && secret_free(&run.stdout) && secret_free(&run.stderr));
+    let state = std::fs::read_to_string(project.state_path()).expect("state written");
+    assert!(secret_free(&state), "the password is not in the state");
+
+    project.run(&["validate"]).success();
+    let password = [("DB_INSTANCE_MYSQL_PASSWORD", world::DB_PASSWORD)];
+    project.run(&["plan"]).code(1).stderr_has("DB_INSTANCE_MYSQL_PASSWORD");
+    let plan = project.run_with_env(&["plan", "--detailed-exitcode"], &password);
+    assert_no_changes(plan, &stack);
+    let changed =
+        project.run_with_env(&["plan", "--detailed-exitcode"], &[("DB_INSTANCE_MYSQL_PASSWORD", "a-new-one")]);
+    assert_eq!(changed.code, 2, "another password is a change:\n{}", changed.stdout);
+    assert!(
+        changed.stdout.contains("db_instance.mysql") && !changed.stdout.contains("a-new-one"),
+        "{}",
+        changed.stdout
+    );
+
+    project.run_with_env(&["apply", "--auto-approve"], &password).success();
+    let again = std::fs::read_to_string(project.path("terraform/terraform.tfstate")).expect("Terraform's state");
+    assert_eq!(again, state_text, "the Terraform state is never written");
+    project.run_with_env(&["destroy", "--auto-approve"], &password).success();
+    assert!(!bucket_exists(&format!("{p}-webapp")), "destroy removed the adopted bucket");
+}
+
+#[test]
+fn modules_count_and_for_each_from_an_s3_state() {
+    let project = Project::new("tfmod", "").with_emulator();
+    project.remove("stack.toml");
+    let p = project.stack_name.clone();
+    let ids = world::deploy_modules(&p);
+    let state_bucket = format!("{p}-tfstate");
+    let key = "env:/prod/app/terraform.tfstate";
+    let state_text = ids.fill(MODULES);
+    block_on(async {
+        s3().create_bucket().bucket(&state_bucket).send().await.expect("state bucket");
+        s3().put_object()
+            .bucket(&state_bucket)
+            .key(key)
+            .body(state_text.clone().into_bytes().into())
+            .send()
+            .await
+            .expect("put")
+    });
+    let location = format!("s3://{state_bucket}/{key}");
+    let run = project.run(&["import", "--from-terraform", &location, "--out", "app.toml", "--name", &p]).success();
+    for expected in [
+        "load_balancer.web_this",
+        "listener.web_this_http",
+        "iam_role.task_api",
+        "log_group.app_1",
+        "s3_bucket.storage_assets_this",
+        "module.web.aws_lb_listener_rule.api",
+        "aws_iam_policy.extra",
+        "random_password.api_key",
+        "module.network.aws_vpc.this",
+        "terraform state rm",
+        "'aws_iam_role.task[\"api\"]'",
+    ] {
+        assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains(world::API_KEY));
+    let stack = std::fs::read_to_string(project.path("app.toml")).expect("stack file");
+    assert!(stack.contains("load_balancer = \"${load_balancer.web_this.arn}\""), "{stack}");
+    assert!(stack.contains(&format!("vpc = \"{}\"", ids.get("vpc"))), "the network stays a literal id:\n{stack}");
+    assert!(!stack.contains(world::API_KEY), "{stack}");
+    project.run(&["-f", "app.toml", "validate"]).success();
+    assert_no_changes(project.run(&["-f", "app.toml", "plan", "--detailed-exitcode"]), &stack);
+    project.run(&["-f", "app.toml", "apply", "--auto-approve"]).success();
+    let stored = block_on(async {
+        let object = s3().get_object().bucket(&state_bucket).key(key).send().await.expect("get");
+        String::from_utf8(object.body.collect().await.expect("body").into_bytes().to_vec()).expect("text")
+    });
+    assert_eq!(stored, state_text, "the Terraform state in S3 is never written");
+    project.run(&["-f", "app.toml", "destroy", "--auto-approve"]).success();
+    assert!(!bucket_exists(&format!("{p}-assets")));
+}
+
+#[test]
+fn a_copilot_environment_and_service_move_in_from_cloudformation() {
+    let project = Project::new("cfn", "").with_emulator();
+    project.remove("stack.toml");
+    let p = project.stack_name.clone();
+    let (environment, service) = copilot_world::deploy(&p);
+    let run = project
+        .run(&["import", "--from-cloudformation", &environment, "--from-cloudformation", &service, "--name", &p])
+        .success();
+    for expected in [
+        "ecs_cluster.cluster",
+        "load_balancer.public_load_balancer",
+        "ecs_service.service",
+        "HTTPListenerRule",
+        "DeletionPolicy: Retain",
+    ] {
+        assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
+    }
+    let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
+    assert!(!stack.contains("aws:cloudformation"), "AWS's own tags are not the stack's:\n{stack}");
+    project.run(&["validate"]).success();
+    assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), &stack);
+    project.run(&["apply", "--auto-approve"]).success();
+    assert_eq!(copilot_world::stack_status(&environment), "CREATE_COMPLETE", "the stack is never changed");
+    assert_eq!(copilot_world::stack_status(&service), "CREATE_COMPLETE");
+}
+
+#[test]
+fn other_state_formats_and_missing_or_empty_states_are_refused_before_any_aws_call() {
+    let project = Project::new("tfbad", "").with_unreachable_endpoint();
+    project.remove("stack.toml");
+    project.write("old.tfstate", r#"{"version": 3, "terraform_version": "0.11.14", "serial": 4, "modules": []}"#);
+    project
+        .run(&["import", "--from-terraform", "old.tfstate"])
+        .code(1)
+        .stderr_has("`old.tfstate` is a Terraform state of format version 3")
+        .stderr_has("hint:");
+    project
+        .run(&["import", "--from-terraform", "missing.tfstate"])
+        .code(1)
+        .stderr_has("cannot read the Terraform state `missing.tfstate`");
+    project.write(
+        "empty.tfstate",
+        r#"{"version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "x", "outputs": {}, "resources": []}"#,
+    );
+    project.run(&["import", "--from-terraform", "empty.tfstate"]).code(1).stderr_has("holds no managed resources");
+    project.write("stack.toml", "[stack]\nname = \"taken\"\n");
+    project.run(&["import", "--from-terraform", "empty.tfstate"]).code(1).stderr_has("`stack.toml` already exists");
+    project.run(&["import", "--from-terraform", "x", "s3_bucket.a", "b"]).code(1).stderr_has("take no `ADDR ID`");
+}
