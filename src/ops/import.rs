@@ -129,7 +129,14 @@ pub async fn adopt(
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
     let mut resource =
         stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?.clone();
-    resource.fields.retain(|field, _| !secrets.contains_key(field));
+    // A secret whose value is known stands in the inputs as its hash, as the environment's would.
+    let hashes: BTreeMap<&String, String> =
+        secrets.iter().map(|(field, value)| (field, provision_core::plan::secret_hash(value, None))).collect();
+    for (field, hash) in &hashes {
+        if let Some(expr) = resource.fields.get_mut(*field) {
+            expr.expr = provision_core::stack::Expr::Template(vec![provision_core::stack::Part::Literal(hash.clone())]);
+        }
+    }
     let region = super::region(cloud).await?;
     let info = StackInfo { name: stack.name.clone(), region: region.clone(), directory: stack.directory() };
     let network = stack_network(stack, cloud, state).await?;
@@ -143,10 +150,7 @@ pub async fn adopt(
     // A field that refers to a resource not imported yet is not known; it is passed as null so the
     // driver still reads it back (drivers report optional fields the inputs name), and what AWS
     // reports is recorded. That makes the order of imports irrelevant.
-    let mut known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
-    for (field, value) in secrets {
-        known.insert(field.clone(), provision_core::plan::secret_hash(value, None).into());
-    }
+    let known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
 
     let observed = read_one(driver, &info, address, &canonical, &known).await?.ok_or_else(|| {
         anyhow!(

@@ -169,6 +169,8 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
     project.run(&["apply", "--auto-approve"]).success();
     assert_eq!(copilot_world::stack_status(&environment), "CREATE_COMPLETE", "the stack is never changed");
     assert_eq!(copilot_world::stack_status(&service), "CREATE_COMPLETE");
+    project.run(&["destroy", "--auto-approve"]).success();
+    assert!(!copilot_world::log_group_exists(&format!("/copilot/{p}-api")), "destroy removed the adopted log group");
 }
 
 #[test]

@@ -67,7 +67,12 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
                 .get(&found.address.type_name)
                 .ok_or_else(|| anyhow!("unknown type `{}`", found.address))?;
             let canonical = driver.import_id(&found.id).await.map_err(|error| anyhow!("{}: {error}", found.address))?;
-            let read = read_one(driver, info, &found.address, &canonical, &found.fields).await?;
+            // Every field named (null where unknown): drivers report the optional fields the
+            // inputs name, and a new stack file should hold all that AWS can tell.
+            let mut inputs: JsonMap =
+                driver.schema().fields.iter().map(|field| (field.name.to_string(), Json::Null)).collect();
+            inputs.extend(found.fields.clone());
+            let read = read_one(driver, info, &found.address, &canonical, &inputs).await?;
             Ok::<_, anyhow::Error>((found, read))
         }
     }))
@@ -96,6 +101,7 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
         inputs.extend(found.fields.clone());
         inputs.extend(read.inputs);
         drop_aws_tags(&mut inputs);
+        name_from_attributes(driver.schema(), &mut inputs, &read.attributes);
         let mut attributes = read.attributes;
         attributes.entry("id".to_string()).or_insert_with(|| Json::String(read.id.clone()));
         ids.insert(found.address.clone(), if read.id.is_empty() { found.id.clone() } else { read.id.clone() });
@@ -125,6 +131,23 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
                 let _ = std::fs::remove_file(file);
             }
             Err(error)
+        }
+    }
+}
+
+/// The resource's own name field (`identifier`, `name`), when the driver does not report it, from
+/// the attribute of the same meaning: the stack file keeps the name AWS has, never a default.
+fn name_from_attributes(schema: &provision_core::schema::ResourceSchema, inputs: &mut JsonMap, attributes: &JsonMap) {
+    use provision_core::schema::Default;
+    for field in schema.fields {
+        let named =
+            matches!(field.default, Default::AwsName { .. } | Default::AwsNameHashing { .. } | Default::Pattern(_));
+        if !named || inputs.get(field.name).is_some_and(|value| !value.is_null()) {
+            continue;
+        }
+        let value = attributes.get(field.name).or_else(|| attributes.get("name")).filter(|v| v.is_string());
+        if let Some(value) = value {
+            inputs.insert(field.name.to_string(), value.clone());
         }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use provision_core::address::Address;
 use provision_core::driver::DriverRegistry;
-use provision_core::schema::{Default, ResourceSchema};
+use provision_core::schema::{Default, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::JsonMap;
 
 /// One resource as read from AWS.
@@ -124,25 +124,22 @@ fn resource_table(
     let mut table = toml::Table::new();
     let secrets: BTreeMap<&str, &str> =
         observation.secrets.iter().map(|(field, variable)| (field.as_str(), variable.as_str())).collect();
-    for (field, value) in &observation.inputs {
-        if secrets.contains_key(field.as_str()) {
+    // In the schema's order: names first, as the documentation lists them.
+    for spec in schema.fields {
+        let Some(value) = observation.inputs.get(spec.name) else { continue };
+        if secrets.contains_key(spec.name) || is_default(schema, spec.name, value) {
             continue;
         }
-        if field == "tags" {
-            if let Some(tags) = value.as_object().filter(|tags| !tags.is_empty()) {
-                let tags = tags.iter().filter_map(|(k, v)| Some((k.clone(), toml::Value::String(v.as_str()?.into()))));
-                table.insert("tags".into(), toml::Value::Table(tags.collect()));
-            }
-            continue;
+        let value = without_nested_defaults(&spec.kind, value);
+        let own_name = is_own_name(schema, spec.name);
+        let context = Context { from: address, field: spec.name, own_name, references, allowed };
+        if let Some(value) = context.to_toml(&value) {
+            table.insert(spec.name.to_string(), value);
         }
-        if schema.field(field).is_none() || is_default(schema, field, value) {
-            continue;
-        }
-        let own_name = is_own_name(schema, field);
-        let context = Context { from: address, field, own_name, references, allowed };
-        if let Some(value) = context.to_toml(value) {
-            table.insert(field.clone(), value);
-        }
+    }
+    if let Some(tags) = observation.inputs.get("tags").and_then(Json::as_object).filter(|tags| !tags.is_empty()) {
+        let tags = tags.iter().filter_map(|(k, v)| Some((k.clone(), toml::Value::String(v.as_str()?.into()))));
+        table.insert("tags".into(), toml::Value::Table(tags.collect()));
     }
     for (field, variable) in secrets {
         let mut source = toml::Table::new();
@@ -150,6 +147,21 @@ fn resource_table(
         table.insert(field.to_string(), toml::Value::Table(source));
     }
     table
+}
+
+/// A nested table without the entries that are its own fields' defaults (a container's empty
+/// `environment`, a health check's default interval).
+fn without_nested_defaults(kind: &FieldKind, value: &Json) -> Json {
+    let FieldKind::Table(fields) = kind else { return value.clone() };
+    let Json::Object(map) = value else { return value.clone() };
+    let kept = map.iter().filter(|(key, inner)| !is_default_in(fields, key, inner)).map(|(key, inner)| {
+        let inner = match fields.iter().find(|spec| spec.name == key.as_str()) {
+            Some(spec) => without_nested_defaults(&spec.kind, inner),
+            None => inner.clone(),
+        };
+        (key.clone(), inner)
+    });
+    Json::Object(kept.collect())
 }
 
 /// A resource's own name fields: its defaults are made from the stack and resource names.
@@ -161,7 +173,11 @@ fn is_own_name(schema: &ResourceSchema, field: &str) -> bool {
 }
 
 pub fn is_default(schema: &ResourceSchema, field: &str, value: &Json) -> bool {
-    let Some(spec) = schema.field(field) else { return false };
+    is_default_in(schema.fields, field, value)
+}
+
+fn is_default_in(fields: &[FieldSpec], field: &str, value: &Json) -> bool {
+    let Some(spec) = fields.iter().find(|spec| spec.name == field) else { return false };
     match (&spec.default, value) {
         (Default::Bool(b), Json::Bool(v)) => b == v,
         (Default::Int(i), Json::Number(n)) => n.as_i64() == Some(*i),
@@ -174,46 +190,54 @@ pub fn is_default(schema: &ResourceSchema, field: &str, value: &Json) -> bool {
 
 /// Attribute values of the adopted resources, to find them in other resources' fields.
 struct References {
-    /// Value → (resource, attribute), the first resource that has it.
-    by_value: BTreeMap<String, (Address, String)>,
-    /// Values that more than one resource has as a name: never a reference outside name fields.
-    shared: BTreeSet<String>,
+    /// Value → every (resource, attribute) that has it, in the resources' order.
+    by_value: BTreeMap<String, Vec<(Address, String)>>,
 }
+
+/// Attributes that are names: only a field that names that kind of resource, or a distinctive
+/// name that one resource alone has, refers to them.
+const NAME_ATTRIBUTES: &[&str] = &["name", "identifier"];
 
 impl References {
     fn new(observations: &[Observation]) -> References {
-        let mut by_value: BTreeMap<String, (Address, String)> = BTreeMap::new();
-        let mut shared = BTreeSet::new();
+        let mut by_value: BTreeMap<String, Vec<(Address, String)>> = BTreeMap::new();
         for observation in observations {
             for (attribute, value) in &observation.attributes {
                 let Some(text) = value.as_str().filter(|t| t.len() > 3) else { continue };
-                match by_value.get(text) {
-                    Some((owner, _)) if owner != &observation.address => {
-                        shared.insert(text.to_string());
-                    }
-                    Some(_) => {}
-                    None => {
-                        by_value.insert(text.to_string(), (observation.address.clone(), attribute.clone()));
-                    }
-                }
+                by_value.entry(text.to_string()).or_default().push((observation.address.clone(), attribute.clone()));
             }
         }
-        References { by_value, shared }
+        References { by_value }
     }
 
-    /// The resource and attribute `text` refers to in `field` of `from`, if it does.
-    fn lookup(&self, from: &Address, field: &str, text: &str) -> Option<&(Address, String)> {
-        let found = self.by_value.get(text).filter(|(owner, _)| owner != from)?;
-        let (owner, attribute) = found;
-        if attribute == "name" {
-            let leaf = field.rsplit('.').next().unwrap_or(field);
-            let named_here = NAME_FIELDS.iter().any(|(f, t)| *f == leaf && *t == owner.type_name);
-            let distinctive = text.len() >= 8 && text.contains(['-', '.', '/', '_']) && !self.shared.contains(text);
-            if !(named_here || distinctive) {
-                return None;
-            }
+    /// The resource and attribute `text` refers to in `field` of `from`, and what follows the
+    /// attribute's value in `text` (an image's `:tag` after a repository's `url`).
+    fn lookup(&self, from: &Address, field: &str, text: &str) -> Option<(&(Address, String), String)> {
+        if let Some(found) = self.exact(from, field, text) {
+            return Some((found, String::new()));
         }
-        Some(found)
+        let (base, tag) = text.rsplit_once(['@', ':']).filter(|(base, _)| base.contains('/'))?;
+        let found = self.by_value.get(base)?.iter().find(|(owner, attribute)| owner != from && attribute == "url")?;
+        Some((found, text[base.len()..].to_string())).filter(|_| !tag.is_empty())
+    }
+
+    fn exact(&self, from: &Address, field: &str, text: &str) -> Option<&(Address, String)> {
+        let candidates: Vec<&(Address, String)> =
+            self.by_value.get(text)?.iter().filter(|(owner, _)| owner != from).collect();
+        let leaf = field.rsplit('.').next().unwrap_or(field);
+        let named_here = candidates.iter().find(|(owner, attribute)| {
+            NAME_ATTRIBUTES.contains(&attribute.as_str())
+                && NAME_FIELDS.iter().any(|(f, t)| *f == leaf && *t == owner.type_name)
+        });
+        if let Some(found) = named_here {
+            return Some(found);
+        }
+        if let Some(found) = candidates.iter().find(|(_, attribute)| !NAME_ATTRIBUTES.contains(&attribute.as_str())) {
+            return Some(found);
+        }
+        let owners: BTreeSet<&Address> = self.by_value.get(text)?.iter().map(|(owner, _)| owner).collect();
+        let distinctive = text.len() >= 8 && text.contains(['-', '.', '/', '_']) && owners.len() == 1;
+        candidates.first().copied().filter(|_| distinctive)
     }
 
     /// Which resource-to-resource references to write: in the order the resources come, each edge
@@ -242,7 +266,7 @@ impl References {
     fn collect(&self, from: &Address, field: &str, value: &Json, targets: &mut BTreeSet<Address>) {
         match value {
             Json::String(text) => {
-                if let Some((owner, _)) = self.lookup(from, field, text) {
+                if let Some(((owner, _), _)) = self.lookup(from, field, text) {
                     targets.insert(owner.clone());
                 }
             }
@@ -302,8 +326,9 @@ impl Context<'_> {
         if self.own_name {
             return None;
         }
-        let (owner, attribute) = self.references.lookup(self.from, field, text)?;
-        self.allowed.contains(&(self.from.clone(), owner.clone())).then(|| format!("${{{owner}.{attribute}}}"))
+        let ((owner, attribute), rest) = self.references.lookup(self.from, field, text)?;
+        let rest = rest.replace("${", "$${");
+        self.allowed.contains(&(self.from.clone(), owner.clone())).then(|| format!("${{{owner}.{attribute}}}{rest}"))
     }
 }
 
@@ -382,6 +407,25 @@ mod tests {
         let text = render(&[group("web", "sg-1111", "sg-2222"), group("db", "sg-2222", "sg-1111")]);
         assert!(text.contains("from = \"${security_group.db.id}\""), "{text}");
         assert!(text.contains("from = \"sg-1111\""), "the edge closing the cycle stays literal:\n{text}");
+    }
+
+    #[test]
+    fn an_image_of_an_adopted_repository_names_its_url_and_nested_defaults_are_left_out() {
+        let url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop-api";
+        let text = render(&[
+            observation(
+                ("ecr_repository", "api"),
+                json!({"name": "shop-api"}),
+                json!({"name": "shop-api", "url": url}),
+            ),
+            observation(
+                ("ecs_service", "api"),
+                json!({"name": "shop-api", "cluster": "c", "container": {"image": format!("{url}:v1"), "environment": {}, "command": []}}),
+                json!({"name": "shop-api"}),
+            ),
+        ]);
+        assert!(text.contains("image = \"${ecr_repository.api.url}:v1\""), "{text}");
+        assert!(!text.contains("environment") && !text.contains("command"), "{text}");
     }
 
     #[test]

@@ -154,3 +154,10 @@ pub fn stack_status(name: &str) -> String {
         stacks.stacks()[0].stack_status().map(|s| s.as_str().to_string()).unwrap_or_default()
     })
 }
+
+pub fn log_group_exists(name: &str) -> bool {
+    block_on(async {
+        let groups = crate::support::logs().describe_log_groups().log_group_name_prefix(name).send().await;
+        groups.expect("DescribeLogGroups").log_groups().iter().any(|group| group.log_group_name() == Some(name))
+    })
+}

@@ -218,6 +218,9 @@ pub fn fields(instance: &Instance, provision_type: &str) -> serde_json::Map<Stri
         "s3_bucket" if instance.boolean("force_destroy") == Some(true) => set("force_destroy", json!(true)),
         "ecr_repository" if instance.boolean("force_delete") == Some(true) => set("force_destroy", json!(true)),
         "db_instance" => {
+            if let Some(version) = instance.text("engine_version") {
+                set("engine_version", json!(version));
+            }
             for field in ["skip_final_snapshot", "apply_immediately"] {
                 if instance.boolean(field) == Some(true) {
                     set(field, json!(true));

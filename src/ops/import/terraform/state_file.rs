@@ -170,10 +170,12 @@ pub fn parse(text: &str, source: &str) -> Result<StateFile, String> {
         let managed = match resource.mode.as_str() {
             "managed" => true,
             "data" => false,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "`{source}`: resource `{}.{}` has mode `{other}`, which Terraform does not write (`managed` or `data`)",
                 resource.type_name, resource.name
-            )),
+            ))
+            }
         };
         let module_path = module_path(&resource.module)
             .ok_or_else(|| format!("`{source}`: `{}` is not a module address", resource.module))?;
