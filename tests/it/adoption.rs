@@ -307,7 +307,7 @@ fn generate_adopts_log_groups_secrets_and_caches_to_no_changes() {
     let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
     assert!(text.contains("retention_days = 14"), "{text}");
     // provision keeps an adopted secret's value as it is: `generate` only acts on a create.
-    assert!(text.contains("[secret.session.generate]"), "{text}");
+    assert!(text.contains("generate = { length = 32 }"), "{text}");
     assert!(!text.contains("hand-made"), "{text}");
     project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
     project.run(&["-f", &file, "destroy", "--auto-approve"]).success();
