@@ -196,3 +196,42 @@ fn other_state_formats_and_missing_or_empty_states_are_refused_before_any_aws_ca
     project.run(&["import", "--from-terraform", "empty.tfstate"]).code(1).stderr_has("`stack.toml` already exists");
     project.run(&["import", "--from-terraform", "x", "s3_bucket.a", "b"]).code(1).stderr_has("take no `ADDR ID`");
 }
+
+#[test]
+fn what_terraform_remembers_but_aws_no_longer_has_is_listed_and_the_rest_moves_in() {
+    let project = Project::new("tfgone", "").with_emulator();
+    project.remove("stack.toml");
+    let kept = format!("{}-kept", project.stack_name);
+    block_on(async {
+        s3().create_bucket().bucket(&kept).send().await.expect("bucket");
+        let all = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        s3().put_public_access_block().bucket(&kept).public_access_block_configuration(all).send().await.expect("PAB")
+    });
+    let bucket = |name: &str, bucket: &str| {
+        format!(
+            r#"{{"mode": "managed", "type": "aws_s3_bucket", "name": "{name}", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+                "instances": [{{"schema_version": 0, "attributes": {{"id": "{bucket}", "bucket": "{bucket}", "arn": "arn:aws:s3:::{bucket}", "force_destroy": false}}, "sensitive_attributes": []}}]}}"#
+        )
+    };
+    let state = format!(
+        r#"{{"version": 4, "terraform_version": "1.9.8", "serial": 3, "lineage": "l", "outputs": {{}}, "resources": [{}, {}]}}"#,
+        bucket("kept", &kept),
+        bucket("deleted_by_hand", &format!("{}-gone", project.stack_name))
+    );
+    project.write("terraform.tfstate", &state);
+    project
+        .run(&["import", "--from-terraform", "terraform.tfstate", "--name", &project.stack_name])
+        .success()
+        .stdout_has("aws_s3_bucket.deleted_by_hand")
+        .stdout_has("no longer in AWS")
+        .stdout_has("no public access block for this bucket")
+        .stdout_has("Wrote `stack.toml` (1 resources)");
+    assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), "");
+    project.run(&["destroy", "--auto-approve"]).success();
+    assert!(!bucket_exists(&kept));
+}

@@ -31,6 +31,9 @@ pub struct Request<'a> {
     /// Comment lines at the top of the stack file.
     pub header: &'a str,
     pub lock_timeout: std::time::Duration,
+    /// Whether a resource AWS does not have (or provision cannot hold) fails the command instead
+    /// of being listed: the user named each one (`--generate`).
+    pub all_or_nothing: bool,
 }
 
 /// What was adopted.
@@ -102,6 +105,16 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
         inputs.extend(read.inputs);
         drop_aws_tags(&mut inputs);
         name_from_attributes(driver.schema(), &mut inputs, &read.attributes);
+        if let Some(missing) = missing_required(driver.schema(), &inputs) {
+            gone.push(Unmapped {
+                origin: origin_or_address(found),
+                reason: format!(
+                    "provision's `{}` needs `{missing}`, which AWS does not show for it: it stays as it is",
+                    found.address.type_name
+                ),
+            });
+            continue;
+        }
         let mut attributes = read.attributes;
         attributes.entry("id".to_string()).or_insert_with(|| Json::String(read.id.clone()));
         ids.insert(found.address.clone(), if read.id.is_empty() { found.id.clone() } else { read.id.clone() });
@@ -115,6 +128,15 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
             secrets: found.secrets.iter().map(|s| (s.field.clone(), s.variable.clone())).collect(),
             comment: comment(&found.origin, &found.folded),
         });
+    }
+    if request.all_or_nothing {
+        if let Some(first) = gone.first() {
+            bail!(
+                "{}: {}; nothing was written\n\nhint: check the id and the region (`--region`)",
+                first.origin,
+                first.reason
+            );
+        }
     }
     if observations.is_empty() {
         bail!("none of the resources found is in AWS any more; nothing was written\n\nhint: check the region (`--region`) and the account the AWS configuration points at");
@@ -149,6 +171,24 @@ fn name_from_attributes(schema: &provision_core::schema::ResourceSchema, inputs:
         if let Some(value) = value {
             inputs.insert(field.name.to_string(), value.clone());
         }
+    }
+}
+
+/// A required field the read did not answer for (a role no single service may assume has no
+/// `service`): such a resource would make a stack file that does not load.
+fn missing_required(schema: &provision_core::schema::ResourceSchema, inputs: &JsonMap) -> Option<&'static str> {
+    schema
+        .fields
+        .iter()
+        .find(|field| field.required && inputs.get(field.name).is_none_or(Json::is_null))
+        .map(|f| f.name)
+}
+
+fn origin_or_address(found: &super::inventory::Found) -> String {
+    if found.origin.is_empty() {
+        found.address.to_string()
+    } else {
+        found.origin.clone()
     }
 }
 

@@ -33,11 +33,8 @@ pub async fn run(
     };
     let header = "Written by `provision import --generate` from resources that already exist.\n\
                   Review it; `provision -f FILE plan` shows no changes until you edit it.";
-    let request = Request { file, stack_name: &stack_name, header, lock_timeout };
+    let request = Request { file, stack_name: &stack_name, header, lock_timeout, all_or_nothing: true };
     let adopted = write_and_adopt(global, &request, &inventory).await?;
-    for gone in &adopted.gone {
-        eprintln!("warning: {}: {}", gone.origin, gone.reason);
-    }
     println!(
         "Wrote `{}` ({} resources) and recorded them in the state `{}`.\nReview it, then `provision -f {} plan` shows what differs (nothing, until you edit it).",
         file.display(),

@@ -67,7 +67,13 @@ pub async fn run(global: &GlobalOptions, options: &ImportOptions) -> Result<u8> 
         bail!("nothing there maps onto a provision resource type; nothing was written\n\nhint: the list above says why for each");
     }
     let header = header(&source);
-    let request = Request { file: &file, stack_name: &stack_name, header: &header, lock_timeout: options.lock_timeout };
+    let request = Request {
+        file: &file,
+        stack_name: &stack_name,
+        header: &header,
+        lock_timeout: options.lock_timeout,
+        all_or_nothing: false,
+    };
     let adopted = write_and_adopt(global, &request, &inventory).await?;
     report(&source, &inventory, &adopted, &file, global);
     Ok(0)

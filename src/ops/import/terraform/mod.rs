@@ -95,6 +95,7 @@ pub fn inventory(state: &StateFile, source: &str) -> Result<(Inventory, Summary)
         fold(&mut inventory, &parents, &rejected, instance, &part);
     }
     zones_for_certificates(&mut inventory, &parents);
+    private_buckets(&mut inventory, state);
     Ok((inventory, summary))
 }
 
@@ -228,6 +229,29 @@ fn zones_for_certificates(inventory: &mut Inventory, parents: &[(&Instance, Vec<
         inventory.unmapped(
             origin,
             "provision validates a certificate through a Route 53 zone it knows, and no `aws_route53_zone` of the state holds its domain",
+        );
+    }
+}
+
+/// provision's buckets block all public access: a bucket whose access block Terraform did not
+/// manage may get one on the first apply, which the user should see coming.
+fn private_buckets(inventory: &mut Inventory, state: &StateFile) {
+    let blocked: Vec<&str> = state
+        .instances
+        .iter()
+        .filter(|i| i.managed && i.type_name == "aws_s3_bucket_public_access_block")
+        .filter_map(|i| i.text("bucket"))
+        .collect();
+    let unblocked: Vec<_> = inventory
+        .resources
+        .iter()
+        .filter(|found| found.address.type_name == "s3_bucket" && !blocked.contains(&found.id.as_str()))
+        .map(|found| found.address.clone())
+        .collect();
+    for address in unblocked {
+        inventory.note(
+            address,
+            "Terraform's state has no public access block for this bucket; provision keeps buckets private, so if AWS has none either the first plan turns all four blocks on",
         );
     }
 }
