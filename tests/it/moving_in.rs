@@ -1,14 +1,15 @@
 //! Moving in from Terraform and CloudFormation: deploy what the other tool would have made (with
 //! the AWS SDK, under its names, with its split sub-resources), give provision that tool's records
 //! (a Terraform state file written as Terraform 1.x writes it; a CloudFormation stack), and check
-//! that one `import --from-…` writes a stack file that validates, whose first plan is empty, and
+//! that one `import --from-…` writes a stack file that validates (by provision's loader and by the
+//! JSON Schema written beside it), whose first plan is empty, and
 //! that apply and destroy work on it — while the other tool's records stay untouched.
 
 mod cloudfront_world;
 mod copilot_world;
 mod world;
 
-use crate::support::{block_on, s3, Project, Run};
+use crate::support::{block_on, s3, schema_check, Project, Run};
 
 const FLAT: &str = include_str!("fixtures/terraform/flat.tfstate");
 const MODULES: &str = include_str!("fixtures/terraform/modules.tfstate");
@@ -50,6 +51,7 @@ fn a_terraform_web_app_moves_in_with_one_command() {
         assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
     }
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file written");
+    schema_check::assert_valid(&project.path("stack.toml"));
     for expected in [
         format!("bucket = \"{p}-webapp\""),
         "origin_bucket = \"${s3_bucket.webapp.name}\"".to_string(),
@@ -129,6 +131,7 @@ fn modules_count_and_for_each_from_an_s3_state() {
     }
     assert!(!run.stdout.contains(world::API_KEY));
     let stack = std::fs::read_to_string(project.path("app.toml")).expect("stack file");
+    schema_check::assert_valid(&project.path("app.toml"));
     assert!(stack.contains("load_balancer = \"${load_balancer.web_this.arn}\""), "{stack}");
     assert!(stack.contains(&format!("vpc = \"{}\"", ids.get("vpc"))), "the network stays a literal id:\n{stack}");
     assert!(!stack.contains(world::API_KEY), "{stack}");
@@ -163,6 +166,7 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
         assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
     }
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
+    schema_check::assert_valid(&project.path("stack.toml"));
     assert!(!stack.contains("aws:cloudformation"), "AWS's own tags are not the stack's:\n{stack}");
     project.run(&["validate"]).success();
     assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), &stack);
@@ -230,7 +234,9 @@ fn what_terraform_remembers_but_aws_no_longer_has_is_listed_and_the_rest_moves_i
         .stdout_has("aws_s3_bucket.deleted_by_hand")
         .stdout_has("no longer in AWS")
         .stdout_has("no public access block for this bucket")
-        .stdout_has("Wrote `stack.toml` (1 resources)");
+        .stdout_has("Wrote `stack.toml` (1 resources)")
+        .stdout_has("Wrote `stack.schema.json`");
+    schema_check::assert_valid(&project.path("stack.toml"));
     assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), "");
     project.run(&["destroy", "--auto-approve"]).success();
     assert!(!bucket_exists(&kept));

@@ -43,6 +43,8 @@ pub struct Adopted {
     pub addresses: Vec<Address>,
     /// Resources the other tool's records name that AWS no longer has.
     pub gone: Vec<Unmapped>,
+    /// The stack format written beside the stack file (none if one was there already).
+    pub schema: Option<std::path::PathBuf>,
 }
 
 pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inventory: &Inventory) -> Result<Adopted> {
@@ -144,13 +146,26 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
 
     let text = render_stack(cloud.drivers(), request.stack_name, request.header, &observations);
     write_new(file, &text)?;
+    let schema = info.directory.join(crate::ops::init::SCHEMA_FILE);
+    let wrote_schema = !schema.exists();
+    if wrote_schema {
+        if let Err(error) = crate::ops::schema::write_schema(&schema) {
+            let _ = std::fs::remove_file(file);
+            return Err(error);
+        }
+    }
     let adopted = adopt_all(global, file, request.lock_timeout, &ids, &secrets).await;
     match adopted {
-        Ok(state) => Ok(Adopted { state, addresses: ids.into_keys().collect(), gone }),
+        Ok(state) => {
+            Ok(Adopted { state, addresses: ids.into_keys().collect(), gone, schema: wrote_schema.then_some(schema) })
+        }
         Err(error) => {
             let kept = error.chain().any(|cause| cause.to_string().contains("does not load"));
             if !kept {
                 let _ = std::fs::remove_file(file);
+                if wrote_schema {
+                    let _ = std::fs::remove_file(&schema);
+                }
             }
             Err(error)
         }

@@ -42,6 +42,9 @@ pub async fn run(
         adopted.state,
         file.display()
     );
+    if let Some(schema) = &adopted.schema {
+        println!("Wrote `{}`: the stack format, for editors that read the file's `#:schema` line.", schema.display());
+    }
     Ok(0)
 }
 

@@ -202,6 +202,9 @@ fn report(source: &Source, inventory: &Inventory, adopted: &Adopted, file: &Path
         adopted.addresses.len(),
         adopted.state
     );
+    if let Some(schema) = &adopted.schema {
+        println!("Wrote `{}`: the stack format, for editors that read the file's `#:schema` line.", schema.display());
+    }
     let secrets: Vec<_> = inventory
         .resources
         .iter()

@@ -37,11 +37,12 @@ const NAME_FIELDS: &[(&str, &str)] = &[
     ("cluster", "ecs_cluster"),
 ];
 
-/// The stack file text for `observations`, headed by `header` (comment lines).
+/// The stack file text for `observations`, headed by `header` (comment lines). Its first line
+/// points editors at the stack format written beside it, as `provision init` does.
 pub fn render_stack(drivers: &DriverRegistry, stack_name: &str, header: &str, observations: &[Observation]) -> String {
     let references = References::new(observations);
     let allowed = references.acyclic_edges(observations, drivers);
-    let mut text = String::new();
+    let mut text = format!("#:schema ./{}\n", crate::ops::init::SCHEMA_FILE);
     for line in header.lines() {
         text.push_str(if line.is_empty() { "#\n" } else { "# " });
         if !line.is_empty() {
@@ -373,7 +374,10 @@ mod tests {
         assert!(!text.contains("versioning"), "defaults are left out:\n{text}");
         assert!(text.contains("price_class = \"PriceClass_All\""), "{text}");
         assert!(!text.contains("tags"), "{text}");
-        assert!(text.starts_with("# Written by a test.\n\n[stack]\nname = \"shop\"\n"), "{text}");
+        assert!(
+            text.starts_with("#:schema ./stack.schema.json\n# Written by a test.\n\n[stack]\nname = \"shop\"\n"),
+            "{text}"
+        );
         let parsed: toml::Table = toml::from_str(&text).expect("the text is TOML");
         assert_eq!(parsed["cloudfront_distribution"]["cdn"]["origin_bucket"].as_str(), Some("${s3_bucket.site.name}"));
     }
