@@ -202,7 +202,7 @@ fn other_state_formats_and_missing_or_empty_states_are_refused_before_any_aws_ca
 }
 
 #[test]
-fn what_terraform_remembers_but_aws_no_longer_has_is_listed_and_the_rest_moves_in() {
+fn what_aws_no_longer_has_or_another_region_holds_is_listed_and_the_rest_moves_in() {
     let project = Project::new("tfgone", "").with_emulator();
     project.remove("stack.toml");
     let kept = format!("{}-kept", project.stack_name);
@@ -222,8 +222,11 @@ fn what_terraform_remembers_but_aws_no_longer_has_is_listed_and_the_rest_moves_i
                 "instances": [{{"schema_version": 0, "attributes": {{"id": "{bucket}", "bucket": "{bucket}", "arn": "arn:aws:s3:::{bucket}", "force_destroy": false}}, "sensitive_attributes": []}}]}}"#
         )
     };
+    let elsewhere = r#"{"mode": "managed", "type": "aws_cloudwatch_log_group", "name": "replica",
+        "provider": "provider[\"registry.terraform.io/hashicorp/aws\"].west", "instances": [{"schema_version": 0,
+        "attributes": {"id": "/app/replica", "name": "/app/replica", "arn": "arn:aws:logs:us-west-2:123456789012:log-group:/app/replica"}}]}"#;
     let state = format!(
-        r#"{{"version": 4, "terraform_version": "1.9.8", "serial": 3, "lineage": "l", "outputs": {{}}, "resources": [{}, {}]}}"#,
+        r#"{{"version": 4, "terraform_version": "1.9.8", "serial": 3, "lineage": "l", "outputs": {{}}, "resources": [{}, {}, {elsewhere}]}}"#,
         bucket("kept", &kept),
         bucket("deleted_by_hand", &format!("{}-gone", project.stack_name))
     );
@@ -234,6 +237,8 @@ fn what_terraform_remembers_but_aws_no_longer_has_is_listed_and_the_rest_moves_i
         .stdout_has("aws_s3_bucket.deleted_by_hand")
         .stdout_has("no longer in AWS")
         .stdout_has("no public access block for this bucket")
+        .stdout_has("aws_cloudwatch_log_group.replica")
+        .stdout_has("it is in region `us-west-2` and this run works in `us-east-1`")
         .stdout_has("Wrote `stack.toml` (1 resources)")
         .stdout_has("Wrote `stack.schema.json`");
     schema_check::assert_valid(&project.path("stack.toml"));

@@ -33,6 +33,9 @@ pub struct Found {
     /// Fields AWS cannot answer for, from the other tool's records.
     pub fields: JsonMap,
     pub secrets: Vec<Secret>,
+    /// The region the other tool's records place it in, where they say and the type is regional
+    /// (a Terraform provider alias may put a resource in another region than the rest).
+    pub region: Option<String>,
 }
 
 impl Found {
@@ -44,6 +47,7 @@ impl Found {
             folded: Vec::new(),
             fields: JsonMap::new(),
             secrets: Vec::new(),
+            region: None,
         }
     }
 }
@@ -84,6 +88,28 @@ impl Inventory {
 
     pub fn note(&mut self, subject: impl fmt::Display, message: impl Into<String>) {
         self.notes.push(Note { subject: subject.to_string(), message: message.into() });
+    }
+
+    /// Lists the resources placed in another region than `region` (and what folded into them)
+    /// instead of adopting them: a stack manages one region, and reading them here would only find
+    /// them missing.
+    pub fn keep_to_region(&mut self, region: &str) {
+        let (here, elsewhere): (Vec<Found>, Vec<Found>) = std::mem::take(&mut self.resources)
+            .into_iter()
+            .partition(|found| found.region.as_deref().is_none_or(|r| r == region));
+        self.resources = here;
+        for found in elsewhere {
+            let other = found.region.as_deref().unwrap_or_default();
+            self.unmapped(
+                &found.origin,
+                format!(
+                    "it is in region `{other}` and this run works in `{region}`: move it in as a stack of its own with `--region {other} --out FILE`"
+                ),
+            );
+            for part in &found.folded {
+                self.unmapped(part, format!("it belongs to `{}`, which is in region `{other}`", found.origin));
+            }
+        }
     }
 
     /// The resource found under `origin`, for folding a sub-resource into it.
@@ -167,6 +193,25 @@ mod tests {
         assert_eq!(names.address("s3_bucket", &["Web", "eu-west-1", "Logs.Bucket"]).name, "web_eu_west_1_logs_bucket");
         assert_eq!(names.address("s3_bucket", &["_", "--"]).name, "main");
         assert_eq!(names.address("s3_bucket", &["0", "a"]).name, "r_0_a");
+    }
+
+    #[test]
+    fn resources_of_another_region_are_listed_with_their_parts() {
+        let mut inventory = Inventory::default();
+        let mut here = Found::new(Address::new("s3_bucket", "site"), "site", "aws_s3_bucket.site");
+        here.region = Some("eu-west-1".into());
+        let mut elsewhere = Found::new(Address::new("s3_bucket", "replica"), "replica", "aws_s3_bucket.replica");
+        elsewhere.region = Some("us-west-2".into());
+        elsewhere.folded.push("aws_s3_bucket_versioning.replica".into());
+        let global = Found::new(Address::new("iam_role", "task"), "task", "aws_iam_role.task");
+        inventory.resources = vec![here, elsewhere, global];
+        inventory.keep_to_region("eu-west-1");
+        let kept: Vec<String> = inventory.resources.iter().map(|f| f.address.to_string()).collect();
+        assert_eq!(kept, ["s3_bucket.site", "iam_role.task"]);
+        assert_eq!(inventory.unmapped.len(), 2);
+        assert_eq!(inventory.unmapped[0].origin, "aws_s3_bucket.replica");
+        assert!(inventory.unmapped[0].reason.contains("`--region us-west-2 --out FILE`"), "{:?}", inventory.unmapped);
+        assert_eq!(inventory.unmapped[1].origin, "aws_s3_bucket_versioning.replica");
     }
 
     #[test]

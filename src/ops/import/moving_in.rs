@@ -47,10 +47,11 @@ pub async fn run(global: &GlobalOptions, options: &ImportOptions) -> Result<u8> 
         region: global.region.clone(),
         profile: global.profile.clone(),
     });
-    let (inventory, source) = match &options.from_terraform {
+    let (mut inventory, source) = match &options.from_terraform {
         Some(location) => read_terraform(&cloud, location).await?,
         None => read_cloudformation(&cloud, &options.from_cloudformation).await?,
     };
+    inventory.keep_to_region(&crate::ops::region(&cloud).await?);
     let stack_name = match (&options.stack_name, &source) {
         (Some(name), _) => name.clone(),
         (None, Source::CloudFormation { stacks }) => crate::ops::init::stack_name_from(&stacks[0]),

@@ -208,6 +208,18 @@ pub fn task_definition_names(task: &Instance) -> Vec<String> {
     names
 }
 
+/// The region a regional resource is in: the `region` attribute (an S3 bucket's always; every
+/// regional resource's since provider 6.0), else its ARN's region. `None` for global types, and for
+/// a certificate, which provision reaches in the region its ARN names (one for CloudFront sits in
+/// `us-east-1` whatever the stack's region).
+pub fn region(instance: &Instance, provision_type: &str) -> Option<String> {
+    if matches!(provision_type, "iam_role" | "cloudfront_distribution" | "dns_zone" | "dns_record" | "certificate") {
+        return None;
+    }
+    let from_arn = || instance.text("arn").and_then(|arn| arn.split(':').nth(3)).filter(|r| !r.is_empty());
+    instance.text("region").or_else(from_arn).map(str::to_string)
+}
+
 /// Fields provision keeps that AWS cannot answer for, from the Terraform attributes.
 pub fn fields(instance: &Instance, provision_type: &str) -> serde_json::Map<String, Json> {
     let mut fields = serde_json::Map::new();

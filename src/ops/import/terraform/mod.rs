@@ -54,6 +54,7 @@ pub fn inventory(state: &StateFile, source: &str) -> Result<(Inventory, Summary)
                 let address = names.address(mapped.provision_type, &parts);
                 let mut found = Found::new(address, mapped.id, &instance.address);
                 found.fields = mapping::fields(instance, mapped.provision_type);
+                found.region = mapping::region(instance, mapped.provision_type);
                 if instance.type_name == "aws_db_instance"
                     && instance.boolean("manage_master_user_password") == Some(true)
                 {

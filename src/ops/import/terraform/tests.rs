@@ -179,3 +179,25 @@ fn shapes_provision_cannot_hold_are_listed_with_their_parts() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn each_regional_resource_says_its_region_and_a_certificate_goes_where_its_arn_says() {
+    let (inventory, _) = map(FLAT);
+    let region = |address: &str| found(&inventory, address).region.clone();
+    assert_eq!(region("s3_bucket.webapp").as_deref(), Some("us-east-1"), "a bucket's `region` attribute");
+    assert_eq!(region("target_group.be").as_deref(), Some("us-east-1"), "the ARN's region");
+    assert_eq!(region("iam_role.ecs_execution"), None, "IAM is global");
+
+    let text = r#"{"version": 4, "serial": 1, "resources": [
+        {"mode": "managed", "type": "aws_cloudwatch_log_group", "name": "replica", "provider": "provider[\"registry.terraform.io/hashicorp/aws\"].west",
+            "instances": [{"schema_version": 0, "attributes": {"id": "/app/replica", "name": "/app/replica",
+                "arn": "arn:aws:logs:us-west-2:123456789012:log-group:/app/replica"}}]},
+        {"mode": "managed", "type": "aws_ecr_repository", "name": "api", "provider": "p",
+            "instances": [{"schema_version": 0, "attributes": {"id": "api", "name": "api", "region": "eu-central-1",
+                "arn": "arn:aws:ecr:eu-central-1:123456789012:repository/api"}}]}
+    ]}"#;
+    let state = state_file::parse(text, "r.tfstate").unwrap();
+    let (inventory, _) = super::inventory(&state, "r.tfstate").unwrap();
+    assert_eq!(found(&inventory, "log_group.replica").region.as_deref(), Some("us-west-2"));
+    assert_eq!(found(&inventory, "ecr_repository.api").region.as_deref(), Some("eu-central-1"));
+}
