@@ -147,9 +147,22 @@ fn modules_count_and_for_each_from_an_s3_state() {
     assert!(!bucket_exists(&format!("{p}-assets")));
 }
 
+/// A proxy in front of the emulator whose "AWS as it behaves" profile keeps only one rule: tag
+/// keys under `aws:` are AWS's, and a write of one is refused as AWS refuses it.
+fn reserved_tags_proxy() -> (provision_proxy::Proxy, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let options = provision_proxy::ProfileOptions::default();
+    let proxy = runtime
+        .block_on(provision_proxy::Proxy::start_with_profile(crate::support::endpoint(), options))
+        .expect("start the proxy");
+    proxy.profile().expect("a profile").only(&["any.aws-reserved-tags"]).expect("a rule of the catalogue");
+    (proxy, runtime)
+}
+
 #[test]
 fn a_copilot_environment_and_service_move_in_from_cloudformation() {
-    let project = Project::new("cfn", "").with_emulator();
+    let (proxy, _runtime) = reserved_tags_proxy();
+    let project = Project::new("cfn", "").with_endpoint(&proxy.endpoint());
     project.remove("stack.toml");
     let p = project.stack_name.clone();
     let (environment, service) = copilot_world::deploy(&p);
@@ -170,7 +183,17 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
     assert!(!stack.contains("aws:cloudformation"), "AWS's own tags are not the stack's:\n{stack}");
     project.run(&["validate"]).success();
     assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), &stack);
+    // A tag the team adds goes onto every adopted resource; CloudFormation's own `aws:` tags on
+    // them stay as they are (a write of one would be refused, as AWS refuses it).
+    let named = format!("name = \"{p}\"\n");
+    project.write("stack.toml", &stack.replacen(&named, &format!("{named}tags = {{ team = \"web\" }}\n"), 1));
     project.run(&["apply", "--auto-approve"]).success();
+    assert_eq!(proxy.met("any.aws-reserved-tags"), 0, "provision wrote an `aws:` tag:\n{}", proxy.summary());
+    let group = copilot_world::physical_id(&environment, "PublicHTTPLoadBalancerSecurityGroup");
+    let tags = copilot_world::security_group_tags(&group);
+    assert_eq!(tags.get("team").map(String::as_str), Some("web"), "{tags:?}");
+    assert!(tags.contains_key("aws:cloudformation:stack-name"), "AWS's own tags stay: {tags:?}");
+    assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), &stack);
     assert_eq!(copilot_world::stack_status(&environment), "CREATE_COMPLETE", "the stack is never changed");
     assert_eq!(copilot_world::stack_status(&service), "CREATE_COMPLETE");
     project.run(&["destroy", "--auto-approve"]).success();

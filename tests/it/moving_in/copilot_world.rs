@@ -161,3 +161,30 @@ pub fn log_group_exists(name: &str) -> bool {
         groups.expect("DescribeLogGroups").log_groups().iter().any(|group| group.log_group_name() == Some(name))
     })
 }
+
+/// The physical id of a stack's resource.
+pub fn physical_id(stack: &str, logical: &str) -> String {
+    block_on(async {
+        let resources = client().list_stack_resources().stack_name(stack).send().await.expect("ListStackResources");
+        resources
+            .stack_resource_summaries()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some(logical))
+            .and_then(|r| r.physical_resource_id())
+            .unwrap_or_else(|| panic!("`{stack}` has no `{logical}`"))
+            .to_string()
+    })
+}
+
+/// A security group's tags as the emulator holds them.
+pub fn security_group_tags(group: &str) -> std::collections::BTreeMap<String, String> {
+    block_on(async {
+        let answer = crate::support::ec2().describe_security_groups().group_ids(group).send().await;
+        let groups = answer.expect("DescribeSecurityGroups");
+        groups.security_groups()[0]
+            .tags()
+            .iter()
+            .map(|tag| (tag.key().unwrap_or_default().to_string(), tag.value().unwrap_or_default().to_string()))
+            .collect()
+    })
+}
