@@ -1,6 +1,7 @@
 //! References: every `${...}` must name something that exists, and the graph they make must have no cycle.
 
 use super::*;
+use crate::stack::Output;
 
 impl Loader<'_> {
     pub(super) fn check_references(
