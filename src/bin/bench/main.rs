@@ -10,10 +10,16 @@
 //! measured through provision-proxy, each against the bound it cannot beat, with the AWS CLI script
 //! of the static site (`--aws-cli PATH`) as the seeds' baseline in the same run.
 //!
+//! With `--time-scale 60` it runs the time-scaled scenario instead (see `paced.rs`): the example
+//! web app and websocket platform applied and destroyed behind provision-proxy's "AWS as it
+//! behaves" profile, each against the critical path of AWS's own waits (`aws_waits.rs`).
+//!
 //! Run it with `scripts/bench`, which builds, starts the emulator and stops it afterwards.
 
+mod aws_waits;
 mod latency;
 mod measure;
+mod paced;
 mod stacks;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +32,10 @@ fn main() {
     let value = |flag: &str| args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone());
     let endpoint = value("--endpoint").or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()));
     let list = |text: String| -> Vec<usize> { text.split(',').filter_map(|s| s.parse().ok()).collect() };
+    let names = |text: String| -> Vec<String> {
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    };
+    let example_stacks = || vec!["webapp".to_string(), "websocket-platform".to_string()];
     let binary = provision_binary();
     println!("provision benchmark: {}", binary.display());
     println!(
@@ -33,6 +43,24 @@ fn main() {
         num_cpus(),
         endpoint.as_deref().unwrap_or("(none: offline figures only)")
     );
+    if let Some(scale) = value("--time-scale") {
+        let Some(time_scale) = scale.parse::<f64>().ok().filter(|scale| *scale >= 1.0) else {
+            eprintln!("provision-bench: --time-scale takes AWS seconds per real second (1 or more), such as 60");
+            std::process::exit(2);
+        };
+        let Some(endpoint) = endpoint else {
+            eprintln!("provision-bench: --time-scale needs the emulator (--endpoint URL)");
+            std::process::exit(2);
+        };
+        let options = paced::Options {
+            time_scale,
+            disable: value("--disable").map(names).unwrap_or_default(),
+            parallelism: value("--parallelism"),
+            stacks: value("--stacks").map(names).unwrap_or_else(example_stacks),
+        };
+        paced::run_all(&binary, &endpoint, &options);
+        return;
+    }
     if let Some(latency) = value("--latency") {
         let Some(latency) = parse_duration(&latency) else {
             eprintln!("provision-bench: --latency takes a duration such as 50ms");
