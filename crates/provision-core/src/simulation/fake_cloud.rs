@@ -264,7 +264,11 @@ impl Driver for FakeDriver {
     }
 
     fn typical_durations(&self) -> TypicalDurations {
-        self.typical()
+        if self.sim.unweighted.load(std::sync::atomic::Ordering::SeqCst) {
+            TypicalDurations::INSTANT
+        } else {
+            self.typical()
+        }
     }
 
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {

@@ -98,6 +98,21 @@ fn an_apply_starts_the_longest_path_first_and_takes_its_critical_path() {
     });
 }
 
+#[test]
+fn in_plain_ready_order_the_same_apply_takes_two_minutes_longer() {
+    let (stack, _dir) = load_text("apply.toml", APPLY);
+    simulate(async {
+        let sim = Arc::new(Simulation::default());
+        sim.unweighted.store(true, Ordering::SeqCst);
+        let backend = Arc::new(FakeBackend::new(sim.clone(), Persisted::default()));
+        let (took, started) = paced_run(&sim, &backend, &stack, false).await;
+        // a and b (0–3), c and z (3–6), the distribution after z (6–11).
+        let first: Vec<&Address> = started.iter().take(2).map(|(_, address)| address).collect();
+        assert_eq!(first, [&a("service.a"), &a("service.b")], "{started:?}");
+        assert_eq!(took, minutes(11), "{started:?}");
+    });
+}
+
 /// For a destroy the users go first: the service behind the distribution (3 minutes to drain)
 /// must be gone before the distribution (5 minutes to disable and delete), beside three others.
 const DESTROY: &str = r#"
