@@ -124,11 +124,18 @@ fn stack(
     let proxy = start_proxy(runtime, upstream, options.time_scale, options);
     let enabled = |rule: &str| proxy.profile().is_some_and(|profile| profile.is_enabled(rule));
     let mut rows = Vec::new();
+    let mut applied = false;
     for (command, direction) in [("apply", Direction::Apply), ("destroy", Direction::Destroy)] {
         let bound = aws_waits::critical_path(&graph, direction, &enabled);
         let run = timed_run(binary, &dir, &proxy.endpoint(), options.time_scale, &args(command));
         let bound_s = bound.total.as_secs_f64() / options.time_scale;
+        if direction == Direction::Destroy && !applied {
+            // What a failed apply left is removed, but it is not the stack's destroy.
+            println!("    destroy of what the failed apply made (not measured): {}", outcome(&run));
+            continue;
+        }
         print_run(command, &run, &bound, options.time_scale);
+        applied = run.success;
         if run.success {
             rows.push((format!("{name} {command}"), run.wall.as_secs_f64(), bound_s));
         }
@@ -160,6 +167,14 @@ fn start_proxy(runtime: &tokio::runtime::Runtime, upstream: &str, scale: f64, op
         }
     }
     proxy
+}
+
+fn outcome(run: &TimedRun) -> String {
+    if run.success {
+        format!("{:.2} s", run.wall.as_secs_f64())
+    } else {
+        format!("FAILED:\n{}", indent(&run.stderr, "        "))
+    }
 }
 
 fn print_run(command: &str, run: &TimedRun, bound: &Bound, scale: f64) {
