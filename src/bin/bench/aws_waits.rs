@@ -251,6 +251,16 @@ pub fn critical_path(graph: &Graph, direction: Direction, enabled: &dyn Fn(&str)
     Bound { total, path, timings, work }
 }
 
+/// `7 min`, `10 s`, `10 min 30 s`.
+pub fn aws_time(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ use provision_core::stack::{self, LoadOptions, Stack};
 use provision_core::state::{LocalBackend, State};
 use tokio::sync::watch;
 
-use crate::aws_waits::{self, Bound, Direction, Graph};
+use crate::aws_waits::{self, aws_time, Bound, Direction, Graph};
 use crate::stand_in::StandInCloud;
 
 pub struct Options {
@@ -271,16 +271,6 @@ fn print_starts(verb: &str, places: Parallelism, first: &Measured, ready: &Measu
     println!("    {verb} on {} places, the long actions started at (AWS minute):", places_label(places));
     println!("      critical path first: {}", show(first));
     println!("      ready order:         {}", show(ready));
-}
-
-/// `7 min`, `10 s`, `10 min 30 s`.
-fn aws_time(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match (seconds / 60, seconds % 60) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use provision_proxy::{ProfileOptions, Proxy};
 
-use crate::aws_waits::{self, Bound, Direction, Graph};
+use crate::aws_waits::{self, aws_time, Bound, Direction, Graph};
+use crate::measure::{against_emulator, counter};
 
 pub struct Options {
     /// AWS seconds per real second, for the profile and for provision.
@@ -219,20 +220,6 @@ fn indent(text: &str, prefix: &str) -> String {
     text.lines().map(|line| format!("{prefix}{line}")).collect::<Vec<_>>().join("\n")
 }
 
-fn counter(stderr: &str, label: &str) -> Option<u64> {
-    stderr.lines().rev().find_map(|line| line.split(label).nth(1)?.split_whitespace().next()?.parse().ok())
-}
-
-/// `7 min`, `10 s`, `10 min 30 s`.
-fn aws_time(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match (seconds / 60, seconds % 60) {
-        (0, s) => format!("{s} s"),
-        (m, 0) => format!("{m} min"),
-        (m, s) => format!("{m} min {s} s"),
-    }
-}
-
 /// A copy of `stacks/NAME.toml` and its upload folder in a folder of its own (the state lands
 /// there). The websocket platform's service is deployed by tag, as the web app's is: no image is
 /// pushed to the repository the same apply creates.
@@ -281,21 +268,9 @@ fn graph_dot(binary: &Path, dir: &Path, extra: &[String]) -> String {
 /// Runs `provision ARGS` (with `--json`) against `endpoint`, noting when each action started.
 fn timed_run(binary: &Path, dir: &Path, endpoint: &str, scale: f64, args: &[String]) -> TimedRun {
     let mut command = Command::new(binary);
-    command
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("PROVISION_TIME_SCALE", format!("{scale}"))
-        .env_remove("AWS_PROFILE")
-        .env_remove("DEPLOY_WEBHOOK_URL");
+    command.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    against_emulator(&mut command, Some(endpoint));
+    command.env("PROVISION_TIME_SCALE", format!("{scale}")).env_remove("DEPLOY_WEBHOOK_URL");
     let started = Instant::now();
     let mut child = command.spawn().expect("run provision");
     let mut stderr_pipe = child.stderr.take().expect("stderr");
