@@ -129,13 +129,13 @@ pub async fn adopt(
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
     let mut resource =
         stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?.clone();
-    // A secret whose value is known stands in the inputs as its hash, as the environment's would.
-    // The field is left out of what is resolved (a secret field's value is hashed as it resolves,
-    // and its environment variable need not be set to adopt); its hash is put back below.
-    let hashes: BTreeMap<&String, String> =
-        secrets.iter().map(|(field, value)| (field, provision_core::plan::secret_hash(value, None))).collect();
-    for field in hashes.keys() {
-        resource.fields.remove(*field);
+    // A secret whose value is known stands in for its environment variable (which need not be
+    // set to adopt): resolved like any secret value, it reaches the inputs only as its hash.
+    for (field, value) in secrets {
+        if let Some(expr) = resource.fields.get_mut(field) {
+            expr.expr =
+                provision_core::stack::Expr::Template(vec![provision_core::stack::Part::Literal(value.clone())]);
+        }
     }
     let region = super::region(cloud).await?;
     let info = StackInfo {
@@ -155,10 +155,7 @@ pub async fn adopt(
     // A field that refers to a resource not imported yet is not known; it is passed as null so the
     // driver still reads it back (drivers report optional fields the inputs name), and what AWS
     // reports is recorded. That makes the order of imports irrelevant.
-    let mut known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
-    for (field, hash) in &hashes {
-        known.insert(field.to_string(), serde_json::Value::String(hash.clone()));
-    }
+    let known: JsonMap = desired.values.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
 
     let observed = read_one(driver, &info, address, &canonical, &known).await?.ok_or_else(|| {
         anyhow!(
