@@ -9,6 +9,7 @@
 #[macro_use]
 mod mock;
 
+pub mod behaviours;
 mod cloud;
 pub mod concurrency;
 pub mod context;
@@ -18,7 +19,6 @@ pub mod http_client;
 pub mod inventory;
 pub mod network;
 mod observer;
-pub mod propagation;
 pub mod route53_emulator;
 pub mod state_backend;
 
