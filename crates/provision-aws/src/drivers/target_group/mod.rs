@@ -286,7 +286,29 @@ impl AwsDriver for TargetGroupDriver {
     ) -> Result<Observed, DriverError> {
         let config = TargetGroupConfig::from_inputs(request.inputs)?;
         let elb = aws.elbv2();
-        let arn = api::create(elb, &config, request.tags).await?;
+        let arn = match api::create(elb, &config, request.tags).await {
+            Ok(arn) => arn,
+            // AWS answers the same settings with the existing group, other settings with
+            // `DuplicateTargetGroupName`; either way, a group this create made (its answer lost)
+            // carries this stack's and this address's tags and is this create's.
+            Err(error) if behaviours::adopt::ALREADY_EXISTS.matches(&error) => {
+                match self.find_interrupted(aws, request.stack, request.address, &config.name).await? {
+                    Some(arn) => arn,
+                    None => {
+                        let import =
+                            format!("arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/{}/ID", config.name);
+                        return Err(behaviours::adopt::name_taken(
+                            error,
+                            request.address,
+                            "target group",
+                            &config.name,
+                            &import,
+                        ));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
         api::set_attributes(elb, &arn, &config).await?;
         Ok(Observed { attributes: attributes(&arn, &config.name), id: arn, inputs: JsonMap::new() })
     }
