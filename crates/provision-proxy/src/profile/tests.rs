@@ -299,6 +299,50 @@ fn an_elasticache_modification_is_answered_and_later_reads_agree() {
     assert_eq!(describe(&profile).status, 404);
 }
 
+/// moto cannot delete a cache subnet group: the profile does, and a create of the same name after
+/// it (a destroy, then an apply) succeeds as on AWS, although moto still answers that it exists.
+#[test]
+fn a_cache_subnet_group_the_profile_deleted_can_be_made_again() {
+    let profile = profile();
+    let create = query(
+        "elasticache",
+        "Action=CreateCacheSubnetGroup&CacheSubnetGroupName=csg&CacheSubnetGroupDescription=d&SubnetIds.member.1=s",
+    );
+    profile.after(&create, xml(200, "<CreateCacheSubnetGroupResponse/>"));
+    let delete = query("elasticache", "Action=DeleteCacheSubnetGroup&CacheSubnetGroupName=csg");
+    assert_eq!(answered(profile.before(&delete)).status, 200);
+    let exists = "<ErrorResponse><Error><Type>Sender</Type><Code>CacheSubnetGroupAlreadyExists</Code>\
+                  <Message>CacheSubnetGroup csg already exists.</Message></Error></ErrorResponse>";
+    let again = profile.after(&create, xml(400, exists));
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert!(again.text().contains("<CacheSubnetGroupName>csg</CacheSubnetGroupName>"), "{}", again.text());
+    assert_eq!(profile.after(&create, xml(400, exists)).status, 400, "made again: a second create is refused");
+}
+
+/// A lost answer's retry meets what AWS answers, not what moto does: a second control of a name
+/// taken is refused, and a delete of one already deleted is "no such control".
+#[test]
+fn an_origin_access_control_name_is_taken_once_and_a_gone_control_is_not_found() {
+    let profile = profile();
+    let auth = signed("cloudfront");
+    let body =
+        "<OriginAccessControlConfig><Name>shop-cdn</Name><Description>d</Description></OriginAccessControlConfig>";
+    let create = call("POST", "/2020-05-31/origin-access-control", &[("Authorization", &auth)], body);
+    assert!(forwarded(profile.before(&create)));
+    let made = "<OriginAccessControl><Id>OAC1</Id><OriginAccessControlConfig><Name>shop-cdn</Name></OriginAccessControlConfig></OriginAccessControl>";
+    profile.after(&create, xml(201, made));
+    let refused = answered(profile.before(&create));
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("<Code>OriginAccessControlAlreadyExists</Code>"), "{}", refused.text());
+    let delete = call("DELETE", "/2020-05-31/origin-access-control/OAC1", &[("Authorization", &auth)], "");
+    assert!(forwarded(profile.before(&delete)));
+    profile.after(&delete, Response::new(204, "text/xml", ""));
+    let gone = answered(profile.before(&delete));
+    assert_eq!(gone.status, 404);
+    assert!(gone.text().contains("<Code>NoSuchOriginAccessControl</Code>"), "{}", gone.text());
+    assert!(forwarded(profile.before(&create)), "the name is free again");
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();
