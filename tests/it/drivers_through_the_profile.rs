@@ -1,0 +1,294 @@
+//! provision's drivers against "AWS as it behaves" (provision-proxy's profile, docs/aws-profile.md):
+//! every command must succeed the first time although AWS is eventually consistent, slow and
+//! protective of what is in use. Each test runs provision through a world of its own and checks
+//! that the behaviours its stack is there to meet were met (`Proxy::met`), so a pass proves the
+//! retry or wait of docs/aws-behaviours.md that handles them, not the emulator's kindness.
+//!
+//! provision is told the profile's time scale (`PROVISION_TIME_SCALE`), so its own patience shrinks
+//! with AWS's windows: a database `creating` for five AWS minutes takes five real seconds.
+
+use std::time::Duration;
+
+use provision_proxy::{ProfileOptions, Proxy};
+
+use crate::support::{endpoint, Project, Run};
+
+/// AWS seconds per real second in these worlds (the profile's default).
+const TIME_SCALE: f64 = 60.0;
+
+/// A profiled proxy in front of the shared emulator, on a runtime of its own; stops when dropped.
+struct World {
+    proxy: Proxy,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    fn start(options: ProfileOptions) -> World {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let proxy = runtime.block_on(Proxy::start_with_profile(endpoint(), options)).expect("start the proxy");
+        World { proxy, runtime }
+    }
+
+    /// Every behaviour on, no answer lost: what each test meets follows from its stack alone.
+    fn new() -> World {
+        World::start(ProfileOptions { time_scale: TIME_SCALE, ..ProfileOptions::default() })
+    }
+
+    fn project(&self, prefix: &str, stack: &str) -> Project {
+        Project::new(prefix, stack).with_endpoint(&self.proxy.endpoint())
+    }
+
+    /// `provision ARGS` through this world; it must succeed the first time.
+    #[track_caller]
+    fn run(&self, project: &Project, args: &[&str]) -> Run {
+        let scale = TIME_SCALE.to_string();
+        let run = project.run_with_env(args, &[("PROVISION_TIME_SCALE", &scale)]);
+        assert_eq!(
+            run.code,
+            0,
+            "`provision {}` failed through the AWS profile\n--- stdout\n{}\n--- stderr\n{}\n{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr,
+            self.proxy.summary()
+        );
+        run
+    }
+
+    /// Asserts that each rule acted on at least one call.
+    #[track_caller]
+    fn met_all(&self, ids: &[&str]) {
+        let unmet: Vec<&str> = ids.iter().copied().filter(|id| self.proxy.met(id) == 0).collect();
+        assert!(unmet.is_empty(), "never met {unmet:?}\n{}", self.proxy.summary());
+    }
+}
+
+/// A web tier as a user writes it: no `depends_on` — the service follows the listener that
+/// forwards to its target group by itself — a group reached from another group, and a role with
+/// two policies attached side by side.
+const WEB_TIER: &str = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "default"
+
+[iam_role.task]
+service = "ecs-tasks.amazonaws.com"
+managed_policies = [
+  "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+  "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+]
+
+[ecs_cluster.main]
+
+[security_group.alb]
+description = "Public HTTP to the load balancer"
+ingress = [{ port = 80, cidr = "0.0.0.0/0" }]
+
+[security_group.app]
+description = "Only the load balancer reaches the containers"
+ingress = [{ port = 8080, from = "${security_group.alb.id}" }]
+
+[load_balancer.web]
+security_groups = ["${security_group.alb.id}"]
+
+[target_group.app]
+port = 8080
+
+[listener.http]
+load_balancer = "${load_balancer.web.arn}"
+port = 80
+forward = "${target_group.app.arn}"
+
+[ecs_service.app]
+cluster = "${ecs_cluster.main.arn}"
+desired_count = 2
+execution_role = "${iam_role.task.arn}"
+security_groups = ["${security_group.app.id}"]
+target_group = "${target_group.app.arn}"
+
+[ecs_service.app.container]
+image = "nginx:1.27"
+port = 8080
+"#;
+
+/// Apply, no change, a new desired count (its own deployment waited for), destroy, and the same
+/// again under the same names — each the first time, while groups are not found yet, the load
+/// balancer provisions, deployments roll, the role's policies collide, the service drains, and the
+/// target group and the groups stay in use while what used them lingers.
+#[test]
+fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
+    let world = World::new();
+    let project = world.project("prof-web", WEB_TIER);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
+    project.write_stack(&stack.replace("desired_count = 2", "desired_count = 3"));
+    let deployments = world.proxy.met("ecs.deployment-in-progress");
+    let change = world.run(&project, &["apply", "--auto-approve"]);
+    assert!(change.stdout.contains("1 changed"), "{}", change.stdout);
+    assert!(
+        world.proxy.met("ecs.deployment-in-progress") > deployments,
+        "a new desired count is waited for until its tasks run"
+    );
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.met_all(&[
+        "ec2.group-not-found-after-create",
+        "elbv2.load-balancer-provisioning",
+        "ecs.deployment-in-progress",
+        "iam.concurrent-modification",
+        "ecs.service-draining",
+        "elbv2.target-group-in-use",
+        "ec2.group-in-use-while-interfaces-linger",
+    ]);
+}
+
+/// The graph orders the service after the listener, but ECS still refuses its target group for
+/// the moments after the listener is made: the create retries it.
+#[test]
+fn a_service_is_made_while_ecs_does_not_see_the_listener_yet() {
+    let world = World::new();
+    world
+        .proxy
+        .profile()
+        .expect("a profile")
+        .set_window("ecs.target-group-without-load-balancer", "window", Duration::from_secs(60))
+        .expect("the rule has a window");
+    let project = world.project("prof-tg", WEB_TIER);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.met_all(&["ecs.target-group-without-load-balancer"]);
+}
+
+const STATIC_SITE: &str = r#"
+[stack]
+name = "{name}"
+
+[s3_bucket.site]
+upload = "site"
+force_destroy = true
+
+[cloudfront_distribution.cdn]
+origin_bucket = "${s3_bucket.site.name}"
+default_root_object = "index.html"
+"#;
+
+/// A bucket not visible right after its create, a distribution `InProgress` for minutes after
+/// each create and disable, its access control in use until CloudFront lets go, and the bucket's
+/// name refused for a while after its delete — met by `destroy` then `apply` under the same names.
+#[test]
+fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
+    let world = World::new();
+    // Long enough to outlast the look at which other distributions use the control, however many
+    // the shared emulator holds.
+    let profile = world.proxy.profile().expect("a profile");
+    profile
+        .set_window("cloudfront.origin-access-control-in-use", "window", Duration::from_secs(2 * 60))
+        .expect("a window");
+    let project = world.project("prof-site", STATIC_SITE);
+    project.write("site/index.html", "<h1>hello</h1>");
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.met_all(&[
+        "s3.no-such-bucket-after-create",
+        "s3.operation-aborted-on-recreate",
+        "cloudfront.in-progress",
+        "cloudfront.origin-access-control-in-use",
+    ]);
+}
+
+const DATA_TIER: &str = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "default"
+
+[security_group.data]
+description = "The database and the cache"
+ingress = [{ port = 5432, cidr = "10.0.0.0/8" }, { port = 6379, cidr = "10.0.0.0/8" }]
+
+[db_subnet_group.main]
+
+[db_instance.main]
+engine = "postgres"
+engine_version = "16"
+db_name = "app"
+username = "app"
+manage_password = true
+subnet_group = "${db_subnet_group.main.name}"
+security_groups = ["${security_group.data.id}"]
+skip_final_snapshot = true
+
+[elasticache_redis.sessions]
+security_groups = ["${security_group.data.id}"]
+"#;
+
+/// A database `creating` then `backing-up`, a cache `creating`, both `deleting` for minutes while
+/// their subnet groups and their security group are in use — and made again under the same names.
+#[test]
+fn a_database_and_a_cache_are_waited_for_and_their_groups_freed_in_order() {
+    let world = World::new();
+    let project = world.project("prof-data", DATA_TIER);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.met_all(&[
+        "rds.instance-lifecycle",
+        "elasticache.group-lifecycle",
+        "elasticache.subnet-group-in-use",
+        "ec2.group-in-use-while-interfaces-linger",
+    ]);
+}
+
+const CLUSTER_AND_SERVICE: &str = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "default"
+
+[ecs_cluster.main]
+
+[ecs_service.worker]
+cluster = "${ecs_cluster.main.arn}"
+desired_count = 1
+
+[ecs_service.worker.container]
+image = "nginx:1.27"
+"#;
+
+/// A service deleted moments before a destroy, that the state no longer holds (forgotten with
+/// `state rm`, then deleted by hand), is still draining: the cluster's delete waits for it.
+#[test]
+fn a_cluster_is_deleted_once_a_service_deleted_moments_ago_has_drained() {
+    let world = World::new();
+    let project = world.project("prof-ecs", CLUSTER_AND_SERVICE);
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.run(&project, &["state", "rm", "ecs_service.worker"]);
+    let cluster = format!("{}-main", project.stack_name);
+    let service = format!("{}-worker", project.stack_name);
+    let config = aws_sdk_ecs::config::Builder::new()
+        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+        .endpoint_url(world.proxy.endpoint())
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let ecs = aws_sdk_ecs::Client::from_conf(config);
+    world
+        .runtime
+        .block_on(ecs.delete_service().cluster(&cluster).service(&service).force(true).send())
+        .expect("delete the service");
+    world.run(&project, &["destroy", "--auto-approve"]);
+    world.met_all(&["ecs.service-draining", "ecs.cluster-contains-services"]);
+}
