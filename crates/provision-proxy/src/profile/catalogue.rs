@@ -137,7 +137,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
         "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
-        "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`"),
+        "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];
 
 pub fn spec(id: &str) -> Option<&'static RuleSpec> {

@@ -341,6 +341,16 @@ fn an_origin_access_control_name_is_taken_once_and_a_gone_control_is_not_found()
     assert_eq!(gone.status, 404);
     assert!(gone.text().contains("<Code>NoSuchOriginAccessControl</Code>"), "{}", gone.text());
     assert!(forwarded(profile.before(&create)), "the name is free again");
+
+    // moto forgets an origin's control; reads show it as the create wrote it.
+    let config = "<DistributionConfig><Origins><Items><Origin><Id>s3</Id><DomainName>b.s3.amazonaws.com</DomainName>\
+                  <OriginAccessControlId>OAC2</OriginAccessControlId></Origin></Items></Origins></DistributionConfig>";
+    let made = call("POST", "/2020-05-31/distribution", &[("Authorization", &auth)], config);
+    profile.after(&made, xml(201, "<Distribution><Id>E1</Id></Distribution>"));
+    let read = call("GET", "/2020-05-31/distribution/E1/config", &[("Authorization", &auth)], "");
+    let moto = "<DistributionConfig><Origins><Items><Origin><Id>s3</Id><DomainName>b.s3.amazonaws.com</DomainName></Origin></Items></Origins></DistributionConfig>";
+    let answer = profile.after(&read, xml(200, moto));
+    assert!(answer.text().contains("<OriginAccessControlId>OAC2</OriginAccessControlId>"), "{}", answer.text());
 }
 
 #[test]

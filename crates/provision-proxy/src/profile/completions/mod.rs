@@ -35,7 +35,7 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         "elasticache" => elasticache::after(turn, state, call, response),
         "ecs" => tasks::after(state, call, response),
         "ec2" => ec2::after(turn, state, call, response),
-        "cloudfront" => cloudfront::after(state, call, response),
+        "cloudfront" => cloudfront::after(turn, state, call, response),
         _ => {}
     }
 }
