@@ -146,23 +146,27 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
         "elbv2.target-group-in-use",
         "ec2.group-in-use-while-interfaces-linger",
     ]);
+    assert_eq!(
+        world.proxy.met("ec2.group-referenced-by-another"),
+        0,
+        "a group is deleted after the group whose rule names it\n{}",
+        world.proxy.summary()
+    );
 }
 
 /// The graph orders the service after the listener, but ECS still refuses its target group for
-/// the moments after the listener is made: the create retries it.
+/// the moments after the listener is made, and its role for the minutes IAM takes to propagate:
+/// the create retries both.
 #[test]
-fn a_service_is_made_while_ecs_does_not_see_the_listener_yet() {
+fn a_service_is_made_while_ecs_does_not_see_its_listener_and_role_yet() {
     let world = World::new();
-    world
-        .proxy
-        .profile()
-        .expect("a profile")
-        .set_window("ecs.target-group-without-load-balancer", "window", Duration::from_secs(60))
-        .expect("the rule has a window");
+    let profile = world.proxy.profile().expect("a profile");
+    profile.set_window("ecs.target-group-without-load-balancer", "window", Duration::from_secs(60)).expect("a window");
+    profile.set_window("iam.role-not-assumable-after-create", "window", Duration::from_secs(4 * 60)).expect("a window");
     let project = world.project("prof-tg", WEB_TIER);
     world.run(&project, &["apply", "--auto-approve"]);
     world.run(&project, &["destroy", "--auto-approve"]);
-    world.met_all(&["ecs.target-group-without-load-balancer"]);
+    world.met_all(&["ecs.target-group-without-load-balancer", "iam.role-not-assumable-after-create"]);
 }
 
 const STATIC_SITE: &str = r#"
@@ -203,6 +207,12 @@ fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
         "cloudfront.in-progress",
         "cloudfront.origin-access-control-in-use",
     ]);
+    assert_eq!(
+        world.proxy.met("cloudfront.distribution-not-disabled"),
+        0,
+        "a distribution is deleted once its disable has deployed\n{}",
+        world.proxy.summary()
+    );
 }
 
 const DATA_TIER: &str = r#"
@@ -249,6 +259,12 @@ fn a_database_and_a_cache_are_waited_for_and_their_groups_freed_in_order() {
         "elasticache.subnet-group-in-use",
         "ec2.group-in-use-while-interfaces-linger",
     ]);
+    assert_eq!(
+        world.proxy.met("rds.subnet-group-in-use"),
+        0,
+        "a DB subnet group is deleted once its database is gone\n{}",
+        world.proxy.summary()
+    );
 }
 
 const CLUSTER_AND_SERVICE: &str = r#"
@@ -291,4 +307,146 @@ fn a_cluster_is_deleted_once_a_service_deleted_moments_ago_has_drained() {
         .expect("delete the service");
     world.run(&project, &["destroy", "--auto-approve"]);
     world.met_all(&["ecs.service-draining", "ecs.cluster-contains-services"]);
+}
+
+const MANY_CREATES: &str = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "default"
+
+[security_group.web]
+description = "Public HTTP"
+ingress = [{ port = 80, cidr = "0.0.0.0/0" }]
+
+[security_group.app]
+description = "From the web group"
+ingress = [{ port = 8080, from = "${security_group.web.id}" }]
+
+[target_group.app]
+port = 8080
+
+[iam_role.task]
+service = "ecs-tasks.amazonaws.com"
+managed_policies = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+
+[log_group.app]
+retention_days = 7
+
+[s3_bucket.assets]
+force_destroy = true
+"#;
+
+/// The stack's objects that exist, by kind, counted straight at the emulator.
+fn objects(stack: &str) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut kinds = std::collections::BTreeMap::new();
+    for arn in crate::support::live_tagged_with(stack) {
+        let kind = match () {
+            _ if arn.contains(":security-group/") => "security group",
+            _ if arn.contains(":targetgroup/") => "target group",
+            _ if arn.starts_with("arn:aws:s3:::") => "bucket",
+            _ if arn.contains(":role/") => "role",
+            _ => continue,
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    kinds
+}
+
+/// A share of the answers is lost after AWS acted: the SDK's retry of a create meets the object
+/// it made (`…AlreadyExists`, `Duplicate…`), which is adopted, and of a delete meets it gone.
+/// Every command still succeeds the first time, and each object exists exactly once.
+#[test]
+fn creates_and_deletes_whose_answers_are_lost_leave_each_object_once() {
+    let world = World::start(ProfileOptions {
+        time_scale: TIME_SCALE,
+        lost_responses: 0.3,
+        seed: 21,
+        ..ProfileOptions::default()
+    });
+    let project = world.project("prof-lost", MANY_CREATES);
+    let once =
+        std::collections::BTreeMap::from([("bucket", 1), ("role", 1), ("security group", 2), ("target group", 1)]);
+    for round in 0..2 {
+        world.run(&project, &["apply", "--auto-approve"]);
+        assert_eq!(objects(&project.stack_name), once, "round {round}: after apply\n{}", world.proxy.summary());
+        world.run(&project, &["plan", "--detailed-exitcode"]);
+        world.run(&project, &["destroy", "--auto-approve"]);
+        assert!(objects(&project.stack_name).is_empty(), "round {round}: after destroy\n{}", world.proxy.summary());
+    }
+    world.met_all(&["any.response-lost"]);
+    eprintln!("{}", world.proxy.summary());
+}
+
+const HTTPS: &str = r#"
+[stack]
+name = "{name}"
+
+[variables]
+domain = "example.com"
+
+[network]
+vpc = "default"
+
+[dns_zone.main]
+name = "${var.domain}"
+
+[certificate.site]
+domain = "www.${var.domain}"
+zone = "${dns_zone.main.id}"
+
+[security_group.lb]
+description = "Public HTTPS"
+ingress = [{ port = 443, cidr = "0.0.0.0/0" }]
+
+[load_balancer.web]
+security_groups = ["${security_group.lb.id}"]
+
+[target_group.web]
+port = 8080
+
+[listener.https]
+load_balancer = "${load_balancer.web.arn}"
+port = 443
+protocol = "HTTPS"
+certificate_arn = "${certificate.site.arn}"
+forward = "${target_group.web.arn}"
+
+[s3_bucket.site]
+force_destroy = true
+
+[cloudfront_distribution.cdn]
+origin_bucket = "${s3_bucket.site.name}"
+aliases = ["www.${var.domain}"]
+certificate_arn = "${certificate.site.arn}"
+"#;
+
+/// A certificate `PENDING_VALIDATION` until its records are written, then unseen for a while by
+/// the load balancer and by CloudFront, and in use until both let go: each answer is waited out.
+#[test]
+fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free() {
+    let world = World::new();
+    // The listener waits for the load balancer too, which provisions longer than the certificate
+    // validates: ELB must still not see the certificate by then.
+    let profile = world.proxy.profile().expect("a profile");
+    profile.set_window("elbv2.certificate-not-found", "window", Duration::from_secs(2 * 60)).expect("a window");
+    let project = world.project("prof-tls", HTTPS);
+    let domain = format!("{}.example.com", project.stack_name);
+    let zone = crate::support::block_on(
+        crate::support::route53().create_hosted_zone().name(&domain).caller_reference(format!("test-{domain}")).send(),
+    )
+    .expect("a hosted zone, made once as a user does");
+    let var = format!("domain={domain}");
+    world.run(&project, &["apply", "--auto-approve", "--var", &var]);
+    world.run(&project, &["plan", "--detailed-exitcode", "--var", &var]);
+    world.run(&project, &["destroy", "--auto-approve", "--var", &var]);
+    let zone = zone.hosted_zone().expect("a zone").id().to_string();
+    crate::support::block_on(crate::support::route53().delete_hosted_zone().id(zone).send()).expect("delete the zone");
+    world.met_all(&[
+        "acm.pending-validation",
+        "elbv2.certificate-not-found",
+        "cloudfront.certificate-not-visible",
+        "acm.certificate-in-use",
+    ]);
 }
