@@ -450,3 +450,56 @@ fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free(
         "acm.certificate-in-use",
     ]);
 }
+
+const DATABASE: &str = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "default"
+
+[db_subnet_group.main]
+
+[db_instance.main]
+engine = "postgres"
+engine_version = "16"
+db_name = "app"
+username = "app"
+manage_password = true
+subnet_group = "${db_subnet_group.main.name}"
+"#;
+
+/// A database being modified (by hand, or by a change a killed apply sent) cannot be deleted with
+/// its final snapshot until the modification ends: the destroy waits it out, snapshot taken.
+#[test]
+fn a_database_busy_modifying_is_deleted_once_the_modification_ends() {
+    let world = World::new();
+    let project = world.project("prof-db", DATABASE);
+    world.run(&project, &["apply", "--auto-approve"]);
+    let config = aws_sdk_rds::config::Builder::new()
+        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+        .region(aws_sdk_rds::config::Region::new("us-east-1"))
+        .endpoint_url(world.proxy.endpoint())
+        .credentials_provider(aws_sdk_rds::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let rds = aws_sdk_rds::Client::from_conf(config);
+    let identifier = format!("{}-main", project.stack_name);
+    let modify =
+        rds.modify_db_instance().db_instance_identifier(&identifier).allocated_storage(30).apply_immediately(true);
+    world.runtime.block_on(modify.send()).expect("modify the database by hand");
+    world.run(&project, &["destroy", "--auto-approve"]);
+    assert!(
+        deletes_refused(&world) > 0,
+        "the delete was refused while the database was modifying\n{}",
+        world.proxy.summary()
+    );
+}
+
+/// How many `DeleteDBInstance` calls the lifecycle rule acted on: each refusal, and the delete
+/// that went through (its answer says `deleting`).
+fn deletes_refused(world: &World) -> usize {
+    let fired = world.proxy.profile().expect("a profile").fired();
+    let deletes =
+        fired.iter().filter(|f| f.id == "rds.instance-lifecycle" && f.operation == "DeleteDBInstance").count();
+    deletes.saturating_sub(1)
+}

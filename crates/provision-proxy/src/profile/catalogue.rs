@@ -101,7 +101,7 @@ pub const RULES: &[RuleSpec] = &[
         "GetDistribution/ListDistributions show `InProgress` for the window after a create or update, then `Deployed`"),
     // RDS db.t3.micro: create ~5-10 min, then the first backup; modify and delete minutes each.
     rule!("rds.instance-lifecycle", ["creating" = min(5), "backing-up" = min(2), "modifying" = min(2), "deleting" = min(4)], "RDS query",
-        "DescribeDBInstances shows `creating` (no endpoint) → `backing-up` → `available`; `modifying` after ModifyDBInstance; `deleting` after DeleteDBInstance, then `DBInstanceNotFound`"),
+        "DescribeDBInstances shows `creating` (no endpoint) → `backing-up` → `available`; `modifying` after ModifyDBInstance; `deleting` after DeleteDBInstance, then `DBInstanceNotFound`; DeleteDBInstance with a final snapshot while `creating`, `backing-up` or `modifying` answers `InvalidDBInstanceState`"),
     // ElastiCache: a replication group takes ~5-10 min to create, minutes to modify or delete.
     rule!("elasticache.group-lifecycle", ["creating" = min(6), "modifying" = min(3), "deleting" = min(4)], "ElastiCache query",
         "DescribeReplicationGroups shows `creating` → `available`, `modifying` after a modification, `deleting` then `ReplicationGroupNotFoundFault`; a modification or delete while not available answers `InvalidReplicationGroupState`"),

@@ -353,6 +353,23 @@ fn an_origin_access_control_name_is_taken_once_and_a_gone_control_is_not_found()
     assert!(answer.text().contains("<OriginAccessControlId>OAC2</OriginAccessControlId>"), "{}", answer.text());
 }
 
+/// A database cannot be deleted with a final snapshot while it is creating; without one it can.
+#[test]
+fn a_database_busy_creating_refuses_a_delete_that_wants_a_final_snapshot() {
+    let profile = profile();
+    let create = query("rds", "Action=CreateDBInstance&DBInstanceIdentifier=db1");
+    profile.after(&create, xml(200, &format!("<CreateDBInstanceResponse><CreateDBInstanceResult>{DB}</CreateDBInstanceResult></CreateDBInstanceResponse>")));
+    let with_snapshot =
+        query("rds", "Action=DeleteDBInstance&DBInstanceIdentifier=db1&FinalDBSnapshotIdentifier=db1-final");
+    let refused = answered(profile.before(&with_snapshot));
+    assert!(refused.text().contains("<Code>InvalidDBInstanceState</Code>"), "{}", refused.text());
+    assert!(refused.text().contains("Instance is currently creating - a final snapshot cannot be taken."));
+    let without = query("rds", "Action=DeleteDBInstance&DBInstanceIdentifier=db1&SkipFinalSnapshot=true");
+    assert!(forwarded(profile.before(&without)));
+    profile.clock().advance(Duration::from_secs(7 * 60));
+    assert!(forwarded(profile.before(&with_snapshot)), "available again");
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();
