@@ -422,8 +422,9 @@ aliases = ["www.${var.domain}"]
 certificate_arn = "${certificate.site.arn}"
 "#;
 
-/// A certificate `PENDING_VALIDATION` until its records are written, then unseen for a while by
-/// the load balancer and by CloudFront, and in use until both let go: each answer is waited out.
+/// A certificate `PENDING_VALIDATION` until its records are written (each record change `PENDING`
+/// before it is `INSYNC`), then unseen for a while by the load balancer and by CloudFront, and in
+/// use until both let go: each answer is waited out.
 #[test]
 fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free() {
     let world = World::new();
@@ -448,6 +449,7 @@ fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free(
         "elbv2.certificate-not-found",
         "cloudfront.certificate-not-visible",
         "acm.certificate-in-use",
+        "route53.change-pending",
     ]);
 }
 

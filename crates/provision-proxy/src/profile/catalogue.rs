@@ -120,6 +120,8 @@ pub const RULES: &[RuleSpec] = &[
     // An ALB is `provisioning` for a few minutes.
     rule!("elbv2.load-balancer-provisioning", ["window" = min(3)], "ELBv2 query",
         "DescribeLoadBalancers shows `provisioning` for the window after CreateLoadBalancer, then `active`"),
+    rule!("route53.change-pending", ["window" = s(30)], "Route 53 REST-XML",
+        "ChangeResourceRecordSets answers a change of its own id `PENDING`; GetChange shows it `PENDING` for the window, then `INSYNC`"),
     // --- Everywhere ---
     rule!("any.response-lost", [], "all",
         "a seeded share (`lost_responses`) of mutating calls is passed on, then the connection is reset: the emulator acted, the caller never hears"),

@@ -370,6 +370,28 @@ fn a_database_busy_creating_refuses_a_delete_that_wants_a_final_snapshot() {
     assert!(forwarded(profile.before(&with_snapshot)), "available again");
 }
 
+/// Each record change is `PENDING` for a while under an id of its own, then `INSYNC`.
+#[test]
+fn a_record_change_is_pending_then_in_sync() {
+    let profile = profile();
+    let auth = signed("route53");
+    let change = call(
+        "POST",
+        "/2013-04-01/hostedzone/Z1/rrset",
+        &[("Authorization", &auth)],
+        "<ChangeResourceRecordSetsRequest/>",
+    );
+    let moto = "<ChangeResourceRecordSetsResponse><ChangeInfo><Status>INSYNC</Status><Id>/change/C2682N5HXP0BZ4</Id></ChangeInfo></ChangeResourceRecordSetsResponse>";
+    let answer = profile.after(&change, xml(200, moto)).xml().unwrap();
+    assert_eq!(answer.texts_of("Status"), ["PENDING"]);
+    let id = answer.texts_of("Id").remove(0);
+    assert_ne!(id, "/change/C2682N5HXP0BZ4", "a change of its own");
+    let get = call("GET", &format!("/2013-04-01{id}"), &[("Authorization", &auth)], "");
+    assert_eq!(answered(profile.before(&get)).xml().unwrap().texts_of("Status"), ["PENDING"]);
+    profile.clock().advance(Duration::from_secs(30));
+    assert_eq!(answered(profile.before(&get)).xml().unwrap().texts_of("Status"), ["INSYNC"]);
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();
