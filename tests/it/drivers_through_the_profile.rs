@@ -422,7 +422,8 @@ aliases = ["www.${var.domain}"]
 certificate_arn = "${certificate.site.arn}"
 "#;
 
-/// A certificate `PENDING_VALIDATION` until its records are written (each record change `PENDING`
+/// A certificate without its validation records for a moment, `PENDING_VALIDATION` until they are
+/// written (each record change `PENDING`
 /// before it is `INSYNC`), then unseen for a while by the load balancer and by CloudFront, and in
 /// use until both let go: each answer is waited out.
 #[test]
@@ -445,6 +446,7 @@ fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free(
     let zone = zone.hosted_zone().expect("a zone").id().to_string();
     crate::support::block_on(crate::support::route53().delete_hosted_zone().id(zone).send()).expect("delete the zone");
     world.met_all(&[
+        "acm.validation-records-pending",
         "acm.pending-validation",
         "elbv2.certificate-not-found",
         "cloudfront.certificate-not-visible",

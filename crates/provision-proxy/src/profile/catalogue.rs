@@ -106,6 +106,8 @@ pub const RULES: &[RuleSpec] = &[
     rule!("elasticache.group-lifecycle", ["creating" = min(6), "modifying" = min(3), "deleting" = min(4)], "ElastiCache query",
         "DescribeReplicationGroups shows `creating` → `available`, `modifying` after a modification, `deleting` then `ReplicationGroupNotFoundFault`; a modification or delete while not available answers `InvalidReplicationGroupState`"),
     // ACM docs: DNS validation completes "within minutes" of the record being resolvable.
+    rule!("acm.validation-records-pending", ["window" = s(10)], "ACM JSON",
+        "DescribeCertificate shows the domains without their validation `ResourceRecord` for the window after RequestCertificate"),
     rule!("acm.pending-validation", ["window" = min(2)], "ACM JSON",
         "DescribeCertificate/ListCertificates show `PENDING_VALIDATION` until the window after the validation CNAME was written to Route 53, then `ISSUED`"),
     // A Fargate rollout: tasks start (~1 min), pass the target group's health checks, old ones drain.
