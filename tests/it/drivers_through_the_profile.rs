@@ -183,7 +183,8 @@ default_root_object = "index.html"
 "#;
 
 /// A bucket not visible right after its create, a distribution `InProgress` for minutes after
-/// each create and disable, its access control in use until CloudFront lets go, and the bucket's
+/// each create and disable, still there for minutes after its delete, its access control in use
+/// until CloudFront lets go, and the bucket's
 /// name refused for a while after its delete — met by `destroy` then `apply` under the same names.
 #[test]
 fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
@@ -205,6 +206,7 @@ fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
         "s3.no-such-bucket-after-create",
         "s3.operation-aborted-on-recreate",
         "cloudfront.in-progress",
+        "cloudfront.distribution-deleted",
         "cloudfront.origin-access-control-in-use",
     ]);
     assert_eq!(

@@ -74,6 +74,8 @@ pub const RULES: &[RuleSpec] = &[
     // S3 answers `OperationAborted` (409) while a deleted bucket's name is released.
     rule!("s3.operation-aborted-on-recreate", ["window" = min(1)], "S3 REST-XML",
         "CreateBucket of a name deleted within the window answers 409 `OperationAborted`"),
+    rule!("cloudfront.distribution-deleted", ["window" = min(2)], "CloudFront REST-XML",
+        "GetDistribution still answers a deleted distribution (its last answer) for the window after DeleteDistribution (moto forgets it at once); its origin access controls count as in use until then"),
     rule!("cloudfront.distribution-not-disabled", [], "CloudFront REST-XML",
         "DeleteDistribution while enabled, or while its disable is `InProgress` (cloudfront.in-progress), answers 409 `DistributionNotDisabled`"),
     rule!("cloudfront.stale-etag", [], "CloudFront REST-XML",
