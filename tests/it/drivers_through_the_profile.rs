@@ -116,8 +116,9 @@ port = 8080
 
 /// Apply, no change, a new desired count (its own deployment waited for), destroy, and the same
 /// again under the same names — each the first time, while groups are not found yet, the load
-/// balancer provisions, deployments roll, the role's policies collide, the service drains, and the
-/// target group and the groups stay in use while what used them lingers.
+/// balancer provisions, deployments roll, the role's policies collide, the service drains, the
+/// target group and the groups stay in use while what used them lingers, and the load balancer and
+/// the groups are still listed for moments after their delete.
 #[test]
 fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
     let world = World::new();
@@ -145,6 +146,8 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
         "ecs.service-draining",
         "elbv2.target-group-in-use",
         "ec2.group-in-use-while-interfaces-linger",
+        "ec2.group-gone-after-delete",
+        "elbv2.load-balancer-deleted",
     ]);
     assert_eq!(
         world.proxy.met("ec2.group-referenced-by-another"),

@@ -72,6 +72,10 @@ pub const RULES: &[RuleSpec] = &[
     rule!("ec2.group-referenced-by-another", [], "EC2 query",
         "DeleteSecurityGroup of a group another live group's rule names answers `DependencyViolation` (standing)"),
     // S3 answers `OperationAborted` (409) while a deleted bucket's name is released.
+    rule!("ec2.group-gone-after-delete", ["window" = s(10)], "EC2 query",
+        "DescribeSecurityGroups naming groups deleted within the window still answers them, as last seen (moto forgets them at once)"),
+    rule!("elbv2.load-balancer-deleted", ["window" = s(30)], "ELBv2 query",
+        "DescribeLoadBalancers naming load balancers deleted within the window still answers them, as last seen (moto forgets them at once)"),
     rule!("s3.operation-aborted-on-recreate", ["window" = min(1)], "S3 REST-XML",
         "CreateBucket of a name deleted within the window answers 409 `OperationAborted`"),
     rule!("cloudfront.distribution-deleted", ["window" = min(2)], "CloudFront REST-XML",

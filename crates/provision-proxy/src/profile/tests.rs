@@ -392,6 +392,20 @@ fn a_record_change_is_pending_then_in_sync() {
     assert_eq!(answered(profile.before(&get)).xml().unwrap().texts_of("Status"), ["INSYNC"]);
 }
 
+/// A deleted group, asked for by id, is still answered for moments, as last seen.
+#[test]
+fn a_deleted_group_is_still_listed_for_moments() {
+    let profile = profile();
+    let describe = query("ec2", "Action=DescribeSecurityGroups&GroupId.1=sg-1");
+    let seen = "<DescribeSecurityGroupsResponse><securityGroupInfo><item><groupId>sg-1</groupId><groupName>web</groupName></item></securityGroupInfo></DescribeSecurityGroupsResponse>";
+    profile.after(&describe, xml(200, seen));
+    profile.after(&query("ec2", "Action=DeleteSecurityGroup&GroupId=sg-1"), xml(200, "<DeleteSecurityGroupResponse/>"));
+    let still = answered(profile.before(&describe));
+    assert!(still.text().contains("<groupId>sg-1</groupId>"), "{}", still.text());
+    profile.clock().advance(Duration::from_secs(10));
+    assert!(forwarded(profile.before(&describe)), "gone after the window");
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();

@@ -10,6 +10,7 @@ pub(crate) mod cloudfront;
 pub(crate) mod ec2;
 pub(crate) mod ecs;
 pub(crate) mod elasticache;
+pub(crate) mod listed;
 pub(crate) mod rds;
 pub(crate) mod route53;
 
@@ -26,9 +27,13 @@ pub(crate) struct Lifecycles {
     pub acm: acm::Certificates,
     pub ec2: ec2::Network,
     pub route53: route53::Changes,
+    pub listed: listed::Listed,
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
+    if let Some(answer) = listed::before(turn, state, call) {
+        return Some(answer);
+    }
     match call.service.as_str() {
         "rds" => rds::before(turn, state, call),
         "elasticache" => elasticache::before(turn, state, call),
@@ -51,7 +56,10 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
             acm::after(turn, state, call, response);
             route53::after(turn, state, call, response);
         }
-        "ec2" | "elasticloadbalancing" => ec2::after(turn, state, call, response),
+        "ec2" | "elasticloadbalancing" => {
+            ec2::after(turn, state, call, response);
+            listed::after(turn, state, call, response);
+        }
         _ => {}
     }
 }
