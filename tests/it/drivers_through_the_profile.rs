@@ -148,6 +148,7 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
         "ec2.group-in-use-while-interfaces-linger",
         "ec2.group-gone-after-delete",
         "elbv2.load-balancer-deleted",
+        "elbv2.load-balancer-interfaces-linger",
     ]);
     assert_eq!(
         world.proxy.met("ec2.group-referenced-by-another"),
