@@ -148,6 +148,8 @@ pub const RULES: &[RuleSpec] = &[
         "RunTask/DescribeTasks for FARGATE (moto: HTTP 500) run a task PROVISIONING → PENDING → RUNNING → STOPPED with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
         "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
+    rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
+        "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
         "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];

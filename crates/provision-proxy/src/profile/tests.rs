@@ -406,6 +406,20 @@ fn a_deleted_group_is_still_listed_for_moments() {
     assert!(forwarded(profile.before(&describe)), "gone after the window");
 }
 
+/// A second create of the same load balancer or listener answers the first, as on AWS.
+#[test]
+fn load_balancer_and_listener_creates_are_idempotent() {
+    let profile = profile();
+    let create = query("elasticloadbalancing", "Action=CreateLoadBalancer&Name=web&Subnets.member.1=s-1");
+    let made = "<CreateLoadBalancerResponse><CreateLoadBalancerResult><LoadBalancers><member><LoadBalancerArn>arn:lb/app/web/1</LoadBalancerArn></member></LoadBalancers></CreateLoadBalancerResult></CreateLoadBalancerResponse>";
+    assert!(forwarded(profile.before(&create)));
+    profile.after(&create, xml(200, made));
+    assert!(answered(profile.before(&create)).text().contains("arn:lb/app/web/1"));
+    let delete = query("elasticloadbalancing", "Action=DeleteLoadBalancer&LoadBalancerArn=arn:lb/app/web/1");
+    profile.after(&delete, xml(200, "<DeleteLoadBalancerResponse/>"));
+    assert!(forwarded(profile.before(&create)), "a new one once the first is deleted");
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();

@@ -161,14 +161,24 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         }
         ("route53", "ChangeResourceRecordSets") => {
             let Some(batch) = Element::parse(&call.body_text()) else { return };
-            let mut written = Vec::new();
+            let (mut written, mut deleted) = (Vec::new(), Vec::new());
             batch.visit(&mut |element| {
-                if element.name == "Change" && element.child_text("Action").is_some_and(|a| a != "DELETE") {
-                    if let Some(name) = element.find(&["ResourceRecordSet", "Name"]) {
-                        written.push(normal(&name.text()));
-                    }
+                if element.name != "Change" {
+                    return;
+                }
+                let Some(name) = element.find(&["ResourceRecordSet", "Name"]).map(|name| normal(&name.text())) else {
+                    return;
+                };
+                match element.child_text("Action").as_deref() {
+                    Some("DELETE") => deleted.push(name),
+                    _ => written.push(name),
                 }
             });
+            // A record deleted no longer validates anything: a certificate requested later under
+            // the same name (a destroy, then an apply) waits for it to be written again.
+            for name in deleted {
+                certificates.records.remove(&name);
+            }
             for name in written {
                 certificates.records.insert(name, turn.now);
             }
