@@ -5,6 +5,7 @@ mod support;
 
 mod adoption;
 mod aws_profile;
+mod ci_workflow;
 mod cli_commands;
 mod cli_ux;
 mod containers;
@@ -18,8 +19,10 @@ mod interrupt;
 mod kill;
 mod logs_and_secrets;
 mod notify;
+mod preview;
 mod redis;
 mod renames_and_drift;
+mod review;
 mod schema;
 mod stack_errors;
 mod static_site;
