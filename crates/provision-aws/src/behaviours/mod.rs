@@ -39,3 +39,35 @@ pub mod s3;
 pub use answer::Answer;
 pub use retry::{Bound, Retry};
 pub use wait::{Look, Wait, Waiter};
+
+#[cfg(test)]
+mod tests {
+    /// The per-service modules, as written: every id they name is a row of the catalogue.
+    const MODULES: [&str; 11] = [
+        include_str!("acm.rs"),
+        include_str!("adopt.rs"),
+        include_str!("cloudfront.rs"),
+        include_str!("ec2.rs"),
+        include_str!("ecs.rs"),
+        include_str!("elasticache.rs"),
+        include_str!("elbv2.rs"),
+        include_str!("iam.rs"),
+        include_str!("rds.rs"),
+        include_str!("route53.rs"),
+        include_str!("s3.rs"),
+    ];
+
+    #[test]
+    fn every_behaviour_named_in_code_is_a_row_of_the_catalogue() {
+        let catalogue = include_str!("../../../../docs/aws-behaviours.md");
+        let ids: Vec<&str> = MODULES
+            .iter()
+            .flat_map(|module| module.split("id: \"").skip(1))
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(ids.len() >= 30, "the ids were found: {ids:?}");
+        for id in ids {
+            assert!(catalogue.contains(&format!("| `{id}` |")), "`{id}` is not a row of docs/aws-behaviours.md");
+        }
+    }
+}
