@@ -51,7 +51,8 @@ pub(crate) fn after(state: &mut State, call: &Call, response: &Response) {
             let Some(arn) = call.param("LoadBalancerArn") else { return };
             creates.made.retain(|key, (_, made)| made != arn && !key.starts_with(&format!("listener {arn} ")));
         }
-        "DeleteListener" => {
+        // A listener moved to another port no longer answers for the one it had.
+        "DeleteListener" | "ModifyListener" => {
             let Some(arn) = call.param("ListenerArn") else { return };
             creates.made.retain(|_, (_, made)| made != arn);
         }
