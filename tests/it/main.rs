@@ -18,6 +18,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod moving_in;
 mod notify;
 mod preview;
 mod redis;
