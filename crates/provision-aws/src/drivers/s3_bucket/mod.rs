@@ -357,13 +357,24 @@ async fn make_bucket(
     region: &str,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    claim(s3, name, request).await?;
+    if bucket_api::presence(s3, name).await? == bucket_api::Presence::Owned {
+        return claim(s3, name, request).await;
+    }
     let created = behaviour::CREATE_BUCKET
         .run_reporting(request.address, progress, || bucket_api::create(s3, name, region))
         .await;
     match created {
-        // Made since it was looked at: this create's own only if `claim` says so again.
-        Err(error) if adopt::ALREADY_EXISTS.matches(&error) => claim(s3, name, request).await,
+        // Made between the look and the create: by this create's own request whose answer was
+        // lost (still untagged, or tagged for this address), or else by someone else.
+        Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+            let tags = behaviour::NEW_BUCKET.run(|| bucket_api::tags(s3, name)).await?;
+            let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
+            if untagged || crate::drivers::tags::made_by(&tags, request.stack, request.address) {
+                Ok(())
+            } else {
+                claim(s3, name, request).await
+            }
+        }
         other => other,
     }
 }
@@ -731,7 +742,7 @@ mod making {
         let exists = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
         let never = mock!(Client::create_bucket).then_output(|| CreateBucketOutput::builder().build());
         let error = make(&[&exists, &tagged("other", "s3_bucket.site"), &never]).await.expect_err("refused");
-        assert_eq!(error.message, "a bucket named `shop-site` already exists and was not made for `s3_bucket.site`");
+        assert!(error.message.contains("the bucket `shop-site` already exists in this account"), "{}", error.message);
         assert!(error.hint.expect("a hint").contains("provision import s3_bucket.site shop-site"));
         assert_eq!(never.num_calls(), 0);
     }
