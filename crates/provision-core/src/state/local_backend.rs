@@ -92,7 +92,8 @@ impl LocalBackend {
         }
         let info = LockInfo::new(operation);
         private_file::refuse_symlink(&lock_path).map_err(|error| BackendError::other(error.to_string()))?;
-        for _ in 0..3 {
+        // Enough turns for several runs taking over one stale lock at once (`take_over`).
+        for _ in 0..100 {
             match private_file::create_new_private().open(&lock_path) {
                 Ok(mut file) => {
                     let text = serde_json::to_string_pretty(&info).map_err(|e| BackendError::other(e.to_string()))?;
@@ -132,38 +133,51 @@ impl LocalBackend {
     }
 
     /// Removes the lock `stale` left by a process that is gone, so that this run can make its own.
-    /// Two runs may find the same stale lock at once: each moves the lock file aside under a name of
-    /// its own (a rename is atomic, so only one of them gets any given file) and looks at what it
-    /// moved. If that is the stale lock, it is deleted; if it is a fresh lock the other run made
-    /// in between, it is put back at once (a hard link, which never replaces a file), and this run
-    /// finds the state locked.
-    fn take_over(&self, lock_path: &Path, stale: &LockInfo, mine: &LockInfo) -> Result<(), BackendError> {
-        let aside = with_suffix(lock_path, &format!(".{}.stale", mine.id));
-        match fs::rename(lock_path, &aside) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+    /// Several runs may find the same stale lock at once: only the one that makes the takeover
+    /// file (`O_EXCL`) looks again and removes the lock — if it is still that stale one — while the
+    /// others wait and look again. A takeover file older than a few seconds was left by a run
+    /// killed mid-takeover and is removed.
+    fn take_over(&self, lock_path: &Path, stale: &LockInfo, _mine: &LockInfo) -> Result<(), BackendError> {
+        let guard = with_suffix(lock_path, ".takeover");
+        match private_file::create_new_private().open(&guard) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let age = fs::metadata(&guard).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                if age.is_some_and(|age| age > std::time::Duration::from_secs(10)) {
+                    let _ = fs::remove_file(&guard);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                return Ok(());
+            }
             Err(error) => {
                 return Err(BackendError::other(format!(
-                    "failed to remove the stale lock `{}`: {error}",
+                    "failed to take over the stale lock `{}`: {error}",
                     lock_path.display()
                 )))
             }
         }
-        let moved = fs::read_to_string(&aside).ok().and_then(|text| serde_json::from_str::<LockInfo>(&text).ok());
-        if moved.as_ref().is_some_and(|moved| moved.id != stale.id) {
-            let _ = fs::hard_link(&aside, lock_path);
-            let _ = fs::remove_file(&aside);
-            let holder = moved.unwrap_or_else(|| stale.clone());
-            return Err(BackendError::Locked { location: self.location(), holder });
+        let current = fs::read_to_string(lock_path).ok().and_then(|text| serde_json::from_str::<LockInfo>(&text).ok());
+        let removed = if current.is_some_and(|current| current.id == stale.id) {
+            fs::remove_file(lock_path).map(|()| true)
+        } else {
+            Ok(false)
+        };
+        let _ = fs::remove_file(&guard);
+        match removed {
+            Ok(true) => {
+                tracing::warn!(
+                    "taking over the lock `{}` left by process {} ({}), which is no longer running",
+                    lock_path.display(),
+                    stale.pid,
+                    stale.operation
+                );
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(error) => {
+                Err(BackendError::other(format!("failed to remove the stale lock `{}`: {error}", lock_path.display())))
+            }
         }
-        let _ = fs::remove_file(&aside);
-        tracing::warn!(
-            "taking over the lock `{}` left by process {} ({}), which is no longer running",
-            lock_path.display(),
-            stale.pid,
-            stale.operation
-        );
-        Ok(())
     }
 
     fn holder(&self) -> Option<LockInfo> {
