@@ -51,7 +51,7 @@ pub fn stack_schema(drivers: &DriverRegistry) -> Json {
     properties.insert(
         "network".into(),
         json!({"type": "object", "additionalProperties": false, "properties": {
-            "vpc": {"type": "string", "default": "default"},
+            "vpc": {"type": "string", "default": "default", "description": "\"default\", a VPC id, or the stack's own network: \"${vpc.NAME.id}\""},
             "subnets": {"type": "array", "items": {"type": "string"}}
         }}),
     );
@@ -63,6 +63,12 @@ pub fn stack_schema(drivers: &DriverRegistry) -> Json {
             fields.insert(field.name.into(), field_schema(field));
         }
         fields.insert("tags".into(), json!({"type": "object", "additionalProperties": {"type": "string"}}));
+        fields.insert(
+            "protect".into(),
+            json!({"anyOf": [{"type": "boolean"}, {"type": "string", "pattern": "^\\$\\{var\\.[A-Za-z0-9_-]+\\}$"}],
+                   "default": false,
+                   "description": "Refuse to destroy, replace or remove this resource until an apply turns this off"}),
+        );
         fields.insert(
             "depends_on".into(),
             json!({"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9_]+\\.[a-z][a-z0-9_]*$"}}),
@@ -99,12 +105,15 @@ fn field_schema(field: &FieldSpec) -> Json {
             Default::Str(s) => Some(json!(s)),
             Default::EmptyList => Some(json!([])),
             Default::EmptyMap => Some(json!({})),
+            Default::StrList(items) => Some(json!(items)),
             Default::None
             | Default::AwsName { .. }
             | Default::AwsNameHashing { .. }
             | Default::Pattern(_)
             | Default::NetworkVpcId
-            | Default::NetworkSubnetIds => None,
+            | Default::NetworkSubnetIds
+            | Default::NetworkSubnetIdsUnless(_)
+            | Default::InDefaultVpc => None,
         };
         if let Some(default) = default {
             map.insert("default".into(), default);
@@ -144,7 +153,8 @@ pub fn reference_markdown(drivers: &DriverRegistry) -> String {
         "# Resource types\n\n\
          Generated from provision's own schemas by `provision schema --markdown`; `validate` checks stack files\n\
          against exactly these tables. **replace** marks fields AWS cannot change in place: changing one plans\n\
-         a replacement. Every resource also takes `tags = { … }` and `depends_on = [\"TYPE.NAME\", …]`.\n",
+         a replacement. Every resource also takes `tags = { … }`, `depends_on = [\"TYPE.NAME\", …]` and\n\
+         `protect = true` (destroying, replacing or removing it is refused until an apply turns it off).\n",
     );
     for driver in drivers.iter() {
         let schema = driver.schema();
@@ -176,7 +186,14 @@ fn push_field_row(out: &mut String, prefix: &str, field: &FieldSpec) {
         Default::AwsName { .. } | Default::AwsNameHashing { .. } => "`<stack>-<name>`".to_string(),
         Default::Pattern(pattern) => format!("`{}`", pattern.replace("{stack}", "<stack>").replace("{name}", "<name>")),
         Default::NetworkVpcId => "the `[network]` VPC".to_string(),
-        Default::NetworkSubnetIds => "the `[network]` subnets".to_string(),
+        Default::NetworkSubnetIds => "the `[network]`'s private subnets".to_string(),
+        Default::NetworkSubnetIdsUnless(flag) => {
+            format!("the `[network]`'s public subnets (its private ones when `{flag} = true`)")
+        }
+        Default::InDefaultVpc => "`true` in the default VPC, else `false`".to_string(),
+        Default::StrList(items) => {
+            format!("`[{}]`", items.iter().map(|item| format!("\"{item}\"")).collect::<Vec<_>>().join(", "))
+        }
     };
     let mut notes = Vec::new();
     if field.forces_replacement {

@@ -158,13 +158,23 @@ pub enum Default {
     Pattern(&'static str),
     /// The `[network]` VPC id.
     NetworkVpcId,
-    /// The `[network]` subnets (one per availability zone unless listed).
+    /// The `[network]` subnets (one per availability zone unless listed): the private ones where
+    /// the network has both kinds.
     NetworkSubnetIds,
+    /// The `[network]`'s public subnets, or its private ones when the resource's boolean field of
+    /// this name is true: an internet-facing load balancer belongs in the public subnets, an
+    /// internal one next to the services.
+    NetworkSubnetIdsUnless(&'static str),
+    /// `true` when the stack lives in the account's default VPC (`[network] vpc = "default"`),
+    /// whose subnets are all public: a task there reaches the internet only with a public IP.
+    InDefaultVpc,
+    /// A list of strings, e.g. `["s3"]`.
+    StrList(&'static [&'static str]),
 }
 
 impl Default {
     pub fn uses_network(&self) -> bool {
-        matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds)
+        matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds | Default::NetworkSubnetIdsUnless(_))
     }
 }
 
