@@ -160,6 +160,15 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
+    /// Checks that need the looked-up `[network]` (where each subnet sends internet traffic, which
+    /// endpoints the VPC has): e.g. that a service's tasks can reach the image registry. Runs when
+    /// a plan creates, updates or replaces the resource, with its known inputs; an error fails the
+    /// plan before anything changes. Not run for a stack in its own network (`check_in_stack` sees
+    /// that one in the stack file).
+    fn check_network(&self, _inputs: &JsonMap, _network: &crate::cloud::Network) -> Vec<Problem> {
+        Vec::new()
+    }
+
     /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
     /// window, or that a replacement loses data. `inputs` are the known desired inputs, `changed` the
     /// top-level fields the action changes.

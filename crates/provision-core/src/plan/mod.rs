@@ -4,6 +4,7 @@
 mod diff;
 mod online;
 mod planner;
+pub mod protection;
 mod refresh;
 mod resolve;
 
@@ -165,12 +166,15 @@ pub struct Plan {
     /// A plan that only accepts what changed outside provision into the state (`--refresh-only`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh_only: bool,
+    /// `protect` turned on or off in the stack file: the state records it before any action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protection: Vec<protection::Protection>,
 }
 
 impl Plan {
-    /// Nothing to do at all: no action and no rename.
+    /// Nothing to do at all: no action, no rename, no `protect` to record.
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.moves.is_empty()
+        self.actions.is_empty() && self.moves.is_empty() && self.protection.is_empty()
     }
 
     pub fn count(&self, action: Action) -> usize {

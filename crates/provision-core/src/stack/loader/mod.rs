@@ -19,9 +19,13 @@ use crate::value::Value;
 mod across;
 mod moved;
 mod notify;
+mod own_network;
+mod protect;
 mod references;
 mod state_section;
 mod suggest;
+#[cfg(test)]
+mod test_drivers;
 mod values;
 
 use references::add_derived_fields;
@@ -34,7 +38,7 @@ pub struct LoadOptions {
 }
 
 const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
-const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
+const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids", "public_subnet_ids"];
 const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
 pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Result<Stack, StackError> {
@@ -112,7 +116,7 @@ impl Loader<'_> {
         }?;
         let network = match section("network") {
             Some(entry) => self.network(entry),
-            None => NetworkSpec { vpc: "default".into(), subnets: None },
+            None => NetworkSpec { vpc: "default".into(), subnets: None, own: None },
         };
         let notify = section("notify").and_then(|entry| self.notify(path, source, entry));
         let outputs = match section("outputs") {
@@ -128,6 +132,10 @@ impl Loader<'_> {
         }
         for resource in resources.values_mut() {
             add_derived_fields(self.drivers, resource);
+        }
+        let mut outputs = outputs;
+        if let Some(entry) = section("network") {
+            self.place_in_own_network(&network, entry, &mut resources, &mut outputs, &variables);
         }
 
         let moved = match section("moved") {
@@ -271,14 +279,17 @@ impl Loader<'_> {
     }
 
     fn network(&mut self, (key, value): Entry<'_, '_>) -> NetworkSpec {
-        let mut network = NetworkSpec { vpc: "default".into(), subnets: None };
+        let mut network = NetworkSpec { vpc: "default".into(), subnets: None, own: None };
         let Some(table) = self.table(key, value) else { return network };
         for (field, value) in table.iter() {
             match field.get_ref().as_ref() {
                 "vpc" => match value.get_ref().as_str() {
-                    Some(text) => network.vpc = text.to_string(),
+                    Some(text) => {
+                        network.vpc = text.to_string();
+                        network.own = self.own_network_reference(text, value.span());
+                    }
                     None => self.error(Diagnostic::error(
-                        "`vpc` must be a string: `\"default\"` or a VPC id",
+                        "`vpc` must be a string: `\"default\"`, a VPC id or `\"${vpc.NAME.id}\"`",
                         Some(value.span()),
                     )),
                 },
@@ -356,6 +367,7 @@ impl Loader<'_> {
                 fields: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 depends_on: Vec::new(),
+                protect: false,
             };
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
@@ -368,6 +380,7 @@ impl Loader<'_> {
                         }
                     }
                     "depends_on" => resource.depends_on = self.depends_on(value),
+                    "protect" => resource.protect = self.protect(&address, value, variables),
                     _ => match schema.field(field_name) {
                         Some(spec) => {
                             if let Some(expr) = self.field_expr(&address, spec, value) {
@@ -376,7 +389,7 @@ impl Loader<'_> {
                         }
                         None => {
                             let mut known: Vec<&str> = schema.fields.iter().map(|f| f.name).collect();
-                            known.extend(["tags", "depends_on"]);
+                            known.extend(["tags", "depends_on", "protect"]);
                             let diagnostic = Diagnostic::error(
                                 format!("unknown field `{field_name}` in `{address}`"),
                                 Some(field.span()),
