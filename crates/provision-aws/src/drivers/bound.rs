@@ -45,6 +45,10 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.check_in_stack(resource, resources)
     }
 
+    fn check_network(&self, inputs: &JsonMap, network: &provision_core::cloud::Network) -> Vec<Problem> {
+        self.driver.check_network(inputs, network)
+    }
+
     fn plan_notes(&self, action: Action, inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
         self.driver.plan_notes(action, inputs, changed)
     }
