@@ -192,7 +192,7 @@ fn status(deployment: &Deployment) -> String {
 }
 
 /// `15m`, `90s`, `1h`: the way `wait_timeout` is written.
-fn human(duration: Duration) -> String {
+pub(super) fn human(duration: Duration) -> String {
     match duration.as_secs() {
         seconds if seconds >= 3600 && seconds % 3600 == 0 => format!("{}h", seconds / 3600),
         seconds if seconds >= 60 && seconds % 60 == 0 => format!("{}m", seconds / 60),
