@@ -14,6 +14,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod network;
 mod notify;
 mod redis;
 mod renames_and_drift;
