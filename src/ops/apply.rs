@@ -1,22 +1,21 @@
-//! `provision apply` and `provision destroy`: plan, show, confirm, execute, report.
+//! `provision apply` and `provision destroy`: options for the core's run, the terminal as its
+//! frontend, and the result printed.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use provision_core::address::Address;
 use provision_core::cloud::Cloud;
-use provision_core::engine::{make_plan, stack_info, Planned};
-use provision_core::executor::{ExecutionOptions, Executor, Outcome, Parallelism};
-use provision_core::plan::{Action, Plan, PlanOptions};
-use provision_core::render::plan_text;
-use provision_core::reporter::{Event, Reporter, Reporters, Summary};
-use provision_core::state::{State, StateWriter, Version};
+use provision_core::executor::{Outcome, Parallelism};
+use provision_core::plan::{Action, PlanOptions};
+use provision_core::reporter::{Reporter, Reporters};
+use provision_core::run::{Applied, Ended, RunOptions, SavedPlan};
 
 use super::notify::{Notifier, FINAL_WAIT};
 use super::plan_file::PlanFile;
-use super::{backend_error, load, lock, read_state, region, report_settled, state_backend, GlobalOptions, Loaded};
+use super::terminal_frontend::{capitalise, TerminalFrontend};
+use super::{load, load_state_only, run_of, GlobalOptions};
 
 /// What `apply` and `destroy` were asked to do.
 #[derive(Clone, Debug, Default)]
@@ -38,19 +37,32 @@ pub struct ApplyOptions {
     pub refresh_only: bool,
 }
 
+impl ApplyOptions {
+    fn run_options(&self) -> RunOptions {
+        RunOptions {
+            plan: PlanOptions {
+                targets: self.targets.clone(),
+                destroy: self.destroy,
+                replace: self.replace.clone(),
+                refresh_only: self.refresh_only,
+                ..PlanOptions::default()
+            },
+            parallelism: self.parallelism,
+            lock_timeout: self.lock_timeout,
+            auto_approve: self.auto_approve,
+        }
+    }
+
+    fn frontend<'a>(&self, global: &'a GlobalOptions) -> TerminalFrontend<'a> {
+        TerminalFrontend { global, json: self.json, auto_approve: self.auto_approve }
+    }
+}
+
 pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Reporter) -> Result<u8> {
     if let Some(path) = &options.plan_file {
         return apply_saved(global, options, path, reporter).await;
     }
-    let verb = if options.destroy { "destroy" } else { "apply" };
-    let plan_options = PlanOptions {
-        targets: options.targets.clone(),
-        destroy: options.destroy,
-        replace: options.replace.clone(),
-        refresh_only: options.refresh_only,
-        check_new_account_alongside: !options.destroy && !options.refresh_only,
-    };
-    let code = execute(global, options, &plan_options, verb, reporter).await?;
+    let code = apply(global, options, reporter).await?;
     if !options.sweep || code != 0 {
         return Ok(code);
     }
@@ -77,147 +89,21 @@ async fn finish_notifications(notifier: Option<&Notifier>) {
     }
 }
 
-async fn execute(
-    global: &GlobalOptions,
-    options: &ApplyOptions,
-    plan_options: &PlanOptions,
-    verb: &str,
-    reporter: &dyn Reporter,
-) -> Result<u8> {
-    let loaded = load(global)?;
+async fn apply(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Reporter) -> Result<u8> {
+    // A destroy needs only the state: nothing about the file's resources is read or resolved.
+    let loaded = if options.destroy { load_state_only(global)? } else { load(global)? };
     if !options.destroy {
         super::check_secret_environment(&loaded)?;
     }
     // Before any AWS call, so an unset webhook variable stops the run first.
     let notifier = Notifier::start(&loaded.stack)?;
     let reporters = with_notifier(reporter, notifier.as_ref());
-    let result = execute_loaded(global, options, plan_options, verb, &loaded, &reporters).await;
+    let result = run_of(&loaded)
+        .apply(&options.run_options(), &reporters, &options.frontend(global))
+        .await
+        .map(|applied| print_result(global, options.json, &applied, false));
     finish_notifications(notifier.as_ref()).await;
     result
-}
-
-async fn execute_loaded(
-    global: &GlobalOptions,
-    options: &ApplyOptions,
-    plan_options: &PlanOptions,
-    verb: &str,
-    loaded: &Loaded,
-    reporter: &dyn Reporter,
-) -> Result<u8> {
-    let Loaded { stack, cloud } = loaded;
-    let backend = state_backend(loaded)?;
-    let guard = lock(&backend, verb, options.lock_timeout).await?;
-    let (state, version) = read_state(backend.as_ref(), stack).await?;
-    let original = state.clone();
-    let region = region(cloud).await?;
-    let planned = make_plan(stack, state, Some(cloud), cloud.drivers(), region, plan_options).await?;
-    report_settled(&planned);
-    let Planned { plan, state, info, network, account_unchecked, .. } = planned;
-    show_plan(global, options, &plan);
-    reporter.report(&Event::plan(&plan));
-    if plan.refresh_only && !plan.drift.is_empty() && !options.auto_approve && !confirm(verb, options.json)? {
-        eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
-        guard.release().await.map_err(backend_error)?;
-        return Ok(1);
-    }
-    if plan.is_empty() {
-        // Nothing to do, but what refresh learned (a resource gone, drift, the account) is worth
-        // recording — and with `--refresh-only` that is the whole point.
-        let state =
-            if state.same_resources(&original) { state } else { write_once(&backend, state, version, verb).await? };
-        if plan.refresh_only && !options.json {
-            println!("\nAccepted {} change(s) made outside provision into the state.", plan.drift.len());
-        }
-        reporter.report(&Event::Summary { summary: Summary::new(verb, &Outcome::default(), &state.outputs) });
-        guard.release().await.map_err(backend_error)?;
-        return Ok(0);
-    }
-    if !options.auto_approve && !confirm(verb, options.json)? {
-        eprintln!("{} cancelled; nothing was changed.", capitalise(verb));
-        let summary = Summary { cancelled: true, ..Summary::new(verb, &Outcome::default(), &state.outputs) };
-        reporter.report(&Event::Summary { summary: Summary { success: false, ..summary } });
-        guard.release().await.map_err(backend_error)?;
-        return Ok(1);
-    }
-    let writer = StateWriter::start(backend.clone(), state, version, verb);
-    let stop = super::signals::stop_requests(guard.lost());
-    let executor =
-        Executor { stack, info: &info, network: network.as_ref(), drivers: cloud.drivers(), writer: &writer, reporter };
-    let throttling = || cloud.retry_count().1;
-    let execution = ExecutionOptions { parallelism: options.parallelism, throttling: Some(&throttling) };
-    // A new state's account is asked for while the apply runs, and recorded once known.
-    let pin_account = async {
-        if !account_unchecked {
-            return;
-        }
-        match cloud.identity().await {
-            Ok(identity) => {
-                let _ = writer.commit(|state| provision_core::engine::pin_identity(state, &identity)).await;
-            }
-            Err(error) => {
-                eprintln!("warning: could not check the AWS account ({error}); the state records it on the next run")
-            }
-        }
-    };
-    let (outcome, ()) = futures::join!(executor.execute(&plan, &execution, stop), pin_account);
-    let (state, stats, _) = writer.finish().await;
-    super::log_request_counts(cloud);
-    tracing::info!(
-        "state writes: {} for {} changes of {} actions, {} bytes, {:.1} ms writing",
-        stats.writes,
-        stats.changes,
-        plan.actions.len(),
-        stats.bytes,
-        stats.time_writing.as_secs_f64() * 1000.0
-    );
-    if outcome.state_error.is_some() {
-        keep_errored_state(&stack.name, &state);
-    }
-    let lock_lost = guard.is_lost();
-    let _ = guard.release().await;
-    finish(global, &outcome, &state, options.json, verb, reporter).map(|code| lock_lost_code(code, lock_lost))
-}
-
-/// A run stopped because its lock was lost failed (exit 1); 130 is for Ctrl-C.
-fn lock_lost_code(code: u8, lock_lost: bool) -> u8 {
-    if lock_lost && code == 130 {
-        1
-    } else {
-        code
-    }
-}
-
-/// One write outside an execution (what a refresh learned).
-async fn write_once(
-    backend: &std::sync::Arc<dyn provision_core::state::StateBackend>,
-    state: State,
-    version: Option<Version>,
-    verb: &str,
-) -> Result<State> {
-    let writer = StateWriter::start(backend.clone(), state, version, verb);
-    writer.commit(|_| {}).await.map_err(|error| anyhow::anyhow!("{error}"))?;
-    Ok(writer.finish().await.0)
-}
-
-/// When the state could not be written (someone else wrote it), what this run knows is kept
-/// beside the stack as `<stack>.errored.json`, private, for the user to reconcile.
-fn keep_errored_state(stack: &str, state: &State) {
-    let path = PathBuf::from(format!("{stack}.errored.json"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
-        Ok(()) => eprintln!(
-            "This run's view of the state was kept in `{}` (it includes what this run made). Compare it with `provision state pull`; to record it in place of what is stored now, `provision state push --force {}`; then `provision plan` shows what is left to do.",
-            path.display(),
-            path.display()
-        ),
-        Err(error) => eprintln!("error: could not keep this run's state in `{}`: {error}", path.display()),
-    }
 }
 
 async fn apply_saved(
@@ -233,108 +119,50 @@ async fn apply_saved(
     let loaded = load(&saved_global)?;
     let notifier = Notifier::start(&loaded.stack)?;
     let reporters = with_notifier(reporter, notifier.as_ref());
-    let result = apply_loaded_plan(global, options, path, file, &loaded, &reporters).await;
+    let saved = SavedPlan {
+        plan: file.plan.clone(),
+        state: file.state.clone(),
+        network: file.network.clone(),
+        region: file.region.clone(),
+    };
+    let check = |current: &provision_core::state::State, info: &provision_core::driver::StackInfo| {
+        file.check_state(current, path)?;
+        file.check_inputs(&loaded.stack, loaded.cloud.drivers(), info, path)?;
+        super::check_secret_environment(&loaded)
+    };
+    let result = run_of(&loaded)
+        .apply_saved(saved, &check, &options.run_options(), &reporters, &options.frontend(global))
+        .await
+        .map(|applied| print_result(global, options.json, &applied, true));
     finish_notifications(notifier.as_ref()).await;
     result
 }
 
-async fn apply_loaded_plan(
-    global: &GlobalOptions,
-    options: &ApplyOptions,
-    path: &Path,
-    file: PlanFile,
-    loaded: &Loaded,
-    reporter: &dyn Reporter,
-) -> Result<u8> {
-    let Loaded { stack, cloud } = loaded;
-    let backend = state_backend(loaded)?;
-    let guard = lock(&backend, "apply", options.lock_timeout).await?;
-    let (current, version) = read_state(backend.as_ref(), stack).await?;
-    file.check_state(&current, path)?;
-    let info = stack_info(stack, file.region.clone());
-    file.check_inputs(stack, cloud.drivers(), &info, path)?;
-    super::check_secret_environment(loaded)?;
-    let region = region(cloud).await?;
-    provision_core::engine::check_region(&current, &region)?;
-    let mut state = file.state;
-    state.lineage = current.lineage.clone();
-    show_plan(global, options, &file.plan);
-    reporter.report(&Event::plan(&file.plan));
-    if file.plan.is_empty() {
-        reporter.report(&Event::Summary { summary: Summary::new("apply", &Outcome::default(), &current.outputs) });
-        guard.release().await.map_err(backend_error)?;
-        return Ok(0);
-    }
-    let writer = StateWriter::start(backend.clone(), state, version, "apply");
-    let stop = super::signals::stop_requests(guard.lost());
-    let executor = Executor {
-        stack,
-        info: &info,
-        network: file.network.as_ref(),
-        drivers: cloud.drivers(),
-        writer: &writer,
-        reporter,
-    };
-    let throttling = || cloud.retry_count().1;
-    let execution = ExecutionOptions { parallelism: options.parallelism, throttling: Some(&throttling) };
-    let outcome = executor.execute(&file.plan, &execution, stop).await;
-    let (state, _, _) = writer.finish().await;
-    if outcome.state_error.is_some() {
-        keep_errored_state(&stack.name, &state);
-    }
-    let lock_lost = guard.is_lost();
-    let _ = guard.release().await;
-    finish(global, &outcome, &state, options.json, verb_of(options), reporter)
-        .map(|code| lock_lost_code(code, lock_lost))
-}
-
-fn verb_of(options: &ApplyOptions) -> &'static str {
-    if options.destroy {
-        "destroy"
-    } else {
-        "apply"
-    }
-}
-
-/// The plan for people: on stdout, or with `--json` on stderr and only when they are asked to
-/// confirm it (stdout carries the events alone).
-fn show_plan(global: &GlobalOptions, options: &ApplyOptions, plan: &Plan) {
-    if !options.json {
-        print!("{}", plan_text::render(plan, global.paint));
-    } else if !options.auto_approve && (!plan.is_empty() || (plan.refresh_only && !plan.drift.is_empty())) {
-        eprint!("{}", plan_text::render(plan, global.error_paint));
-    }
-}
-
-fn finish(
-    global: &GlobalOptions,
-    outcome: &Outcome,
-    state: &State,
-    json: bool,
-    verb: &str,
-    reporter: &dyn Reporter,
-) -> Result<u8> {
-    // First: a live view clears itself on the summary, before the text below.
-    reporter.report(&Event::Summary { summary: Summary::new(verb, outcome, &state.outputs) });
-    if json {
-        // The summary event said it all on stdout; failures were reported on stderr as they happened.
-    } else {
-        print_summary(global.paint, global.error_paint, outcome, verb);
-        if verb == "apply" && !state.outputs.is_empty() && outcome.failed.is_empty() {
-            println!("\nOutputs:");
-            let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
-            for (key, value) in &state.outputs {
-                println!("  {key:<width$} = {value}");
+/// What the run did, for people (with `--json`, the summary event said it all on stdout and
+/// failures were reported on stderr as they happened); returns the exit code.
+fn print_result(global: &GlobalOptions, json: bool, applied: &Applied, saved: bool) -> u8 {
+    match applied.ended {
+        // The frontend said so when the answer was not `yes`.
+        Ended::Cancelled => {}
+        Ended::NothingToDo => {
+            if applied.plan.refresh_only && !json && !saved {
+                println!("\nAccepted {} change(s) made outside provision into the state.", applied.plan.drift.len());
+            }
+        }
+        Ended::Executed if json => {}
+        Ended::Executed => {
+            let (outcome, state, verb) = (&applied.outcome, &applied.state, applied.verb);
+            print_summary(global.paint, global.error_paint, outcome, verb);
+            if verb == "apply" && !state.outputs.is_empty() && outcome.failed.is_empty() {
+                println!("\nOutputs:");
+                let width = state.outputs.keys().map(String::len).max().unwrap_or(0);
+                for (key, value) in &state.outputs {
+                    println!("  {key:<width$} = {value}");
+                }
             }
         }
     }
-    Ok(if outcome.stopped.is_some() && outcome.state_error.is_none() && outcome.failed.is_empty() {
-        130
-    } else if outcome.is_success() {
-        0
-    } else {
-        1
-    })
+    applied.exit_code()
 }
 
 fn print_summary(
@@ -398,26 +226,4 @@ fn print_summary(
         );
     }
     eprintln!("The state records everything that succeeded; run `provision {verb}` again after fixing the cause.");
-}
-
-fn confirm(verb: &str, json: bool) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        bail!("refusing to {verb} without confirmation: stdin is not a terminal\n\nhint: review the plan above and pass `--auto-approve`");
-    }
-    let question = "\nDo you want to perform these actions? (yes/no) ";
-    if json {
-        eprint!("{question}");
-        std::io::stderr().flush()?;
-    } else {
-        print!("{question}");
-        std::io::stdout().flush()?;
-    }
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == "yes")
-}
-
-pub fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
 }

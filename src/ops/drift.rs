@@ -1,23 +1,17 @@
 //! `provision drift`: refresh only, report every change made outside provision, write nothing. For a
-//! nightly job: exit 2 when anything drifted, 0 when nothing did.
+//! nightly job: exit 2 when anything drifted, 0 when nothing did. It needs the state and the drivers
+//! only, so it works while the stack file's resources do not load.
 
 use anyhow::Result;
-use provision_core::cloud::Cloud;
-use provision_core::engine::make_plan;
-use provision_core::plan::PlanOptions;
 use provision_core::render::plan_text;
 
-use super::{load, read_state, region, report_settled, state_backend, GlobalOptions};
+use super::{load_state_only, report_settled, run_of, GlobalOptions};
 
 pub async fn run(global: &GlobalOptions, json: bool) -> Result<u8> {
-    let loaded = load(global)?;
-    let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = state_backend(&loaded)?;
-    let (state, _) = read_state(backend.as_ref(), stack).await?;
-    let options = PlanOptions { refresh_only: true, ..PlanOptions::default() };
-    let region = region(cloud).await?;
-    let planned = make_plan(stack, state, Some(cloud as &dyn Cloud), cloud.drivers(), region, &options).await?;
-    report_settled(&planned);
+    // Drift compares what the state recorded with what exists: the file's resources are not read.
+    let loaded = load_state_only(global)?;
+    let planned = run_of(&loaded).drift().await?;
+    report_settled(&planned.recovered, &planned.abandoned_creates);
     let drift = &planned.plan.drift;
     if json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "drift": drift }))?);

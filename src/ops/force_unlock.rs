@@ -4,10 +4,10 @@
 
 use anyhow::Result;
 
-use super::{backend_error, load, state_backend, GlobalOptions};
+use super::{backend_error, load_state_only, state_backend, GlobalOptions};
 
 pub async fn run(global: &GlobalOptions, id: &str) -> Result<u8> {
-    let loaded = load(global)?;
+    let loaded = load_state_only(global)?;
     let backend = state_backend(&loaded)?;
     backend.force_unlock(id).await.map_err(backend_error)?;
     println!("Removed the lock `{id}` from `{}`; the next run can take it.", backend.location());

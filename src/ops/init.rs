@@ -1,12 +1,19 @@
 //! `provision init [--template NAME] [--name NAME]`: a commented starter stack file from one of the
 //! example stacks, with its upload folder's files, and the stack named after the project folder.
 //! It never overwrites anything: a file already there stops it before anything is written.
+//!
+//! The stack file starts with a `#:schema` directive naming `stack.schema.json`, written beside it
+//! (kept if one is there already), so that taplo and VS Code's Even Better TOML complete and check
+//! it as it is typed (docs/editors.md).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use super::templates::{self, Template};
+
+/// The JSON Schema `init` writes beside the stack file, and the directive that points at it.
+pub const SCHEMA_FILE: &str = "stack.schema.json";
 use provision_core::stack::is_valid_stack_name;
 
 #[derive(Clone, Debug, Default)]
@@ -37,6 +44,8 @@ pub fn run(options: &InitOptions) -> Result<u8> {
     let directory = options.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut writes = vec![(options.file.clone(), stack_text(template, &name, &options.file))];
     writes.extend(template.files.iter().map(|(path, contents)| (directory.join(path), contents.to_string())));
+    let schema = directory.join(SCHEMA_FILE);
+    let write_schema = !schema.exists();
     if let Some((existing, _)) = writes.iter().find(|(path, _)| path.exists()) {
         bail!(
             "`{}` already exists; nothing was written\n\nhint: choose another file with `-f FILE`, or move the existing one away",
@@ -49,7 +58,16 @@ pub fn run(options: &InitOptions) -> Result<u8> {
         }
         std::fs::write(path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
     }
+    if write_schema {
+        super::schema::write_schema(&schema)?;
+    }
     println!("Wrote `{}`: stack `{name}` from the `{}` template.", options.file.display(), template.name);
+    if write_schema {
+        println!(
+            "Wrote `{}`: the stack format, for editors that read `#:schema` (taplo, VS Code's Even Better TOML).",
+            schema.display()
+        );
+    }
     if let Some((first, _)) = template.files.first() {
         let folder = first.split('/').next().unwrap_or(first);
         println!("Wrote {} file(s) to upload in `{}`.", template.files.len(), directory.join(folder).display());
@@ -81,9 +99,10 @@ fn file_flag(file: &Path) -> String {
 fn stack_text(template: &Template, name: &str, file: &Path) -> String {
     let mut named = false;
     let mut lines = vec![
+        format!("#:schema ./{SCHEMA_FILE}"),
         format!("# Written by `provision init --template {}`: a starting point to edit.", template.name),
-        "# Every field is described in docs/stack-format.md and docs/resources.md; `provision schema`".to_string(),
-        "# gives editors completion and checks for this file.".to_string(),
+        "# Every field is described in docs/stack-format.md and docs/resources.md. The line above points".to_string(),
+        format!("# editors at the stack format ({SCHEMA_FILE}, from `provision schema`) for completion and checks."),
         "#".to_string(),
     ];
     let example_flag = format!(" -f stacks/{}.toml", template.name);
@@ -141,6 +160,7 @@ mod tests {
     fn the_stack_file_is_renamed_and_its_commands_name_the_file() {
         let template = templates::find("static-site").expect("template");
         let text = stack_text(template, "shop", Path::new("stack.toml"));
+        assert!(text.starts_with("#:schema ./stack.schema.json\n"), "{text}");
         assert!(text.contains("\nname = \"shop\"\n"), "{text}");
         assert!(!text.contains("name = \"static-site\""), "{text}");
         assert!(text.contains("#   provision plan"), "{text}");

@@ -18,20 +18,20 @@ mod signals;
 pub mod state;
 mod state_migrate;
 pub mod templates;
+mod terminal_frontend;
 pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use provision_aws::{AwsCloud, ConnectOptions};
+use provision_core::address::Address;
 use provision_core::cloud::Cloud;
 use provision_core::render::Paint;
 use provision_core::stack::{self, LoadOptions, Stack, StackError, StateLocation};
-use provision_core::state::{
-    acquire_lock, BackendError, LocalBackend, LockGuard, LockOptions, State, StateBackend, Version,
-};
+use provision_core::state::{acquire_lock, LocalBackend, LockGuard, LockOptions, State, StateBackend, Version};
 
 /// Flags every command shares.
 #[derive(Clone, Debug)]
@@ -59,12 +59,7 @@ pub fn print_error(error: &anyhow::Error, paint: Paint) {
 }
 
 /// A backend error as a command error, with its hint.
-pub fn backend_error(error: BackendError) -> anyhow::Error {
-    match error.hint() {
-        Some(hint) => anyhow!("{error}\n\nhint: {hint}"),
-        None => anyhow!("{error}"),
-    }
-}
+pub use provision_core::run::backend_error;
 
 /// The stack file loaded against the AWS drivers, and the cloud those drivers belong to (not yet
 /// connected: nothing calls AWS until a command needs it).
@@ -74,11 +69,23 @@ pub struct Loaded {
 }
 
 pub fn load(global: &GlobalOptions) -> Result<Loaded> {
+    load_with(global, false)
+}
+
+/// The stack file's `[stack]`, `[variables]`, `[state]` and `[notify]` alone, for the commands that
+/// need only the state (`destroy`, `drift`, `output`, `state …`): nothing about its resources is
+/// read, so a file whose resources no longer load or resolve still reaches its state.
+pub fn load_state_only(global: &GlobalOptions) -> Result<Loaded> {
+    load_with(global, true)
+}
+
+fn load_with(global: &GlobalOptions, state_only: bool) -> Result<Loaded> {
     if let Some(region) = &global.region {
-        check_region_name(region, "`--region`")?;
+        provision_core::run::check_region_name(region, "`--region`")?;
     }
     let cloud = AwsCloud::new(ConnectOptions::default());
-    let stack = stack::load(&global.stack_file, &LoadOptions { variables: global.variables.clone() }, cloud.drivers())?;
+    let options = LoadOptions { variables: global.variables.clone(), state_only };
+    let stack = stack::load(&global.stack_file, &options, cloud.drivers())?;
     if !stack.warnings.is_empty() && !global.quiet {
         eprint!(
             "{}",
@@ -87,6 +94,15 @@ pub fn load(global: &GlobalOptions) -> Result<Loaded> {
     }
     cloud.session().configure(connect_options(global, &stack));
     Ok(Loaded { stack, cloud })
+}
+
+/// What the core's sequences work on: the loaded stack, its state backend, the cloud.
+pub fn run_of(loaded: &Loaded) -> provision_core::run::Run<'_> {
+    provision_core::run::Run {
+        stack: &loaded.stack,
+        backend: backend_for(&loaded.stack.state, &loaded.cloud),
+        cloud: &loaded.cloud,
+    }
 }
 
 pub fn connect_options(global: &GlobalOptions, stack: &Stack) -> ConnectOptions {
@@ -142,16 +158,7 @@ pub fn backend_for(location: &StateLocation, cloud: &AwsCloud) -> Arc<dyn StateB
 
 /// Reads the state, or starts a new one; refuses a state that belongs to another stack.
 pub async fn read_state(backend: &dyn StateBackend, stack: &Stack) -> Result<(State, Option<Version>)> {
-    match backend.read().await.map_err(backend_error)? {
-        Some(stored) if stored.state.stack != stack.name => bail!(
-            "the state `{}` belongs to stack `{}`, not `{}`\n\nhint: give this stack its own `[state]` (a `path`, or another `s3` key)",
-            backend.location(),
-            stored.state.stack,
-            stack.name
-        ),
-        Some(stored) => Ok((stored.state, Some(stored.version))),
-        None => Ok((State::new(&stack.name), None)),
-    }
+    provision_core::run::read_state(backend, &stack.name).await
 }
 
 /// Takes the state lock for `operation`, waiting up to `timeout` while another run holds it.
@@ -163,16 +170,22 @@ pub async fn lock(backend: &Arc<dyn StateBackend>, operation: &str, timeout: Dur
     Ok(guard)
 }
 
+static WARNED_ABOUT_SETUP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prints the backend's set-up warning, if it has one, the first time a command asks.
 pub async fn warn_about_setup(backend: &dyn StateBackend) {
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if WARNED.load(std::sync::atomic::Ordering::Relaxed) {
+    if WARNED_ABOUT_SETUP.load(std::sync::atomic::Ordering::Relaxed) {
         return;
     }
     if let Some(warning) = backend.check_setup().await {
-        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            eprintln!("warning: {warning}");
-        }
+        print_setup_warning(&warning);
+    }
+}
+
+/// Prints a set-up warning unless this command printed one already.
+pub fn print_setup_warning(warning: &str) {
+    if !WARNED_ABOUT_SETUP.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("warning: {warning}");
     }
 }
 
@@ -187,28 +200,18 @@ pub fn offline_region(global: &GlobalOptions, stack: &Stack) -> String {
         .unwrap_or_else(|| "us-east-1".to_string())
 }
 
-/// The region the cloud is set for (loads the AWS configuration; no request).
 /// The region the cloud is set for (loads the AWS configuration; no request), refused when it is
 /// not a region name — before any request is sent.
 pub async fn region(cloud: &AwsCloud) -> Result<String> {
-    let region = cloud.region().await.map_err(|error| anyhow!("{error}"))?;
-    check_region_name(&region, "the AWS configuration (`--region`, `AWS_REGION` or the profile)")?;
-    Ok(region)
-}
-
-fn check_region_name(region: &str, source: &str) -> Result<()> {
-    match provision_core::stack::region::region_problem(region) {
-        Some(problem) => bail!("{problem} (from {source})\n\nhint: use a region such as `us-east-1`"),
-        None => Ok(()),
-    }
+    provision_core::run::configured_region(cloud).await
 }
 
 /// Says what refresh settled of a killed run's unfinished creates.
-pub fn report_settled(planned: &provision_core::engine::Planned) {
-    for address in &planned.recovered {
+pub fn report_settled(recovered: &[Address], abandoned_creates: &[(Address, String)]) {
+    for address in recovered {
         eprintln!("{address}: found the resource an interrupted create made; adopting it");
     }
-    for (address, _) in &planned.abandoned_creates {
+    for (address, _) in abandoned_creates {
         eprintln!("{address}: an interrupted create made nothing; it will be created");
     }
 }

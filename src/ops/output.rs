@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Result};
 
-use super::{load, read_state, state_backend, GlobalOptions};
+use super::{load_state_only, read_state, state_backend, GlobalOptions};
 
 pub async fn run(global: &GlobalOptions, name: Option<&str>, json: bool) -> Result<u8> {
-    let loaded = load(global)?;
+    let loaded = load_state_only(global)?;
     let stack = &loaded.stack;
     let backend = state_backend(&loaded)?;
     let (state, _) = read_state(backend.as_ref(), stack).await?;

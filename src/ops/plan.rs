@@ -2,14 +2,13 @@
 
 use anyhow::Result;
 use provision_core::address::Address;
-use provision_core::cloud::Cloud;
-use provision_core::engine::make_plan;
 use provision_core::plan::PlanOptions;
 use provision_core::render::{plan_json, plan_text};
+use provision_core::run::Refresh;
 use std::path::PathBuf;
 
 use super::plan_file::{refuse_unsettled, PlanFile};
-use super::{load, offline_region, read_state, region, report_settled, state_backend, GlobalOptions};
+use super::{load, offline_region, report_settled, run_of, GlobalOptions};
 
 #[derive(Clone, Debug, Default)]
 pub struct PlanCommand {
@@ -31,26 +30,23 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     let loaded = load(global)?;
     super::check_secret_environment(&loaded)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = state_backend(&loaded)?;
-    let (state, _) = read_state(backend.as_ref(), stack).await?;
-    if command.out.is_some() {
-        refuse_unsettled(&state, command.refresh)?;
-    }
     let options = PlanOptions {
         targets: command.targets.clone(),
-        destroy: false,
         replace: command.replace.clone(),
         refresh_only: command.refresh_only,
-        // `plan` checks the credentials and the account even for a new state.
-        check_new_account_alongside: false,
+        ..PlanOptions::default()
     };
-    let (region, online) = if command.refresh {
-        (region(cloud).await?, Some(cloud as &dyn Cloud))
-    } else {
-        (offline_region(global, stack), None)
+    let refresh =
+        if command.refresh { Refresh::Online } else { Refresh::Offline { region: offline_region(global, stack) } };
+    let saving = command.out.is_some();
+    let check = |state: &provision_core::state::State| {
+        if saving {
+            refuse_unsettled(state, command.refresh)?;
+        }
+        Ok(())
     };
-    let planned = make_plan(stack, state, online, cloud.drivers(), region.clone(), &options).await?;
-    report_settled(&planned);
+    let planned = run_of(&loaded).plan(&options, &refresh, &check).await?;
+    report_settled(&planned.recovered, &planned.abandoned_creates);
     if command.refresh {
         super::log_request_counts(cloud);
     }
@@ -63,7 +59,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
         let file = PlanFile::new(
             &stack.path,
             &global.variables,
-            region,
+            planned.info.region.clone(),
             planned.plan.clone(),
             planned.state,
             planned.network,

@@ -8,7 +8,7 @@ use provision_core::address::Address;
 use provision_core::state::{State, StateWriter};
 
 pub use super::state_migrate::MigrateOptions;
-use super::{backend_error, load, lock, read_state, state_backend, GlobalOptions};
+use super::{backend_error, load_state_only, lock, read_state, state_backend, GlobalOptions};
 
 #[derive(Clone, Debug)]
 pub enum StateCommand {
@@ -29,7 +29,7 @@ pub enum StateCommand {
 }
 
 pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Duration) -> Result<u8> {
-    let loaded = load(global)?;
+    let loaded = load_state_only(global)?;
     let stack = &loaded.stack;
     let backend = state_backend(&loaded)?;
     match command {

@@ -306,7 +306,10 @@ fn every_template_initialises_a_stack_that_validates_and_plans() {
         let init = crate::support::run_binary(&dir, None, &["init", "--template", template, "--name", &name], &[]);
         assert_eq!(init.code, 0, "{template}: {}", init.stderr);
         let text = std::fs::read_to_string(dir.join("stack.toml")).expect("stack.toml written");
-        assert!(text.starts_with("# Written by `provision init --template"), "{template}");
+        assert!(
+            text.starts_with("#:schema ./stack.schema.json\n# Written by `provision init --template"),
+            "{template}"
+        );
         assert!(text.contains(&format!("name = \"{name}\"")), "{template}");
         let validate = crate::support::run_binary(&dir, None, &["validate"], &[]);
         assert_eq!(validate.code, 0, "{template} does not validate:\n{}", validate.stderr);

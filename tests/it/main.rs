@@ -4,10 +4,12 @@
 mod support;
 
 mod adoption;
+mod aws_profile;
 mod cli_commands;
 mod cli_ux;
 mod containers;
 mod database;
+mod destroy_from_state;
 mod digest;
 mod domain;
 mod example_stacks;
@@ -18,6 +20,7 @@ mod network;
 mod notify;
 mod redis;
 mod renames_and_drift;
+mod schema;
 mod stack_errors;
 mod static_site;
 mod team_state;

@@ -20,11 +20,13 @@ fn count_parts(vpc_id: &str) -> BTreeMap<&'static str, usize> {
         let vpcs = ec2.describe_vpcs().filters(in_vpc()).send().await.expect("DescribeVpcs");
         let subnets = ec2.describe_subnets().filters(in_vpc()).send().await.expect("DescribeSubnets");
         let tables = ec2.describe_route_tables().filters(in_vpc()).send().await.expect("DescribeRouteTables");
-        let gateways = ec2.describe_internet_gateways().filters(tagged()).send().await.expect("DescribeInternetGateways");
+        let gateways =
+            ec2.describe_internet_gateways().filters(tagged()).send().await.expect("DescribeInternetGateways");
         let nats = ec2.describe_nat_gateways().filter(in_vpc()).send().await.expect("DescribeNatGateways");
         let addresses = ec2.describe_addresses().filters(tagged()).send().await.expect("DescribeAddresses");
         let endpoints = ec2.describe_vpc_endpoints().filters(in_vpc()).send().await.expect("DescribeVpcEndpoints");
-        let interfaces = ec2.describe_network_interfaces().filters(in_vpc()).send().await.expect("DescribeNetworkInterfaces");
+        let interfaces =
+            ec2.describe_network_interfaces().filters(in_vpc()).send().await.expect("DescribeNetworkInterfaces");
         let groups = ec2.describe_security_groups().filters(tagged()).send().await.expect("DescribeSecurityGroups");
         let main = |t: &aws_sdk_ec2::types::RouteTable| t.associations().iter().any(|a| a.main() == Some(true));
         let live = |state: Option<&str>| !matches!(state, Some("deleted" | "deleting"));
@@ -37,7 +39,11 @@ fn count_parts(vpc_id: &str) -> BTreeMap<&'static str, usize> {
             ("elastic ip", addresses.addresses().len()),
             (
                 "endpoint",
-                endpoints.vpc_endpoints().iter().filter(|e| live(e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref())).count(),
+                endpoints
+                    .vpc_endpoints()
+                    .iter()
+                    .filter(|e| live(e.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref()))
+                    .count(),
             ),
             ("network interface", interfaces.network_interfaces().len()),
             ("endpoint security group", groups.security_groups().len()),
@@ -54,7 +60,8 @@ fn attribute(project: &Project, address: &str, name: &str) -> serde_json::Value 
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
-    let mut items: Vec<String> = value.as_array().expect("a list").iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut items: Vec<String> =
+        value.as_array().expect("a list").iter().map(|v| v.as_str().unwrap().to_string()).collect();
     items.sort();
     items
 }
@@ -217,7 +224,11 @@ fn an_own_network_is_made_placed_by_role_changed_in_place_repaired_imported_and_
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("7 destroyed");
-    assert_eq!(count_parts(&vpc_id), nothing(), "every subnet, table, gateway, address, endpoint and interface is gone");
+    assert_eq!(
+        count_parts(&vpc_id),
+        nothing(),
+        "every subnet, table, gateway, address, endpoint and interface is gone"
+    );
 }
 
 #[test]
@@ -270,11 +281,15 @@ log_group = "${log_group.worker.name}"
             .send()
             .await
             .expect("DescribeVpcEndpoints");
-        answer.vpc_endpoints().iter().map(|e| {
-            let mut subnets = e.subnet_ids().to_vec();
-            subnets.sort();
-            subnets
-        }).collect::<Vec<_>>()
+        answer
+            .vpc_endpoints()
+            .iter()
+            .map(|e| {
+                let mut subnets = e.subnet_ids().to_vec();
+                subnets.sort();
+                subnets
+            })
+            .collect::<Vec<_>>()
     });
     assert!(interface_subnets.iter().all(|s| *s == private), "every interface endpoint serves every private subnet");
     project.run(&["plan", "--detailed-exitcode"]).code(0);
@@ -346,10 +361,7 @@ pin_digest = false
         .stderr_has("send internet traffic to an internet gateway while the tasks get no public IP");
     assert!(!project.state_path().exists() || project.state()["resources"].as_object().is_none_or(|r| r.is_empty()));
     project.write_stack(&public_without_ip.replace("assign_public_ip = false\n", ""));
-    project
-        .run(&["plan"])
-        .success()
-        .stdout_has("assign_public_ip: true");
+    project.run(&["plan"]).success().stdout_has("assign_public_ip: true");
 
     // In an existing VPC whose subnets route nowhere: refused until it has the endpoints.
     let (vpc_id, subnets) = isolated_vpc();
@@ -464,10 +476,7 @@ fn a_protected_resource_is_not_destroyed_replaced_or_dropped_until_an_apply_turn
 
     // Turned off by an apply (only the state changes), then it may go.
     project.write_stack(PROTECTED);
-    project
-        .run(&["plan", "--var", "production=false"])
-        .success()
-        .stdout_has("protect: true -> false");
+    project.run(&["plan", "--var", "production=false"]).success().stdout_has("protect: true -> false");
     project.run(&["apply", "--auto-approve", "--var", "production=false"]).success();
     assert!(project.state()["resources"]["security_group.db"].get("protect").is_none());
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("1 destroyed");

@@ -102,7 +102,7 @@ fn reserved_and_overlong_tags_are_refused_offline() {
 #[test]
 fn a_region_that_does_not_exist_is_refused_before_any_call() {
     plan_fails("[stack]\nname = \"{name}\"\nregion = \"mars-north-9\"\n\n[s3_bucket.site]\n")
-        .stderr_has("stack.toml:3:10: `mars-north-9` is not an AWS region");
+        .stderr_has("stack.toml:3:10: `[stack] region`: `mars-north-9` is not an AWS region");
     Project::new("err", "[stack]\nname = \"{name}\"\n\n[s3_bucket.site]\n")
         .with_unreachable_endpoint()
         .run(&["--region", "us-est-1", "plan"])

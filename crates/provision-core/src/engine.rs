@@ -79,6 +79,10 @@ pub async fn make_plan(
     region: String,
     options: &PlanOptions,
 ) -> Result<Planned> {
+    if stack.state_only && !options.destroy && !options.refresh_only {
+        // Its resources were not read: planned against them, everything would be deleted.
+        bail!("the stack file was loaded without its resources, which only `destroy` and a refresh can plan with");
+    }
     let info = stack_info(stack, region.clone());
     check_region(&state, &region)?;
     if !options.destroy {
@@ -105,7 +109,8 @@ pub async fn make_plan(
             }
         };
         let look_up = async {
-            if stack.uses_network {
+            // A destroy needs nothing of the stack file: it deletes what the state records.
+            if stack.uses_network && !options.destroy {
                 cloud.network(&stack.network).await.map(Some).map_err(|error| anyhow::anyhow!("[network]: {error}"))
             } else {
                 Ok(None)
@@ -155,8 +160,8 @@ pub async fn make_plan(
         state.network = network.clone();
     }
     let online = match cloud {
-        Some(_) => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,
-        None => BTreeMap::new(),
+        Some(_) if !options.destroy => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,
+        _ => BTreeMap::new(),
     };
     let protection =
         if options.destroy || options.refresh_only { Vec::new() } else { plan::protection::record(stack, &mut state) };

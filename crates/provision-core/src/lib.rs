@@ -16,6 +16,10 @@
 //!   [`cloud`] what else the engine asks of a cloud. The `provision-aws` crate implements both over
 //!   the AWS SDK; this crate's tests over an in-memory cloud.
 //! - [`render`] turns plans into text and JSON.
+//! - [`run`] is the sequence of a command that changes things (`apply`, `destroy`, a saved plan) or
+//!   plans (`plan`, `drift`): lock, read, check, plan, confirm, execute, record, summarise. The CLI
+//!   feeds it options, a reporter and a frontend (the prompt, Ctrl-C) and prints what it returns;
+//!   the crash simulation drives the same functions.
 
 pub mod address;
 pub mod cloud;
@@ -26,6 +30,7 @@ pub mod graph;
 pub mod plan;
 pub mod render;
 pub mod reporter;
+pub mod run;
 pub mod schema;
 pub mod stack;
 pub mod state;

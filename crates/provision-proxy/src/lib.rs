@@ -12,10 +12,16 @@
 //! Every request is logged with its start and end instants, so a benchmark can tell how many
 //! *sequential round trips* a command needed ([`round_trips`]): with a fixed latency per request,
 //! that figure, not the request count, sets the wall time.
+//!
+//! With a [`Profile`] ([`Proxy::start_with_profile`]) the proxy makes the emulator behave as AWS
+//! does: eventual consistency, objects in use, slow lifecycles, lost answers, paged listings
+//! (see the `profile` module and docs/aws-profile.md). Fault rules still apply first.
 
+pub mod profile;
 mod round_trips;
 mod rules;
 
+pub use profile::{Profile, ProfileOptions, TaskOutcome, UnknownRule};
 pub use round_trips::{critical_chain, round_trips, Span};
 pub use rules::{Fault, Matcher, Protocol, Rule};
 
@@ -55,6 +61,7 @@ struct Shared {
     draws: AtomicU64,
     /// At most this many requests with the emulator at once, the rest waiting in arrival order.
     upstream_slots: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+    profile: Option<Arc<Profile>>,
 }
 
 /// A running proxy; stops when dropped.
@@ -67,11 +74,21 @@ pub struct Proxy {
 impl Proxy {
     /// Starts a proxy on a free 127.0.0.1 port in front of `upstream` (`http://127.0.0.1:PORT`).
     pub async fn start(upstream: &str) -> std::io::Result<Proxy> {
+        Proxy::bind(upstream, 0, None).await
+    }
+
+    /// Starts a proxy with the "AWS as it behaves" profile (see [`Profile`]).
+    pub async fn start_with_profile(upstream: &str, options: ProfileOptions) -> std::io::Result<Proxy> {
+        Proxy::bind(upstream, 0, Some(Profile::new(options))).await
+    }
+
+    /// Starts a proxy on 127.0.0.1:`port` (0: a free one), with a profile or without.
+    pub async fn bind(upstream: &str, port: u16, profile: Option<Profile>) -> std::io::Result<Proxy> {
         let upstream: SocketAddr =
             upstream.trim_start_matches("http://").trim_end_matches('/').parse().map_err(|error| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{upstream}: {error}"))
             })?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream,
@@ -82,6 +99,7 @@ impl Proxy {
             counters: Counters::default(),
             draws: AtomicU64::new(0),
             upstream_slots: Mutex::new(None),
+            profile: profile.map(Arc::new),
         });
         let serving = shared.clone();
         let task = tokio::spawn(async move {
@@ -112,6 +130,21 @@ impl Proxy {
     pub fn set_upstream_limit(&self, limit: Option<usize>) {
         *self.shared.upstream_slots.lock().unwrap_or_else(|p| p.into_inner()) =
             limit.map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
+    }
+
+    /// The profile, when the proxy was started with one.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.shared.profile.as_deref()
+    }
+
+    /// How many calls the profile's rule `id` acted on (0 without a profile).
+    pub fn met(&self, id: &str) -> u64 {
+        self.profile().map_or(0, |profile| profile.met(id))
+    }
+
+    /// The profile's summary of the behaviours met (empty without a profile).
+    pub fn summary(&self) -> String {
+        self.profile().map(Profile::summary).unwrap_or_default()
     }
 
     pub fn add_rule(&self, rule: Rule) {
@@ -224,9 +257,71 @@ async fn respond(
         }
         Some(Fault::Delay(pause)) => {
             tokio::time::sleep(pause).await;
-            relay(shared, head_bytes, rest, Some(client)).await.map(|_| ())
+            pass_on(shared, client, head, head_bytes, rest).await
         }
+        None => pass_on(shared, client, head, head_bytes, rest).await,
+    }
+}
+
+/// Passes a request to the emulator, through the profile when there is one.
+async fn pass_on(
+    shared: &Shared,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    head_bytes: &[u8],
+    rest: &[u8],
+) -> std::io::Result<()> {
+    match &shared.profile {
+        Some(profile) => profiled(shared, profile, client, head, head_bytes, rest).await,
         None => relay(shared, head_bytes, rest, Some(client)).await.map(|_| ()),
+    }
+}
+
+/// One exchange through the profile: it may answer itself, or pass the call on and rewrite (or
+/// lose) the answer.
+async fn profiled(
+    shared: &Shared,
+    profile: &Profile,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    head_bytes: &[u8],
+    rest: &[u8],
+) -> std::io::Result<()> {
+    let call = profile::Call::parse(head, rest);
+    if let Some((prerequisite_head, prerequisite_body)) = profile.prerequisite(&call) {
+        let answer = relay(shared, prerequisite_head.as_bytes(), &prerequisite_body, None).await?;
+        if let Some(response) = profile::Response::parse(&answer) {
+            profile.learn(&call, &response);
+        }
+    }
+    match profile.before(&call) {
+        profile::Before::Answer(response) => {
+            client.write_all(&response.to_bytes()).await?;
+            client.shutdown().await
+        }
+        profile::Before::Forward { lose } => {
+            let answer = relay(shared, head_bytes, rest, None).await?;
+            // An answer the profile leaves as it is goes on byte for byte (a HEAD answer's
+            // Content-Length, for one, describes a body that is not there).
+            let answer = match profile::Response::parse(&answer) {
+                Some(response) => {
+                    let rewritten = profile.after(&call, response.clone());
+                    if rewritten == response {
+                        answer
+                    } else {
+                        rewritten.to_bytes()
+                    }
+                }
+                None => answer,
+            };
+            if lose {
+                #[allow(deprecated)]
+                client.set_linger(Some(Duration::ZERO))?;
+                return Ok(());
+            }
+            client.write_all(&answer).await?;
+            client.shutdown().await
+        }
     }
 }
 
@@ -319,6 +414,8 @@ fn operation_of(head: &RequestHead, body: &[u8]) -> String {
 
 fn reason(status: u16) -> &'static str {
     match status {
+        200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
@@ -393,6 +490,64 @@ mod tests {
         let answer = get(&proxy.endpoint(), "/b/k").await;
         assert!(answer.map(|a| a.is_empty()).unwrap_or(true), "no answer reaches the caller");
         assert_eq!(seen.load(Ordering::SeqCst), 1, "the upstream handled it");
+    }
+
+    /// An upstream that answers every request with this EC2 body, counting them.
+    async fn ec2_upstream(body: &'static str) -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = read_head(&mut stream).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        (format!("http://{address}"), seen)
+    }
+
+    async fn ec2_call(endpoint: &str, form: &str) -> String {
+        let mut stream = TcpStream::connect(endpoint.trim_start_matches("http://")).await.unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    }
+
+    #[tokio::test]
+    async fn the_profile_answers_rewrites_and_loses_answers_over_the_wire() {
+        let (upstream, seen) =
+            ec2_upstream("<CreateSecurityGroupResponse><groupId>sg-7</groupId></CreateSecurityGroupResponse>").await;
+        let options = ProfileOptions { lost_responses: 1.0, ..ProfileOptions::default() };
+        let proxy = Proxy::start_with_profile(&upstream, options).await.unwrap();
+        let profile = proxy.profile().unwrap();
+        profile.clock().pause();
+        profile.disable("any.response-lost").unwrap();
+        let created = ec2_call(&proxy.endpoint(), "Action=CreateSecurityGroup&GroupName=g").await;
+        assert!(created.starts_with("HTTP/1.1 200") && created.contains("sg-7"), "{created}");
+        let refused = ec2_call(&proxy.endpoint(), "Action=AuthorizeSecurityGroupIngress&GroupId=sg-7").await;
+        assert!(
+            refused.starts_with("HTTP/1.1 400") && refused.contains("<Code>InvalidGroup.NotFound</Code>"),
+            "{refused}"
+        );
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "the refused call never reached the emulator");
+        profile.enable("any.response-lost").unwrap();
+        let lost = ec2_call(&proxy.endpoint(), "Action=CreateSecurityGroup&GroupName=h").await;
+        assert!(lost.is_empty(), "no answer reaches the caller: {lost}");
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "the emulator acted");
+        assert_eq!((proxy.met("ec2.group-not-found-after-create"), proxy.met("any.response-lost")), (1, 1));
+        assert!(proxy.summary().contains("any.response-lost"));
     }
 
     /// With a limit of one, requests sent together reach a slow upstream one at a time, in the

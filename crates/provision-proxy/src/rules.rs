@@ -176,7 +176,7 @@ pub(crate) fn choose(rules: &Mutex<Vec<Rule>>, draws: &AtomicU64, request: &Requ
 }
 
 /// A number in [0, 1) from a counter (SplitMix64), so a share of faults is the same every run.
-fn unit(n: u64) -> f64 {
+pub(crate) fn unit(n: u64) -> f64 {
     let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

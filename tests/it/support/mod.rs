@@ -7,6 +7,7 @@
 //! Tests share it safely because every test uses its own stack name, so its own AWS names.
 
 pub mod emulator;
+pub mod schema_check;
 pub mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -119,12 +120,17 @@ impl Project {
         self.write("stack.toml", &stack.replace("{name}", &self.stack_name));
     }
 
+    /// Writes a file of the project; a stack file (`*.toml`) is also judged by the loader and the
+    /// JSON Schema, which must agree on it (see `schema_check`).
     pub fn write(&self, relative: &str, contents: &str) {
         let path = self.path(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create folder");
         }
-        std::fs::write(path, contents).expect("write file");
+        std::fs::write(&path, contents).expect("write file");
+        if relative.ends_with(".toml") {
+            schema_check::assert_agree(&path);
+        }
     }
 
     pub fn remove(&self, relative: &str) {

@@ -351,6 +351,11 @@ impl<'a> Executor<'a> {
     async fn save_outputs(&self) -> Result<(), crate::state::WriteFailed> {
         let resolver = Resolver { stack: self.stack, info: self.info, network: self.network };
         let outputs = self.writer.read(|state| {
+            if self.stack.state_only {
+                // The file's `[outputs]` were not read (a destroy from the state alone): the ones
+                // recorded stay until nothing is left for them to describe.
+                return (state.resources.is_empty() && !state.outputs.is_empty()).then(BTreeMap::new);
+            }
             let mut outputs = BTreeMap::new();
             for output in &self.stack.outputs {
                 let lookup = |a: &Address| {

@@ -127,6 +127,9 @@ pub fn resolve_inputs(
                 if let (Some(check), Value::Str(text)) = (spec.check, &value) {
                     check(text).map_err(|message| format!("`{address}.{name}`: {message}"))?;
                 }
+                if let Some(problem) = crate::schema::value_problem(spec, &value) {
+                    return Err(format!("`{address}.{name}`{problem}"));
+                }
                 value
             }
             None => value,
@@ -231,11 +234,12 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
             ),
             _ => return None,
         },
-        Default::Bool(b) => Value::Bool(*b),
-        Default::Int(i) => Value::Int(*i),
-        Default::Str(s) => Value::Str(s.to_string()),
-        Default::EmptyList => Value::List(Vec::new()),
-        Default::EmptyMap => Value::Map(BTreeMap::new()),
+        Default::Bool(_)
+        | Default::Int(_)
+        | Default::Str(_)
+        | Default::EmptyList
+        | Default::EmptyMap
+        | Default::StrList(_) => spec.default.literal()?,
         Default::AwsName { max_len } => Value::Str(default_aws_name(&resolver.stack.name, &address.name, *max_len)),
         Default::AwsNameHashing { .. } => return None,
         Default::Pattern(pattern) => {
@@ -246,7 +250,6 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
         // Filled in once the field it follows has its value (`resolve_inputs`).
         Default::NetworkSubnetIdsUnless(_) => return None,
         Default::InDefaultVpc => Value::Bool(resolver.stack.network.is_default_vpc()),
-        Default::StrList(items) => Value::List(items.iter().map(|item| Value::Str(item.to_string())).collect()),
     };
     Some(value)
 }
@@ -361,6 +364,43 @@ pub fn coerce(path: &str, kind: &FieldKind, value: Value) -> Result<Value, Strin
             ),
             other => return Err(wrong(&other)),
         },
+        FieldKind::List(item) => match value {
+            Value::List(items) => Value::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| coerce(&format!("{path}[{i}]"), item, v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => return Err(wrong(&other)),
+        },
+        FieldKind::Map(_) | FieldKind::Tags => match value {
+            Value::Map(map) => {
+                let kind = match kind {
+                    FieldKind::Map(inner) => *inner,
+                    _ => &FieldKind::String,
+                };
+                Value::Map(
+                    map.into_iter()
+                        .map(|(k, v)| Ok((k.clone(), coerce(&format!("{path}.{k}"), kind, v)?)))
+                        .collect::<Result<_, String>>()?,
+                )
+            }
+            other => return Err(wrong(&other)),
+        },
+        FieldKind::OneOf(kinds) => {
+            let mut first_error = None;
+            for kind in kinds.iter() {
+                match coerce(path, kind, value.clone()) {
+                    Ok(coerced) => return Ok(coerced),
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            return Err(first_error.unwrap_or_else(|| wrong(&value)));
+        }
+        FieldKind::Value | FieldKind::Any => value,
     })
 }
 
@@ -376,25 +416,7 @@ fn coerce_table(
                 result.insert(spec.name.to_string(), coerce(&format!("{path}.{}", spec.name), &spec.kind, value)?);
             }
             None => {
-                let default = match &spec.default {
-                    Default::Bool(b) => Some(Value::Bool(*b)),
-                    Default::Int(i) => Some(Value::Int(*i)),
-                    Default::Str(s) => Some(Value::Str(s.to_string())),
-                    Default::EmptyList => Some(Value::List(Vec::new())),
-                    Default::EmptyMap => Some(Value::Map(BTreeMap::new())),
-                    Default::StrList(items) => {
-                        Some(Value::List(items.iter().map(|item| Value::Str(item.to_string())).collect()))
-                    }
-                    Default::None
-                    | Default::AwsName { .. }
-                    | Default::AwsNameHashing { .. }
-                    | Default::Pattern(_)
-                    | Default::NetworkVpcId
-                    | Default::NetworkSubnetIds
-                    | Default::NetworkSubnetIdsUnless(_)
-                    | Default::InDefaultVpc => None,
-                };
-                if let Some(default) = default {
+                if let Some(default) = spec.default.literal() {
                     result.insert(spec.name.to_string(), default);
                 }
             }

@@ -499,10 +499,17 @@ impl Driver for FakeDriver {
 pub struct FakeCloud {
     sim: Arc<Simulation>,
     drivers: DriverRegistry,
+    /// The region the run is set for; the account's resources are in us-east-1.
+    region: String,
 }
 
 impl FakeCloud {
     pub fn new(sim: Arc<Simulation>) -> FakeCloud {
+        FakeCloud::in_region(sim, "us-east-1")
+    }
+
+    /// A cloud whose configuration names `region` (a wrong `AWS_REGION`, say).
+    pub fn in_region(sim: Arc<Simulation>, region: &str) -> FakeCloud {
         let driver = |kind| -> Arc<dyn Driver> { Arc::new(FakeDriver { kind, sim: sim.clone() }) };
         let drivers = DriverRegistry::new(vec![
             driver(Kind::Bucket),
@@ -510,7 +517,7 @@ impl FakeCloud {
             driver(Kind::Service),
             driver(Kind::Group),
         ]);
-        FakeCloud { sim, drivers }
+        FakeCloud { sim, drivers, region: region.to_string() }
     }
 }
 
@@ -521,7 +528,7 @@ impl Cloud for FakeCloud {
     }
 
     async fn region(&self) -> Result<String, DriverError> {
-        Ok("us-east-1".into())
+        Ok(self.region.clone())
     }
 
     async fn identity(&self) -> Result<Identity, DriverError> {

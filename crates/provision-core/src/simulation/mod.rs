@@ -1,9 +1,10 @@
 //! Deterministic crash simulation of the whole engine (FoundationDB's simulator and TigerBeetle's
-//! VOPR, in small): the real loader, planner, refresh, executor and state writer run against an
-//! in-memory cloud and backend ([`fake_cloud`], [`fake_backend`]) that can "die" at any crash point
-//! — before and after every cloud mutation and every state write. After each crash the run starts
-//! again from what was persisted, as `provision apply` would after a `kill -9`, and goes on until a
-//! run succeeds. Then:
+//! VOPR, in small): the real loader, and the run's sequence as the binary runs it
+//! ([`crate::run::Run::apply`]: lock, read, region and account checks, refresh and plan, execute
+//! with the group-committing writer, record, release), against an in-memory cloud and backend
+//! ([`fake_cloud`], [`fake_backend`]) that can "die" at any crash point — before and after every
+//! cloud mutation and every state write. After each crash the run starts again from what was
+//! persisted, as `provision apply` would after a `kill -9`, and goes on until a run succeeds. Then:
 //!
 //! - every desired resource exists exactly once, and the state names it;
 //! - nothing exists that no state knows, parts included (policies, origin access controls, task
@@ -11,30 +12,32 @@
 //! - the state parses, and one more run plans no changes.
 //!
 //! A crash just before a token-addressed create can also leave its request on its way, to land after
-//! the next run's refresh found nothing ([`world::Faults::land_late`]).
+//! the next run's refresh found nothing ([`world::Faults::land_late`]). A destroy from the state
+//! alone is crashed the same way, and must leave nothing behind.
 //!
 //! No emulator is involved: hundreds of crash points run in about a second. Time is tokio's paused
 //! clock, so the seeded random interleavings replay exactly.
 
 mod fake_backend;
 mod fake_cloud;
+mod script;
+mod sequence;
 mod world;
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use fake_backend::{FakeBackend, Persisted};
 use fake_cloud::FakeCloud;
+use script::Script;
 use world::{Rng, Simulation, World};
 
 use crate::cloud::Cloud;
-use crate::engine::make_plan;
-use crate::executor::{ExecutionOptions, Executor, Parallelism, Stop};
+use crate::executor::Parallelism;
 use crate::plan::PlanOptions;
-use crate::reporter::NullReporter;
+use crate::reporter::{NullReporter, Reporter};
+use crate::run::{Applied, Refresh, Run, RunOptions};
 use crate::stack::{self, LoadOptions, Stack};
-use crate::state::{ResourceStatus, State, StateBackend, StateWriter};
+use crate::state::{ResourceStatus, StateBackend};
 
 /// What exists before the scenario's change: 19 resources of the four fake types.
 const BEFORE: &str = r#"
@@ -134,22 +137,27 @@ group = "${group.g2.arn}"
 struct Scenario {
     before: Stack,
     after: Stack,
+    /// `AFTER` as `destroy` loads it: its state and nothing else.
+    state_only: Stack,
     _dir: tempfile::TempDir,
 }
 
-fn load(dir: &std::path::Path, name: &str, text: &str, cloud: &FakeCloud) -> Stack {
+fn load(dir: &std::path::Path, name: &str, text: &str, cloud: &FakeCloud, options: &LoadOptions) -> Stack {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
-    stack::load(&path, &LoadOptions::default(), cloud.drivers()).unwrap_or_else(|e| panic!("{}", e.render(false)))
+    stack::load(&path, options, cloud.drivers()).unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
 impl Scenario {
     fn new() -> Scenario {
         let dir = tempfile::tempdir().unwrap();
         let cloud = FakeCloud::new(Arc::new(Simulation::default()));
-        let before = load(dir.path(), "before.toml", BEFORE, &cloud);
-        let after = load(dir.path(), "after.toml", AFTER, &cloud);
-        Scenario { before, after, _dir: dir }
+        let everything = LoadOptions::default();
+        let before = load(dir.path(), "before.toml", BEFORE, &cloud, &everything);
+        let after = load(dir.path(), "after.toml", AFTER, &cloud, &everything);
+        let state_only =
+            load(dir.path(), "after.toml", AFTER, &cloud, &LoadOptions { state_only: true, ..LoadOptions::default() });
+        Scenario { before, after, state_only, _dir: dir }
     }
 }
 
@@ -164,57 +172,46 @@ enum Ended {
     Killed,
 }
 
-/// One `provision apply`: read the state, refresh and plan, execute, write.
-async fn apply(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, stack: &Stack, parallelism: usize) -> Ended {
+/// One run of the binary's sequence over the simulation: `apply`, or with `options.plan.destroy`,
+/// `destroy`.
+async fn run_sequence(
+    sim: &Arc<Simulation>,
+    backend: &Arc<FakeBackend>,
+    stack: &Stack,
+    options: &RunOptions,
+    reporter: &dyn Reporter,
+    frontend: &Script,
+) -> (Ended, Option<Applied>) {
     let cloud = FakeCloud::new(sim.clone());
-    let stored = match backend.read().await {
-        Ok(stored) => stored,
-        Err(error) => panic!("the persisted state does not read: {error}"),
-    };
-    let (state, version) = match stored {
-        Some(stored) => (stored.state, Some(stored.version)),
-        None => (State::new("sim"), None),
-    };
-    let original = state.clone();
-    let planned =
-        match make_plan(stack, state, Some(&cloud), cloud.drivers(), "us-east-1".into(), &PlanOptions::default()).await
-        {
-            Ok(planned) => planned,
-            Err(_) if sim.crashed() => return Ended::Killed,
-            Err(error) => panic!("planning failed without a crash: {error:#}"),
-        };
-    let writer = StateWriter::start(backend.clone(), planned.state.clone(), version, "apply");
-    if planned.plan.is_empty() {
-        if !planned.state.same_resources(&original) {
-            let _ = writer.commit(|_| {}).await;
-        }
-        writer.finish().await;
-        return if sim.crashed() { Ended::Killed } else { Ended::Done };
+    let run = Run { stack, backend: backend.clone(), cloud: &cloud };
+    match run.apply(options, reporter, frontend).await {
+        Err(_) if sim.crashed() => (Ended::Killed, None),
+        Err(error) => panic!("the run failed without a crash: {error:#}"),
+        Ok(applied) if sim.crashed() => (Ended::Killed, Some(applied)),
+        Ok(applied) if applied.exit_code() == 0 => (Ended::Done, Some(applied)),
+        Ok(applied) => (Ended::Failed, Some(applied)),
     }
-    let (_stop, stop) = watch::channel(Stop::No);
-    let executor = Executor {
-        stack,
-        info: &planned.info,
-        network: planned.network.as_ref(),
-        drivers: cloud.drivers(),
-        writer: &writer,
-        reporter: &NullReporter,
-    };
-    let outcome = executor
-        .execute(
-            &planned.plan,
-            &ExecutionOptions { parallelism: Parallelism::Fixed(parallelism), ..Default::default() },
-            stop,
-        )
-        .await;
-    writer.finish().await;
-    if sim.crashed() {
-        Ended::Killed
-    } else if outcome.is_success() {
-        Ended::Done
-    } else {
-        Ended::Failed
+}
+
+fn run_options(parallelism: usize, destroy: bool) -> RunOptions {
+    RunOptions {
+        plan: PlanOptions { destroy, ..PlanOptions::default() },
+        parallelism: Parallelism::Fixed(parallelism),
+        auto_approve: true,
+        ..RunOptions::default()
     }
+}
+
+/// One `provision apply`.
+async fn apply(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, stack: &Stack, parallelism: usize) -> Ended {
+    let options = run_options(parallelism, false);
+    run_sequence(sim, backend, stack, &options, &NullReporter, &Script::new()).await.0
+}
+
+/// One `provision destroy`, with the stack loaded as destroy loads it.
+async fn destroy(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, stack: &Stack, parallelism: usize) -> Ended {
+    let options = run_options(parallelism, true);
+    run_sequence(sim, backend, stack, &options, &NullReporter, &Script::new()).await.0
 }
 
 /// A fresh single-threaded runtime on a paused clock. Every simulated history gets its own, so its
@@ -280,9 +277,9 @@ async fn check_invariants(sim: &Arc<Simulation>, backend: &Arc<FakeBackend>, sta
     }
     // One more run plans nothing.
     let cloud = FakeCloud::new(sim.clone());
-    let planned = make_plan(stack, state, Some(&cloud), cloud.drivers(), "us-east-1".into(), &PlanOptions::default())
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let run = Run { stack, backend: backend.clone(), cloud: &cloud };
+    let planned =
+        run.plan(&PlanOptions::default(), &Refresh::Online, &|_| Ok(())).await.map_err(|e| format!("{e:#}"))?;
     if !planned.plan.is_empty() {
         let actions: Vec<String> =
             planned.plan.actions.iter().map(|a| format!("{} {:?}", a.address, a.action)).collect();
@@ -413,227 +410,4 @@ fn seeded_interleavings_with_two_crashes_are_recovered_from() {
             panic!("seed {seed}, crashes at {crashes:?} of {points}: {problem}");
         }
     }
-}
-
-/// The state after applying `BEFORE`, and a fresh simulation holding that world.
-async fn started(scenario: &Scenario) -> (Arc<Simulation>, Arc<FakeBackend>) {
-    let (world, persisted) = baseline(scenario).await;
-    let sim = Arc::new(Simulation::default());
-    *sim.world.lock().unwrap() = world;
-    let backend = Arc::new(FakeBackend::new(sim.clone(), persisted));
-    (sim, backend)
-}
-
-#[test]
-fn a_second_interrupt_writes_the_state_at_once_and_the_next_run_settles_what_was_in_flight() {
-    let scenario = Scenario::new();
-    runtime().block_on(async {
-        let (sim, backend) = started(&scenario).await;
-        sim.faults.lock().unwrap().delays = Some(Rng::new(7));
-        let cloud = FakeCloud::new(sim.clone());
-        let state = backend.read().await.unwrap().unwrap();
-        let planned = make_plan(
-            &scenario.after,
-            state.state,
-            Some(&cloud),
-            cloud.drivers(),
-            "us-east-1".into(),
-            &PlanOptions::default(),
-        )
-        .await
-        .unwrap();
-        let writer = StateWriter::start(backend.clone(), planned.state.clone(), Some(state.version), "apply");
-        let (stop_sender, stop) = watch::channel(Stop::No);
-        // Ctrl-C once after a few actions started, and again as soon as one of them finishes.
-        let interrupter = Interrupter { sender: stop_sender, started: Default::default() };
-        let executor = Executor {
-            stack: &scenario.after,
-            info: &planned.info,
-            network: planned.network.as_ref(),
-            drivers: cloud.drivers(),
-            writer: &writer,
-            reporter: &interrupter,
-        };
-        let outcome = executor
-            .execute(
-                &planned.plan,
-                &ExecutionOptions { parallelism: Parallelism::Fixed(10), ..Default::default() },
-                stop,
-            )
-            .await;
-        writer.finish().await;
-        assert!(outcome.stopped.is_some());
-        assert!(!outcome.abandoned.is_empty(), "the second interrupt left actions in flight: {outcome:?}");
-        // The abandoned calls are gone with the process; the next runs settle them.
-        sim.faults.lock().unwrap().delays = None;
-        let mut ended = Ended::Failed;
-        for _ in 0..3 {
-            ended = apply(&sim, &backend, &scenario.after, 10).await;
-            if ended == Ended::Done {
-                break;
-            }
-        }
-        assert_eq!(ended, Ended::Done);
-        check_invariants(&sim, &backend, &scenario.after).await.unwrap();
-    });
-}
-
-/// Sends the first stop request once six actions have started, the second at the next finish.
-struct Interrupter {
-    sender: watch::Sender<Stop>,
-    started: std::sync::atomic::AtomicUsize,
-}
-
-impl crate::reporter::Reporter for Interrupter {
-    fn report(&self, event: &crate::reporter::Event) {
-        use std::sync::atomic::Ordering;
-        match event {
-            crate::reporter::Event::Started { .. } => {
-                if self.started.fetch_add(1, Ordering::SeqCst) + 1 == 6 {
-                    let _ = self.sender.send(Stop::Finish("interrupted".into()));
-                }
-            }
-            crate::reporter::Event::Finished { .. } if *self.sender.borrow() != Stop::No => {
-                let _ = self.sender.send(Stop::Now);
-            }
-            _ => {}
-        }
-    }
-}
-
-#[test]
-fn a_state_made_in_another_region_or_account_is_refused_before_any_change() {
-    let scenario = Scenario::new();
-    runtime().block_on(async {
-        let (sim, backend) = started(&scenario).await;
-        let cloud = FakeCloud::new(sim.clone());
-        let mut state = backend.read().await.unwrap().unwrap().state;
-        assert_eq!(state.region.as_deref(), Some("us-east-1"), "the first apply pinned the region");
-        assert_eq!(state.account.as_deref(), Some("000000000000"), "and the account");
-
-        let error = make_plan(
-            &scenario.after,
-            state.clone(),
-            Some(&cloud),
-            cloud.drivers(),
-            "eu-west-1".into(),
-            &PlanOptions::default(),
-        )
-        .await
-        .err()
-        .expect("another region is refused");
-        let text = format!("{error:#}");
-        assert!(text.contains("made in us-east-1") && text.contains("set for eu-west-1"), "{text}");
-
-        state.account = Some("111111111111".into());
-        // An apply checks a state that records an account first, even when it would leave a new
-        // state's check for later.
-        let apply = PlanOptions { check_new_account_alongside: true, ..PlanOptions::default() };
-        let error = make_plan(&scenario.after, state, Some(&cloud), cloud.drivers(), "us-east-1".into(), &apply)
-            .await
-            .err()
-            .expect("another account is refused");
-        let text = format!("{error:#}");
-        assert!(text.contains("account 111111111111") && text.contains("account 000000000000"), "{text}");
-    });
-}
-
-/// A new state holds nothing another account could own: an apply plans it without waiting for the
-/// account, and says that the account is still to be recorded. `plan` asks first.
-#[test]
-fn a_new_states_account_is_left_for_the_apply_to_record_alongside() {
-    let scenario = Scenario::new();
-    runtime().block_on(async {
-        let sim = Arc::new(Simulation::default());
-        let cloud = FakeCloud::new(sim.clone());
-        let apply = PlanOptions { check_new_account_alongside: true, ..PlanOptions::default() };
-        let planned =
-            make_plan(&scenario.before, State::new("sim"), Some(&cloud), cloud.drivers(), "us-east-1".into(), &apply)
-                .await
-                .expect("planned");
-        assert!(planned.account_unchecked);
-        assert_eq!(planned.state.account, None);
-        assert!(!planned.plan.is_empty());
-
-        let planned = make_plan(
-            &scenario.before,
-            State::new("sim"),
-            Some(&cloud),
-            cloud.drivers(),
-            "us-east-1".into(),
-            &PlanOptions::default(),
-        )
-        .await
-        .expect("planned");
-        assert!(!planned.account_unchecked);
-        assert_eq!(planned.state.account.as_deref(), Some("000000000000"));
-    });
-}
-
-#[test]
-fn an_old_copy_with_the_live_copys_id_is_forgotten_not_deleted() {
-    let scenario = Scenario::new();
-    runtime().block_on(async {
-        let (sim, backend) = started(&scenario).await;
-        let stored = backend.read().await.unwrap().unwrap();
-        let mut state = stored.state;
-        let group = crate::address::Address::new("group", "g2");
-        let live = state.resources[&group].clone();
-        // A replacement whose new copy turned out to be the old one (adopted by its name).
-        state.deposed.insert(group.clone(), live.clone());
-        let writer = StateWriter::start(backend.clone(), state, Some(stored.version), "apply");
-        writer.commit(|_| {}).await.unwrap();
-        writer.finish().await;
-        assert_eq!(apply(&sim, &backend, &scenario.before, 4).await, Ended::Done);
-        assert!(sim.world.lock().unwrap().resources.contains_key(&live.id), "the live group still exists");
-        let state = backend.read().await.unwrap().unwrap().state;
-        assert!(state.deposed.is_empty());
-        assert_eq!(state.resources[&group].id, live.id);
-    });
-}
-
-#[test]
-fn interrupted_creates_are_settled_in_the_same_round_as_the_reads() {
-    let scenario = Scenario::new();
-    runtime().block_on(async {
-        let (sim, backend) = started(&scenario).await;
-        // Kill the change's run at the first point that leaves intents behind.
-        let start = (sim.world.lock().unwrap().clone(), backend.snapshot());
-        let mut unsettled = 0;
-        let mut state = None;
-        for crash in 1..200 {
-            *sim.world.lock().unwrap() = start.0.clone();
-            *backend.stored.lock().unwrap() = start.1.clone();
-            *sim.faults.lock().unwrap() = Default::default();
-            sim.faults.lock().unwrap().crash_at = Some(crash);
-            assert_eq!(apply(&sim, &backend, &scenario.after, 10).await, Ended::Killed);
-            let persisted = backend.read().await.unwrap().unwrap().state;
-            unsettled = persisted.resources.values().filter(|r| r.status == ResourceStatus::Creating).count();
-            if unsettled > 1 {
-                state = Some(persisted);
-                break;
-            }
-        }
-        *sim.faults.lock().unwrap() = Default::default();
-        let state = state.expect("some crash leaves several creates unsettled");
-        let cloud = FakeCloud::new(sim.clone());
-        let mut refreshed = state.clone();
-        let report = crate::plan::refresh(
-            cloud.drivers(),
-            &crate::engine::stack_info(&scenario.after, "us-east-1".into()),
-            &mut refreshed,
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.recovered.len() + report.abandoned_creates.len(), unsettled);
-        assert!(refreshed.resources.values().all(|r| r.status == ResourceStatus::Created));
-    });
-}
-
-#[test]
-fn a_seed_replays_the_same_history() {
-    let scenario = Scenario::new();
-    let start = simulate(baseline(&scenario));
-    let counts: Vec<u64> = (0..4).map(|_| simulate(crash_points(&scenario, &start, 10, Some(17)))).collect();
-    assert!(counts.iter().all(|c| *c == counts[0]), "{counts:?}");
 }

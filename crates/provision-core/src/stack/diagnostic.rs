@@ -25,15 +25,18 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// How to fix it, shown as a `hint:` line.
     pub hint: Option<String>,
+    /// The problem breaks a rule the JSON Schema (`provision schema`) states too: an unknown
+    /// field, a wrong type, a value outside the allowed ones. Editors show it as well.
+    pub shape: bool,
 }
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, label: None, hint: None }
+        Diagnostic { severity: Severity::Error, message: message.into(), span, label: None, hint: None, shape: false }
     }
 
     pub fn warning(message: impl Into<String>, span: Option<Range<usize>>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, label: None, hint: None }
+        Diagnostic { severity: Severity::Warning, message: message.into(), span, label: None, hint: None, shape: false }
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -43,6 +46,12 @@ impl Diagnostic {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks a problem the JSON Schema finds too (see [`Diagnostic::shape`]).
+    pub fn shape(mut self) -> Diagnostic {
+        self.shape = true;
         self
     }
 

@@ -22,7 +22,8 @@ pub use expression::{Expr, Part, Reference, SpannedExpr};
 pub use loader::{is_valid_stack_name, load, LoadOptions};
 pub use naming::default_aws_name;
 pub use state_location::{
-    check_bucket_name, parse_duration, parse_s3_url, S3Location, StateLocation, DEFAULT_LOCK_TTL,
+    check_bucket_name, check_duration, check_s3_url, parse_duration, parse_s3_url, S3Location, StateLocation,
+    DEFAULT_LOCK_TTL,
 };
 
 use crate::address::Address;
@@ -52,6 +53,10 @@ pub struct Stack {
     pub warnings: Vec<Diagnostic>,
     /// `[notify]`: where to tell someone what a run does.
     pub notify: Option<notify::Notify>,
+    /// Loaded for a command that needs only the state ([`LoadOptions::state_only`]): the
+    /// resources, outputs and moves are empty because they were not read, not because the file
+    /// has none.
+    pub state_only: bool,
 }
 
 impl Stack {

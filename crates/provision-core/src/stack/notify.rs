@@ -56,6 +56,15 @@ impl Webhook {
     }
 }
 
+/// [`url_problem`]'s rule for the JSON Schema and the loader's pattern check: a scheme, a host, no
+/// space or control character.
+pub const URL_PATTERN: &str = r"^https?://[^/?#\s\x00-\x1f\x7f-\x9f][^\s\x00-\x1f\x7f-\x9f]*$";
+
+/// [`url_problem`] as a descriptor's check.
+pub fn check_url(url: &str) -> Result<(), String> {
+    url_problem(url).map_or(Ok(()), |problem| Err(problem.to_string()))
+}
+
 /// What is wrong with a webhook URL, in words that do not repeat it.
 pub fn url_problem(url: &str) -> Option<&'static str> {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
@@ -85,6 +94,9 @@ impl NotifyEvent {
         ("summary", NotifyEvent::Summary),
     ];
     pub const DEFAULT: &'static [NotifyEvent] = &[NotifyEvent::Finished, NotifyEvent::Failed, NotifyEvent::Summary];
+    /// The names of [`NotifyEvent::ALL`] and of [`NotifyEvent::DEFAULT`], for the stack format's descriptors.
+    pub const NAMES: &'static [&'static str] = &["started", "finished", "failed", "summary"];
+    pub const DEFAULT_NAMES: &'static [&'static str] = &["finished", "failed", "summary"];
 
     pub fn name(self) -> &'static str {
         NotifyEvent::ALL.iter().find(|(_, e)| *e == self).map(|(n, _)| *n).unwrap_or("summary")
@@ -106,6 +118,8 @@ pub enum NotifyFormat {
 impl NotifyFormat {
     pub const ALL: &'static [(&'static str, NotifyFormat)] =
         &[("json", NotifyFormat::Json), ("slack", NotifyFormat::Slack), ("discord", NotifyFormat::Discord)];
+    /// The names of [`NotifyFormat::ALL`], for the stack format's descriptors.
+    pub const NAMES: &'static [&'static str] = &["json", "slack", "discord"];
 }
 
 #[cfg(test)]
@@ -118,6 +132,33 @@ mod tests {
         assert_eq!(format!("{webhook:?}"), "webhook (from the stack file)");
         let from_env = Webhook::Env { variable: "HOOK".into(), optional: false };
         assert_eq!(format!("{from_env:?}"), "webhook (from $HOOK)");
+    }
+
+    #[test]
+    fn the_names_are_those_of_the_events_and_formats() {
+        let names: Vec<&str> = NotifyEvent::ALL.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, NotifyEvent::NAMES);
+        let defaults: Vec<&str> = NotifyEvent::DEFAULT.iter().map(|event| event.name()).collect();
+        assert_eq!(defaults, NotifyEvent::DEFAULT_NAMES);
+        let formats: Vec<&str> = NotifyFormat::ALL.iter().map(|(name, _)| *name).collect();
+        assert_eq!(formats, NotifyFormat::NAMES);
+    }
+
+    #[test]
+    fn the_url_pattern_is_the_same_rule() {
+        let pattern = regex_lite::Regex::new(URL_PATTERN).unwrap();
+        for url in [
+            "https://hooks.slack.com/services/x",
+            "http://127.0.0.1:9/x",
+            "hooks.slack.com/x",
+            "https:///x",
+            "https://a b/",
+            "https://a/\u{7}",
+            "ftp://x/",
+            "https://?x",
+        ] {
+            assert_eq!(pattern.is_match(url), url_problem(url).is_none(), "{url}");
+        }
     }
 
     #[test]

@@ -10,6 +10,15 @@ const AREAS: &[&str] = &["af", "ap", "ca", "cn", "eu", "il", "me", "mx", "sa", "
 const DIRECTIONS: &[&str] =
     &["central", "east", "north", "northeast", "northwest", "south", "southeast", "southwest", "west"];
 
+/// The same rule as [`region_problem`], for the JSON Schema and the loader's pattern check (a unit
+/// test keeps the two and the lists above in step).
+pub const REGION_PATTERN: &str = "^(?:af|ap|ca|cn|eu|il|me|mx|sa|us)-(?:(?:gov|iso|isob|isoe|isof)-)?(?:central|east|north|northeast|northwest|south|southeast|southwest|west)-[0-9]{1,2}$";
+
+/// [`region_problem`] as a descriptor's check.
+pub fn check_region(name: &str) -> Result<(), String> {
+    region_problem(name).map_or(Ok(()), Err)
+}
+
 /// `None` when `name` is a region name; otherwise what is wrong with it.
 pub fn region_problem(name: &str) -> Option<String> {
     let parts: Vec<&str> = name.split('-').collect();
@@ -39,7 +48,30 @@ pub fn region_problem(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::region_problem;
+    use super::*;
+
+    #[test]
+    fn the_pattern_is_the_same_rule() {
+        let expected = format!(
+            "^(?:{})-(?:(?:gov|iso|isob|isoe|isof)-)?(?:{})-[0-9]{{1,2}}$",
+            AREAS.join("|"),
+            DIRECTIONS.join("|")
+        );
+        assert_eq!(REGION_PATTERN, expected);
+        let pattern = regex_lite::Regex::new(REGION_PATTERN).unwrap();
+        for name in [
+            "us-east-1",
+            "us-gov-west-1",
+            "eu-central-12",
+            "mars-north-9",
+            "us-est-1",
+            "us-east",
+            "us-east-123",
+            "us-gov-east",
+        ] {
+            assert_eq!(pattern.is_match(name), region_problem(name).is_none(), "{name}");
+        }
+    }
 
     #[test]
     fn real_region_names_pass_and_made_up_ones_are_named() {

@@ -88,6 +88,16 @@ pub fn parse_s3_url(text: &str) -> Result<(String, String), String> {
 }
 
 /// S3's bucket naming rules (general purpose buckets).
+/// [`parse_s3_url`] as a descriptor's check.
+pub fn check_s3_url(text: &str) -> Result<(), String> {
+    parse_s3_url(text).map(|_| ())
+}
+
+/// [`parse_duration`] as a descriptor's check.
+pub fn check_duration(text: &str) -> Result<(), String> {
+    parse_duration(text).map(|_| ())
+}
+
 pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
     let rules = "a bucket name is 3 to 63 characters: lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit";
     let valid_characters = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');

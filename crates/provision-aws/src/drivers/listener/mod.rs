@@ -42,7 +42,9 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         )
         .required()
         .forces_replacement(),
-        FieldSpec::new("port", FieldKind::Int, "The port the listener accepts connections on.").required(),
+        FieldSpec::new("port", FieldKind::Int, "The port the listener accepts connections on.")
+            .required()
+            .range(1, 65535),
         FieldSpec::new("protocol", FieldKind::Enum(PROTOCOLS), "The protocol clients use.")
             .default(FieldDefault::Str("HTTP")),
         FieldSpec::new(

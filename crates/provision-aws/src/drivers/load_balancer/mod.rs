@@ -64,7 +64,8 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             FieldKind::Int,
             "Seconds a connection may stay idle before the load balancer closes it (1 to 4000).",
         )
-        .default(FieldDefault::Int(60)),
+        .default(FieldDefault::Int(60))
+        .range(1, 4000),
     ],
     attributes: &["arn", "dns_name", "zone_id", "name"],
     taggable: true,

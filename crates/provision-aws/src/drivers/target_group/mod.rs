@@ -32,13 +32,17 @@ const HEALTH_CHECK: &[FieldSpec] = &[
     FieldSpec::new("path", FieldKind::String, "The path the load balancer requests on each target.")
         .default(FieldDefault::Str("/")),
     FieldSpec::new("interval", FieldKind::Int, "Seconds between two checks of one target (5 to 300).")
-        .default(FieldDefault::Int(30)),
+        .default(FieldDefault::Int(30))
+        .range(5, 300),
     FieldSpec::new("timeout", FieldKind::Int, "Seconds without an answer that fail a check (2 to 120).")
-        .default(FieldDefault::Int(5)),
+        .default(FieldDefault::Int(5))
+        .range(2, 120),
     FieldSpec::new("healthy_threshold", FieldKind::Int, "Checks in a row that make a target healthy (2 to 10).")
-        .default(FieldDefault::Int(3)),
+        .default(FieldDefault::Int(3))
+        .range(2, 10),
     FieldSpec::new("unhealthy_threshold", FieldKind::Int, "Failed checks in a row that make it unhealthy (2 to 10).")
-        .default(FieldDefault::Int(3)),
+        .default(FieldDefault::Int(3))
+        .range(2, 10),
     FieldSpec::new(
         "matcher",
         FieldKind::String,
@@ -60,7 +64,10 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         .default(FieldDefault::AwsNameHashing { max_len: 32, fields: &["port", "protocol", "vpc"] })
         .forces_replacement()
         .check(elbv2::check_name),
-        FieldSpec::new("port", FieldKind::Int, "The port the targets listen on.").required().forces_replacement(),
+        FieldSpec::new("port", FieldKind::Int, "The port the targets listen on.")
+            .required()
+            .forces_replacement()
+            .range(1, 65535),
         FieldSpec::new("protocol", FieldKind::Enum(PROTOCOLS), "The protocol used to talk to the targets.")
             .default(FieldDefault::Str("HTTP"))
             .forces_replacement(),
@@ -73,7 +80,8 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             FieldKind::Int,
             "Seconds a leaving target keeps serving requests in flight (0 to 3600).",
         )
-        .default(FieldDefault::Int(300)),
+        .default(FieldDefault::Int(300))
+        .range(0, 3600),
         FieldSpec::new(
             "stickiness",
             FieldKind::Bool,

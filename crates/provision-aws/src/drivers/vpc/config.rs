@@ -48,6 +48,9 @@ pub(crate) const ENDPOINTS: &[EndpointKind] = &[
     EndpointKind { name: "kms", services: &["kms"], gateway: false },
 ];
 
+/// The names of [`ENDPOINTS`], for the field's descriptor.
+pub(super) const ENDPOINT_NAMES: &[&str] = &["s3", "dynamodb", "ecr", "logs", "secretsmanager", "ssm", "sts", "kms"];
+
 pub(crate) fn endpoint_kind(name: &str) -> Option<&'static EndpointKind> {
     ENDPOINTS.iter().find(|kind| kind.name == name)
 }
@@ -297,6 +300,12 @@ mod tests {
         assert_eq!(fields, vec!["cidr", "azs", "endpoints"]);
         assert!(problems[2].message.contains("`\"docker\"`"), "{:?}", problems[2]);
         assert!(check(&values(&[("azs", Value::Int(2)), ("cidr", Value::Str("10.0.0.0/16".into()))])).is_empty());
+    }
+
+    #[test]
+    fn the_descriptor_names_every_endpoint_provision_makes() {
+        let names: Vec<&str> = ENDPOINTS.iter().map(|kind| kind.name).collect();
+        assert_eq!(names, ENDPOINT_NAMES);
     }
 
     #[test]

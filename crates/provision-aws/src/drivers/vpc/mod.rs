@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
 use serde_json::Value as Json;
 
-use self::config::{VpcConfig, NAT_OPTIONS};
+use self::config::{VpcConfig, ENDPOINT_NAMES, MAX_AZS, MIN_AZS, NAT_OPTIONS};
 use self::converge::Work;
 use self::layout::{Layout, TOKEN_TAG};
 use self::observation::REPAIRS;
@@ -51,9 +51,11 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new("cidr", FieldKind::String, "The VPC's address range, a `/16` to a `/24`; each subnet takes a sixteenth")
             .default(FieldDefault::Str("10.0.0.0/16"))
             .forces_replacement()
-            .check(check_cidr),
+            .check(check_cidr)
+            .pattern(CIDR_PATTERN, "an IPv4 range from a `/16` to a `/24`, e.g. `10.0.0.0/16`"),
         FieldSpec::new("azs", FieldKind::Int, "How many availability zones (2 to 6), chosen where Fargate runs")
-            .default(FieldDefault::Int(2)),
+            .default(FieldDefault::Int(2))
+            .range(MIN_AZS, MAX_AZS),
         FieldSpec::new(
             "nat",
             FieldKind::Enum(NAT_OPTIONS),
@@ -63,7 +65,7 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         .default(FieldDefault::Str("single")),
         FieldSpec::new(
             "endpoints",
-            FieldKind::StringList,
+            FieldKind::List(&FieldKind::Enum(ENDPOINT_NAMES)),
             "VPC endpoints: `\"s3\"` and `\"dynamodb\"` (gateways, free), `\"ecr\"`, `\"logs\"`, `\"secretsmanager\"`, \
              `\"ssm\"`, `\"sts\"`, `\"kms\"` (interface endpoints in every private subnet, charged by the hour)",
         )
@@ -74,6 +76,9 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: false,
 };
+
+/// `a.b.c.d/16` to `/24`; `check_cidr` also refuses host bits.
+const CIDR_PATTERN: &str = "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/(1[6-9]|2[0-4])$";
 
 fn check_cidr(cidr: &str) -> Result<(), String> {
     config::parse_range(cidr).map(|_| ())

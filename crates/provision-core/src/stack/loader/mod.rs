@@ -1,6 +1,12 @@
-//! Reads a stack file into a [`Stack`], checking it against the resource schemas.
+//! Reads a stack file into a [`Stack`], checking it against the descriptors of the stack format.
+//!
+//! Two layers: every value is first checked against its descriptor (`values.rs`: the sections of
+//! [`crate::schema::SECTIONS`], the keys of [`crate::schema::RESOURCE_KEYS`], each type's fields),
+//! which is exactly what the JSON Schema states; then each section's meaning is read from the
+//! checked values (`sections.rs`, `state_section.rs`, `notify.rs`, `moved.rs`) and the resources
+//! are checked across (references, cycles, the drivers' own checks).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -9,37 +15,41 @@ use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
 use super::expression::{parse_template, Expr, Part, Reference, SpannedExpr};
-use super::{NetworkSpec, Output, ResourceSpec, Stack, StackError, StateLocation};
+use super::{NetworkSpec, ResourceSpec, Stack, StackError, StateLocation};
 use crate::address::{is_valid_resource_name, Address};
 use crate::driver::DriverRegistry;
 use crate::graph::DependencyGraph;
-use crate::schema::{FieldKind, FieldSpec, ResourceSchema};
+use crate::schema::syntax::{is_match, NETWORK_ATTRIBUTES, STACK_ATTRIBUTES};
+use crate::schema::{FieldKind, FieldSpec, References, ResourceSchema, RESOURCE_KEYS, RESOURCE_NAME_RULE, SECTIONS};
 use crate::value::Value;
 
 mod across;
+mod checked;
 mod moved;
 mod notify;
 mod own_network;
 mod protect;
 mod references;
+mod sections;
+mod state_only;
 mod state_section;
 mod suggest;
 #[cfg(test)]
 mod test_drivers;
 mod values;
 
+use checked::{entries, entry, literal};
 use references::add_derived_fields;
 use suggest::{suggestion_suffix, with_suggestion};
+use values::{child_path, item_path, Rules};
 
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
     /// `--var KEY=VALUE` overrides, in the order given.
     pub variables: Vec<(String, String)>,
+    /// Read only `[stack]`, `[variables]`, `[state]` and `[notify]` (see `state_only.rs`).
+    pub state_only: bool,
 }
-
-const SECTIONS: &[&str] = &["stack", "state", "variables", "network", "outputs", "moved", "notify"];
-const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids", "public_subnet_ids"];
-const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
 pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Result<Stack, StackError> {
     let source = std::fs::read_to_string(path).map_err(|error| StackError {
@@ -56,12 +66,13 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
             return Err(StackError { path: path.to_path_buf(), source, diagnostics: vec![diagnostic] });
         }
     };
-    let mut loader = Loader { diagnostics: Vec::new(), drivers };
-    let stack = loader.stack(path, &source, table.get_ref(), options);
-    let errors: Vec<Diagnostic> = loader.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+    let mut loader = Loader { diagnostics: Vec::new(), drivers, file: path, source: &source };
+    let stack = loader.stack(table.get_ref(), options);
+    let diagnostics = loader.diagnostics;
+    let errors: Vec<Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
     match stack {
         Some(mut stack) if errors.is_empty() => {
-            stack.warnings = loader.diagnostics;
+            stack.warnings = diagnostics;
             Ok(stack)
         }
         _ => Err(StackError { path: path.to_path_buf(), source, diagnostics: errors }),
@@ -71,58 +82,44 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
 struct Loader<'d> {
     diagnostics: Vec<Diagnostic>,
     drivers: &'d DriverRegistry,
+    /// The stack file and its text, for messages that must not show an excerpt.
+    file: &'d Path,
+    source: &'d str,
 }
 
-type Entry<'a, 'i> = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
+/// The sections of a file, checked against their descriptors: what passed, by name, and which
+/// were written at all.
+struct Sections {
+    checked: BTreeMap<&'static str, SpannedExpr>,
+    written: BTreeSet<&'static str>,
+}
+
+impl Sections {
+    fn get(&self, name: &str) -> Option<&SpannedExpr> {
+        self.checked.get(name)
+    }
+}
 
 impl Loader<'_> {
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
 
-    fn stack(&mut self, path: &Path, source: &str, root: &DeTable<'_>, options: &LoadOptions) -> Option<Stack> {
-        let section = |name: &str| root.iter().find(|(k, _)| k.get_ref() == name).map(|(k, v)| (k, v));
-        for (key, _) in root.iter() {
-            let name = key.get_ref().as_ref();
-            if !SECTIONS.contains(&name) && self.drivers.get(name).is_none() {
-                let mut known: Vec<&str> = SECTIONS.to_vec();
-                known.extend(self.drivers.type_names());
-                let diagnostic =
-                    Diagnostic::error(format!("unknown section or resource type `{name}`"), Some(key.span()));
-                self.error(with_suggestion(diagnostic, name, &known, "resource types"));
-            }
+    fn stack(&mut self, root: &DeTable<'_>, options: &LoadOptions) -> Option<Stack> {
+        let sections = self.sections(root, options.state_only);
+        let variables = self.variables(sections.get("variables"), options);
+        let header = self.stack_header(&sections, &variables)?;
+        let state = match sections.get("state") {
+            Some(section) => self.state(section, &header.name, &variables)?,
+            None if sections.written.contains("state") => return None,
+            None => StateLocation::Local(PathBuf::from("state").join(format!("{}.json", header.name))),
+        };
+        if options.state_only {
+            return Some(self.state_only_stack(&sections, header, state, variables));
         }
-
-        let variables = match section("variables") {
-            Some(entry) => self.variables(entry, options),
-            None => {
-                self.unknown_overrides(options, &BTreeMap::new());
-                BTreeMap::new()
-            }
-        };
-
-        let Some(stack_entry) = section("stack") else {
-            self.error(
-                Diagnostic::error("the stack file has no `[stack]` table", Some(0..0))
-                    .hint("add `[stack]` with `name = \"my-app\"` at the top"),
-            );
-            return None;
-        };
-        let header = self.stack_header(stack_entry, &variables)?;
-
-        let state = match section("state") {
-            Some(entry) => self.state(entry, &header.name, &variables),
-            None => Some(StateLocation::Local(PathBuf::from("state").join(format!("{}.json", header.name)))),
-        }?;
-        let network = match section("network") {
-            Some(entry) => self.network(entry),
-            None => NetworkSpec { vpc: "default".into(), subnets: None, own: None },
-        };
-        let notify = section("notify").and_then(|entry| self.notify(path, source, entry));
-        let outputs = match section("outputs") {
-            Some((_, value)) => self.outputs(value),
-            None => Vec::new(),
-        };
+        let network = self.network(sections.get("network"));
+        let notify = sections.get("notify").and_then(|section| self.notify(section));
+        let mut outputs = self.outputs(sections.get("outputs"));
 
         let mut resources = BTreeMap::new();
         for (key, value) in root.iter() {
@@ -133,13 +130,12 @@ impl Loader<'_> {
         for resource in resources.values_mut() {
             add_derived_fields(self.drivers, resource);
         }
-        let mut outputs = outputs;
-        if let Some(entry) = section("network") {
-            self.place_in_own_network(&network, entry, &mut resources, &mut outputs, &variables);
+        if let Some(section) = sections.get("network") {
+            self.place_in_own_network(&network, section, &mut resources, &mut outputs, &variables);
         }
 
-        let moved = match section("moved") {
-            Some((_, value)) => self.moved(value, &resources),
+        let moved = match sections.get("moved") {
+            Some(section) => self.moved(section, &resources),
             None => Vec::new(),
         };
         self.check_references(&resources, &outputs, &variables);
@@ -156,8 +152,8 @@ impl Loader<'_> {
             || outputs.iter().any(|o| uses(&o.value));
 
         Some(Stack {
-            path: path.to_path_buf(),
-            source: source.to_string(),
+            path: self.file.to_path_buf(),
+            source: self.source.to_string(),
             name: header.name,
             region: header.region,
             endpoint: header.endpoint,
@@ -172,161 +168,88 @@ impl Loader<'_> {
             uses_network,
             warnings: Vec::new(),
             notify,
+            state_only: false,
         })
     }
 
-    fn variables(&mut self, (key, value): Entry<'_, '_>, options: &LoadOptions) -> BTreeMap<String, Value> {
-        let mut variables = BTreeMap::new();
-        let Some(table) = self.table(key, value) else { return variables };
-        for (name, value) in table.iter() {
-            match literal_value(value.get_ref()) {
-                Some(v) => {
-                    variables.insert(name.get_ref().to_string(), v);
+    /// Every top-level table is a section or a resource type; each section is checked against its
+    /// descriptor, keeping what passed so that one mistake does not hide the next. `state_only`
+    /// reads only the sections of [`state_only::STATE_ONLY_SECTIONS`].
+    fn sections(&mut self, root: &DeTable<'_>, state_only: bool) -> Sections {
+        let mut sections = Sections { checked: BTreeMap::new(), written: BTreeSet::new() };
+        for (key, value) in root.iter() {
+            let name = key.get_ref().as_ref();
+            if let Some(spec) = SECTIONS.iter().find(|section| section.name == name) {
+                sections.written.insert(spec.name);
+                if state_only && !state_only::STATE_ONLY_SECTIONS.contains(&spec.name) {
+                    continue;
                 }
-                None => self.error(Diagnostic::error(
-                    format!("variable `{}` must be a string, integer, boolean or list", name.get_ref()),
-                    Some(value.span()),
-                )),
-            }
-        }
-        self.unknown_overrides(options, &variables);
-        for (name, text) in &options.variables {
-            let Some(declared) = variables.get(name) else { continue };
-            let value = match declared {
-                Value::Int(_) => match text.parse::<i64>() {
-                    Ok(i) => Value::Int(i),
-                    Err(_) => {
-                        self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is an integer variable"),
-                            None,
-                        ));
-                        continue;
-                    }
-                },
-                Value::Bool(_) => match text.as_str() {
-                    "true" => Value::Bool(true),
-                    "false" => Value::Bool(false),
-                    _ => {
-                        self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is a boolean variable; use `true` or `false`"),
-                            None,
-                        ));
-                        continue;
-                    }
-                },
-                Value::List(_) => Value::List(text.split(',').map(|s| Value::Str(s.trim().to_string())).collect()),
-                _ => Value::Str(text.clone()),
-            };
-            variables.insert(name.clone(), value);
-        }
-        variables
-    }
-
-    fn unknown_overrides(&mut self, options: &LoadOptions, declared: &BTreeMap<String, Value>) {
-        for (name, _) in &options.variables {
-            if !declared.contains_key(name) {
-                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                if let Some(checked) = self.section(spec, value) {
+                    sections.checked.insert(spec.name, checked);
+                }
+            } else if self.drivers.get(name).is_none() {
+                let mut known: Vec<&str> = SECTIONS.iter().map(|section| section.name).collect();
+                known.extend(self.drivers.type_names());
                 let diagnostic =
-                    Diagnostic::error(format!("`--var {name}=…` names a variable the stack does not declare"), None)
-                        .hint(format!("declare it in `[variables]`{}", suggestion_suffix(name, &known)));
-                self.error(diagnostic);
+                    Diagnostic::error(format!("unknown section or resource type `{name}`"), Some(key.span())).shape();
+                self.error(with_suggestion(diagnostic, name, &known, "resource types"));
             }
         }
-    }
-
-    fn stack_header(&mut self, (key, value): Entry<'_, '_>, variables: &BTreeMap<String, Value>) -> Option<Header> {
-        let table = self.table(key, value)?;
-        let mut header = Header::default();
-        let mut name = None;
-        for (field, value) in table.iter() {
-            match field.get_ref().as_ref() {
-                "name" => name = self.string_with_variables(value, variables),
-                "region" => {
-                    header.region = self.string_with_variables(value, variables).map(|(text, span)| {
-                        if let Some(problem) = super::region::region_problem(&text) {
-                            self.error(
-                                Diagnostic::error(problem, Some(span))
-                                    .hint("set `region` to the AWS region to deploy to, e.g. `us-east-1`"),
-                            );
-                        }
-                        text
-                    })
-                }
-                "endpoint" => header.endpoint = self.string_with_variables(value, variables).map(|(text, _)| text),
-                "tags" => {
-                    header.tags = self.string_map(value, variables);
-                    self.check_tag_count("every resource", header.tags.len(), 0, value.span());
-                }
-                other => {
-                    let diagnostic =
-                        Diagnostic::error(format!("unknown field `{other}` in `[stack]`"), Some(field.span()));
-                    self.error(with_suggestion(diagnostic, other, &["name", "region", "tags", "endpoint"], "fields"));
-                }
-            }
-        }
-        let Some((name, span)) = name else {
-            self.error(Diagnostic::error("`[stack]` has no `name`", Some(key.span())).hint("add `name = \"my-app\"`"));
-            return None;
-        };
-        if !is_valid_stack_name(&name) {
+        for spec in SECTIONS.iter().filter(|section| section.required && !sections.written.contains(section.name)) {
             self.error(
-                Diagnostic::error(format!("stack name `{name}` is not valid"), Some(span))
-                    .hint("use 1 to 28 characters: a lowercase letter, then lowercase letters, digits or `-`"),
+                Diagnostic::error(format!("the stack file has no `[{}]` table", spec.name), Some(0..0))
+                    .hint(format!("add `[{}]` at the top: {}", spec.name, spec.description))
+                    .shape(),
             );
         }
-        header.name = name;
-        Some(header)
+        sections
     }
 
-    fn network(&mut self, (key, value): Entry<'_, '_>) -> NetworkSpec {
-        let mut network = NetworkSpec { vpc: "default".into(), subnets: None, own: None };
-        let Some(table) = self.table(key, value) else { return network };
-        for (field, value) in table.iter() {
-            match field.get_ref().as_ref() {
-                "vpc" => match value.get_ref().as_str() {
-                    Some(text) => {
-                        network.vpc = text.to_string();
-                        network.own = self.own_network_reference(text, value.span());
-                    }
-                    None => self.error(Diagnostic::error(
-                        "`vpc` must be a string: `\"default\"`, a VPC id or `\"${vpc.NAME.id}\"`",
-                        Some(value.span()),
-                    )),
-                },
-                "subnets" => {
-                    let list = value.get_ref().as_array().and_then(|items| {
-                        items.iter().map(|item| item.get_ref().as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
-                    });
-                    match list {
-                        Some(list) if !list.is_empty() => network.subnets = Some(list),
-                        _ => self.error(Diagnostic::error(
-                            "`subnets` must be a non-empty list of subnet ids",
-                            Some(value.span()),
-                        )),
-                    }
-                }
-                other => {
-                    let diagnostic =
-                        Diagnostic::error(format!("unknown field `{other}` in `[network]`"), Some(field.span()));
-                    self.error(with_suggestion(diagnostic, other, &["vpc", "subnets"], "fields"));
-                }
+    fn section(&mut self, spec: &'static FieldSpec, value: &Spanned<DeValue<'_>>) -> Option<SpannedExpr> {
+        let path = format!("[{}]", spec.name);
+        let rules = Rules::of(spec, References::Any);
+        let span = value.span();
+        let expr = match (&spec.kind, value.get_ref()) {
+            (FieldKind::Table(fields), DeValue::Table(table)) => {
+                Expr::Table(self.table_entries(&path, fields, rules.references, table, &span).0)
             }
-        }
-        network
-    }
-
-    fn outputs(&mut self, value: &Spanned<DeValue<'_>>) -> Vec<Output> {
-        let Some(table) = value.get_ref().as_table() else {
-            self.error(Diagnostic::error("`outputs` must be a table", Some(value.span())));
-            return Vec::new();
+            (FieldKind::Map(kind), DeValue::Table(table)) => {
+                let mut checked = Vec::new();
+                for (key, item) in table.iter() {
+                    if let Some(expr) = self.typed_expr(&child_path(&path, key.get_ref()), kind, rules, item) {
+                        checked.push((key.get_ref().to_string(), expr));
+                    }
+                }
+                Expr::Table(checked)
+            }
+            (FieldKind::TableList(fields), DeValue::Array(items)) => {
+                let mut checked = Vec::new();
+                for (index, item) in items.iter().enumerate() {
+                    let item_path = item_path(&path, index);
+                    match item.get_ref().as_table() {
+                        Some(table) => {
+                            let item_entries =
+                                self.table_entries(&item_path, fields, rules.references, table, &item.span()).0;
+                            checked.push(SpannedExpr { expr: Expr::Table(item_entries), span: item.span() });
+                        }
+                        None => self.error(
+                            Diagnostic::error(format!("each `{item_path}` entry must be a table"), Some(item.span()))
+                                .shape(),
+                        ),
+                    }
+                }
+                Expr::List(checked)
+            }
+            // A section is a table as written, never a reference.
+            (kind, other) => {
+                let found = values::found(other);
+                let diagnostic =
+                    Diagnostic::error(format!("`{path}` must be {}, found {found}", kind.describe()), Some(span));
+                self.error(diagnostic.shape());
+                return None;
+            }
         };
-        let mut outputs = Vec::new();
-        for (name, value) in table.iter() {
-            if let Some(expr) = self.any_expr(value) {
-                outputs.push(Output { name: name.get_ref().to_string(), value: expr });
-            }
-        }
-        outputs
+        Some(SpannedExpr { expr, span })
     }
 
     fn resources_of_type(
@@ -340,7 +263,8 @@ impl Loader<'_> {
         let Some(table) = value.get_ref().as_table() else {
             self.error(
                 Diagnostic::error(format!("`{}` must be a table of resources", schema.type_name), Some(value.span()))
-                    .hint(format!("write `[{}.NAME]`", schema.type_name)),
+                    .hint(format!("write `[{}.NAME]`", schema.type_name))
+                    .shape(),
             );
             return;
         };
@@ -352,13 +276,14 @@ impl Loader<'_> {
                         format!("`{}.{name_text}`: resource names must match `^[a-z][a-z0-9_]*$`", schema.type_name),
                         Some(name.span()),
                     )
-                    .hint("use lowercase letters, digits and `_`, starting with a letter"),
+                    .hint(format!("use {RESOURCE_NAME_RULE}"))
+                    .shape(),
                 );
                 continue;
             }
             let address = Address::new(schema.type_name, name_text);
             let Some(fields) = body.get_ref().as_table() else {
-                self.error(Diagnostic::error(format!("`{address}` must be a table"), Some(body.span())));
+                self.error(Diagnostic::error(format!("`{address}` must be a table"), Some(body.span())).shape());
                 continue;
             };
             let mut resource = ResourceSpec {
@@ -371,48 +296,62 @@ impl Loader<'_> {
             };
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
-                match field_name {
-                    "tags" => {
-                        resource.tags = self.string_map(value, variables);
-                        if schema.taggable {
-                            let shared = stack_tags.len();
-                            self.check_tag_count(&address.to_string(), shared, resource.tags.len(), value.span());
-                        }
+                if let Some(spec) = schema.field(field_name) {
+                    if let Some(expr) = self.field_expr(&address, spec, value) {
+                        resource.fields.insert(field_name.to_string(), expr);
                     }
-                    "depends_on" => resource.depends_on = self.depends_on(value),
-                    "protect" => resource.protect = self.protect(&address, value, variables),
-                    _ => match schema.field(field_name) {
-                        Some(spec) => {
-                            if let Some(expr) = self.field_expr(&address, spec, value) {
-                                resource.fields.insert(field_name.to_string(), expr);
-                            }
-                        }
-                        None => {
-                            let mut known: Vec<&str> = schema.fields.iter().map(|f| f.name).collect();
-                            known.extend(["tags", "depends_on", "protect"]);
-                            let diagnostic = Diagnostic::error(
-                                format!("unknown field `{field_name}` in `{address}`"),
-                                Some(field.span()),
-                            )
-                            .label(format!("not a field of `{}`", schema.type_name));
-                            self.error(with_suggestion(diagnostic, field_name, &known, "fields"));
-                        }
-                    },
+                } else if let Some(key) = RESOURCE_KEYS.iter().find(|key| key.name == field_name) {
+                    let path = format!("{address}.{field_name}");
+                    let Some(expr) = self.typed_expr(&path, &key.kind, Rules::of(key, References::Any), value) else {
+                        continue;
+                    };
+                    self.resource_key(schema, &mut resource, field_name, &expr, variables, stack_tags);
+                } else {
+                    let mut known: Vec<&str> = schema.fields.iter().map(|f| f.name).collect();
+                    known.extend(RESOURCE_KEYS.iter().map(|key| key.name));
+                    let diagnostic =
+                        Diagnostic::error(format!("unknown field `{field_name}` in `{address}`"), Some(field.span()))
+                            .label(format!("not a field of `{}`", schema.type_name))
+                            .shape();
+                    self.error(with_suggestion(diagnostic, field_name, &known, "fields"));
                 }
             }
             self.cross_field_checks(schema, &resource, variables);
-            for spec in schema.fields.iter().filter(|f| f.required) {
-                if !resource.fields.contains_key(spec.name) {
-                    self.error(
-                        Diagnostic::error(
-                            format!("`{address}` is missing the required field `{}`", spec.name),
-                            Some(name.span()),
-                        )
-                        .hint(format!("add `{} = …`: {}", spec.name, spec.description)),
-                    );
+            self.required_fields(&address.to_string(), schema.fields, fields, &name.span());
+            resources.insert(address, resource);
+        }
+    }
+
+    /// A key of [`RESOURCE_KEYS`], checked: what it means for the resource. A new key is read here.
+    fn resource_key(
+        &mut self,
+        schema: &ResourceSchema,
+        resource: &mut ResourceSpec,
+        key: &str,
+        expr: &SpannedExpr,
+        variables: &BTreeMap<String, Value>,
+        stack_tags: &BTreeMap<String, String>,
+    ) {
+        match key {
+            "tags" => {
+                resource.tags = self.resolved_tags(expr, variables);
+                if schema.taggable {
+                    let address = resource.address.to_string();
+                    self.check_tag_count(&address, stack_tags.len(), resource.tags.len(), expr.span.clone());
                 }
             }
-            resources.insert(address, resource);
+            "depends_on" => {
+                let Expr::List(items) = &expr.expr else { return };
+                for item in items {
+                    match literal(item).map(str::parse::<Address>) {
+                        Some(Ok(address)) => resource.depends_on.push(address),
+                        Some(Err(message)) => self.error(Diagnostic::error(message, Some(item.span.clone()))),
+                        None => {}
+                    }
+                }
+            }
+            "protect" => resource.protect = self.protect(&resource.address, expr, variables),
+            _ => {}
         }
     }
 
@@ -430,6 +369,22 @@ impl Loader<'_> {
         };
         let mut values: BTreeMap<String, Value> =
             resource.fields.iter().map(|(name, expr)| (name.clone(), expr.resolve(&lookup))).collect();
+        // A value from variables meets the rules a literal one met when it was read; one that
+        // does not is reported here, and is unknown to the driver's checks (no second report).
+        for (name, expr) in &resource.fields {
+            let Some(spec) = schema.field(name).filter(|_| literal(expr).is_none()) else { continue };
+            let Some(problem) = values.get(name).and_then(|value| crate::schema::value_problem(spec, value)) else {
+                continue;
+            };
+            let (message, hint) = problem.split_once("\n\nhint: ").unwrap_or((&problem, ""));
+            let mut diagnostic =
+                Diagnostic::error(format!("`{}.{name}`{message}", resource.address), Some(expr.span.clone()));
+            if !hint.is_empty() {
+                diagnostic = diagnostic.hint(hint);
+            }
+            self.error(diagnostic);
+            values.insert(name.clone(), Value::Unknown);
+        }
         for spec in schema.fields {
             if values.contains_key(spec.name) {
                 continue;
@@ -456,54 +411,12 @@ impl Loader<'_> {
             self.error(diagnostic);
         }
     }
-
-    fn depends_on(&mut self, value: &Spanned<DeValue<'_>>) -> Vec<Address> {
-        let mut addresses = Vec::new();
-        let Some(items) = value.get_ref().as_array() else {
-            self.error(Diagnostic::error(
-                "`depends_on` must be a list of addresses like `\"s3_bucket.site\"`",
-                Some(value.span()),
-            ));
-            return addresses;
-        };
-        for item in items.iter() {
-            match item.get_ref().as_str().map(str::parse::<Address>) {
-                Some(Ok(address)) => addresses.push(address),
-                Some(Err(message)) => self.error(Diagnostic::error(message, Some(item.span()))),
-                None => self.error(Diagnostic::error("`depends_on` entries must be strings", Some(item.span()))),
-            }
-        }
-        addresses
-    }
-}
-
-#[derive(Default)]
-struct Header {
-    name: String,
-    region: Option<String>,
-    endpoint: Option<String>,
-    tags: BTreeMap<String, String>,
-}
-
-fn literal_value(value: &DeValue<'_>) -> Option<Value> {
-    Some(match value {
-        DeValue::String(s) => Value::Str(s.to_string()),
-        DeValue::Integer(i) => Value::Int(i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()?),
-        DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Array(items) => {
-            Value::List(items.iter().map(|item| literal_value(item.get_ref())).collect::<Option<_>>()?)
-        }
-        _ => return None,
-    })
 }
 
 /// A stack name as the spec allows it: a lowercase letter, then lowercase letters, digits and `-`,
 /// at most 28 characters (it prefixes AWS names).
 pub fn is_valid_stack_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 28
-        && matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    is_match(crate::schema::STACK_NAME_PATTERN, name)
 }
 
 #[cfg(test)]

@@ -6,51 +6,16 @@ use super::*;
 use crate::stack::Moved;
 
 impl Loader<'_> {
-    pub(super) fn moved(
-        &mut self,
-        value: &Spanned<DeValue<'_>>,
-        resources: &BTreeMap<Address, ResourceSpec>,
-    ) -> Vec<Moved> {
-        let Some(entries) = value.get_ref().as_array() else {
-            self.error(
-                Diagnostic::error("`moved` must be a list of tables: `[[moved]]`", Some(value.span()))
-                    .hint("write `[[moved]]` with `from = \"TYPE.OLD\"` and `to = \"TYPE.NEW\"`"),
-            );
-            return Vec::new();
-        };
+    pub(super) fn moved(&mut self, section: &SpannedExpr, resources: &BTreeMap<Address, ResourceSpec>) -> Vec<Moved> {
+        let Expr::List(items) = &section.expr else { return Vec::new() };
         let mut moves: Vec<Moved> = Vec::new();
-        for entry in entries.iter() {
-            let Some(table) = entry.get_ref().as_table() else {
-                self.error(Diagnostic::error("each `[[moved]]` entry must be a table", Some(entry.span())));
-                continue;
+        for item in items {
+            let address = |name: &str| {
+                let value = entry(entries(item), name)?;
+                Some((literal(value)?.parse::<Address>().ok()?, value.span.clone()))
             };
-            let mut from = None;
-            let mut to = None;
-            for (key, value) in table.iter() {
-                let slot = match key.get_ref().as_ref() {
-                    "from" => &mut from,
-                    "to" => &mut to,
-                    other => {
-                        let diagnostic =
-                            Diagnostic::error(format!("unknown field `{other}` in `[[moved]]`"), Some(key.span()));
-                        self.error(with_suggestion(diagnostic, other, &["from", "to"], "fields"));
-                        continue;
-                    }
-                };
-                match value.get_ref().as_str().map(str::parse::<Address>) {
-                    Some(Ok(address)) => *slot = Some((address, value.span())),
-                    Some(Err(message)) => self.error(Diagnostic::error(message, Some(value.span()))),
-                    None => self
-                        .error(Diagnostic::error("expected an address like `\"s3_bucket.site\"`", Some(value.span()))),
-                }
-            }
-            let (Some((from, from_span)), Some((to, to_span))) = (from, to) else {
-                self.error(
-                    Diagnostic::error("`[[moved]]` needs both `from` and `to`", Some(entry.span()))
-                        .hint("write `from = \"TYPE.OLD\"` and `to = \"TYPE.NEW\"`"),
-                );
-                continue;
-            };
+            // A missing or malformed `from` or `to` is reported by the descriptors already.
+            let (Some((from, from_span)), Some((to, to_span))) = (address("from"), address("to")) else { continue };
             if from.type_name != to.type_name {
                 self.error(
                     Diagnostic::error(

@@ -10,6 +10,7 @@
 
 use super::*;
 use crate::schema::Default;
+use crate::stack::Output;
 
 /// What each `${network.*}` stands for in the stack's own network.
 const OWN_ATTRIBUTES: &[(&str, &str)] =
@@ -19,13 +20,13 @@ const NOT_A_NETWORK_HINT: &str =
     "write `vpc = \"default\"`, a VPC id (`\"vpc-0123…\"`) or the stack's own network, e.g. `vpc = \"${vpc.main.id}\"`";
 
 impl Loader<'_> {
-    /// The resource `text` names when it is a reference: it must be exactly `${TYPE.NAME.id}` of a
-    /// type that has subnets.
-    pub(super) fn own_network_reference(&mut self, text: &str, span: Range<usize>) -> Option<Address> {
-        if !text.contains("${") {
+    /// The resource `[network] vpc` names when it holds a reference: it must be exactly
+    /// `${TYPE.NAME.id}` of a type that has subnets.
+    pub(super) fn own_network_reference(&mut self, vpc: &SpannedExpr) -> Option<Address> {
+        let Expr::Template(parts) = &vpc.expr else { return None };
+        if let [Part::Literal(_)] = parts.as_slice() {
             return None;
         }
-        let parts = self.template(text, &span)?;
         if let [Part::Reference(Reference::Resource { address, attribute }, _)] = parts.as_slice() {
             let has_subnets = self.drivers.get(&address.type_name).is_some_and(|driver| {
                 OWN_ATTRIBUTES.iter().all(|(_, attribute)| driver.schema().attributes.contains(attribute))
@@ -34,8 +35,9 @@ impl Loader<'_> {
                 return Some(address.clone());
             }
         }
+        let written = self.source.get(vpc.span.clone()).unwrap_or_default().to_string();
         self.error(
-            Diagnostic::error(format!("`[network] vpc = \"{text}\"` is not a network"), Some(span))
+            Diagnostic::error(format!("`[network] vpc = {written}` is not a network"), Some(vpc.span.clone()))
                 .hint(NOT_A_NETWORK_HINT),
         );
         None
@@ -46,16 +48,15 @@ impl Loader<'_> {
     pub(super) fn place_in_own_network(
         &mut self,
         network: &NetworkSpec,
-        (_, section): Entry<'_, '_>,
+        section: &SpannedExpr,
         resources: &mut BTreeMap<Address, ResourceSpec>,
         outputs: &mut [Output],
         variables: &BTreeMap<String, Value>,
     ) {
         let Some(own) = &network.own else { return };
-        let fields = section.get_ref().as_table();
-        let field_span =
-            |name: &str| fields.and_then(|t| t.iter().find(|(k, _)| k.get_ref() == name)).map(|(_, v)| v.span());
-        let span = field_span("vpc").unwrap_or_else(|| section.span());
+        let fields = entries(section);
+        let field_span = |name: &str| entry(fields, name).map(|value| value.span.clone());
+        let span = field_span("vpc").unwrap_or_else(|| section.span.clone());
         if !resources.contains_key(own) {
             let known: Vec<String> =
                 resources.keys().filter(|a| a.type_name == own.type_name).map(Address::to_string).collect();

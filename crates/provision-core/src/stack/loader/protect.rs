@@ -8,28 +8,22 @@ const HINT: &str =
     "write `protect = true`, `false`, or a variable that holds one, e.g. `protect = \"${var.production}\"`";
 
 impl Loader<'_> {
+    /// The value of a `protect` key its descriptor has checked: a boolean, or one `${var.NAME}`.
     pub(super) fn protect(
         &mut self,
         address: &Address,
-        value: &Spanned<DeValue<'_>>,
+        expr: &SpannedExpr,
         variables: &BTreeMap<String, Value>,
     ) -> bool {
-        let span = value.span();
-        let text = match value.get_ref() {
-            DeValue::Boolean(on) => return *on,
-            DeValue::String(text) => text,
-            _ => {
-                self.error(Diagnostic::error(format!("`{address}.protect` must be a boolean"), Some(span)).hint(HINT));
-                return false;
-            }
-        };
-        let Some(parts) = self.template(text, &span) else { return false };
-        let [Part::Reference(Reference::Variable(name), _)] = parts.as_slice() else {
-            self.error(
-                Diagnostic::error(format!("`{address}.protect` must be a boolean or one `${{var.NAME}}`"), Some(span))
-                    .hint(HINT),
-            );
-            return false;
+        let span = expr.span.clone();
+        let name = match &expr.expr {
+            Expr::Bool(on) => return *on,
+            Expr::Template(parts) => match parts.as_slice() {
+                [Part::Reference(Reference::Variable(name), _)] => name,
+                // The descriptor lets nothing else through (`schema::RESOURCE_KEYS`).
+                _ => return false,
+            },
+            _ => return false,
         };
         match variables.get(name) {
             Some(Value::Bool(on)) => *on,
@@ -44,7 +38,6 @@ impl Loader<'_> {
                 );
                 false
             }
-            // An unknown variable is reported with the other references.
             None => {
                 let known: Vec<&str> = variables.keys().map(String::as_str).collect();
                 let diagnostic = Diagnostic::error(format!("unknown variable `{name}`"), Some(span))
@@ -74,7 +67,9 @@ mod tests {
         assert_eq!(protected(&stack("\"${var.production}\""), &[]), Ok(false));
         assert_eq!(protected(&stack("\"${var.production}\""), &[("production", "true")]), Ok(true));
         let error = protected(&stack("\"yes\""), &[]).unwrap_err();
-        assert!(error.contains("`ecs_service.api.protect` must be a boolean or one `${var.NAME}`"), "{error}");
+        assert!(error.contains("`ecs_service.api.protect` must be a boolean, found a string"), "{error}");
+        let error = protected(&stack("\"${ecs_service.other.arn}\""), &[]).unwrap_err();
+        assert!(error.contains("cannot be used in `ecs_service.api.protect`"), "{error}");
         let error = protected(&stack("\"${var.prod}\""), &[]).unwrap_err();
         assert!(error.contains("unknown variable `prod`") && error.contains("production"), "{error}");
     }

@@ -1,66 +1,48 @@
 //! `[state]`: a local `path`, or `s3` with the settings only an S3 state has (`region`, `lock_ttl`,
-//! `kms_key`). Everything is checked offline: the URL's shape and bucket name, the duration.
+//! `kms_key`). Everything is checked offline: the descriptors check each literal value (the URL's
+//! shape and bucket name, the duration); here what needs variables or more than one field.
 
 use std::time::Duration;
 
 use super::*;
 use crate::stack::{parse_duration, parse_s3_url, S3Location, DEFAULT_LOCK_TTL};
 
-const FIELDS: &[&str] = &["path", "s3", "region", "lock_ttl", "kms_key"];
-
 /// A lease shorter than this leaves no room to renew it over a slow network.
 const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
 
 impl Loader<'_> {
+    /// `[state]`, from its checked values; `${stack.name}` is known here already (a stack per pull
+    /// request keeps its own state).
     pub(super) fn state(
         &mut self,
-        (key, value): Entry<'_, '_>,
+        section: &SpannedExpr,
         stack_name: &str,
         variables: &BTreeMap<String, Value>,
     ) -> Option<StateLocation> {
-        let table = self.table(key, value)?;
         let mut path = None;
         let mut s3: Option<(S3Location, Range<usize>)> = None;
         let mut region = None;
         let mut lock_ttl = None;
         let mut kms_key = None;
-        for (field, value) in table.iter() {
-            let name = field.get_ref().as_ref();
-            if !FIELDS.contains(&name) {
-                let diagnostic = Diagnostic::error(format!("unknown field `{name}` in `[state]`"), Some(field.span()));
-                self.error(with_suggestion(diagnostic, name, FIELDS, "fields"));
-                continue;
-            }
-            // `${stack.name}` is known here already (a stack per pull request keeps its own state).
-            let value = match value.get_ref().as_str() {
-                Some(text) if text.contains("${stack.name}") => Spanned::new(
-                    value.span(),
-                    DeValue::String(std::borrow::Cow::Owned(text.replace("${stack.name}", stack_name))),
-                ),
-                _ => value.clone(),
-            };
-            let Some((text, span)) = self.string_with_variables(&value, variables) else { continue };
-            match name {
-                "path" => path = Some((PathBuf::from(text), field.span())),
+        for (name, value) in entries(section) {
+            let Some((text, span)) = self.resolved_text(value, variables, Some(stack_name)) else { continue };
+            match name.as_str() {
+                "path" => path = Some((PathBuf::from(text), span)),
                 "s3" => match parse_s3_url(&text) {
-                    Ok((bucket, key)) => s3 = Some((S3Location::new(bucket, key), field.span())),
+                    Ok((bucket, key)) => s3 = Some((S3Location::new(bucket, key), span)),
                     Err(problem) => self.error(
                         Diagnostic::error(problem, Some(span)).hint("write `s3 = \"s3://BUCKET/KEY.json\"`"),
                     ),
                 },
-                "region" => {
-                    if text.is_empty() || !text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    {
-                        self.error(
-                            Diagnostic::error(format!("`{text}` is not an AWS region"), Some(span))
-                                .hint("write the bucket's region, e.g. `region = \"eu-west-1\"`"),
-                        );
-                    } else {
-                        region = Some((text, field.span()));
-                    }
-                }
+                "region" => match super::super::region::region_problem(&text) {
+                    Some(problem) => self.error(
+                        Diagnostic::error(problem, Some(span))
+                            .hint("write the bucket's region, e.g. `region = \"eu-west-1\"`"),
+                    ),
+                    None => region = Some((text, span)),
+                },
                 "lock_ttl" => match parse_duration(&text) {
-                    Ok(ttl) if ttl >= MIN_LOCK_TTL => lock_ttl = Some((ttl, field.span())),
+                    Ok(ttl) if ttl >= MIN_LOCK_TTL => lock_ttl = Some((ttl, span)),
                     Ok(_) => self.error(
                         Diagnostic::error(format!("`lock_ttl = \"{text}\"` is too short"), Some(span))
                             .hint("the lease is renewed every third of it; use at least `1s` (the default, `5m`, suits most teams)"),
@@ -73,7 +55,7 @@ impl Loader<'_> {
                             "give a KMS key id, ARN or alias (`alias/terraform-state`), or leave it out for S3-managed keys (AES256)",
                         ));
                     } else {
-                        kms_key = Some((text, field.span()));
+                        kms_key = Some((text, span));
                     }
                 }
             }

@@ -11,6 +11,14 @@ pub(super) fn with_suggestion(diagnostic: Diagnostic, name: &str, known: &[&str]
     }
 }
 
+/// A "did you mean" hint when a known name is close; nothing otherwise.
+pub(super) fn did_you_mean(diagnostic: Diagnostic, name: &str, known: &[&str]) -> Diagnostic {
+    match closest(name, known) {
+        Some(best) => diagnostic.hint(format!("did you mean `{best}`?")),
+        None => diagnostic,
+    }
+}
+
 pub(super) fn suggestion_suffix(name: &str, known: &[&str]) -> String {
     closest(name, known).map(|best| format!(", or did you mean `{best}`?")).unwrap_or_default()
 }

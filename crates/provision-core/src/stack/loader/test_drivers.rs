@@ -120,6 +120,7 @@ pub(super) fn load_text(text: &str, variables: &[(&str, &str)]) -> Result<crate:
     std::fs::write(&path, text).expect("write the stack file");
     let options = crate::stack::LoadOptions {
         variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..crate::stack::LoadOptions::default()
     };
     crate::stack::load(&path, &options, &registry()).map_err(|error| error.render(false))
 }

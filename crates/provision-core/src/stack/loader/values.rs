@@ -1,6 +1,109 @@
-//! Field values: TOML values checked against a field's type and turned into expressions.
+//! Values checked against their descriptor ([`FieldSpec`]) and turned into expressions: the one
+//! place that enforces what the JSON Schema states (types, unknown and missing fields, allowed
+//! values, patterns, ranges, which references a string may hold), for resources and sections
+//! alike. Its problems are marked [`Diagnostic::shape`]; an AWS rule a field's `check` adds is not.
 
+use super::suggest::did_you_mean;
 use super::*;
+use crate::schema::syntax::is_match;
+use crate::schema::tags::{tag_key_problem, MAX_TAG_VALUE};
+use crate::schema::{Check, Pattern, References, ENV_NAME_PATTERN};
+
+/// What a field's descriptor asks of its value, handed down to list items, map values and the
+/// alternatives of a [`FieldKind::OneOf`] (a nested table's fields bring their own).
+#[derive(Clone, Copy)]
+pub(super) struct Rules {
+    check: Option<Check>,
+    pattern: Option<Pattern>,
+    range: Option<(i64, i64)>,
+    non_empty: bool,
+    sensitive: bool,
+    pub(super) references: References,
+}
+
+impl Rules {
+    /// `spec`'s rules; its references are `inherited` unless it names its own.
+    pub(super) fn of(spec: &FieldSpec, inherited: References) -> Rules {
+        Rules {
+            check: spec.check,
+            pattern: spec.pattern,
+            range: spec.range,
+            non_empty: spec.non_empty,
+            sensitive: spec.sensitive,
+            references: spec.references.unwrap_or(inherited),
+        }
+    }
+
+    fn inner(self) -> Rules {
+        Rules { non_empty: false, ..self }
+    }
+}
+
+/// `[notify]` + `webhook` → `[notify] webhook`; `s3_bucket.site` + `bucket` → `s3_bucket.site.bucket`.
+pub(super) fn child_path(path: &str, name: &str) -> String {
+    if path.starts_with('[') && path.ends_with(']') {
+        format!("{path} {name}")
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// `[moved]` → `[[moved]]` (each entry of a list section); `x.ingress` → `x.ingress[0]`.
+pub(super) fn item_path(path: &str, index: usize) -> String {
+    if path.starts_with('[') && path.ends_with(']') && !path.contains(' ') {
+        format!("[{path}]")
+    } else {
+        format!("{path}[{index}]")
+    }
+}
+
+/// Whether a value of this TOML type can be of `kind` (how a [`FieldKind::OneOf`] picks).
+fn takes(kind: &FieldKind, value: &DeValue<'_>) -> bool {
+    match value {
+        DeValue::String(_) => {
+            matches!(kind, FieldKind::String | FieldKind::Json | FieldKind::Enum(_) | FieldKind::Value | FieldKind::Any)
+        }
+        DeValue::Integer(_) => matches!(kind, FieldKind::Int | FieldKind::Value | FieldKind::Any),
+        DeValue::Boolean(_) => matches!(kind, FieldKind::Bool | FieldKind::Value | FieldKind::Any),
+        DeValue::Array(_) => matches!(
+            kind,
+            FieldKind::StringList | FieldKind::TableList(_) | FieldKind::List(_) | FieldKind::Value | FieldKind::Any
+        ),
+        DeValue::Table(_) => matches!(
+            kind,
+            FieldKind::StringMap
+                | FieldKind::Map(_)
+                | FieldKind::Table(_)
+                | FieldKind::Tags
+                | FieldKind::Secret
+                | FieldKind::Any
+        ),
+        DeValue::Float(_) | DeValue::Datetime(_) => false,
+    }
+}
+
+fn allows(references: References, reference: &Reference) -> bool {
+    match references {
+        References::Any => true,
+        References::Variables => matches!(reference, Reference::Variable(_)),
+        References::VariablesAndStackName => {
+            matches!(reference, Reference::Variable(_)) || matches!(reference, Reference::Stack(name) if name == "name")
+        }
+        References::None => false,
+    }
+}
+
+pub(super) fn found(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a decimal number",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
 
 impl Loader<'_> {
     pub(super) fn field_expr(
@@ -9,146 +112,152 @@ impl Loader<'_> {
         spec: &FieldSpec,
         value: &Spanned<DeValue<'_>>,
     ) -> Option<SpannedExpr> {
-        self.typed_expr(&format!("{address}.{}", spec.name), &spec.kind, spec.check, value)
+        self.typed_expr(&format!("{address}.{}", spec.name), &spec.kind, Rules::of(spec, References::Any), value)
     }
 
-    /// Converts a TOML value to an expression, checking it against the field's type. A string that
-    /// is a single reference may stand for any type; it is checked once resolved.
+    /// Converts a TOML value to an expression, checking it against the field's kind and rules. A
+    /// string that is a single reference may stand for any kind; it is checked once resolved.
     pub(super) fn typed_expr(
         &mut self,
         path: &str,
         kind: &FieldKind,
-        check: Option<fn(&str) -> Result<(), String>>,
+        rules: Rules,
         value: &Spanned<DeValue<'_>>,
     ) -> Option<SpannedExpr> {
         let span = value.span();
         let mismatch = |found: &str| {
             Diagnostic::error(format!("`{path}` must be {}, found {found}", kind.describe()), Some(span.clone()))
+                .shape()
         };
+        if let FieldKind::OneOf(kinds) = kind {
+            let single_reference =
+                matches!(value.get_ref(), DeValue::String(text) if text.trim_start().starts_with("${"));
+            let chosen =
+                kinds.iter().find(|k| takes(k, value.get_ref())).or(kinds.first().filter(|_| single_reference));
+            let Some(chosen) = chosen else {
+                self.error(mismatch(found(value.get_ref())));
+                return None;
+            };
+            return self.typed_expr(path, chosen, rules, value);
+        }
         let expr = match value.get_ref() {
+            // Tags are a table as written (no value could stand for one).
+            DeValue::String(_) if matches!(kind, FieldKind::Tags) => {
+                self.error(mismatch("a string"));
+                return None;
+            }
             DeValue::String(text) => {
-                let parts = self.template(text, &span)?;
-                if let (Some(check), [Part::Literal(literal)]) = (check, parts.as_slice()) {
-                    if let Err(message) = check(literal) {
-                        self.error(Diagnostic::error(format!("`{path}`: {message}"), Some(span.clone())));
-                        return None;
-                    }
-                }
-                let is_single_reference = matches!(parts.as_slice(), [Part::Reference(..)]);
-                if !is_single_reference {
-                    match kind {
-                        FieldKind::String | FieldKind::Json => {}
-                        FieldKind::Secret => {
-                            self.error(
-                                Diagnostic::error(
-                                    format!("`{path}` is a secret and cannot be written in the stack file"),
-                                    Some(span.clone()),
-                                )
-                                .hint("write `{ env = \"VARIABLE\" }` and set the variable when running provision"),
-                            );
+                let parts = self.string_parts(path, text, rules, &span)?;
+                match parts.as_slice() {
+                    [Part::Literal(literal)] => match kind {
+                        FieldKind::String | FieldKind::Json => self.literal_rules(path, literal, rules, &span)?,
+                        FieldKind::Enum(options) if !options.contains(&literal.as_str()) => {
+                            self.error(did_you_mean(mismatch(&format!("`\"{literal}\"`")), literal, options));
                             return None;
                         }
-                        FieldKind::Enum(options) => {
-                            if let [Part::Literal(literal)] = parts.as_slice() {
-                                if !options.contains(&literal.as_str()) {
-                                    self.error(mismatch(&format!("`\"{literal}\"`")));
-                                    return None;
-                                }
-                            }
-                        }
+                        FieldKind::Enum(_) | FieldKind::Value | FieldKind::Any => {}
+                        FieldKind::Secret => return self.secret_in_file(path, &span),
                         _ => {
                             self.error(mismatch("a string"));
                             return None;
                         }
-                    }
+                    },
+                    // One reference stands for a value of any kind.
+                    [Part::Reference(..)] => {}
+                    _ => match kind {
+                        FieldKind::String
+                        | FieldKind::Json
+                        | FieldKind::Enum(_)
+                        | FieldKind::Value
+                        | FieldKind::Any => {}
+                        FieldKind::Secret => return self.secret_in_file(path, &span),
+                        _ => {
+                            self.error(mismatch("a string"));
+                            return None;
+                        }
+                    },
                 }
                 Expr::Template(parts)
             }
             DeValue::Integer(integer) => {
-                if !matches!(kind, FieldKind::Int) {
+                if !matches!(kind, FieldKind::Int | FieldKind::Value | FieldKind::Any) {
                     self.error(mismatch("an integer"));
                     return None;
                 }
-                match i64::from_str_radix(&integer.as_str().replace('_', ""), integer.radix()) {
-                    Ok(i) => Expr::Int(i),
-                    Err(_) => {
-                        self.error(Diagnostic::error(format!("`{path}`: integer out of range"), Some(span)));
+                let Ok(number) = i64::from_str_radix(&integer.as_str().replace('_', ""), integer.radix()) else {
+                    self.error(Diagnostic::error(format!("`{path}`: integer out of range"), Some(span)).shape());
+                    return None;
+                };
+                if let (FieldKind::Int, Some((min, max))) = (kind, rules.range) {
+                    if !(min..=max).contains(&number) {
+                        self.error(
+                            Diagnostic::error(
+                                format!("`{path}` is {number}; it must be from {min} to {max}"),
+                                Some(span),
+                            )
+                            .shape(),
+                        );
                         return None;
                     }
                 }
+                Expr::Int(number)
             }
             DeValue::Boolean(b) => {
-                if !matches!(kind, FieldKind::Bool) {
+                if !matches!(kind, FieldKind::Bool | FieldKind::Value | FieldKind::Any) {
                     self.error(mismatch("a boolean"));
                     return None;
                 }
                 Expr::Bool(*b)
             }
             DeValue::Array(items) => {
+                let table;
                 let item_kind = match kind {
                     FieldKind::StringList => &FieldKind::String,
-                    FieldKind::TableList(fields) => &FieldKind::Table(fields),
+                    FieldKind::TableList(fields) => {
+                        table = FieldKind::Table(fields);
+                        &table
+                    }
+                    FieldKind::List(item) => *item,
+                    FieldKind::Value => &FieldKind::Value,
+                    FieldKind::Any => &FieldKind::Any,
                     _ => {
                         self.error(mismatch("a list"));
                         return None;
                     }
                 };
+                if rules.non_empty && items.is_empty() {
+                    self.error(
+                        Diagnostic::error(format!("`{path}` is empty"), Some(span))
+                            .hint("list at least one, or leave the field out")
+                            .shape(),
+                    );
+                    return None;
+                }
                 let mut exprs = Vec::new();
+                let mut valid = true;
                 for (index, item) in items.iter().enumerate() {
-                    exprs.push(self.typed_expr(&format!("{path}[{index}]"), item_kind, None, item)?);
+                    match self.typed_expr(&item_path(path, index), item_kind, rules.inner(), item) {
+                        Some(expr) => exprs.push(expr),
+                        None => valid = false,
+                    }
+                }
+                if !valid {
+                    return None;
                 }
                 Expr::List(exprs)
             }
             DeValue::Table(table) => match kind {
-                FieldKind::Secret => {
-                    let env = table.iter().find(|(k, _)| k.get_ref() == "env");
-                    let valid = table.len() == 1
-                        && env.and_then(|(_, v)| v.get_ref().as_str()).is_some_and(|name| {
-                            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                        });
-                    if !valid {
-                        self.error(
-                            Diagnostic::error(format!("`{path}` must be a secret from the environment"), Some(span))
-                                .hint("write `{ env = \"VARIABLE\" }`; the value is never stored, only a salted hash"),
-                        );
-                        return None;
-                    }
-                    let name = env.and_then(|(_, v)| v.get_ref().as_str()).unwrap_or_default();
-                    let value =
-                        SpannedExpr { expr: Expr::Template(vec![Part::Literal(name.to_string())]), span: span.clone() };
-                    Expr::Table(vec![("env".to_string(), value)])
-                }
+                FieldKind::Secret => self.secret(path, table, &span)?,
                 FieldKind::StringMap => {
-                    let mut entries = Vec::new();
-                    for (key, item) in table.iter() {
-                        let expr =
-                            self.typed_expr(&format!("{path}.{}", key.get_ref()), &FieldKind::String, None, item)?;
-                        entries.push((key.get_ref().to_string(), expr));
-                    }
-                    Expr::Table(entries)
+                    Expr::Table(self.map_entries(path, &FieldKind::String, rules.inner(), table)?)
                 }
+                FieldKind::Map(value_kind) => Expr::Table(self.map_entries(path, value_kind, rules.inner(), table)?),
+                FieldKind::Any => Expr::Table(self.map_entries(path, &FieldKind::Any, rules.inner(), table)?),
+                FieldKind::Tags => Expr::Table(self.tags(path, rules.inner(), table)?),
                 FieldKind::Table(fields) => {
-                    let mut entries = Vec::new();
-                    for (key, item) in table.iter() {
-                        let name = key.get_ref().as_ref();
-                        let Some(spec) = fields.iter().find(|f| f.name == name) else {
-                            let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
-                            let diagnostic =
-                                Diagnostic::error(format!("unknown field `{name}` in `{path}`"), Some(key.span()));
-                            self.error(with_suggestion(diagnostic, name, &known, "fields"));
-                            return None;
-                        };
-                        let expr = self.typed_expr(&format!("{path}.{name}"), &spec.kind, spec.check, item)?;
-                        entries.push((name.to_string(), expr));
-                    }
-                    for spec in fields.iter().filter(|f| f.required) {
-                        if !entries.iter().any(|(k, _)| k == spec.name) {
-                            self.error(Diagnostic::error(
-                                format!("`{path}` is missing the required field `{}`", spec.name),
-                                Some(span.clone()),
-                            ));
-                            return None;
-                        }
+                    let (entries, valid) = self.table_entries(path, fields, rules.references, table, &span);
+                    if !valid {
+                        return None;
                     }
                     Expr::Table(entries)
                 }
@@ -157,38 +266,209 @@ impl Loader<'_> {
                     return None;
                 }
             },
-            DeValue::Float(_) => {
-                self.error(mismatch("a decimal number"));
-                return None;
-            }
-            DeValue::Datetime(_) => {
-                self.error(mismatch("a date"));
+            DeValue::Float(_) | DeValue::Datetime(_) => {
+                self.error(mismatch(found(value.get_ref())));
                 return None;
             }
         };
         Some(SpannedExpr { expr, span })
     }
 
-    /// Any value (outputs): strings may hold references, nothing is type-checked.
-    pub(super) fn any_expr(&mut self, value: &Spanned<DeValue<'_>>) -> Option<SpannedExpr> {
-        let span = value.span();
-        let expr = match value.get_ref() {
-            DeValue::String(text) => Expr::Template(self.template(text, &span)?),
-            DeValue::Integer(integer) => Expr::Int(integer.as_str().parse().ok()?),
-            DeValue::Boolean(b) => Expr::Bool(*b),
-            DeValue::Array(items) => Expr::List(items.iter().map(|item| self.any_expr(item)).collect::<Option<_>>()?),
-            DeValue::Table(table) => Expr::Table(
-                table.iter().map(|(k, v)| Some((k.get_ref().to_string(), self.any_expr(v)?))).collect::<Option<_>>()?,
-            ),
-            _ => {
-                self.error(Diagnostic::error(
-                    "outputs must be strings, integers, booleans, lists or tables",
-                    Some(span),
-                ));
-                return None;
+    /// A table's fields checked against their descriptors: every problem is reported, and the
+    /// entries that passed are kept (`false` when any did not).
+    pub(super) fn table_entries(
+        &mut self,
+        path: &str,
+        fields: &[FieldSpec],
+        references: References,
+        table: &DeTable<'_>,
+        span: &Range<usize>,
+    ) -> (Vec<(String, SpannedExpr)>, bool) {
+        let mut entries = Vec::new();
+        let mut valid = true;
+        for (key, item) in table.iter() {
+            let name = key.get_ref().as_ref();
+            let Some(spec) = fields.iter().find(|f| f.name == name) else {
+                let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
+                let diagnostic =
+                    Diagnostic::error(format!("unknown field `{name}` in `{path}`"), Some(key.span())).shape();
+                self.error(with_suggestion(diagnostic, name, &known, "fields"));
+                valid = false;
+                continue;
+            };
+            match self.typed_expr(&child_path(path, name), &spec.kind, Rules::of(spec, references), item) {
+                Some(expr) => entries.push((name.to_string(), expr)),
+                None => valid = false,
             }
+        }
+        valid &= self.required_fields(path, fields, table, span);
+        (entries, valid)
+    }
+
+    /// Reports each required field the table does not have (one written but not valid was
+    /// reported already); `false` when any is missing.
+    pub(super) fn required_fields(
+        &mut self,
+        path: &str,
+        fields: &[FieldSpec],
+        table: &DeTable<'_>,
+        span: &Range<usize>,
+    ) -> bool {
+        let mut complete = true;
+        for spec in fields.iter().filter(|f| f.required) {
+            if !table.iter().any(|(key, _)| key.get_ref() == spec.name) {
+                self.error(
+                    Diagnostic::error(
+                        format!("`{path}` is missing the required field `{}`", spec.name),
+                        Some(span.clone()),
+                    )
+                    .hint(format!("add `{} = …`: {}", spec.name, spec.description))
+                    .shape(),
+                );
+                complete = false;
+            }
+        }
+        complete
+    }
+
+    /// The entries of a table with any keys whose values are of `kind` (`None` if one is not).
+    fn map_entries(
+        &mut self,
+        path: &str,
+        kind: &FieldKind,
+        rules: Rules,
+        table: &DeTable<'_>,
+    ) -> Option<Vec<(String, SpannedExpr)>> {
+        let mut entries = Vec::new();
+        let mut valid = true;
+        for (key, item) in table.iter() {
+            match self.typed_expr(&child_path(path, key.get_ref()), kind, rules, item) {
+                Some(expr) => entries.push((key.get_ref().to_string(), expr)),
+                None => valid = false,
+            }
+        }
+        valid.then_some(entries)
+    }
+
+    /// Tags: strings under keys AWS allows, values no longer than AWS allows.
+    fn tags(&mut self, path: &str, rules: Rules, table: &DeTable<'_>) -> Option<Vec<(String, SpannedExpr)>> {
+        let mut valid = true;
+        for (key, _) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if let Some(problem) = tag_key_problem(name) {
+                self.error(Diagnostic::error(format!("tag key `{name}` {problem}"), Some(key.span())).hint(
+                    "tag keys are 1 to 128 characters and must not start with `aws:` (AWS's) or `provision:` (provision's own)",
+                ).shape());
+                valid = false;
+            }
+        }
+        let entries = self.map_entries(path, &FieldKind::String, rules, table)?;
+        for (name, expr) in &entries {
+            if let Some(text) = literal(expr) {
+                valid &= self.check_tag_value(name, text, expr.span.clone(), true);
+            }
+        }
+        valid.then_some(entries)
+    }
+
+    /// A tag's value is at most 256 characters (literal ones are a rule of the JSON Schema too).
+    pub(super) fn check_tag_value(&mut self, name: &str, text: &str, span: Range<usize>, literal: bool) -> bool {
+        let length = text.chars().count();
+        if length <= MAX_TAG_VALUE {
+            return true;
+        }
+        let diagnostic =
+            Diagnostic::error(format!("the value of tag `{name}` is {length} characters long"), Some(span))
+                .hint(format!("AWS allows tag values of up to {MAX_TAG_VALUE} characters"));
+        self.error(if literal { diagnostic.shape() } else { diagnostic });
+        false
+    }
+
+    /// `{ env = "VARIABLE" }`.
+    fn secret(&mut self, path: &str, table: &DeTable<'_>, span: &Range<usize>) -> Option<Expr> {
+        let env = table.iter().find(|(k, _)| k.get_ref() == "env");
+        let name = env.and_then(|(_, v)| v.get_ref().as_str());
+        let valid = table.len() == 1 && name.is_some_and(|name| is_match(ENV_NAME_PATTERN, name));
+        if !valid {
+            self.error(
+                Diagnostic::error(format!("`{path}` must be a secret from the environment"), Some(span.clone()))
+                    .hint("write `{ env = \"VARIABLE\" }`; the value is never stored, only a salted hash")
+                    .shape(),
+            );
+            return None;
+        }
+        let value = SpannedExpr {
+            expr: Expr::Template(vec![Part::Literal(name.unwrap_or_default().to_string())]),
+            span: span.clone(),
         };
-        Some(SpannedExpr { expr, span })
+        Some(Expr::Table(vec![("env".to_string(), value)]))
+    }
+
+    fn secret_in_file(&mut self, path: &str, span: &Range<usize>) -> Option<SpannedExpr> {
+        self.error(
+            Diagnostic::error(
+                format!("`{path}` is a secret and cannot be written in the stack file"),
+                Some(span.clone()),
+            )
+            .hint("write `{ env = \"VARIABLE\" }` and set the variable when running provision")
+            .shape(),
+        );
+        None
+    }
+
+    /// A string's parts: references parsed where the field allows them, and only those it allows.
+    fn string_parts(&mut self, path: &str, text: &str, rules: Rules, span: &Range<usize>) -> Option<Vec<Part>> {
+        if rules.references == References::None {
+            return Some(vec![Part::Literal(text.to_string())]);
+        }
+        let parts = self.template(text, span)?;
+        for part in &parts {
+            if let Part::Reference(reference, reference_span) = part {
+                if !allows(rules.references, reference) {
+                    self.error(
+                        Diagnostic::error(
+                            format!("`${{{reference}}}` cannot be used in `{path}`"),
+                            Some(reference_span.clone()),
+                        )
+                        .hint(format!("`{path}` may hold {}", rules.references.describe()))
+                        .shape(),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(parts)
+    }
+
+    /// A literal string's rules: not empty, the field's AWS check, its pattern. A sensitive field's
+    /// problems name its place in the text and never show the value.
+    fn literal_rules(&mut self, path: &str, literal: &str, rules: Rules, span: &Range<usize>) -> Option<()> {
+        let hint = rules.pattern.map(|pattern| format!("use {}", pattern.rule));
+        let pattern_ok = rules.pattern.is_none_or(|pattern| is_match(pattern.regex, literal));
+        let problem = if rules.non_empty && literal.is_empty() {
+            Some((format!("`{path}` is empty"), true))
+        } else if let Some(Err(message)) = rules.check.map(|check| check(literal)) {
+            // The AWS rule says best what is wrong; the schema sees it too when the pattern fails.
+            Some((format!("`{path}`: {message}"), !pattern_ok))
+        } else if !pattern_ok {
+            let shown = if rules.sensitive { "the value".to_string() } else { format!("`{literal}`") };
+            Some((format!("`{path}`: {shown} is not valid"), true))
+        } else {
+            None
+        };
+        let Some((message, shape)) = problem else { return Some(()) };
+        let mut diagnostic = if rules.sensitive {
+            // No excerpt: the line would show the value.
+            let location = StackError::location(self.file, self.source, span.start);
+            Diagnostic::error(format!("{location}: {message}"), None)
+        } else {
+            Diagnostic::error(message, Some(span.clone()))
+        };
+        if let Some(hint) = hint {
+            diagnostic = diagnostic.hint(hint);
+        }
+        self.error(if shape { diagnostic.shape() } else { diagnostic });
+        None
     }
 
     pub(super) fn template(&mut self, text: &str, span: &Range<usize>) -> Option<Vec<Part>> {
@@ -198,148 +478,9 @@ impl Loader<'_> {
             Ok(parts) => Some(parts),
             Err(error) => {
                 let start = base + error.offset;
-                self.error(Diagnostic::error(error.message, Some(start..(start + 2).min(span.end))));
+                self.error(Diagnostic::error(error.message, Some(start..(start + 2).min(span.end))).shape());
                 None
             }
         }
-    }
-
-    pub(super) fn string_with_variables(
-        &mut self,
-        value: &Spanned<DeValue<'_>>,
-        variables: &BTreeMap<String, Value>,
-    ) -> Option<(String, Range<usize>)> {
-        let span = value.span();
-        let Some(text) = value.get_ref().as_str() else {
-            self.error(Diagnostic::error("expected a string", Some(span)));
-            return None;
-        };
-        let parts = self.template(text, &span)?;
-        let mut result = String::new();
-        for part in parts {
-            match part {
-                Part::Literal(literal) => result.push_str(&literal),
-                Part::Reference(Reference::Variable(name), _) if variables.contains_key(&name) => {
-                    match variables[&name].interpolated() {
-                        Some(piece) => result.push_str(&piece),
-                        None => {
-                            self.error(Diagnostic::error(
-                                format!("variable `{name}` is not a string"),
-                                Some(span.clone()),
-                            ));
-                            return None;
-                        }
-                    }
-                }
-                Part::Reference(reference, reference_span) => {
-                    self.error(
-                        Diagnostic::error(format!("`${{{reference}}}` cannot be used here"), Some(reference_span))
-                            .hint("only declared `${var.NAME}` variables are allowed in this field"),
-                    );
-                    return None;
-                }
-            }
-        }
-        Some((result, span))
-    }
-
-    /// A table of strings (tags); values may use `${var.NAME}`.
-    pub(super) fn string_map(
-        &mut self,
-        value: &Spanned<DeValue<'_>>,
-        variables: &BTreeMap<String, Value>,
-    ) -> BTreeMap<String, String> {
-        let mut map = BTreeMap::new();
-        let Some(table) = value.get_ref().as_table() else {
-            self.error(Diagnostic::error("expected a table of strings, e.g. `{ team = \"web\" }`", Some(value.span())));
-            return map;
-        };
-        for (key, item) in table.iter() {
-            let name = key.get_ref().as_ref();
-            if let Some(problem) = tag_key_problem(name) {
-                self.error(Diagnostic::error(format!("tag key `{name}` {problem}"), Some(key.span())).hint(
-                    "tag keys are 1 to 128 characters and must not start with `aws:` (AWS's) or `provision:` (provision's own)",
-                ));
-            }
-            if item.get_ref().as_str().is_none() {
-                self.error(Diagnostic::error(format!("tag `{name}` must be a string"), Some(item.span())));
-            } else if let Some((text, span)) = self.string_with_variables(item, variables) {
-                if text.chars().count() > MAX_TAG_VALUE {
-                    self.error(
-                        Diagnostic::error(
-                            format!("the value of tag `{name}` is {} characters long", text.chars().count()),
-                            Some(span),
-                        )
-                        .hint(format!("AWS allows tag values of up to {MAX_TAG_VALUE} characters")),
-                    );
-                }
-                map.insert(name.to_string(), text);
-            }
-        }
-        map
-    }
-
-    /// AWS allows 50 tags per resource; provision adds its own two to the stack's and the resource's.
-    pub(super) fn check_tag_count(&mut self, address: &str, stack_tags: usize, own: usize, span: Range<usize>) {
-        let total = stack_tags + own + PROVISION_TAGS;
-        if total > MAX_TAGS {
-            self.error(
-                Diagnostic::error(
-                    format!(
-                        "`{address}` would carry {total} tags ({stack_tags} from `[stack] tags`, {own} of its own, {PROVISION_TAGS} of provision's); AWS allows {MAX_TAGS}"
-                    ),
-                    Some(span),
-                )
-                .hint(format!("remove at least {} tag(s)", total - MAX_TAGS)),
-            );
-        }
-    }
-
-    pub(super) fn table<'a, 'i>(
-        &mut self,
-        key: &Spanned<std::borrow::Cow<'i, str>>,
-        value: &'a Spanned<DeValue<'i>>,
-    ) -> Option<&'a DeTable<'i>> {
-        let table = value.get_ref().as_table();
-        if table.is_none() {
-            self.error(Diagnostic::error(format!("`{}` must be a table", key.get_ref()), Some(value.span())));
-        }
-        table
-    }
-}
-
-/// AWS's limits for tags (the same for every service provision uses).
-const MAX_TAGS: usize = 50;
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
-/// `provision:stack` and `provision:address`.
-const PROVISION_TAGS: usize = 2;
-
-fn tag_key_problem(key: &str) -> Option<String> {
-    let length = key.chars().count();
-    if length == 0 {
-        Some("is empty".into())
-    } else if length > MAX_TAG_KEY {
-        Some(format!("is {length} characters long"))
-    } else if key.to_ascii_lowercase().starts_with("aws:") {
-        Some("uses the `aws:` prefix, which AWS reserves".into())
-    } else if key.starts_with("provision:") {
-        Some("uses the `provision:` prefix, which provision reserves for its own tags".into())
-    } else {
-        None
-    }
-}
-
-#[cfg(test)]
-mod tag_tests {
-    use super::tag_key_problem;
-
-    #[test]
-    fn tag_keys_follow_aws_rules() {
-        assert_eq!(tag_key_problem("team"), None);
-        assert!(tag_key_problem("aws:cloudformation:stack").unwrap().contains("`aws:`"));
-        assert!(tag_key_problem("AWS:x").is_some());
-        assert!(tag_key_problem("provision:stack").unwrap().contains("provision"));
-        assert!(tag_key_problem(&"k".repeat(129)).unwrap().contains("129"));
     }
 }

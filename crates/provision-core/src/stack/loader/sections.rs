@@ -1,0 +1,193 @@
+//! `[variables]`, `[stack]`, `[network]` and `[outputs]`: their meaning, read from values already
+//! checked against the section descriptors (`crate::schema::SECTIONS`). What is left to check
+//! here is what depends on more than one value: a name built from variables, the tag count.
+
+use super::*;
+use crate::stack::Output;
+
+#[derive(Default)]
+pub(super) struct Header {
+    pub(super) name: String,
+    pub(super) region: Option<String>,
+    pub(super) endpoint: Option<String>,
+    pub(super) tags: BTreeMap<String, String>,
+}
+
+impl Loader<'_> {
+    pub(super) fn variables(
+        &mut self,
+        section: Option<&SpannedExpr>,
+        options: &LoadOptions,
+    ) -> BTreeMap<String, Value> {
+        let mut variables = BTreeMap::new();
+        for (name, expr) in section.map(entries).unwrap_or_default() {
+            if let Some(value) = checked::literal_value(expr) {
+                variables.insert(name.clone(), value);
+            }
+        }
+        self.unknown_overrides(options, &variables);
+        for (name, text) in &options.variables {
+            let Some(declared) = variables.get(name) else { continue };
+            let value = match declared {
+                Value::Int(_) => match text.parse::<i64>() {
+                    Ok(i) => Value::Int(i),
+                    Err(_) => {
+                        self.error(Diagnostic::error(
+                            format!("`--var {name}={text}`: `{name}` is an integer variable"),
+                            None,
+                        ));
+                        continue;
+                    }
+                },
+                Value::Bool(_) => match text.as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => {
+                        self.error(Diagnostic::error(
+                            format!("`--var {name}={text}`: `{name}` is a boolean variable; use `true` or `false`"),
+                            None,
+                        ));
+                        continue;
+                    }
+                },
+                Value::List(_) => Value::List(text.split(',').map(|s| Value::Str(s.trim().to_string())).collect()),
+                _ => Value::Str(text.clone()),
+            };
+            variables.insert(name.clone(), value);
+        }
+        variables
+    }
+
+    fn unknown_overrides(&mut self, options: &LoadOptions, declared: &BTreeMap<String, Value>) {
+        for (name, _) in &options.variables {
+            if !declared.contains_key(name) {
+                let known: Vec<&str> = declared.keys().map(String::as_str).collect();
+                let diagnostic =
+                    Diagnostic::error(format!("`--var {name}=…` names a variable the stack does not declare"), None)
+                        .hint(format!("declare it in `[variables]`{}", suggestion_suffix(name, &known)));
+                self.error(diagnostic);
+            }
+        }
+    }
+
+    /// `[stack]`; `None` when it has no valid name (its problems are reported already).
+    pub(super) fn stack_header(&mut self, sections: &Sections, variables: &BTreeMap<String, Value>) -> Option<Header> {
+        let section = entries(sections.get("stack")?);
+        let mut header = Header::default();
+        let (name, span) = self.resolved_text(entry(section, "name")?, variables, None)?;
+        if !is_valid_stack_name(&name) {
+            self.error(
+                Diagnostic::error(format!("stack name `{name}` is not valid"), Some(span))
+                    .hint(format!("use {}", crate::schema::STACK_NAME_RULE)),
+            );
+        }
+        header.name = name;
+        if let Some(region) = entry(section, "region") {
+            header.region = self.resolved_text(region, variables, None).map(|(text, span)| {
+                if let Some(problem) = super::super::region::region_problem(&text) {
+                    self.error(
+                        Diagnostic::error(problem, Some(span))
+                            .hint("set `region` to the AWS region to deploy to, e.g. `us-east-1`"),
+                    );
+                }
+                text
+            });
+        }
+        if let Some(endpoint) = entry(section, "endpoint") {
+            header.endpoint = self.resolved_text(endpoint, variables, None).map(|(text, _)| text);
+        }
+        if let Some(tags) = entry(section, "tags") {
+            header.tags = self.resolved_tags(tags, variables);
+            self.check_tag_count("every resource", header.tags.len(), 0, tags.span.clone());
+        }
+        Some(header)
+    }
+
+    pub(super) fn network(&mut self, section: Option<&SpannedExpr>) -> NetworkSpec {
+        let section = section.map(entries).unwrap_or_default();
+        let written = entry(section, "vpc");
+        let own = written.and_then(|vpc| self.own_network_reference(vpc));
+        let vpc = match &own {
+            Some(address) => format!("${{{address}.id}}"),
+            None => written.and_then(literal).unwrap_or("default").to_string(),
+        };
+        let subnets = entry(section, "subnets").and_then(|subnets| match &subnets.expr {
+            Expr::List(items) => items.iter().map(|item| literal(item).map(str::to_string)).collect(),
+            _ => None,
+        });
+        NetworkSpec { vpc, subnets, own }
+    }
+
+    pub(super) fn outputs(&mut self, section: Option<&SpannedExpr>) -> Vec<Output> {
+        let section = section.map(entries).unwrap_or_default();
+        section.iter().map(|(name, value)| Output { name: name.clone(), value: value.clone() }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::driver::DriverRegistry;
+    use crate::stack::{load, LoadOptions, Stack, StackError, StateLocation};
+    use crate::value::Value;
+
+    fn load_text(text: &str) -> Result<Stack, StackError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, text).expect("write");
+        load(&path, &LoadOptions::default(), &DriverRegistry::new(Vec::new()))
+    }
+
+    #[test]
+    fn one_mistake_does_not_hide_the_next_and_each_is_a_rule_of_the_schema() {
+        let error = load_text(
+            "[stack]\nname = \"shop\"\nregoin = \"us-east-1\"\n[network]\nsubnet = [\"a\"]\n[notify]\nformat = 5\n",
+        )
+        .unwrap_err();
+        let messages: Vec<&str> = error.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown field `regoin` in `[stack]`",
+                "unknown field `subnet` in `[network]`",
+                "`[notify] format` must be one of `\"json\"`, `\"slack\"`, `\"discord\"`, found an integer",
+                "`[notify]` is missing the required field `webhook`",
+            ]
+        );
+        assert!(error.diagnostics.iter().all(|d| d.shape), "{error}");
+    }
+
+    #[test]
+    fn sections_take_the_references_they_can_resolve() {
+        let stack = load_text(
+            "[stack]\nname = \"shop-${var.env}\"\ntags = { env = \"${var.env}\" }\n[variables]\nenv = \"dev\"\n[state]\npath = \"state/${stack.name}.json\"\n",
+        )
+        .unwrap();
+        assert_eq!(stack.name, "shop-dev");
+        assert_eq!(stack.tags["env"], "dev");
+        assert_eq!(stack.state, StateLocation::Local("state/shop-dev.json".into()));
+        let error = load_text("[stack]\nname = \"shop\"\nregion = \"${stack.name}\"\n").unwrap_err();
+        assert!(error.diagnostics[0].message.contains("`${stack.name}` cannot be used in `[stack] region`"), "{error}");
+        assert!(error.diagnostics[0].shape);
+    }
+
+    #[test]
+    fn a_name_built_from_variables_is_checked_once_resolved() {
+        let error = load_text("[stack]\nname = \"${var.env}\"\n[variables]\nenv = \"Prod\"\n").unwrap_err();
+        assert!(error.to_string().contains("stack.toml:2:8: stack name `Prod` is not valid"), "{error}");
+        assert!(!error.diagnostics[0].shape, "the schema cannot know the variable's value");
+    }
+
+    #[test]
+    fn variables_and_outputs_keep_their_types() {
+        let stack = load_text(
+            "[stack]\nname = \"shop\"\n[variables]\ncount = 2\non = true\nzones = [\"a\", [\"b\"]]\n[outputs]\nplain = 3\ntable = { a = { b = \"${var.count}\" } }\n",
+        )
+        .unwrap();
+        assert_eq!(stack.variables["count"], Value::Int(2));
+        assert_eq!(stack.variables["on"], Value::Bool(true));
+        let nested = Value::List(vec![Value::Str("a".into()), Value::List(vec![Value::Str("b".into())])]);
+        assert_eq!(stack.variables["zones"], nested);
+        let names: Vec<&str> = stack.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["plain", "table"]);
+    }
+}

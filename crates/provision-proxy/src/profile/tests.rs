@@ -1,0 +1,415 @@
+//! The profile's machinery against answers written here (no emulator): windows on a paused clock,
+//! error shapes, rewriting and paging.
+
+use std::time::Duration;
+
+use super::call::{call, signed, Call};
+use super::*;
+
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+
+fn profile() -> Profile {
+    let profile = Profile::new(ProfileOptions::default());
+    profile.clock().pause();
+    profile
+}
+
+fn query(service: &str, body: &str) -> Call {
+    let auth = signed(service);
+    call("POST", "/", &[("Authorization", &auth), ("Content-Type", FORM)], body)
+}
+
+fn json_call(service: &str, target: &str, body: &str) -> Call {
+    let auth = signed(service);
+    call("POST", "/", &[("Authorization", &auth), ("X-Amz-Target", target)], body)
+}
+
+fn xml(status: u16, body: &str) -> Response {
+    Response::new(status, "text/xml", body)
+}
+
+fn answered(before: Before) -> Response {
+    match before {
+        Before::Answer(response) => response,
+        Before::Forward { .. } => panic!("expected the profile to answer"),
+    }
+}
+
+fn forwarded(before: Before) -> bool {
+    matches!(before, Before::Forward { .. })
+}
+
+#[test]
+fn a_new_security_group_is_not_found_until_the_window_passes() {
+    let profile = profile();
+    let create = query("ec2", "Action=CreateSecurityGroup&GroupName=web&GroupDescription=d");
+    profile
+        .after(&create, xml(200, "<CreateSecurityGroupResponse><groupId>sg-1</groupId></CreateSecurityGroupResponse>"));
+    let authorize = query("ec2", "Action=AuthorizeSecurityGroupIngress&GroupId=sg-1&IpPermissions.1.FromPort=80");
+    let answer = answered(profile.before(&authorize));
+    assert_eq!(answer.status, 400);
+    let body = answer.text();
+    assert!(body.contains("<Response><Errors><Error><Code>InvalidGroup.NotFound</Code>"), "EC2's shape: {body}");
+    assert!(body.contains("<RequestID>"), "{body}");
+    profile.clock().advance(Duration::from_secs(9));
+    assert!(!forwarded(profile.before(&authorize)), "still inside the 10 s window");
+    profile.clock().advance(Duration::from_secs(1));
+    assert!(forwarded(profile.before(&authorize)));
+    assert_eq!(profile.met("ec2.group-not-found-after-create"), 2);
+    assert!(profile.summary().contains("ec2.group-not-found-after-create"));
+    let other = query("ec2", "Action=AuthorizeSecurityGroupIngress&GroupId=sg-2");
+    assert!(forwarded(profile.before(&other)), "a group the proxy never saw made passes");
+}
+
+#[test]
+fn rules_turn_off_by_id_and_unknown_ids_are_refused() {
+    let profile = profile();
+    assert!(profile.disable("no.such-rule").unwrap_err().to_string().contains("`no.such-rule`"));
+    profile.disable("ec2.group-not-found-after-create").unwrap();
+    profile.after(&query("ec2", "Action=CreateSecurityGroup"), xml(200, "<R><groupId>sg-1</groupId></R>"));
+    assert!(forwarded(profile.before(&query("ec2", "Action=CreateTags&ResourceId.1=sg-1"))));
+    profile.only(&["ec2.group-not-found-after-create"]).unwrap();
+    assert!(!profile.is_enabled("s3.no-such-bucket-after-create"));
+    assert!(!forwarded(profile.before(&query("ec2", "Action=CreateTags&ResourceId.1=sg-1"))));
+    profile.set_window("ec2.group-not-found-after-create", "window", Duration::ZERO).unwrap();
+    assert!(forwarded(profile.before(&query("ec2", "Action=CreateTags&ResourceId.1=sg-1"))));
+}
+
+#[test]
+fn each_protocol_answers_errors_in_its_own_shape() {
+    let profile = profile();
+    // JSON (ECS): `__type`.
+    let cluster = json_call("ecs", "AmazonEC2ContainerServiceV20141113.CreateCluster", r#"{"clusterName":"c"}"#);
+    profile.after(
+        &cluster,
+        Response::new(200, "application/x-amz-json-1.1", r#"{"cluster":{"clusterName":"c","clusterArn":"arn:c"}}"#),
+    );
+    let service = json_call(
+        "ecs",
+        "AmazonEC2ContainerServiceV20141113.CreateService",
+        r#"{"cluster":"arn:c","serviceName":"s"}"#,
+    );
+    let answer = answered(profile.before(&service));
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!((answer.status, body["__type"].as_str()), (400, Some("ClusterNotFoundException")));
+    // S3: `<Error><Code>` with a 404.
+    let auth = signed("s3");
+    profile.after(&call("PUT", "/b1", &[("Authorization", &auth)], ""), Response::new(200, "application/xml", ""));
+    let answer = answered(profile.before(&call("PUT", "/b1?versioning", &[("Authorization", &auth)], "<x/>")));
+    assert_eq!(answer.status, 404);
+    assert!(
+        answer.text().contains("<Error><Code>NoSuchBucket</Code>")
+            && answer.text().contains("<BucketName>b1</BucketName>")
+    );
+    // Query (RDS): `<ErrorResponse><Error><Type>Sender</Type><Code>`.
+    let throttled = shapes::error(&query("rds", "Action=DescribeDBInstances"), 400, "Throttling", "Rate exceeded");
+    assert!(throttled.text().contains("<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type><Code>Throttling</Code>"));
+    // CloudFront: `<ErrorResponse>` too, REST.
+    let auth = signed("cloudfront");
+    let delete = call("DELETE", "/2020-05-31/distribution/E1", &[("Authorization", &auth)], "");
+    let refused = shapes::error(&delete, 409, "DistributionNotDisabled", "m");
+    assert!(refused.text().contains("<ErrorResponse xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\"><Error><Type>Sender</Type><Code>DistributionNotDisabled</Code>"));
+}
+
+const DB: &str = "<DBInstance><DBInstanceIdentifier>db1</DBInstanceIdentifier><DBInstanceStatus>available</DBInstanceStatus><Endpoint><Address>a</Address></Endpoint><DBSubnetGroup><DBSubnetGroupName>g</DBSubnetGroupName></DBSubnetGroup></DBInstance>";
+
+fn describe_db(profile: &Profile, upstream: Response) -> Response {
+    profile.after(&query("rds", "Action=DescribeDBInstances&DBInstanceIdentifier=db1"), upstream)
+}
+
+#[test]
+fn a_database_is_creating_then_backing_up_then_available_and_deleting_then_gone() {
+    let profile = profile();
+    let listed = || {
+        xml(200, &format!("<DescribeDBInstancesResponse><DescribeDBInstancesResult><DBInstances>{DB}</DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>"))
+    };
+    let created = profile.after(
+        &query("rds", "Action=CreateDBInstance&DBInstanceIdentifier=db1&DBSubnetGroupName=g"),
+        xml(200, &format!("<CreateDBInstanceResponse><CreateDBInstanceResult>{DB}</CreateDBInstanceResult></CreateDBInstanceResponse>")),
+    );
+    assert!(created.text().contains("<DBInstanceStatus>creating</DBInstanceStatus>"));
+    let status = |response: &Response| response.xml().unwrap().texts_of("DBInstanceStatus").join(",");
+    let first = describe_db(&profile, listed());
+    assert_eq!(status(&first), "creating");
+    assert!(!first.text().contains("<Endpoint>"), "no endpoint while creating");
+    profile.clock().advance(Duration::from_secs(5 * 60));
+    assert_eq!(status(&describe_db(&profile, listed())), "backing-up");
+    profile.clock().advance(Duration::from_secs(2 * 60));
+    assert_eq!(status(&describe_db(&profile, listed())), "available");
+    profile.after(
+        &query("rds", "Action=DeleteDBInstance&DBInstanceIdentifier=db1"),
+        xml(200, &format!("<DeleteDBInstanceResponse><DeleteDBInstanceResult>{DB}</DeleteDBInstanceResult></DeleteDBInstanceResponse>")),
+    );
+    // moto forgets it at once; the profile still shows it deleting, and its subnet group in use.
+    let gone = || xml(404, "<ErrorResponse><Error><Code>DBInstanceNotFound</Code></Error></ErrorResponse>");
+    let deleting = describe_db(&profile, gone());
+    assert_eq!((deleting.status, status(&deleting)), (200, "deleting".to_string()));
+    let subnet_group = query("rds", "Action=DeleteDBSubnetGroup&DBSubnetGroupName=g");
+    assert!(answered(profile.before(&subnet_group)).text().contains("InvalidDBSubnetGroupStateFault"));
+    profile.clock().advance(Duration::from_secs(4 * 60));
+    assert_eq!(describe_db(&profile, gone()).status, 404);
+    assert!(forwarded(profile.before(&subnet_group)));
+    assert!(profile.met("rds.instance-lifecycle") >= 4);
+}
+
+#[test]
+fn a_service_update_shows_a_deployment_in_progress_then_completed() {
+    let profile = profile();
+    let service = r#"{"service":{"serviceArn":"arn:svc","clusterArn":"arn:c","desiredCount":2,"runningCount":10,"taskDefinition":"arn:td:1","deployments":[{"id":"ecs-svc/1","status":"PRIMARY","desiredCount":2,"runningCount":10}]}}"#;
+    let json = |body: &str| Response::new(200, "application/x-amz-json-1.1", body.to_string());
+    profile.after(&json_call("ecs", "X.CreateService", "{}"), json(service));
+    profile.clock().advance(Duration::from_secs(3 * 60));
+    let updated = service.replace(
+        "\"desiredCount\":2,\"runningCount\":10,\"taskDefinition\"",
+        "\"desiredCount\":3,\"runningCount\":3,\"taskDefinition\"",
+    );
+    profile.after(&json_call("ecs", "X.UpdateService", r#"{"desiredCount":3}"#), json(&updated));
+    let describe = |profile: &Profile| {
+        let answer = profile.after(
+            &json_call("ecs", "X.DescribeServices", "{}"),
+            json(&format!("{{\"services\":[{}],\"failures\":[]}}", &updated[11..updated.len() - 1])),
+        );
+        serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["services"][0].clone()
+    };
+    let during = describe(&profile);
+    assert_eq!(during["deployments"].as_array().unwrap().len(), 2, "{during}");
+    assert_eq!(during["deployments"][0]["rolloutState"], "IN_PROGRESS");
+    assert_eq!(during["deployments"][1]["status"], "ACTIVE");
+    assert!(during["deployments"][0]["runningCount"].as_i64().unwrap() < 3);
+    profile.clock().advance(Duration::from_secs(3 * 60));
+    let after = describe(&profile);
+    assert_eq!(after["deployments"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(
+        (after["deployments"][0]["rolloutState"].as_str(), after["runningCount"].as_i64()),
+        (Some("COMPLETED"), Some(3))
+    );
+}
+
+#[test]
+fn listings_come_back_a_page_at_a_time_with_each_protocols_token() {
+    let profile = profile();
+    // JSON (Secrets Manager): NextToken.
+    let secrets: Vec<serde_json::Value> = (0..12).map(|n| serde_json::json!({"Name": format!("s{n}")})).collect();
+    let list = json_call("secretsmanager", "secretsmanager.ListSecrets", "{}");
+    let first = profile.after(
+        &list,
+        Response::new(200, "application/x-amz-json-1.1", serde_json::json!({"SecretList": secrets}).to_string()),
+    );
+    let mut page: serde_json::Value = serde_json::from_slice(&first.body).unwrap();
+    let mut names = Vec::new();
+    loop {
+        names.extend(page["SecretList"].as_array().unwrap().iter().map(|s| s["Name"].as_str().unwrap().to_string()));
+        let Some(token) = page["NextToken"].as_str() else { break };
+        assert!(page["SecretList"].as_array().unwrap().len() <= 5);
+        let next = json_call(
+            "secretsmanager",
+            "secretsmanager.ListSecrets",
+            &serde_json::json!({"NextToken": token}).to_string(),
+        );
+        page = serde_json::from_slice(&answered(profile.before(&next)).body).unwrap();
+    }
+    assert_eq!(names, (0..12).map(|n| format!("s{n}")).collect::<Vec<_>>());
+    // Query (IAM): IsTruncated and Marker.
+    let roles: String = (0..7).map(|n| format!("<member><RoleName>r{n}</RoleName></member>")).collect();
+    let upstream = xml(200, &format!("<ListRolesResponse><ListRolesResult><IsTruncated>false</IsTruncated><Roles>{roles}</Roles></ListRolesResult></ListRolesResponse>"));
+    let first = profile.after(&query("iam", "Action=ListRoles&MaxItems=3"), upstream).xml().unwrap();
+    let result = first.child("ListRolesResult").unwrap();
+    assert_eq!(result.texts_of("RoleName"), ["r0", "r1", "r2"], "the caller's smaller page size wins");
+    assert_eq!(result.child_text("IsTruncated").as_deref(), Some("true"));
+    let marker = result.child_text("Marker").unwrap();
+    let second = answered(profile.before(&query("iam", &format!("Action=ListRoles&Marker={marker}")))).xml().unwrap();
+    assert_eq!(second.texts_of("RoleName"), ["r3", "r4", "r5"]);
+    // EC2 pages only when asked to.
+    let groups: String = (0..7).map(|n| format!("<item><groupId>sg-{n}</groupId></item>")).collect();
+    let upstream = || {
+        xml(200, &format!("<DescribeSecurityGroupsResponse><securityGroupInfo>{groups}</securityGroupInfo></DescribeSecurityGroupsResponse>"))
+    };
+    let all = profile.after(&query("ec2", "Action=DescribeSecurityGroups"), upstream());
+    assert_eq!(all.xml().unwrap().texts_of("groupId").len(), 7);
+    let paged = profile.after(&query("ec2", "Action=DescribeSecurityGroups&MaxResults=10"), upstream()).xml().unwrap();
+    assert_eq!(paged.texts_of("groupId").len(), 5);
+    assert!(paged.child_text("nextToken").is_some());
+    assert!(profile.met("any.paged-listings") >= 4);
+}
+
+#[test]
+fn a_share_of_mutating_calls_loses_its_answer_and_reads_never_do() {
+    let profile = Profile::new(ProfileOptions { lost_responses: 0.5, seed: 3, ..ProfileOptions::default() });
+    let lost = (0..200)
+        .filter(|_| {
+            matches!(profile.before(&query("iam", "Action=TagRole&RoleName=r")), Before::Forward { lose: true })
+        })
+        .count();
+    assert!((60..140).contains(&lost), "{lost}");
+    assert!((0..50).all(|_| matches!(
+        profile.before(&query("iam", "Action=GetRole&RoleName=r")),
+        Before::Forward { lose: false }
+    )));
+    assert_eq!(profile.met("any.response-lost"), lost as u64);
+}
+
+#[test]
+fn an_elasticache_modification_is_answered_and_later_reads_agree() {
+    let profile = profile();
+    let group = "<ReplicationGroup><ReplicationGroupId>rg</ReplicationGroupId><Status>available</Status><MemberClusters><ClusterId>rg-001</ClusterId></MemberClusters><NodeGroups><NodeGroup><Status>available</Status><NodeGroupMembers><NodeGroupMember><CacheClusterId>rg-001</CacheClusterId><ReadEndpoint><Address>rg-001.x</Address></ReadEndpoint><CurrentRole>primary</CurrentRole></NodeGroupMember></NodeGroupMembers></NodeGroup></NodeGroups><CacheNodeType>cache.t3.micro</CacheNodeType></ReplicationGroup>";
+    let describe = |profile: &Profile| {
+        let upstream = xml(200, &format!("<DescribeReplicationGroupsResponse><DescribeReplicationGroupsResult><ReplicationGroups>{group}</ReplicationGroups></DescribeReplicationGroupsResult></DescribeReplicationGroupsResponse>"));
+        profile.after(&query("elasticache", "Action=DescribeReplicationGroups&ReplicationGroupId=rg"), upstream)
+    };
+    profile.after(
+        &query("elasticache", "Action=CreateReplicationGroup&ReplicationGroupId=rg&CacheSubnetGroupName=csg"),
+        xml(200, &format!("<CreateReplicationGroupResponse><CreateReplicationGroupResult>{group}</CreateReplicationGroupResult></CreateReplicationGroupResponse>")),
+    );
+    assert_eq!(describe(&profile).xml().unwrap().texts_of("Status")[0], "creating");
+    let modify = query(
+        "elasticache",
+        "Action=ModifyReplicationGroup&ReplicationGroupId=rg&CacheNodeType=cache.t3.small&ApplyImmediately=true",
+    );
+    assert!(answered(profile.before(&modify)).text().contains("InvalidReplicationGroupState"), "busy while creating");
+    profile.clock().advance(Duration::from_secs(6 * 60));
+    let answer = answered(profile.before(&modify));
+    assert!(
+        answer.text().contains("<ModifyReplicationGroupResult><ReplicationGroup>")
+            && answer.text().contains("<Status>modifying</Status>")
+    );
+    let increase = query(
+        "elasticache",
+        "Action=IncreaseReplicaCount&ReplicationGroupId=rg&NewReplicaCount=2&ApplyImmediately=true",
+    );
+    assert!(answered(profile.before(&increase)).text().contains("InvalidReplicationGroupState"));
+    let delete = query("elasticache", "Action=DeleteReplicationGroup&ReplicationGroupId=rg");
+    assert!(answered(profile.before(&delete)).text().contains("InvalidReplicationGroupState"), "not while modifying");
+    profile.clock().advance(Duration::from_secs(3 * 60));
+    let read = describe(&profile).xml().unwrap();
+    assert_eq!(
+        (read.texts_of("CacheNodeType"), read.texts_of("Status")[0].as_str()),
+        (vec!["cache.t3.small".to_string()], "available")
+    );
+    answered(profile.before(&increase));
+    profile.clock().advance(Duration::from_secs(3 * 60));
+    let read = describe(&profile).xml().unwrap();
+    assert_eq!(read.texts_of("ClusterId"), ["rg-001", "rg-002", "rg-003"]);
+    assert_eq!(read.texts_of("CurrentRole"), ["primary", "replica", "replica"]);
+    // A delete stays `deleting` (as moto says) for the window, then the group is gone.
+    profile.after(&query("elasticache", "Action=DeleteReplicationGroup&ReplicationGroupId=rg"), xml(200, "<R/>"));
+    assert!(answered(profile.before(&query("elasticache", "Action=DeleteCacheSubnetGroup&CacheSubnetGroupName=csg")))
+        .text()
+        .contains("CacheSubnetGroupInUse"));
+    profile.clock().advance(Duration::from_secs(4 * 60));
+    assert_eq!(describe(&profile).status, 404);
+}
+
+#[test]
+fn a_role_takes_one_policy_call_at_a_time() {
+    let profile = profile();
+    let attach = |policy: &str| query("iam", &format!("Action=AttachRolePolicy&RoleName=task&PolicyArn={policy}"));
+    assert!(forwarded(profile.before(&attach("a"))), "the first one goes through");
+    let refused = answered(profile.before(&attach("b")));
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("<Code>ConcurrentModification</Code>"));
+    assert!(forwarded(profile.before(&query("iam", "Action=AttachRolePolicy&RoleName=other&PolicyArn=a"))));
+    profile.after(&attach("a"), xml(200, "<AttachRolePolicyResponse/>"));
+    assert!(forwarded(profile.before(&attach("b"))), "free once the first answered");
+}
+
+#[test]
+fn a_fargate_task_is_run_and_stops_with_its_commands_exit_code() {
+    let profile = profile();
+    let definition = r#"{"taskDefinition":{"taskDefinitionArn":"arn:aws:ecs:us-east-1:1:task-definition/web:1","family":"web","revision":1,"containerDefinitions":[{"name":"app","command":["./serve"]}]}}"#;
+    let register = json_call("ecs", "X.RegisterTaskDefinition", "{}");
+    profile.after(&register, Response::new(200, "application/x-amz-json-1.1", definition));
+    let run = json_call(
+        "ecs",
+        "X.RunTask",
+        r#"{"cluster":"c","taskDefinition":"web","launchType":"FARGATE","overrides":{"containerOverrides":[{"name":"app","command":["sh","-c","exit 4"]}]}}"#,
+    );
+    let ran: serde_json::Value = serde_json::from_slice(&answered(profile.before(&run)).body).unwrap();
+    let task = ran["tasks"][0]["taskArn"].as_str().unwrap().to_string();
+    assert_eq!(ran["tasks"][0]["lastStatus"], "PROVISIONING");
+    assert!(task.starts_with("arn:aws:ecs:us-east-1:1:task/c/"), "{task}");
+    let describe = |profile: &Profile| {
+        let call =
+            json_call("ecs", "X.DescribeTasks", &serde_json::json!({"cluster": "c", "tasks": [task]}).to_string());
+        serde_json::from_slice::<serde_json::Value>(&answered(profile.before(&call)).body).unwrap()["tasks"][0].clone()
+    };
+    profile.clock().advance(Duration::from_secs(60));
+    assert_eq!(describe(&profile)["lastStatus"], "RUNNING");
+    profile.clock().advance(Duration::from_secs(60));
+    let stopped = describe(&profile);
+    assert_eq!(
+        (stopped["lastStatus"].as_str(), stopped["containers"][0]["exitCode"].as_i64()),
+        (Some("STOPPED"), Some(4))
+    );
+    assert_eq!(stopped["stopCode"], "EssentialContainerExited");
+    let unknown = json_call("ecs", "X.DescribeTasks", r#"{"tasks":["arn:other"]}"#);
+    assert!(forwarded(profile.before(&unknown)), "tasks the profile did not run are the emulator's");
+}
+
+#[test]
+fn a_gateway_endpoint_delete_that_the_emulator_fails_is_answered_and_reads_deleted() {
+    let profile = profile();
+    let delete = query("ec2", "Action=DeleteVpcEndpoints&VpcEndpointId.1=vpce-1");
+    let answer = profile.after(&delete, Response::new(500, "text/html", "<!doctype html><title>500</title>"));
+    assert_eq!(answer.status, 200);
+    assert!(answer.text().contains("<DeleteVpcEndpointsResponse") && answer.text().contains("<unsuccessful/>"));
+    let listed = "<DescribeVpcEndpointsResponse><vpcEndpointSet><item><vpcEndpointId>vpce-1</vpcEndpointId><state>available</state></item></vpcEndpointSet></DescribeVpcEndpointsResponse>";
+    let read = profile.after(&query("ec2", "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-1"), xml(200, listed));
+    assert_eq!(read.xml().unwrap().texts_of("state"), ["deleted"]);
+    assert_eq!(profile.met("complete.ec2.delete-vpc-endpoints"), 2);
+}
+
+#[test]
+fn a_certificate_is_pending_until_its_record_is_written_and_unseen_by_cloudfront_for_a_while() {
+    let profile = profile();
+    let json = |body: &str| Response::new(200, "application/x-amz-json-1.1", body.to_string());
+    profile.after(
+        &json_call("acm", "CertificateManager.RequestCertificate", r#"{"DomainName":"a.example.com"}"#),
+        json(r#"{"CertificateArn":"arn:cert"}"#),
+    );
+    let described = r#"{"Certificate":{"CertificateArn":"arn:cert","Status":"ISSUED","DomainValidationOptions":[{"ResourceRecord":{"Name":"_x.a.example.com.","Type":"CNAME","Value":"_y"}}]}}"#;
+    let status = |profile: &Profile| {
+        let answer = profile.after(&json_call("acm", "CertificateManager.DescribeCertificate", "{}"), json(described));
+        serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["Certificate"]["Status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status(&profile), "PENDING_VALIDATION", "moto's early ISSUED is not AWS's");
+    let auth = signed("cloudfront");
+    let distribution = call(
+        "POST",
+        "/2020-05-31/distribution",
+        &[("Authorization", &auth)],
+        "<DistributionConfig><ViewerCertificate><ACMCertificateArn>arn:cert</ACMCertificateArn></ViewerCertificate></DistributionConfig>",
+    );
+    assert!(answered(profile.before(&distribution)).text().contains("InvalidViewerCertificate"));
+    let auth = signed("route53");
+    let change = "<ChangeResourceRecordSetsRequest><ChangeBatch><Changes><Change><Action>CREATE</Action><ResourceRecordSet><Name>_X.a.example.com</Name></ResourceRecordSet></Change></Changes></ChangeBatch></ChangeResourceRecordSetsRequest>";
+    profile
+        .after(&call("POST", "/2013-04-01/hostedzone/Z1/rrset", &[("Authorization", &auth)], change), xml(200, "<R/>"));
+    profile.clock().advance(Duration::from_secs(119));
+    assert_eq!(status(&profile), "PENDING_VALIDATION");
+    profile.clock().advance(Duration::from_secs(1));
+    assert_eq!(status(&profile), "ISSUED");
+    assert!(!forwarded(profile.before(&distribution)), "issued moments ago");
+    profile.clock().advance(Duration::from_secs(30));
+    assert!(forwarded(profile.before(&distribution)));
+}
+
+#[test]
+fn a_share_of_calls_is_throttled_in_each_protocols_words() {
+    let profile = Profile::new(ProfileOptions { throttling: 1.0, ..ProfileOptions::default() });
+    let auth = signed("s3");
+    let cases = [
+        (query("ec2", "Action=DescribeVpcs"), 503, "RequestLimitExceeded"),
+        (query("iam", "Action=GetRole"), 400, "Throttling"),
+        (json_call("ecs", "X.ListClusters", "{}"), 400, "ThrottlingException"),
+        (call("GET", "/b?list-type=2", &[("Authorization", &auth)], ""), 503, "SlowDown"),
+    ];
+    for (call, status, code) in cases {
+        let answer = answered(profile.before(&call));
+        assert_eq!(answer.status, status, "{code}");
+        assert!(answer.text().contains(code), "{}", answer.text());
+    }
+    assert_eq!(profile.met("any.throttling"), 4);
+}
