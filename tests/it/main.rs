@@ -19,6 +19,7 @@ mod logs_and_secrets;
 mod network;
 mod notify;
 mod redis;
+mod releases;
 mod renames_and_drift;
 mod schema;
 mod stack_errors;

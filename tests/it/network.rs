@@ -1,9 +1,9 @@
 //! A network the stack owns (`vpc`), where things run in it, the plan's refusal of a service whose
 //! tasks could not start, and `protect`. Every part is counted through EC2's own listings.
 //!
-//! A migration task cannot run against the emulator (moto's `RunTask` for Fargate answers HTTP
-//! 500): its success, its failure with an exit code, a task that never runs its command and a
-//! timeout are tested with the SDK's mocks in `crates/provision-aws/src/drivers/ecs_service/migration.rs`.
+//! Migrations run as Fargate tasks, which moto cannot run: `releases.rs` runs them through the
+//! proxy's profile, and the SDK's mocks in `crates/provision-aws/src/drivers/ecs_service/migration.rs`
+//! cover a timeout and a task an interrupted run left running.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::Filter;
 use crate::support::{block_on, ec2, Project};
 
 /// Every part of one VPC, counted as EC2 lists it (deleted NAT gateways and endpoints left out).
-fn count_parts(vpc_id: &str) -> BTreeMap<&'static str, usize> {
+pub(crate) fn count_parts(vpc_id: &str) -> BTreeMap<&'static str, usize> {
     let in_vpc = || Filter::builder().name("vpc-id").values(vpc_id).build();
     let tagged = || Filter::builder().name("tag:provision:vpc").values(vpc_id).build();
     block_on(async {
@@ -51,7 +51,7 @@ fn count_parts(vpc_id: &str) -> BTreeMap<&'static str, usize> {
     })
 }
 
-fn nothing() -> BTreeMap<&'static str, usize> {
+pub(crate) fn nothing() -> BTreeMap<&'static str, usize> {
     count_parts("vpc-none")
 }
 

@@ -14,8 +14,10 @@
 //! one database never run at once, and a killed run's task is found by that mark. Its `RunTask`
 //! carries a client token, so the SDK's retry of a lost answer does not start a second task.
 //!
-//! The emulator cannot run a Fargate task (moto's `RunTask` answers HTTP 500), so this is tested
-//! with the SDK's mocks, with the exit codes and stopped reasons ECS documents.
+//! moto cannot run a Fargate task (its `RunTask` answers HTTP 500): the integration tests run
+//! migrations through provision-proxy's profile, which answers as ECS does (`tests/it/releases.rs`);
+//! the unit tests here use the SDK's mocks for what the profile does not reach (a timeout, an
+//! interrupted run's task), with the exit codes and stopped reasons ECS documents.
 
 use std::time::{Duration, Instant};
 

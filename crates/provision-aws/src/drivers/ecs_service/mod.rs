@@ -81,7 +81,7 @@ static MIGRATION_FIELDS: &[FieldSpec] = &[
     FieldSpec::new(
         "command",
         FieldKind::StringList,
-        "The command one task of the new task definition runs before each rollout that changes it, e.g.          `[\"./manage.py\", \"migrate\"]`; a non-zero exit stops the deploy and the service keeps its revision",
+        "The command one task of the new task definition runs before each rollout that changes it, e.g. `[\"./manage.py\", \"migrate\"]`; a non-zero exit stops the deploy and the service keeps its revision",
     )
     .required(),
     FieldSpec::new("timeout", FieldKind::String, "How long the migration may run: `90s`, `10m` (the default), `1h`")
@@ -117,7 +117,7 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new(
             "assign_public_ip",
             FieldKind::Bool,
-            "Give tasks a public IP, which tasks in public subnets need to pull their image when there is no NAT              gateway; `true` in the default VPC (all its subnets are public)",
+            "Give tasks a public IP, which tasks in public subnets need to pull their image when there is no NAT gateway; `true` in the default VPC (all its subnets are public)",
         )
         .default(FieldDefault::InDefaultVpc),
         FieldSpec::new("target_group", FieldKind::String, "A target group (ARN) that sends traffic to the container"),

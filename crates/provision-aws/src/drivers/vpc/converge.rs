@@ -394,7 +394,10 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
             .await
             .map_err(|error| crate::aws_error("DescribeNatGateways", error));
         let answer = match answer {
-            Err(error) if error.code_is("NatGatewayNotFound") => return Ok(None),
+            // Not yet known to EC2's reads (`ec2.network-not-found-after-create`): still pending.
+            Err(error) if error.code_is("NatGatewayNotFound") || error.code_is("InvalidNatGatewayID.NotFound") => {
+                return Ok(None)
+            }
             other => other?,
         };
         let gateways = answer.nat_gateways();
