@@ -425,6 +425,12 @@ fn mistakes() -> Vec<Mistake> {
             "stack.toml:5:11: `s3_bucket.site.protect` must be a boolean, found a string",
         ),
         m(
+            "a [network] vpc given by a variable",
+            "[stack]\nname = \"shop\"\n[variables]\nvpc = \"vpc-1\"\n[network]\nvpc = \"${var.vpc}\"\n",
+            json!(["network", "vpc"]),
+            "stack.toml:6:8: `${var.vpc}` cannot be used in `[network] vpc`",
+        ),
+        m(
             "a network in too many zones",
             "[stack]\nname = \"shop\"\n\n[vpc.main]\nazs = 7\n",
             json!(["vpc", "main", "azs"]),

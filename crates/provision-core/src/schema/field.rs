@@ -283,6 +283,8 @@ pub enum References {
     Variables,
     /// `${var.NAME}` and `${stack.name}` (`[state]`: one state per stack name).
     VariablesAndStackName,
+    /// `${TYPE.NAME.ATTRIBUTE}` only (`[network] vpc`: the stack's own network).
+    Resources,
     /// None: the text is taken as written, `${` included (`[network]`, `[notify]`, addresses).
     None,
 }
@@ -296,6 +298,7 @@ impl References {
             }
             References::Variables => "`${var.NAME}` references",
             References::VariablesAndStackName => "`${var.NAME}` and `${stack.name}` references",
+            References::Resources => "`${TYPE.NAME.ATTRIBUTE}` references",
             References::None => "no references",
         }
     }

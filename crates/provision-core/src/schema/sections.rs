@@ -138,7 +138,7 @@ const NETWORK: &[FieldSpec] = &[
         "`\"default\"` (the region's default VPC), a VPC id, or the stack's own network: `\"${vpc.NAME.id}\"`",
     )
     .default(Default::Str("default"))
-    .references(References::Any),
+    .references(References::Resources),
     FieldSpec::new(
         "subnets",
         FieldKind::StringList,
