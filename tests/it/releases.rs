@@ -127,3 +127,37 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
         live_tagged_with(&project.stack_name).into_iter().filter(|arn| !arn.contains(":natgateway/")).collect();
     assert_eq!(left, Vec::<String>::new());
 }
+
+/// `validate` warns, offline, when a lifecycle rule could expire the digest a service runs.
+#[test]
+fn validate_warns_when_a_lifecycle_rule_could_expire_the_digest_a_service_runs() {
+    let stack = r#"
+[stack]
+name = "{name}"
+
+[network]
+vpc = "${vpc.main.id}"
+
+[vpc.main]
+
+[ecr_repository.api]
+keep_images = 10
+
+[ecs_cluster.main]
+
+[ecs_service.api]
+cluster = "${ecs_cluster.main.arn}"
+
+[ecs_service.api.container]
+image = "${ecr_repository.api.url}:latest"
+"#;
+    let project = Project::new("keep", stack).with_unreachable_endpoint();
+    project
+        .run(&["validate"])
+        .success()
+        .stderr_has("keeps only the newest 10 images and its tags move")
+        .stderr_has("immutable_tags = true");
+    project.write_stack(&stack.replace("keep_images = 10\n", "keep_images = 10\nimmutable_tags = true\n"));
+    let quiet = project.run(&["validate"]).success();
+    assert!(!quiet.stderr.contains("keeps only"), "{}", quiet.stderr);
+}
