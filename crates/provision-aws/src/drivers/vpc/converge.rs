@@ -334,6 +334,7 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
             ours: true,
         });
     }
+    super::emulator::free_deleted_nat_addresses(&work.ec2, layout).await;
     let mut made = Vec::new();
     for index in survey::missing_nats(config, layout) {
         let subnet = layout.subnet(Role::Public, index).map(|s| s.id.clone()).ok_or_else(|| {
