@@ -20,7 +20,10 @@ Examples:
   provision plan --out release.plan           save it for `provision apply release.plan`
   provision plan --json | jq '.summary'
   provision plan --detailed-exitcode          exit 2 when there are changes (CI)
-  provision plan --replace ecs_service.api    replace it although nothing changed";
+  provision plan --replace ecs_service.api    replace it although nothing changed
+  provision plan --format markdown > plan.md  a pull-request comment: cost, guardrails, destroys first
+  provision plan --deny-warnings              fail on a guardrail warning (CI)
+  provision plan --exclude ecs_service.worker leave it (and what depends on it) out";
 
 pub const APPLY: &str = "\
 Examples:
@@ -28,14 +31,22 @@ Examples:
   provision apply --auto-approve --json       in CI: NDJSON events on stdout
   provision apply --var image_tag=v2          deploy a new version
   provision apply --target ecs_service.api    only this and what it needs
-  provision apply release.plan                exactly what `plan --out` saved";
+  provision apply release.plan                exactly what `plan --out` saved
+  provision apply --keep-drift                refuse to undo changes made outside provision
+  provision apply --var env=pr-42 --ttl 72h   a preview environment `sweep --expired` removes later";
 
 pub const DESTROY: &str = "\
 Examples:
   provision destroy                           show what goes, ask, delete
   provision destroy --auto-approve --json     in CI
   provision destroy --target s3_bucket.logs   one resource (and what uses it)
-  provision destroy --sweep                   also what the state lost track of";
+  provision destroy --sweep                   also what the state lost track of
+  provision destroy --exclude db_instance.main   keep the database (and what it needs)";
+
+pub const SWEEP: &str = "\
+Examples:
+  provision sweep --expired --prefix shop-pr-                  list expired preview environments, ask, destroy
+  provision sweep --expired --prefix shop-pr- --auto-approve   nightly in CI";
 
 pub const IMPORT: &str = "\
 Examples:

@@ -96,6 +96,9 @@ mod tests {
             moves: Vec::new(),
             refresh_only: false,
             protection: Vec::new(),
+            cost: None,
+            findings: Vec::new(),
+            undone: Vec::new(),
         }
     }
 
