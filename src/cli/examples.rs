@@ -51,7 +51,11 @@ Examples:
 pub const IMPORT: &str = "\
 Examples:
   provision import s3_bucket.site my-existing-bucket
-  provision import --generate imported.toml s3_bucket.site=my-bucket iam_role.app=my-role";
+  provision import --generate imported.toml s3_bucket.site=my-bucket iam_role.app=my-role
+  provision import --from-terraform terraform.tfstate            a whole Terraform deployment
+  provision import --from-terraform s3://tf-state/app/terraform.tfstate --out app.toml
+  provision import --from-cloudformation myapp-test --from-cloudformation myapp-test-api
+                                                                  a Copilot environment and service";
 
 pub const OUTPUT: &str = "\
 Examples:

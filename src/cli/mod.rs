@@ -71,18 +71,28 @@ pub enum Command {
     /// Delete everything the state holds
     #[command(after_help = examples::DESTROY)]
     Destroy(DestroyArgs),
-    /// Adopt an existing AWS resource into the state: `import ADDR ID`, or write a stack file for
-    /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`
+    /// Adopt an existing AWS resource into the state: `import ADDR ID`; write a stack file for
+    /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`; or move a whole
+    /// Terraform or CloudFormation deployment in: `import --from-terraform STATE`
     #[command(after_help = examples::IMPORT)]
     Import {
         /// Write a new stack file describing the resources given as ADDR=ID
         #[arg(long, value_name = "FILE")]
         generate: Option<PathBuf>,
-        /// With --generate: the new stack's name (default: from the file name)
+        /// Adopt every resource of a Terraform state (a file, or s3://BUCKET/KEY); it is only read
+        #[arg(long, value_name = "STATE", conflicts_with = "generate")]
+        from_terraform: Option<String>,
+        /// Adopt every resource of a CloudFormation stack (repeatable); the stack is only read
+        #[arg(long, value_name = "STACK", conflicts_with_all = ["generate", "from_terraform"])]
+        from_cloudformation: Vec<String>,
+        /// With --from-*: the stack file to write (default: the -f file, ./stack.toml)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// With --generate or --from-*: the new stack's name (default: from the file, the folder or the CloudFormation stack)
         #[arg(long = "name", value_name = "STACK")]
         stack_name: Option<String>,
         /// `ADDR ID`, or with --generate `ADDR=ID ...`
-        #[arg(required = true)]
+        #[arg(required_unless_present_any = ["from_terraform", "from_cloudformation"])]
         args: Vec<String>,
         #[command(flatten)]
         lock: LockArgs,
@@ -456,8 +466,16 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
             progress.finish();
             result
         }
-        Command::Import { generate, stack_name, args, lock } => {
-            let options = ops::import::ImportOptions { generate, stack_name, args, lock_timeout: lock.lock_timeout };
+        Command::Import { generate, from_terraform, from_cloudformation, out, stack_name, args, lock } => {
+            let options = ops::import::ImportOptions {
+                generate,
+                stack_name,
+                args,
+                lock_timeout: lock.lock_timeout,
+                from_terraform,
+                from_cloudformation,
+                out,
+            };
             ops::import::run(global, &options).await
         }
         Command::Output { name, json } => ops::output::run(global, name.as_deref(), json).await,

@@ -17,6 +17,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod moving_in;
 mod network;
 mod notify;
 mod preview;
