@@ -220,6 +220,13 @@ impl AwsDriver for DistributionDriver {
         &SCHEMA
     }
 
+    /// AWS: a create or change deploys ~5 min (`cloudfront.in-progress`), a create naming a certificate just
+    /// issued first waits to see it (`cloudfront.certificate-not-visible`); a delete deploys the disable,
+    /// then its origin access control is in use a moment longer (`cloudfront.origin-access-control-in-use`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(330, 300, 330)
+    }
+
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
         // Wanted: the origin bucket lets this distribution in (refresh reads whether it still does).
         inputs.insert(observation::BUCKET_ACCESS.into(), serde_json::Value::Bool(true));
