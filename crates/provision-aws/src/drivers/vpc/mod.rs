@@ -103,6 +103,12 @@ impl AwsDriver for VpcDriver {
         config::check(inputs)
     }
 
+    /// AWS: a NAT gateway is `pending` ~2 min before the private routes can point at it, and
+    /// `deleting` ~1 min before its address and subnet can go (`ec2.nat-gateway-lifecycle`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(120, 120, 60)
+    }
+
     /// Endpoints are a set (sorted as the read-back sorts them); nothing is wanted repaired.
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
         if let Some(Json::Array(items)) = inputs.get_mut("endpoints") {
