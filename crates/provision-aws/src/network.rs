@@ -81,24 +81,24 @@ pub async fn look_up(aws: &AwsContext, vpc: &str, subnets: Option<&[String]>) ->
     Ok(network)
 }
 
-/// One subnet per availability zone, in zone order so the choice is stable between runs; in a
-/// zone with several, the one that reaches furthest (a NAT gateway before nowhere), then the first
-/// AWS listed.
+/// One subnet per availability zone, in zone order: in a zone with several, the one that reaches
+/// furthest (a NAT gateway or an internet gateway before nowhere), then the zone's default subnet,
+/// then the lowest id. EC2 lists subnets in no particular order, so the choice must not depend on
+/// it, or a run could move every service and load balancer to other subnets.
 fn one_per_zone(subnets: &[&Subnet], egress: &BTreeMap<String, Egress>) -> Vec<String> {
     let rank = |id: &str| match egress.get(id) {
         Some(Egress::NatGateway | Egress::InternetGateway) => 0,
         Some(Egress::Other) => 1,
         _ => 2,
     };
-    let mut by_zone: BTreeMap<&str, &str> = BTreeMap::new();
+    // Ordered so that the smallest is the one to pick.
+    let mut by_zone: BTreeMap<&str, (u8, bool, &str)> = BTreeMap::new();
     for subnet in subnets {
         let (Some(zone), Some(id)) = (subnet.availability_zone(), subnet.subnet_id()) else { continue };
-        let better = by_zone.get(zone).is_none_or(|chosen| rank(id) < rank(chosen));
-        if better {
-            by_zone.insert(zone, id);
-        }
+        let candidate = (rank(id), subnet.default_for_az() != Some(true), id);
+        by_zone.entry(zone).and_modify(|best| *best = (*best).min(candidate)).or_insert(candidate);
     }
-    by_zone.into_values().map(str::to_string).collect()
+    by_zone.into_values().map(|(_, _, id)| id.to_string()).collect()
 }
 
 /// Where a subnet's `0.0.0.0/0` goes: the route table associated with it, else the VPC's main one.
@@ -160,5 +160,33 @@ mod tests {
         assert_eq!(short_service_name("com.amazonaws.us-east-1.ecr.dkr"), "ecr.dkr");
         assert_eq!(short_service_name("com.amazonaws.eu-west-1.s3"), "s3");
         assert_eq!(short_service_name("cn.com.amazonaws.cn-north-1.logs"), "logs");
+    }
+
+    fn subnet(id: &str, zone: &str, default: bool) -> Subnet {
+        Subnet::builder().subnet_id(id).availability_zone(zone).default_for_az(default).build()
+    }
+
+    #[test]
+    fn the_choice_per_zone_does_not_depend_on_the_listing_order() {
+        let listed = [
+            subnet("subnet-9", "us-east-1b", false),
+            subnet("subnet-3", "us-east-1a", false),
+            subnet("subnet-7", "us-east-1b", false),
+            subnet("subnet-1", "us-east-1a", false),
+        ];
+        let egress = BTreeMap::new();
+        let forward: Vec<&Subnet> = listed.iter().collect();
+        let reversed: Vec<&Subnet> = listed.iter().rev().collect();
+        assert_eq!(one_per_zone(&forward, &egress), ["subnet-1", "subnet-7"]);
+        assert_eq!(one_per_zone(&reversed, &egress), ["subnet-1", "subnet-7"]);
+    }
+
+    #[test]
+    fn a_zones_default_subnet_is_preferred_among_equally_reaching_ones() {
+        let listed = [subnet("subnet-1", "us-east-1a", false), subnet("subnet-5", "us-east-1a", true)];
+        let egress = BTreeMap::new();
+        assert_eq!(one_per_zone(&listed.iter().collect::<Vec<_>>(), &egress), ["subnet-5"]);
+        let nat = BTreeMap::from([("subnet-1".to_string(), Egress::NatGateway)]);
+        assert_eq!(one_per_zone(&listed.iter().collect::<Vec<_>>(), &nat), ["subnet-1"], "reach comes first");
     }
 }

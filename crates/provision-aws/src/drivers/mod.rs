@@ -22,7 +22,7 @@ pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
-mod paging;
+pub(crate) mod paging;
 mod route53;
 pub mod s3_bucket;
 pub mod secret;
@@ -69,6 +69,14 @@ pub trait AwsDriver: Send + Sync + 'static {
     }
 
     fn check_network(&self, _inputs: &JsonMap, _network: &provision_core::cloud::Network) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    fn implicit_dependencies(
+        &self,
+        _resource: &provision_core::stack::ResourceSpec,
+        _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Address> {
         Vec::new()
     }
 

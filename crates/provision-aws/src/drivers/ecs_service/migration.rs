@@ -27,7 +27,6 @@ use aws_sdk_ecs::Client;
 use super::config::{MigrationConfig, ServiceConfig};
 use super::lifecycle::network;
 use crate::drivers::{DriverError, ProgressSink};
-use crate::propagation;
 use provision_core::address::Address;
 
 /// The mark on every migration task, by which a later run finds one still running.
@@ -92,11 +91,12 @@ pub(super) async fn run(
         .enable_ecs_managed_tags(true)
         .propagate_tags(aws_sdk_ecs::types::PropagateTags::TaskDefinition);
     // Right after its roles were made ECS may not be able to assume them yet (`iam.role-not-assumable-after-create`).
-    let output = propagation::retry(propagation::ECS_ROLE, propagation::Bound::AWS, || {
-        let run = run.clone();
-        async move { run.send().await.map_err(|error| crate::aws_error("RunTask", error)) }
-    })
-    .await?;
+    let output = crate::behaviours::ecs::RUN_TASK
+        .run(|| {
+            let run = run.clone();
+            async move { run.send().await.map_err(|error| crate::aws_error("RunTask", error)) }
+        })
+        .await?;
     if let Some(failure) = output.failures().first() {
         return Err(DriverError::service(
             "RunTask",
@@ -170,7 +170,7 @@ async fn wait_until_stopped(
                 .await;
             return Err(DriverError::invalid(format!(
                 "the migration did not finish within {} (task {arn}, last {status}); it was stopped",
-                super::deployment::human(timeout)
+                crate::behaviours::pace::human(timeout)
             ))
             .with_hint(
                 "the service keeps its previous revision; raise `migration.timeout` or make the migration faster",

@@ -20,6 +20,7 @@ mod image_retention;
 mod lifecycle;
 mod migration;
 mod observation;
+mod ordering;
 mod reachability;
 mod secret_access;
 mod task_definition;
@@ -120,7 +121,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             "Give tasks a public IP, which tasks in public subnets need to pull their image when there is no NAT gateway; `true` in the default VPC (all its subnets are public)",
         )
         .default(FieldDefault::InDefaultVpc),
-        FieldSpec::new("target_group", FieldKind::String, "A target group (ARN) that sends traffic to the container"),
+        FieldSpec::new(
+            "target_group",
+            FieldKind::String,
+            "A target group (ARN) that sends traffic to the container; the service is created after the \
+             stack's listener that forwards to it",
+        ),
         FieldSpec::new(
             "container_port",
             FieldKind::Int,
@@ -139,7 +145,8 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new(
             "wait",
             FieldKind::Enum(WAIT_OPTIONS),
-            "`\"steady\"`: apply waits until the deployment is complete; `\"none\"`: it returns at once",
+            "`\"steady\"`: every change waits until the service runs `desired_count` tasks of the wanted revision; \
+             `\"none\"`: it returns at once",
         )
         .default(FieldDefault::Str("steady")),
         FieldSpec::new("wait_timeout", FieldKind::String, "How long to wait for a deployment: `90s`, `15m`, `1h`")
@@ -187,6 +194,15 @@ impl AwsDriver for ServiceDriver {
 
     fn check_network(&self, inputs: &JsonMap, network: &provision_core::cloud::Network) -> Vec<Problem> {
         reachability::check_network(inputs, network)
+    }
+
+    /// After the listener that forwards to its target group: ECS refuses the service before.
+    fn implicit_dependencies(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Address> {
+        ordering::listeners_forwarding_to_its_target_group(resource, resources)
     }
 
     /// Subnets and security groups are sets: sorted here, and sorted when read back.

@@ -21,18 +21,6 @@ use std::time::{Duration, Instant};
 use provision_core::address::Address;
 
 use crate::drivers::{DriverError, ProgressSink};
-use crate::propagation::{self, Known};
-
-/// Calls naming a network part made moments ago.
-pub(super) const NOT_FOUND_YET: &[Known] = &[
-    Known { code: "InvalidVpcID.NotFound", message: None, what: "the VPC" },
-    Known { code: "InvalidSubnetID.NotFound", message: None, what: "the subnet" },
-    Known { code: "InvalidRouteTableID.NotFound", message: None, what: "the route table" },
-    Known { code: "InvalidInternetGatewayID.NotFound", message: None, what: "the internet gateway" },
-    Known { code: "InvalidNatGatewayID.NotFound", message: None, what: "the NAT gateway" },
-    Known { code: "InvalidAllocationID.NotFound", message: None, what: "the Elastic IP address" },
-    Known { code: "InvalidGroup.NotFound", message: None, what: "the security group" },
-];
 
 /// Deleting or detaching something still in use.
 pub(super) const IN_USE: &[&str] = &["DependencyViolation", "InvalidIPAddress.InUse", "AuthFailure"];
@@ -43,7 +31,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, DriverError>>,
 {
-    propagation::retry(NOT_FOUND_YET, propagation::Bound::AWS, call).await
+    crate::behaviours::ec2::NEW_NETWORK_PART.run(call).await
 }
 
 /// How long to wait and how often to look.
