@@ -8,7 +8,7 @@
 //! `subnets` is written only when the look-up would choose other subnets than the adopted
 //! services use (in a default VPC, every zone's public subnet): it pins where new services go.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anyhow::{anyhow, Result};
 use serde_json::Value as Json;
@@ -107,14 +107,14 @@ fn most_used_subnets(observations: &[Observation]) -> Option<Vec<String>> {
     counts.into_iter().find(|(_, count)| *count == best).map(|(list, _)| list)
 }
 
-/// The `[network]` table's lines.
-pub fn section(choice: &NetworkChoice) -> BTreeMap<&'static str, toml::Value> {
-    let mut table = BTreeMap::new();
-    table.insert("vpc", toml::Value::String(choice.vpc.clone()));
+/// The `[network]` table: `vpc` first, then `subnets` where written.
+pub fn section(choice: &NetworkChoice) -> String {
+    let mut text = format!("[network]\nvpc = {}\n", toml::Value::String(choice.vpc.clone()));
     if let Some(subnets) = &choice.subnets {
-        table.insert("subnets", toml::Value::Array(subnets.iter().cloned().map(toml::Value::String).collect()));
+        let list: Vec<String> = subnets.iter().map(|id| toml::Value::String(id.clone()).to_string()).collect();
+        text.push_str(&format!("subnets = [{}]\n", list.join(", ")));
     }
-    table
+    text
 }
 
 #[cfg(test)]
@@ -168,6 +168,10 @@ mod tests {
             "subnets are a set: AWS reads them back in its own order"
         );
         assert_eq!(choice.reference(&json!(["subnet-q1"])), None);
-        assert_eq!(section(&choice).len(), 1, "no `subnets` when the look-up finds the services' own");
+        assert_eq!(
+            section(&choice),
+            "[network]\nvpc = \"vpc-1\"\n",
+            "no `subnets` when the look-up finds the services' own"
+        );
     }
 }

@@ -64,11 +64,7 @@ pub fn render_stack(
     write_table(&mut text, "stack", &stack);
     if let Some(network) = network {
         text.push_str("\n# The network stays where it is; the stack lives in it.\n");
-        write_table(
-            &mut text,
-            "network",
-            &super::network::section(network).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        );
+        text.push_str(&super::network::section(network));
     }
     for observation in observations {
         let Some(driver) = drivers.get(&observation.address.type_name) else { continue };
@@ -470,5 +466,32 @@ mod tests {
         let text = render(&[db]);
         assert!(text.contains("# aws_db_instance.main\n[db_instance.main]\n"), "{text}");
         assert!(text.contains("password = { env = \"DB_INSTANCE_MAIN_PASSWORD\" }"), "{text}");
+    }
+
+    #[test]
+    fn the_network_is_named_once_and_its_ids_become_network_references() {
+        let choice = NetworkChoice {
+            vpc: "vpc-1".into(),
+            subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+            found: provision_core::cloud::Network {
+                vpc_id: "vpc-1".into(),
+                subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+                ..provision_core::cloud::Network::default()
+            },
+        };
+        let observations = [
+            observation(("security_group", "web"), json!({"name": "vpc-1", "vpc": "vpc-1"}), json!({"id": "sg-1111"})),
+            observation(
+                ("ecs_service", "api"),
+                json!({"name": "api", "cluster": "c", "subnets": ["subnet-b", "subnet-a"]}),
+                json!({"name": "api"}),
+            ),
+        ];
+        let cloud = AwsCloud::new(ConnectOptions::default());
+        let text = render_stack(cloud.drivers(), "shop", "Written by a test.", &observations, Some(&choice));
+        assert!(text.contains("[network]\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\", \"subnet-b\"]\n"), "{text}");
+        assert!(text.contains("vpc = \"${network.vpc_id}\""), "{text}");
+        assert!(text.contains("name = \"vpc-1\""), "a resource's own name stays as it is:\n{text}");
+        assert!(text.contains("subnets = \"${network.subnet_ids}\""), "{text}");
     }
 }
