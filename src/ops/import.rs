@@ -25,6 +25,7 @@ mod cloudformation;
 mod generate;
 mod inventory;
 mod moving_in;
+mod network;
 mod render;
 mod terraform;
 
@@ -180,6 +181,7 @@ pub async fn adopt(
         inputs,
         attributes: observed.attributes,
         dependencies: stack.graph.dependencies(address).cloned().collect(),
+        protect: resource.protect,
     })
 }
 

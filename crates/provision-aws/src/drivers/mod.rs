@@ -29,6 +29,7 @@ pub mod secret;
 pub mod security_group;
 pub mod tags;
 pub mod target_group;
+pub mod vpc;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -64,6 +65,10 @@ pub trait AwsDriver: Send + Sync + 'static {
         _resource: &provision_core::stack::ResourceSpec,
         _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
     ) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    fn check_network(&self, _inputs: &JsonMap, _network: &provision_core::cloud::Network) -> Vec<Problem> {
         Vec::new()
     }
 
@@ -196,6 +201,7 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
     DriverRegistry::new(vec![
         bind(Arc::new(Bound::new(s3_bucket::BucketDriver, session.clone()))),
         bind(Arc::new(Bound::new(cloudfront_distribution::DistributionDriver::default(), session.clone()))),
+        bind(Arc::new(Bound::new(vpc::VpcDriver, session.clone()))),
         bind(Arc::new(Bound::new(security_group::SecurityGroupDriver, session.clone()))),
         bind(Arc::new(Bound::new(iam_role::RoleDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecr_repository::RepositoryDriver, session.clone()))),

@@ -28,12 +28,16 @@ mod checked;
 mod guardrails;
 mod moved;
 mod notify;
+mod own_network;
+mod protect;
 mod references;
 mod sections;
 mod sensitive;
 mod state_only;
 mod state_section;
 mod suggest;
+#[cfg(test)]
+mod test_drivers;
 mod values;
 
 use checked::{entries, entry, literal};
@@ -134,7 +138,7 @@ impl Loader<'_> {
         }
         let network = self.network(sections.get("network"));
         let notify = sections.get("notify").and_then(|section| self.notify(section));
-        let outputs = self.outputs(sections.get("outputs"));
+        let mut outputs = self.outputs(sections.get("outputs"));
 
         let mut resources = BTreeMap::new();
         for (key, value) in root.iter() {
@@ -144,6 +148,9 @@ impl Loader<'_> {
         }
         for resource in resources.values_mut() {
             add_derived_fields(self.drivers, resource);
+        }
+        if let Some(section) = sections.get("network") {
+            self.place_in_own_network(&network, section, &mut resources, &mut outputs, &variables);
         }
 
         let moved = match sections.get("moved") {
@@ -313,6 +320,7 @@ impl Loader<'_> {
                 fields: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 depends_on: Vec::new(),
+                protect: false,
             };
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
@@ -370,6 +378,7 @@ impl Loader<'_> {
                     }
                 }
             }
+            "protect" => resource.protect = self.protect(&resource.address, expr, variables),
             _ => {}
         }
     }

@@ -37,7 +37,7 @@ impl Loader<'_> {
             variables,
             sensitive_variables: std::mem::take(&mut self.sensitive),
             deletion_settings,
-            network: NetworkSpec { vpc: "default".into(), subnets: None },
+            network: NetworkSpec { vpc: "default".into(), subnets: None, own: None },
             outputs: Vec::new(),
             resources: BTreeMap::new(),
             graph: DependencyGraph::default(),
