@@ -5,6 +5,10 @@
 //! `scripts/test` runs), started once on a free 127.0.0.1 port and stopped when the test process
 //! exits (a watcher shell kills it). Set `PROVISION_TEST_ENDPOINT` to use one already running.
 //! Tests share it safely because every test uses its own stack name, so its own AWS names.
+//!
+//! `aws_world` puts provision-proxy's "AWS as it behaves" profile in front of that emulator for the
+//! tests that run provision through it ([`Project::through`]); `inventory` counts what of a stack
+//! exists, straight at the emulator.
 
 pub mod aws_world;
 pub mod emulator;
