@@ -211,6 +211,8 @@ impl Life {
         life.project.write("stack.toml", &text);
         let change = life.step("change", &["apply", "--auto-approve"]);
         assert!(change.stdout.contains(" changed"), "{}: the change changed nothing:\n{}", life.stack, change.stdout);
+        let want = expected(&text, life.zone.is_some());
+        assert_eq!(count(&life.stack, life.zone.as_deref()), want, "{}: after the change, each object once", life.stack);
         life.plan_is_empty("plan after the change (no changes)");
         life.destroy("destroy");
         life.apply("apply again under the same names");
