@@ -20,7 +20,10 @@ Examples:
   provision plan --out release.plan           save it for `provision apply release.plan`
   provision plan --json | jq '.summary'
   provision plan --detailed-exitcode          exit 2 when there are changes (CI)
-  provision plan --replace ecs_service.api    replace it although nothing changed";
+  provision plan --replace ecs_service.api    replace it although nothing changed
+  provision plan --format markdown > plan.md  a pull-request comment: cost, guardrails, destroys first
+  provision plan --deny-warnings              fail on a guardrail warning (CI)
+  provision plan --exclude ecs_service.worker leave it (and what depends on it) out";
 
 pub const APPLY: &str = "\
 Examples:
@@ -28,19 +31,31 @@ Examples:
   provision apply --auto-approve --json       in CI: NDJSON events on stdout
   provision apply --var image_tag=v2          deploy a new version
   provision apply --target ecs_service.api    only this and what it needs
-  provision apply release.plan                exactly what `plan --out` saved";
+  provision apply release.plan                exactly what `plan --out` saved
+  provision apply --keep-drift                refuse to undo changes made outside provision
+  provision apply --var env=pr-42 --ttl 72h   a preview environment `sweep --expired` removes later";
 
 pub const DESTROY: &str = "\
 Examples:
   provision destroy                           show what goes, ask, delete
   provision destroy --auto-approve --json     in CI
   provision destroy --target s3_bucket.logs   one resource (and what uses it)
-  provision destroy --sweep                   also what the state lost track of";
+  provision destroy --sweep                   also what the state lost track of
+  provision destroy --exclude db_instance.main   keep the database (and what it needs)";
+
+pub const SWEEP: &str = "\
+Examples:
+  provision sweep --expired --prefix shop-pr-                  list expired preview environments, ask, destroy
+  provision sweep --expired --prefix shop-pr- --auto-approve   nightly in CI";
 
 pub const IMPORT: &str = "\
 Examples:
   provision import s3_bucket.site my-existing-bucket
-  provision import --generate imported.toml s3_bucket.site=my-bucket iam_role.app=my-role";
+  provision import --generate imported.toml s3_bucket.site=my-bucket iam_role.app=my-role
+  provision import --from-terraform terraform.tfstate            a whole Terraform deployment
+  provision import --from-terraform s3://tf-state/app/terraform.tfstate --out app.toml
+  provision import --from-cloudformation myapp-test --from-cloudformation myapp-test-api
+                                                                  a Copilot environment and service";
 
 pub const OUTPUT: &str = "\
 Examples:

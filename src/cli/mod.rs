@@ -71,18 +71,28 @@ pub enum Command {
     /// Delete everything the state holds
     #[command(after_help = examples::DESTROY)]
     Destroy(DestroyArgs),
-    /// Adopt an existing AWS resource into the state: `import ADDR ID`, or write a stack file for
-    /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`
+    /// Adopt an existing AWS resource into the state: `import ADDR ID`; write a stack file for
+    /// existing resources and adopt them: `import --generate FILE ADDR=ID ...`; or move a whole
+    /// Terraform or CloudFormation deployment in: `import --from-terraform STATE`
     #[command(after_help = examples::IMPORT)]
     Import {
         /// Write a new stack file describing the resources given as ADDR=ID
         #[arg(long, value_name = "FILE")]
         generate: Option<PathBuf>,
-        /// With --generate: the new stack's name (default: from the file name)
+        /// Adopt every resource of a Terraform state (a file, or s3://BUCKET/KEY); it is only read
+        #[arg(long, value_name = "STATE", conflicts_with = "generate")]
+        from_terraform: Option<String>,
+        /// Adopt every resource of a CloudFormation stack (repeatable); the stack is only read
+        #[arg(long, value_name = "STACK", conflicts_with_all = ["generate", "from_terraform"])]
+        from_cloudformation: Vec<String>,
+        /// With --from-*: the stack file to write (default: the -f file, ./stack.toml)
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// With --generate or --from-*: the new stack's name (default: from the file, the folder or the CloudFormation stack)
         #[arg(long = "name", value_name = "STACK")]
         stack_name: Option<String>,
         /// `ADDR ID`, or with --generate `ADDR=ID ...`
-        #[arg(required = true)]
+        #[arg(required_unless_present_any = ["from_terraform", "from_cloudformation"])]
         args: Vec<String>,
         #[command(flatten)]
         lock: LockArgs,
@@ -103,6 +113,9 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Destroy every preview environment whose `apply --ttl` has passed (found by its state and its tags)
+    #[command(after_help = examples::SWEEP)]
+    Sweep(SweepArgs),
     /// Refresh only and report every change made outside provision; exit 2 when anything changed
     #[command(after_help = examples::DRIFT)]
     Drift {
@@ -179,6 +192,39 @@ pub struct PlanArgs {
     /// Only accept what changed outside provision into the state; change nothing in AWS
     #[arg(long = "refresh-only", conflicts_with_all = ["replace", "refresh"])]
     pub refresh_only: bool,
+    /// `text`, `json` (as `--json`) or `markdown` (a pull-request comment, under GitHub's size limit)
+    #[arg(long, value_enum, default_value = "text", conflicts_with = "json")]
+    pub format: PlanFormat,
+    /// Fail (exit 1) when a guardrail warns; `[guardrails] allow` accepts a finding with a reason
+    #[arg(long = "deny-warnings")]
+    pub deny_warnings: bool,
+    /// Leave this resource, and what depends on it, out (repeatable)
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub exclude: Vec<Address>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Destroy the environments whose `apply --ttl` has passed (required: the only kind of sweep)
+    #[arg(long, required = true)]
+    pub expired: bool,
+    /// Only stacks whose name starts with this, e.g. `shop-pr-` (default: every expired one)
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    /// How many actions may run at once: a number, or `auto`
+    #[arg(long, default_value = "auto")]
+    pub parallelism: Parallelism,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Args, Debug)]
@@ -201,6 +247,15 @@ pub struct ApplyArgs {
     /// Only accept what changed outside provision into the state; change nothing in AWS
     #[arg(long = "refresh-only", conflicts_with = "replace")]
     pub refresh_only: bool,
+    /// Leave this resource, and what depends on it, out (repeatable)
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub exclude: Vec<Address>,
+    /// Refuse (exit 1) to set back anything changed outside provision
+    #[arg(long = "keep-drift")]
+    pub keep_drift: bool,
+    /// A preview environment: record that `sweep --expired` may destroy it after this long (`72h`, `7d`)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<std::time::Duration>,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -214,6 +269,9 @@ pub struct DestroyArgs {
     pub sweep: bool,
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<Address>,
+    /// Keep this resource, and what it needs (repeatable)
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub exclude: Vec<Address>,
     /// How many actions may run at once: a number, or `auto`
     #[arg(long, default_value = "auto")]
     pub parallelism: Parallelism,
@@ -280,7 +338,8 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "" | "s" => value,
         "m" => value * 60,
         "h" => value * 3600,
-        _ => return Err(format!("`{text}` is not a duration like `30s` or `5m` (units: s, m, h)")),
+        "d" => value * 86400,
+        _ => return Err(format!("`{text}` is not a duration like `30s` or `5m` (units: s, m, h, d)")),
     };
     Ok(std::time::Duration::from_secs(seconds))
 }
@@ -355,10 +414,13 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 refresh: args.refresh,
                 targets: args.targets,
                 out: args.out,
-                json: args.json,
+                json: args.json || args.format == PlanFormat::Json,
                 detailed_exitcode: args.detailed_exitcode,
                 replace: args.replace,
                 refresh_only: args.refresh_only,
+                markdown: args.format == PlanFormat::Markdown,
+                deny_warnings: args.deny_warnings,
+                exclude: args.exclude,
             };
             ops::plan::run(global, &command).await
         }
@@ -374,6 +436,9 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 sweep: false,
                 replace: args.replace,
                 refresh_only: args.refresh_only,
+                exclude: args.exclude,
+                keep_drift: args.keep_drift,
+                ttl: args.ttl,
             };
             let progress = Progress::choose(global, args.json);
             let result = ops::apply::run(global, &options, &progress).await;
@@ -392,14 +457,25 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 sweep: args.sweep,
                 replace: Vec::new(),
                 refresh_only: false,
+                exclude: args.exclude,
+                keep_drift: false,
+                ttl: None,
             };
             let progress = Progress::choose(global, args.json);
             let result = ops::apply::run(global, &options, &progress).await;
             progress.finish();
             result
         }
-        Command::Import { generate, stack_name, args, lock } => {
-            let options = ops::import::ImportOptions { generate, stack_name, args, lock_timeout: lock.lock_timeout };
+        Command::Import { generate, from_terraform, from_cloudformation, out, stack_name, args, lock } => {
+            let options = ops::import::ImportOptions {
+                generate,
+                stack_name,
+                args,
+                lock_timeout: lock.lock_timeout,
+                from_terraform,
+                from_cloudformation,
+                out,
+            };
             ops::import::run(global, &options).await
         }
         Command::Output { name, json } => ops::output::run(global, name.as_deref(), json).await,
@@ -418,6 +494,18 @@ async fn run(command: Command, global: &GlobalOptions) -> anyhow::Result<u8> {
                 }
             };
             ops::state::run(global, command, lock.lock_timeout).await
+        }
+        Command::Sweep(args) => {
+            let options = ops::sweep::SweepOptions {
+                prefix: args.prefix,
+                auto_approve: args.auto_approve,
+                parallelism: args.parallelism,
+                lock_timeout: args.lock.lock_timeout,
+            };
+            let progress = Progress::choose(global, false);
+            let result = ops::sweep::run(global, &options, &progress).await;
+            progress.finish();
+            result
         }
         Command::Drift { json } => ops::drift::run(global, json).await,
         Command::ForceUnlock { lock_id } => ops::force_unlock::run(global, &lock_id).await,

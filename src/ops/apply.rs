@@ -35,6 +35,12 @@ pub struct ApplyOptions {
     pub replace: Vec<Address>,
     /// Only accept what changed outside provision into the state.
     pub refresh_only: bool,
+    /// Leave these (and what depends on them; for destroy, what they need) out.
+    pub exclude: Vec<Address>,
+    /// Refuse to set back changes made outside provision.
+    pub keep_drift: bool,
+    /// `apply --ttl`: a preview environment that `sweep --expired` removes after this long.
+    pub ttl: Option<Duration>,
 }
 
 impl ApplyOptions {
@@ -45,11 +51,14 @@ impl ApplyOptions {
                 destroy: self.destroy,
                 replace: self.replace.clone(),
                 refresh_only: self.refresh_only,
+                exclude: self.exclude.clone(),
+                keep_drift: self.keep_drift,
                 ..PlanOptions::default()
             },
             parallelism: self.parallelism,
             lock_timeout: self.lock_timeout,
             auto_approve: self.auto_approve,
+            expires: expiry(self.ttl),
         }
     }
 
@@ -71,8 +80,14 @@ pub async fn run(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn 
     super::orphans::sweep_stack(global, options, sweep_reporter).await
 }
 
+/// When a preview environment applied now with `--ttl` expires (RFC 3339, UTC).
+fn expiry(ttl: Option<Duration>) -> Option<String> {
+    let ttl = chrono::Duration::from_std(ttl?).ok()?;
+    Some((chrono::Utc::now() + ttl).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// `reporter` and, when `[notify]` asks for it, the webhook notifier.
-fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>) -> Reporters<'a> {
+pub(super) fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>) -> Reporters<'a> {
     let mut reporters: Vec<Box<dyn Reporter + 'a>> = vec![Box::new(reporter)];
     if let Some(notifier) = notifier {
         reporters.push(Box::new(notifier));
@@ -81,7 +96,7 @@ fn with_notifier<'a>(reporter: &'a dyn Reporter, notifier: Option<&'a Notifier>)
 }
 
 /// Waits briefly for the notifications still queued; warns about any not delivered.
-async fn finish_notifications(notifier: Option<&Notifier>) {
+pub(super) async fn finish_notifications(notifier: Option<&Notifier>) {
     if let Some(notifier) = notifier {
         if let Some(warning) = notifier.finish(FINAL_WAIT).await {
             eprintln!("warning: {warning}");
@@ -104,6 +119,20 @@ async fn apply(global: &GlobalOptions, options: &ApplyOptions, reporter: &dyn Re
         .map(|applied| print_result(global, options.json, &applied, false));
     finish_notifications(notifier.as_ref()).await;
     result
+}
+
+/// An apply or destroy of a stack already loaded, reporting to `reporter` (`sweep --expired` runs
+/// one destroy per environment); returns the exit code.
+pub(super) async fn run_loaded(
+    global: &GlobalOptions,
+    options: &ApplyOptions,
+    loaded: &super::Loaded,
+    reporter: &dyn Reporter,
+) -> Result<u8> {
+    run_of(loaded)
+        .apply(&options.run_options(), reporter, &options.frontend(global))
+        .await
+        .map(|applied| print_result(global, options.json, &applied, false))
 }
 
 async fn apply_saved(

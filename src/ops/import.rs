@@ -1,6 +1,8 @@
-//! `provision import ADDR ID`: adopt a resource that already exists into the state, and
+//! `provision import ADDR ID`: adopt a resource that already exists into the state;
 //! `provision import --generate FILE ADDR=ID …`: write a stack file for existing resources and adopt
-//! them all, so a hand-made environment comes under management in one step.
+//! them all, so a hand-made environment comes under management in one step; and
+//! `provision import --from-terraform STATE` / `--from-cloudformation STACK`: the same for a whole
+//! deployment another tool made, found in that tool's records (see `moving_in`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +20,13 @@ use provision_core::value::{JsonMap, Value};
 
 use super::{backend_error, load, lock, read_state, state_backend, GlobalOptions};
 
+mod adoption;
+mod cloudformation;
 mod generate;
+mod inventory;
+mod moving_in;
+mod render;
+mod terraform;
 
 #[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
@@ -29,10 +37,22 @@ pub struct ImportOptions {
     /// `ADDR ID`, or with `generate` `ADDR=ID …`.
     pub args: Vec<String>,
     pub lock_timeout: std::time::Duration,
+    /// A Terraform state to move in from: a path or `s3://BUCKET/KEY`.
+    pub from_terraform: Option<String>,
+    /// CloudFormation stacks to move in from.
+    pub from_cloudformation: Vec<String>,
+    /// With `from_*`: the stack file to write (default: the `-f` file).
+    pub out: Option<std::path::PathBuf>,
 }
 
 pub async fn run(global: &GlobalOptions, options: &ImportOptions) -> Result<u8> {
     let args = options.args.as_slice();
+    if options.from_terraform.is_some() || !options.from_cloudformation.is_empty() {
+        if !args.is_empty() || options.generate.is_some() {
+            bail!("`--from-terraform` and `--from-cloudformation` take no `ADDR ID` and no `--generate`\n\nhint: `provision import --from-terraform terraform.tfstate --out stack.toml`");
+        }
+        return moving_in::run(global, options).await;
+    }
     match &options.generate {
         Some(file) => generate::run(global, file, options.stack_name.as_deref(), args, options.lock_timeout).await,
         None => match args {
@@ -67,7 +87,7 @@ async fn import_one(
     provision_core::engine::check_region(&state, &identity.region)?;
     provision_core::engine::check_account(&state, &identity)?;
     provision_core::engine::pin_identity(&mut state, &identity);
-    let entry = adopt(stack, cloud, &mut state, address, id).await?;
+    let entry = adopt(stack, cloud, &mut state, address, id, &BTreeMap::new()).await?;
     let recorded_id = entry.id.clone();
     let writer = StateWriter::start(backend.clone(), state, version, "import");
     writer
@@ -86,13 +106,16 @@ async fn import_one(
 
 /// Reads the existing resource `id` and returns its state entry under `address`. Inputs the
 /// driver cannot read back (provision-side settings like `force_destroy`) are taken from the stack
-/// file, so the next plan shows only real differences.
+/// file, so the next plan shows only real differences. `secrets` are secret fields whose value
+/// another tool recorded (what AWS holds now): their salted hashes go into the state instead of the
+/// environment variable's, so the next plan shows a change only when the variable differs.
 pub async fn adopt(
     stack: &Stack,
     cloud: &AwsCloud,
     state: &mut State,
     address: &Address,
     id: &str,
+    secrets: &BTreeMap<String, String>,
 ) -> Result<ResourceState> {
     if let Some(existing) = state.resources.get(address) {
         bail!(
@@ -104,7 +127,16 @@ pub async fn adopt(
         .drivers()
         .get(&address.type_name)
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
-    let resource = stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?;
+    let mut resource =
+        stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?.clone();
+    // A secret whose value is known stands in the inputs as its hash, as the environment's would.
+    let hashes: BTreeMap<&String, String> =
+        secrets.iter().map(|(field, value)| (field, provision_core::plan::secret_hash(value, None))).collect();
+    for (field, hash) in &hashes {
+        if let Some(expr) = resource.fields.get_mut(*field) {
+            expr.expr = provision_core::stack::Expr::Template(vec![provision_core::stack::Part::Literal(hash.clone())]);
+        }
+    }
     let region = super::region(cloud).await?;
     let info = StackInfo { name: stack.name.clone(), region: region.clone(), directory: stack.directory() };
     let network = stack_network(stack, cloud, state).await?;
@@ -114,7 +146,7 @@ pub async fn adopt(
     let lookup = |a: &Address| {
         state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
     };
-    let desired = desired_inputs(&resolver, driver, resource, &lookup, None).map_err(|e| anyhow!(e))?;
+    let desired = desired_inputs(&resolver, driver, &resource, &lookup, None).map_err(|e| anyhow!(e))?;
     // A field that refers to a resource not imported yet is not known; it is passed as null so the
     // driver still reads it back (drivers report optional fields the inputs name), and what AWS
     // reports is recorded. That makes the order of imports irrelevant.
@@ -128,6 +160,10 @@ pub async fn adopt(
     })?;
     let mut inputs = known;
     inputs.extend(observed.inputs);
+    // `aws:` tags are AWS's own (CloudFormation tags what it makes): not the stack's to compare.
+    if let Some(serde_json::Value::Object(tags)) = inputs.get_mut("tags") {
+        tags.retain(|key, _| !key.to_ascii_lowercase().starts_with("aws:"));
+    }
     let serde_json::Value::Object(inputs) = provision_core::value::without_nulls(&serde_json::Value::Object(inputs))
     else {
         unreachable!("a table stays a table")

@@ -17,6 +17,7 @@ pub mod schema;
 mod signals;
 pub mod state;
 mod state_migrate;
+pub mod sweep;
 pub mod templates;
 mod terminal_frontend;
 pub mod validate;

@@ -242,17 +242,39 @@ pub async fn sweep_stack(
     options: &super::apply::ApplyOptions,
     reporter: &dyn provision_core::reporter::Reporter,
 ) -> Result<u8> {
+    let loaded = super::load(global)?;
+    sweep_loaded(global, options, &loaded, reporter).await
+}
+
+/// [`sweep_stack`] for a stack already loaded (`sweep --expired` loads one per environment).
+pub(super) async fn sweep_loaded(
+    global: &super::GlobalOptions,
+    options: &super::apply::ApplyOptions,
+    loaded: &super::Loaded,
+    reporter: &dyn provision_core::reporter::Reporter,
+) -> Result<u8> {
+    let backend = super::state_backend(loaded)?;
+    let guard = super::lock(&backend, "destroy --sweep", options.lock_timeout).await?;
+    let (state, _) = super::read_state(backend.as_ref(), &loaded.stack).await?;
+    let code = remove_strays(global, options, loaded, &state, reporter).await;
+    guard.release().await.map_err(super::backend_error)?;
+    code
+}
+
+/// Deletes what is tagged with the stack, or was made for it, that `state` does not know.
+pub(super) async fn remove_strays(
+    global: &super::GlobalOptions,
+    options: &super::apply::ApplyOptions,
+    loaded: &super::Loaded,
+    state: &State,
+    reporter: &dyn provision_core::reporter::Reporter,
+) -> Result<u8> {
     // With `--json`, stdout holds the destroy's events alone: the sweep speaks on stderr.
     let say = |line: String| if options.json { eprintln!("{line}") } else { println!("{line}") };
-    let loaded = super::load(global)?;
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
-    let backend = super::state_backend(&loaded)?;
-    let guard = super::lock(&backend, "destroy --sweep", options.lock_timeout).await?;
-    let (state, _) = super::read_state(backend.as_ref(), stack).await?;
-    let strays = find(cloud, &stack.name, &state).await?;
+    let strays = find(cloud, &stack.name, state).await?;
     if strays.is_empty() {
         say(format!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name));
-        guard.release().await.map_err(super::backend_error)?;
         return Ok(0);
     }
     say(format!(
@@ -261,7 +283,7 @@ pub async fn sweep_stack(
         strays.leftovers.len()
     ));
     let info = provision_core::engine::stack_info(stack, super::region(cloud).await?);
-    let settings = |address: &Address| stack_settings(&loaded, &info, &state, address);
+    let settings = |address: &Address| stack_settings(loaded, &info, state, address);
     let progress = SweepProgress(reporter);
     let mut failures: Vec<(String, String)> = sweep(cloud, &info, &strays.orphans, &settings, &progress)
         .await
@@ -269,7 +291,6 @@ pub async fn sweep_stack(
         .map(|(orphan, error)| (format!("{} (`{}`)", orphan.address, orphan.id), error))
         .collect();
     failures.extend(sweep_leftovers(cloud, &strays.leftovers).await);
-    guard.release().await.map_err(super::backend_error)?;
     for (what, error) in &failures {
         eprintln!("{} {what}: delete failed: {error}", global.error_paint.red("error:"));
     }

@@ -1,9 +1,9 @@
-//! `provision plan`: what apply would do, as text or JSON, optionally saved.
+//! `provision plan`: what apply would do, as text, JSON or a pull-request comment, optionally saved.
 
 use anyhow::Result;
 use provision_core::address::Address;
 use provision_core::plan::PlanOptions;
-use provision_core::render::{plan_json, plan_text};
+use provision_core::render::{plan_json, plan_markdown, plan_text};
 use provision_core::run::Refresh;
 use std::path::PathBuf;
 
@@ -24,6 +24,12 @@ pub struct PlanCommand {
     pub replace: Vec<Address>,
     /// Only accept what changed outside provision.
     pub refresh_only: bool,
+    /// `--format markdown`: the plan as a pull-request comment.
+    pub markdown: bool,
+    /// Fail (exit 1) when a guardrail warns.
+    pub deny_warnings: bool,
+    /// Leave these (and what depends on them) out.
+    pub exclude: Vec<Address>,
 }
 
 pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
@@ -34,6 +40,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
         targets: command.targets.clone(),
         replace: command.replace.clone(),
         refresh_only: command.refresh_only,
+        exclude: command.exclude.clone(),
         ..PlanOptions::default()
     };
     let refresh =
@@ -52,6 +59,8 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     }
     if command.json {
         println!("{}", serde_json::to_string_pretty(&plan_json::render(&planned.plan))?);
+    } else if command.markdown {
+        print!("{}", plan_markdown::render(&planned.plan));
     } else {
         print!("{}", plan_text::render(&planned.plan, global.paint));
     }
@@ -65,13 +74,19 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
             planned.network,
         )?;
         file.save(path)?;
-        if !command.json {
+        if !command.json && !command.markdown {
             println!(
                 "\nSaved the plan to `{}`; run `provision apply {}` to perform exactly these actions.",
                 path.display(),
                 path.display()
             );
         }
+    }
+    let warnings = provision_core::guardrails::warnings(&planned.plan.findings).count();
+    if command.deny_warnings && warnings > 0 {
+        anyhow::bail!(
+            "{warnings} guardrail warning(s), and `--deny-warnings` fails the plan on any\n\nhint: fix them, or accept one on purpose with `[guardrails] allow = [{{ check = \"ID\", address = \"TYPE.NAME\", reason = \"…\" }}]`"
+        );
     }
     let changes = !planned.plan.is_empty() || (command.refresh_only && !planned.plan.drift.is_empty());
     Ok(if command.detailed_exitcode && changes { 2 } else { 0 })

@@ -125,6 +125,7 @@ fn generate_writes_a_stack_that_plans_to_no_changes() {
     let file = format!("{name}.toml");
     project.run(&["import", "--generate", &file, &format!("s3_bucket.site={bucket}")]).success().stdout_has("Wrote");
     let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
+    crate::support::schema_check::assert_valid(&project.path(&file));
     assert!(text.contains(&format!("bucket = \"{bucket}\"")), "{text}");
     assert!(text.contains("versioning = true"), "{text}");
     assert!(text.contains("owner = \"ops\""), "{text}");
@@ -227,6 +228,7 @@ fn every_type_imports_and_generates_to_no_changes() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     project.run(&args).success();
     let generated = std::fs::read_to_string(project.path("adopted.toml")).expect("generated stack");
+    crate::support::schema_check::assert_valid(&project.path("adopted.toml"));
     assert!(generated.contains("origin_bucket = \"${s3_bucket.site.name}\""), "{generated}");
     assert!(generated.contains("${load_balancer.web.arn}"), "{generated}");
     let plan = project.run(&["-f", "adopted.toml", "plan", "--detailed-exitcode"]);
@@ -307,7 +309,7 @@ fn generate_adopts_log_groups_secrets_and_caches_to_no_changes() {
     let text = std::fs::read_to_string(project.path(&file)).expect("generated file");
     assert!(text.contains("retention_days = 14"), "{text}");
     // provision keeps an adopted secret's value as it is: `generate` only acts on a create.
-    assert!(text.contains("[secret.session.generate]"), "{text}");
+    assert!(text.contains("generate = { length = 32 }"), "{text}");
     assert!(!text.contains("hand-made"), "{text}");
     project.run(&["-f", &file, "plan", "--detailed-exitcode"]).code(0).stdout_has("No changes.");
     project.run(&["-f", &file, "destroy", "--auto-approve"]).success();

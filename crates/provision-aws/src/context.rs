@@ -216,6 +216,12 @@ impl AwsContext {
         self.endpoint.as_deref()
     }
 
+    /// The loaded configuration (region, credentials, endpoint), for a client made outside the
+    /// drivers (`import --from-cloudformation`'s).
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
     /// AWS requests sent so far (every attempt counts).
     pub fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)

@@ -1,6 +1,7 @@
 //! provision-aws: everything that knows AWS. One driver per resource type ([`drivers`]), the
 //! connection they share ([`context`]), the network look-up, the tag inventory behind `state
-//! orphans` and `destroy --sweep`, the S3 state backend ([`state_backend`]), and [`AwsCloud`],
+//! orphans` and `destroy --sweep`, the S3 state backend ([`state_backend`]), the readers of other
+//! tools' records for `import --from-*` ([`cloudformation`], [`object_reader`]), and [`AwsCloud`],
 //! which hands all of it to the core engine.
 //!
 //! Every `aws-sdk-*` crate is used here and nowhere else.
@@ -10,6 +11,7 @@
 mod mock;
 
 mod cloud;
+pub mod cloudformation;
 pub mod concurrency;
 pub mod context;
 pub mod drivers;
@@ -17,6 +19,7 @@ mod error;
 pub mod http_client;
 pub mod inventory;
 pub mod network;
+pub mod object_reader;
 mod observer;
 pub mod propagation;
 pub mod route53_emulator;

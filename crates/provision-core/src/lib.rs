@@ -15,7 +15,9 @@
 //! - [`driver`] is the trait every resource type implements and the registry a run hands around;
 //!   [`cloud`] what else the engine asks of a cloud. The `provision-aws` crate implements both over
 //!   the AWS SDK; this crate's tests over an in-memory cloud.
-//! - [`render`] turns plans into text and JSON.
+//! - [`cost`] prices a plan from a dated table built in (per action and before/after), and
+//!   [`guardrails`] checks the stack as the plan leaves it; both are part of the plan value.
+//! - [`render`] turns plans into text, JSON and a pull-request comment.
 //! - [`run`] is the sequence of a command that changes things (`apply`, `destroy`, a saved plan) or
 //!   plans (`plan`, `drift`): lock, read, check, plan, confirm, execute, record, summarise. The CLI
 //!   feeds it options, a reporter and a frontend (the prompt, Ctrl-C) and prints what it returns;
@@ -23,10 +25,12 @@
 
 pub mod address;
 pub mod cloud;
+pub mod cost;
 pub mod driver;
 pub mod engine;
 pub mod executor;
 pub mod graph;
+pub mod guardrails;
 pub mod plan;
 pub mod render;
 pub mod reporter;

@@ -237,6 +237,9 @@ mod tests {
             outputs: BTreeMap::new(),
             moves: Vec::new(),
             refresh_only: false,
+            cost: None,
+            findings: Vec::new(),
+            undone: Vec::new(),
         };
         let Event::Plan { steps, plan } = Event::plan(&plan) else { panic!("a plan event") };
         assert_eq!(steps, 3, "a create-before-destroy replacement also deletes the old copy");

@@ -10,11 +10,24 @@
 //! measured through provision-proxy, each against the bound it cannot beat, with the AWS CLI script
 //! of the static site (`--aws-cli PATH`) as the seeds' baseline in the same run.
 //!
+//! With `--time-scale 60` it runs the time-scaled scenario instead (see `paced.rs`): the example
+//! web app and websocket platform applied and destroyed behind provision-proxy's "AWS as it
+//! behaves" profile, each against the critical path of AWS's own waits (`aws_waits.rs`).
+//!
+//! With `--stand-in` it runs the order scenario instead (see `ordering.rs`): the example stacks
+//! applied and destroyed on a stand-in cloud whose actions take AWS's time (the profile's windows,
+//! scaled by `--time-scale`, default 60), critical path first against ready order, at several
+//! `--places` (default 1,2,4,auto), each against its lower bound. It needs no emulator.
+//!
 //! Run it with `scripts/bench`, which builds, starts the emulator and stops it afterwards.
 
+mod aws_waits;
 mod latency;
 mod measure;
+mod ordering;
+mod paced;
 mod stacks;
+mod stand_in;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +39,33 @@ fn main() {
     let value = |flag: &str| args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone());
     let endpoint = value("--endpoint").or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()));
     let list = |text: String| -> Vec<usize> { text.split(',').filter_map(|s| s.parse().ok()).collect() };
+    let names = |text: String| -> Vec<String> {
+        text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    };
+    let example_stacks = || vec!["webapp".to_string(), "websocket-platform".to_string()];
+    if args.iter().any(|arg| arg == "--stand-in") {
+        let time_scale = match value("--time-scale").map(|text| text.parse::<f64>()) {
+            None => 60.0,
+            Some(Ok(scale)) if scale >= 1.0 => scale,
+            Some(_) => {
+                eprintln!("provision-bench: --time-scale takes AWS seconds per real second (1 or more), such as 60");
+                std::process::exit(2);
+            }
+        };
+        let places = value("--places").unwrap_or_else(|| "1,2,4,auto".into());
+        let Ok(places) = names(places).iter().map(|text| text.parse()).collect::<Result<Vec<_>, _>>() else {
+            eprintln!("provision-bench: --places takes numbers of actions at once or `auto`, such as 1,2,4,auto");
+            std::process::exit(2);
+        };
+        println!("provision benchmark (stand-in mode): {} cores", num_cpus());
+        let options = ordering::Options {
+            time_scale,
+            stacks: value("--stacks").map(names).unwrap_or_else(example_stacks),
+            places,
+        };
+        ordering::run_all(&options);
+        return;
+    }
     let binary = provision_binary();
     println!("provision benchmark: {}", binary.display());
     println!(
@@ -33,6 +73,24 @@ fn main() {
         num_cpus(),
         endpoint.as_deref().unwrap_or("(none: offline figures only)")
     );
+    if let Some(scale) = value("--time-scale") {
+        let Some(time_scale) = scale.parse::<f64>().ok().filter(|scale| *scale >= 1.0) else {
+            eprintln!("provision-bench: --time-scale takes AWS seconds per real second (1 or more), such as 60");
+            std::process::exit(2);
+        };
+        let Some(endpoint) = endpoint else {
+            eprintln!("provision-bench: --time-scale needs the emulator (--endpoint URL)");
+            std::process::exit(2);
+        };
+        let options = paced::Options {
+            time_scale,
+            disable: value("--disable").map(names).unwrap_or_default(),
+            parallelism: value("--parallelism"),
+            stacks: value("--stacks").map(names).unwrap_or_else(example_stacks),
+        };
+        paced::run_all(&binary, &endpoint, &options);
+        return;
+    }
     if let Some(latency) = value("--latency") {
         let Some(latency) = parse_duration(&latency) else {
             eprintln!("provision-bench: --latency takes a duration such as 50ms");

@@ -28,7 +28,8 @@ impl Measurement {
     }
 }
 
-fn counter(stderr: &str, label: &str) -> Option<u64> {
+/// The number after `label` on the last line of `stderr` that has it (`aws retries: N`).
+pub fn counter(stderr: &str, label: &str) -> Option<u64> {
     stderr.lines().rev().find_map(|line| line.split(label).nth(1)?.split_whitespace().next()?.parse().ok())
 }
 
@@ -39,13 +40,10 @@ pub fn measure(binary: &Path, dir: &Path, endpoint: Option<&str>, args: &[&str])
     run(command, dir, endpoint)
 }
 
-/// Runs any command the same way (the AWS CLI script).
-pub fn run(mut command: Command, dir: &Path, endpoint: Option<&str>) -> Measurement {
+/// The emulator's dummy credentials and region for `command`, and `endpoint` if given (none of
+/// the caller's AWS profile or endpoint).
+pub fn against_emulator(command: &mut Command, endpoint: Option<&str>) {
     command
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .env("NO_COLOR", "1")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -56,6 +54,12 @@ pub fn run(mut command: Command, dir: &Path, endpoint: Option<&str>) -> Measurem
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
     }
+}
+
+/// Runs any command the same way (the AWS CLI script).
+pub fn run(mut command: Command, dir: &Path, endpoint: Option<&str>) -> Measurement {
+    command.current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    against_emulator(&mut command, endpoint);
     let started = Instant::now();
     let child = command.spawn().expect("run the command");
     let pid = child.id() as libc::pid_t;

@@ -91,6 +91,30 @@ pub fn assert_agree(path: &Path) {
     );
 }
 
+/// Panics unless both judges accept a stack file provision wrote, and its `#:schema` line points
+/// at the stack format beside it, as `provision schema` prints it (what an editor then checks).
+#[track_caller]
+pub fn assert_valid(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| panic!("no {}", path.display()));
+    let first = text.lines().next().unwrap_or_default();
+    let named = first.strip_prefix("#:schema ").unwrap_or_else(|| panic!("no `#:schema` line first:\n{text}"));
+    let beside = path.parent().unwrap_or(Path::new(".")).join(named);
+    let schema =
+        std::fs::read_to_string(&beside).unwrap_or_else(|_| panic!("no {} beside the stack", beside.display()));
+    assert_eq!(schema.trim_end(), schema_text().trim_end(), "{} is what `provision schema` prints", beside.display());
+    let verdicts = judge(path);
+    assert!(
+        verdicts.loader.is_ok(),
+        "provision refuses the stack file\n--- file\n{text}\n--- provision\n{}",
+        verdicts.loader_text()
+    );
+    assert!(
+        verdicts.schema.accepts(),
+        "the JSON Schema refuses the stack file\n--- file\n{text}\n--- schema errors\n{:#?}",
+        verdicts.schema.errors
+    );
+}
+
 /// The AWS drivers, for their schemas (nothing connects).
 fn drivers() -> &'static DriverRegistry {
     static DRIVERS: OnceLock<DriverRegistry> = OnceLock::new();

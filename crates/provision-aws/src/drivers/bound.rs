@@ -118,6 +118,10 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.delete(aws, resource, progress).await
     }
 
+    fn typical_durations(&self) -> provision_core::driver::TypicalDurations {
+        self.driver.typical_durations()
+    }
+
     async fn start_early(&self, stack: &StackInfo, address: &Address) {
         if let Ok(aws) = self.session.context().await {
             self.driver.start_early(aws, stack, address).await;

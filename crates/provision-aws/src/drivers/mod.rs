@@ -38,6 +38,7 @@ use async_trait::async_trait;
 use provision_core::address::Address;
 pub use provision_core::cloud::TaggedResource;
 use provision_core::driver::DriverRegistry;
+pub use provision_core::driver::TypicalDurations;
 pub use provision_core::driver::{
     DriverError, ExistingResource, FieldChange, Leftover, Observed, Problem, ProgressSink, ResourceRequest, StackInfo,
 };
@@ -133,6 +134,11 @@ pub trait AwsDriver: Send + Sync + 'static {
         resource: &ExistingResource<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError>;
+
+    /// See the core `Driver::typical_durations`.
+    fn typical_durations(&self) -> TypicalDurations {
+        TypicalDurations::INSTANT
+    }
 
     /// See the core `Driver::start_early`.
     async fn start_early(&self, _aws: &AwsContext, _stack: &StackInfo, _address: &Address) {}

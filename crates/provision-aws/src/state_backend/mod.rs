@@ -61,6 +61,40 @@ impl S3Backend {
         &self.location
     }
 
+    /// The keys of the state documents beside this one (`*.json` in the same folder of the bucket),
+    /// for `sweep --expired`, which looks for every preview environment's state.
+    pub async fn sibling_states(&self) -> Result<Vec<String>, BackendError> {
+        let client = self.store.client().await?;
+        let folder = self.location.key.rfind('/').map(|end| &self.location.key[..=end]).unwrap_or("");
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let answer = client
+                .list_objects_v2()
+                .bucket(&self.location.bucket)
+                .prefix(folder)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|error| {
+                    let error = crate::aws_error("ListObjectsV2", error);
+                    BackendError::other(format!(
+                        "listing the states in `s3://{}/{folder}`: {error}",
+                        self.location.bucket
+                    ))
+                })?;
+            keys.extend(
+                answer.contents().iter().filter_map(|o| o.key()).filter(|k| k.ends_with(".json")).map(str::to_string),
+            );
+            token = answer.next_continuation_token().filter(|t| !t.is_empty()).map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(keys)
+    }
+
     /// Whether the bucket exists (and these credentials may see it).
     pub async fn bucket_exists(&self) -> Result<bool, BackendError> {
         bucket::exists(&self.store).await

@@ -8,6 +8,7 @@
 
 mod error;
 mod registry;
+mod typical;
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 
 pub use error::DriverError;
 pub use registry::DriverRegistry;
+pub use typical::TypicalDurations;
 
 use crate::address::Address;
 use crate::schema::ResourceSchema;
@@ -235,6 +237,13 @@ pub trait Driver: Send + Sync {
     ) -> Result<Observed, DriverError>;
 
     async fn delete(&self, resource: &ExistingResource<'_>, progress: &dyn ProgressSink) -> Result<(), DriverError>;
+
+    /// How long the cloud usually takes to create, update and delete one resource of this type. The
+    /// executor starts the ready actions with the most expected work behind them first; nothing
+    /// else depends on it. Default: instant.
+    fn typical_durations(&self) -> TypicalDurations {
+        TypicalDurations::INSTANT
+    }
 
     /// Work a create may begin when the run starts, before its dependencies are done: parts named
     /// only by the stack and the address (a distribution's origin access control), so that a run

@@ -8,6 +8,10 @@
 //! that succeeded. A stop request (Ctrl-C, SIGTERM, a lost lock, a failed state write) starts
 //! nothing new but lets the actions in flight finish and be recorded; a second Ctrl-C writes the
 //! state as it is and returns at once, leaving the interrupted creates for the next run to settle.
+//!
+//! When more actions are ready than may run at once, those with the longest path of expected work
+//! behind them start first (each driver says what its type usually takes in the cloud), so the
+//! cloud's long waits begin first and overlap.
 
 mod parallelism;
 mod steps;
@@ -21,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::address::Address;
 use crate::cloud::Network;
-use crate::driver::{DriverRegistry, ProgressSink, StackInfo};
+use crate::driver::{DriverRegistry, ProgressSink, StackInfo, TypicalDurations};
 use crate::graph::DependencyQueue;
 use crate::plan::{deposed_key, Action, Plan, PlannedAction, Resolver};
 use crate::reporter::{seconds, Event, Reporter};
@@ -150,9 +154,19 @@ impl<'a> Executor<'a> {
         let mut queue = DependencyQueue::new();
         self.writer.read(|state| {
             for action in &plan.actions {
-                queue.queue(action.key(), self.ordering(plan, action, state));
+                let typical = self.typical(action);
+                let main = if action.deposed {
+                    typical.delete
+                } else {
+                    typical.of(action.action, action.create_before_destroy)
+                };
+                queue.queue_weighted(action.key(), self.ordering(plan, action, state), main);
                 if action.create_before_destroy {
-                    queue.queue(deposed_key(&action.address), self.deposed_ordering(plan, action, state));
+                    queue.queue_weighted(
+                        deposed_key(&action.address),
+                        self.deposed_ordering(plan, action, state),
+                        typical.delete,
+                    );
                 }
             }
         });
@@ -255,6 +269,12 @@ impl<'a> Executor<'a> {
             outcome.state_error.get_or_insert(error.0);
         }
         outcome
+    }
+
+    /// What the cloud usually takes for this resource's type: ready actions with the longest path
+    /// of such work behind them start first (see `DependencyQueue`).
+    fn typical(&self, action: &PlannedAction) -> TypicalDurations {
+        self.drivers.get(&action.address.type_name).map(|driver| driver.typical_durations()).unwrap_or_default()
     }
 
     fn stop_starting(&self, outcome: &mut Outcome, in_flight: usize, reason: String) {

@@ -149,6 +149,10 @@ impl Executor<'_> {
             .unwrap_or_default();
         tags.insert("provision:stack".into(), self.stack.name.clone());
         tags.insert("provision:address".into(), address.to_string());
+        // A preview environment's expiry (`apply --ttl`), so `sweep --expired` finds it by its tags.
+        if let Some(expires) = self.writer.read(|state| state.expires.clone()) {
+            tags.insert(crate::state::EXPIRES_TAG.into(), expires);
+        }
         tags
     }
 

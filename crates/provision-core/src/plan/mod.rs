@@ -2,10 +2,12 @@
 //! exists; then shown, saved, or executed. The executor runs exactly the actions listed here.
 
 mod diff;
+mod excluded;
 mod online;
 mod planner;
 mod refresh;
 mod resolve;
+mod undone;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ pub use online::{keep_unresolved, known_parts, merge_resolved};
 pub use planner::{plan, PlanInputs, PlanOptions, REPLACE_FLAG};
 pub use refresh::{refresh, RefreshReport};
 pub use resolve::{desired_inputs, prepare_inputs, resolve_inputs, secret_hash, DesiredInputs, Resolver};
+pub use undone::{undone_drift, UndoneChange};
 
 use crate::address::Address;
 use crate::value::JsonMap;
@@ -99,6 +102,9 @@ pub struct PlannedAction {
     /// a request the killed run sent, still on its way, is recognised instead of made twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earlier_intent: Option<String>,
+    /// What the action does to the monthly bill (see [`crate::cost`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_cost: Option<crate::cost::CostChange>,
 }
 
 impl PlannedAction {
@@ -113,6 +119,7 @@ impl PlannedAction {
             notes: Vec::new(),
             inputs: JsonMap::new(),
             earlier_intent: None,
+            monthly_cost: None,
         }
     }
 
@@ -165,6 +172,15 @@ pub struct Plan {
     /// A plan that only accepts what changed outside provision into the state (`--refresh-only`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh_only: bool,
+    /// The monthly bill before and after (absent for a refresh-only plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::PlanCost>,
+    /// What the built-in guardrails found in the stack as the plan leaves it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::guardrails::Finding>,
+    /// Fields changed outside provision that this plan sets back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undone: Vec<UndoneChange>,
 }
 
 impl Plan {

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{anyhow, Result};
 
+use super::excluded;
 use super::resolve::{desired_inputs, Resolver};
 use super::{diff_inputs, Action, Drift, Plan, Planned, PlannedAction};
 use crate::address::Address;
@@ -23,6 +24,10 @@ pub struct PlanOptions {
     pub replace: Vec<Address>,
     /// Only accept what changed outside provision into the state; plan no action.
     pub refresh_only: bool,
+    /// Leave these out (`--exclude ADDR`), with what depends on them (for destroy: what they need).
+    pub exclude: Vec<Address>,
+    /// Refuse a plan that sets back a change made outside provision (`apply --keep-drift`).
+    pub keep_drift: bool,
     /// For an apply: a state that records no account and holds nothing yet is not checked against
     /// the account before planning (nothing in it can belong to another one), which takes the STS
     /// round trip off the first apply's path. [`crate::engine::Planned::account_unchecked`] then
@@ -50,6 +55,11 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             return Err(anyhow!("`--target {target}` is neither in the stack file nor in the state"));
         }
     }
+    for address in &options.exclude {
+        if !stack.resources.contains_key(address) && !state.resources.contains_key(address) {
+            return Err(anyhow!("`--exclude {address}` is neither in the stack file nor in the state"));
+        }
+    }
     for address in &options.replace {
         if !stack.resources.contains_key(address) {
             return Err(anyhow!("`--replace {address}` is not in the stack file"));
@@ -62,10 +72,15 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
     }
     let mut actions = Vec::new();
     let mut outputs = BTreeMap::new();
+    let mut desired_known: BTreeMap<Address, JsonMap> = BTreeMap::new();
     if options.refresh_only {
         // Nothing is planned: applying only records what the refresh read.
     } else if options.destroy {
-        let included = destroy_targets(state, &options.targets);
+        let mut included = destroy_targets(state, &options.targets);
+        // What an excluded resource uses must outlive it.
+        for kept in excluded::needed_by(state, &options.exclude) {
+            included.remove(&kept);
+        }
         for address in state.deposed.keys() {
             let mut action = PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new());
             action.deposed = true;
@@ -75,7 +90,9 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
         }
     } else {
-        let included = apply_targets(stack, &options.targets);
+        let mut included = apply_targets(stack, &options.targets);
+        let left_out = excluded::with_dependents(stack, state, &options.exclude);
+        included.retain(|address| !left_out.contains(address));
         let resolver = Resolver { stack, info, network };
         let mut planned: BTreeMap<Address, BTreeMap<String, Value>> = BTreeMap::new();
         for address in stack.graph.topological_order() {
@@ -98,6 +115,7 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
                 None => {}
             }
             let known: JsonMap = desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect();
+            desired_known.insert(address.clone(), known.clone());
             let existing = state.resources.get(&address);
             let skip = !included.contains(&address);
             // An interrupted create is only settled by a refresh; until then it is still to do.
@@ -184,7 +202,10 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             }
         }
         for (address, entry) in &state.resources {
-            if !stack.resources.contains_key(address) && included_for_delete(&options.targets, address) {
+            if !stack.resources.contains_key(address)
+                && included_for_delete(&options.targets, address)
+                && !left_out.contains(address)
+            {
                 let _ = entry;
                 actions.push(PlannedAction::new(address.clone(), Action::Delete, Vec::new(), Vec::new()));
             }
@@ -201,6 +222,14 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
         }
     }
     actions.sort_by(|a, b| (&a.address, a.deposed).cmp(&(&b.address, b.deposed)));
+    let undone =
+        if options.refresh_only || options.destroy { Vec::new() } else { super::undone_drift(&drift, &actions) };
+    if options.keep_drift && !undone.is_empty() {
+        return Err(anyhow!(keep_drift_refusal(&undone)));
+    }
+    let cost = (!options.refresh_only).then(|| crate::cost::estimate(&info.region, &mut actions, state));
+    let findings =
+        if options.refresh_only || options.destroy { Vec::new() } else { guardrail_findings(stack, &desired_known) };
     Ok(Plan {
         stack: stack.name.clone(),
         lineage: Some(state.lineage.clone()),
@@ -211,7 +240,57 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
         outputs,
         moves: Vec::new(),
         refresh_only: options.refresh_only,
+        cost,
+        findings,
+        undone,
     })
+}
+
+/// The built-in guardrails, run on the stack as the plan leaves it: each resource's known inputs and
+/// the resources its fields refer to.
+fn guardrail_findings(stack: &Stack, desired: &BTreeMap<Address, JsonMap>) -> Vec<crate::guardrails::Finding> {
+    let subjects: Vec<crate::guardrails::Subject<'_>> = desired
+        .iter()
+        .map(|(address, inputs)| {
+            let mut refers_to: BTreeMap<String, Vec<Address>> = BTreeMap::new();
+            if let Some(resource) = stack.resources.get(address) {
+                for (field, expr) in &resource.fields {
+                    for (reference, _) in expr.references() {
+                        if let crate::stack::Reference::Resource { address, .. } = reference {
+                            refers_to.entry(field.clone()).or_default().push(address.clone());
+                        }
+                    }
+                }
+            }
+            crate::guardrails::Subject { address, inputs, refers_to }
+        })
+        .collect();
+    crate::guardrails::check(&subjects, &stack.guardrails)
+}
+
+/// `apply --keep-drift`'s refusal, naming every change it would undo.
+fn keep_drift_refusal(undone: &[super::UndoneChange]) -> String {
+    let shown = |value: &Option<Planned>| match value {
+        Some(value) => crate::render::plan_text::planned_text(value),
+        None => "(removed)".to_string(),
+    };
+    let lines: Vec<String> = undone
+        .iter()
+        .map(|u| {
+            format!(
+                "  {}  {}: {} (set outside provision) -> {}",
+                u.address,
+                u.path,
+                shown(&u.outside),
+                shown(&u.restored)
+            )
+        })
+        .collect();
+    format!(
+        "this apply would undo {} change(s) made outside provision, and `--keep-drift` refuses to:\n{}\n\nhint: make the stack file say the same (then nothing is set back), or accept them into the state with `provision apply --refresh-only`; run without `--keep-drift` to set them back",
+        undone.len(),
+        lines.join("\n")
+    )
 }
 
 /// What `forced_by` names when `--replace` asked for the replacement.

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value as Json};
 
+use crate::cost::{dollars_json, PlanCost};
 use crate::plan::{Action, Change, Plan, Planned};
 
 use super::plan_text::{SENSITIVE, UNKNOWN};
@@ -17,6 +18,11 @@ pub fn render(plan: &Plan) -> Json {
                 "forced_by": action.forced_by,
                 "notes": action.notes,
                 "changes": action.changes.iter().map(change).collect::<Vec<_>>(),
+                "monthly_cost": action.monthly_cost.map(|c| json!({
+                    "before": dollars_json(c.before),
+                    "after": dollars_json(c.after),
+                    "change": dollars_json(c.change()),
+                })),
             })
         })
         .collect();
@@ -36,6 +42,22 @@ pub fn render(plan: &Plan) -> Json {
         "refresh_only": plan.refresh_only,
         "drift": drift,
         "outputs": outputs,
+        "monthly_cost": plan.cost.as_ref().map(monthly_cost),
+        "findings": plan.findings.iter().map(|f| json!({
+            "check": f.check,
+            "address": f.address.to_string(),
+            "message": f.message,
+            "why": f.why,
+            "fix": f.fix,
+            "allowed": f.allowed.is_some(),
+            "reason": f.allowed,
+        })).collect::<Vec<_>>(),
+        "undone": plan.undone.iter().map(|u| json!({
+            "address": u.address.to_string(),
+            "path": u.path,
+            "outside": u.outside.as_ref().map(planned),
+            "after": u.restored.as_ref().map(planned),
+        })).collect::<Vec<_>>(),
         "summary": {
             "move": plan.moves.len(),
             "add": plan.count(Action::Create),
@@ -63,4 +85,20 @@ fn planned(value: &Planned) -> Json {
         Planned::Unknown => Json::String(UNKNOWN.into()),
         Planned::Sensitive => Json::String(SENSITIVE.into()),
     }
+}
+
+/// The bill before and after, in dollars, with what it leaves out. `null` figures when the region
+/// has no prices.
+fn monthly_cost(cost: &PlanCost) -> Json {
+    let figure = |cents: i64| if cost.priced { dollars_json(cents) } else { Json::Null };
+    json!({
+        "currency": "USD",
+        "region": cost.region,
+        "prices_as_of": cost.prices_as_of,
+        "before": figure(cost.before),
+        "after": figure(cost.after),
+        "change": figure(cost.change()),
+        "usage_based": cost.usage,
+        "unpriced": cost.unpriced.iter().map(|(address, reason)| json!({"address": address.to_string(), "reason": reason})).collect::<Vec<_>>(),
+    })
 }

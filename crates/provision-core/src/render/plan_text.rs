@@ -3,7 +3,7 @@
 use crate::plan::{Action, Change, Plan, Planned, PlannedAction};
 use crate::value::display_json;
 
-use super::Paint;
+use super::{review_text, Paint};
 
 pub const UNKNOWN: &str = "(known after apply)";
 pub const SENSITIVE: &str = "(sensitive)";
@@ -22,6 +22,7 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
     if plan.is_empty() && plan.drift.is_empty() {
         out.push_str(&paint.green("No changes."));
         out.push_str(" The infrastructure matches the stack file.\n");
+        out.push_str(&review_text::findings_lines(&plan.findings, paint));
         return out;
     }
     if plan.is_empty() {
@@ -41,6 +42,8 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
         render_action(&mut out, action, width, paint);
     }
     out.push_str(&drift_lines(&plan.drift, width, paint));
+    out.push_str(&review_text::undone_lines(&plan.undone, paint));
+    out.push_str(&review_text::findings_lines(&plan.findings, paint));
     out.push('\n');
     if plan.refresh_only {
         out.push_str(&format!(
@@ -55,6 +58,9 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
     } else {
         out.push_str(&summary(plan, paint));
         out.push('\n');
+        if let Some(cost) = &plan.cost {
+            out.push_str(&review_text::cost_lines(cost, paint));
+        }
     }
     if !plan.outputs.is_empty() && !plan.is_empty() {
         out.push_str("\nOutputs after apply:\n");
@@ -122,6 +128,9 @@ fn render_action(out: &mut String, action: &PlannedAction, width: usize, paint: 
     }
     if action.deposed {
         verb = "delete (the old copy an interrupted replacement left)".into();
+    }
+    if let Some(change) = action.monthly_cost.map(|c| c.change()).filter(|c| *c != 0) {
+        verb.push_str(&format!("  {}/mo", crate::cost::signed_dollars(change)));
     }
     let pad = if action.action == Action::Replace { width.saturating_sub(2) } else { width };
     out.push_str(&format!("  {symbol} {:<pad$} {verb}\n", action.key().to_string()));

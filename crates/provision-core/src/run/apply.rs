@@ -50,7 +50,8 @@ impl Run<'_> {
         let planned =
             make_plan(self.stack, state, Some(self.cloud), self.cloud.drivers(), region, &plan_options).await?;
         frontend.settled(&planned.recovered, &planned.abandoned_creates);
-        let Planned { plan, state, info, network, account_unchecked, .. } = planned;
+        let Planned { plan, mut state, info, network, account_unchecked, .. } = planned;
+        state.expires = options.expires.clone().or(state.expires);
         frontend.show_plan(&plan);
         reporter.report(&Event::plan(&plan));
         let applied = |ended, state| Applied {
@@ -109,6 +110,7 @@ impl Run<'_> {
         check_region(&current, &region)?;
         let SavedPlan { plan, mut state, network, .. } = saved;
         state.lineage = current.lineage.clone();
+        state.expires = options.expires.clone().or(state.expires);
         frontend.show_plan(&plan);
         reporter.report(&Event::plan(&plan));
         if plan.is_empty() {

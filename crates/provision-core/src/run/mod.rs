@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// Carry out the plan without asking.
     pub auto_approve: bool,
+    /// `apply --ttl`: when this preview environment expires (RFC 3339), recorded in the state and
+    /// tagged on what the apply makes, for `sweep --expired`.
+    pub expires: Option<String>,
 }
 
 impl RunOptions {
@@ -210,6 +213,9 @@ mod tests {
                 outputs: Default::default(),
                 moves: Vec::new(),
                 refresh_only: false,
+                cost: None,
+                findings: Vec::new(),
+                undone: Vec::new(),
             },
             outcome,
             state: State::new("shop"),

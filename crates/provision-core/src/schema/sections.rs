@@ -58,6 +58,12 @@ pub static SECTIONS: &[FieldSpec] = &[
     )
     .references(References::None),
     FieldSpec::new(
+        "guardrails",
+        FieldKind::Table(GUARDRAILS),
+        "Built-in guardrail findings accepted on purpose, each with the reason the plan prints",
+    )
+    .references(References::None),
+    FieldSpec::new(
         "outputs",
         FieldKind::Map(&FieldKind::Any),
         "Values `provision output` prints; strings may hold references, e.g. `\"https://${cloudfront_distribution.cdn.domain_name}\"`",
@@ -175,6 +181,23 @@ const MOVED: &[FieldSpec] = &[
     FieldSpec::new("to", FieldKind::String, "Its new address, `TYPE.NEW`, which must be in the file")
         .required()
         .pattern(ADDRESS_PATTERN, ADDRESS_RULE),
+];
+
+const GUARDRAILS: &[FieldSpec] = &[FieldSpec::new(
+    "allow",
+    FieldKind::TableList(GUARDRAIL_ALLOW),
+    "Findings to accept: `{ check = \"ID\", address = \"TYPE.NAME\", reason = \"…\" }`",
+)
+.default(Default::EmptyList)];
+
+const GUARDRAIL_ALLOW: &[FieldSpec] = &[
+    FieldSpec::new("check", FieldKind::Enum(crate::guardrails::CHECK_IDS), "The guardrail check's id").required(),
+    FieldSpec::new("address", FieldKind::String, "The resource the finding is about, `TYPE.NAME`")
+        .required()
+        .pattern(ADDRESS_PATTERN, ADDRESS_RULE),
+    FieldSpec::new("reason", FieldKind::String, "Why this finding is acceptable here; the plan prints it")
+        .required()
+        .non_empty(),
 ];
 
 /// The section named `name`.

@@ -16,8 +16,9 @@ use crate::address::Address;
 use crate::cloud::{Cloud, Identity, Network, TaggedResource};
 use crate::driver::{
     Driver, DriverError, DriverRegistry, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest,
-    StackInfo,
+    StackInfo, TypicalDurations,
 };
+use crate::plan::Action;
 use crate::schema::{self, FieldKind, FieldSpec, ResourceSchema};
 use crate::stack::NetworkSpec;
 use crate::value::JsonMap;
@@ -171,6 +172,23 @@ impl FakeDriver {
         Observed { id: id.to_string(), inputs, attributes }
     }
 
+    /// What the cloud takes for this kind: a distribution deploys for minutes (also to disable
+    /// before its delete), a service rolls out or drains; buckets and groups are a call.
+    fn typical(&self) -> TypicalDurations {
+        match self.kind {
+            Kind::Distribution => TypicalDurations::seconds(300, 300, 300),
+            Kind::Service => TypicalDurations::seconds(180, 180, 180),
+            Kind::Bucket | Kind::Group => TypicalDurations::INSTANT,
+        }
+    }
+
+    /// With [`Simulation::paced`], takes the cloud's time for `action` (on the paused clock).
+    async fn take_the_time(&self, action: Action) {
+        if self.sim.paced.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(self.typical().of(action, false)).await;
+        }
+    }
+
     /// Registers a new revision of the service's family and returns its name.
     async fn register_revision(&self, family: &str) -> Result<String, DriverError> {
         self.sim
@@ -245,6 +263,14 @@ impl Driver for FakeDriver {
         }
     }
 
+    fn typical_durations(&self) -> TypicalDurations {
+        if self.sim.unweighted.load(std::sync::atomic::Ordering::SeqCst) {
+            TypicalDurations::INSTANT
+        } else {
+            self.typical()
+        }
+    }
+
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         match self.kind {
             Kind::Bucket | Kind::Group => text(request.inputs, "name").to_string(),
@@ -292,6 +318,7 @@ impl Driver for FakeDriver {
         request: &ResourceRequest<'_>,
         _progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
+        self.take_the_time(Action::Create).await;
         let kind = self.kind_name();
         let inputs = request.inputs.clone();
         let tags = request.tags.clone();
@@ -389,6 +416,7 @@ impl Driver for FakeDriver {
         changes: &[FieldChange],
         _progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
+        self.take_the_time(Action::Update).await;
         let id = prior.id.to_string();
         let changed = |field: &str| changes.iter().any(|c| c.path == field);
         if self.kind == Kind::Service && (changed("image") || changed("unused_revisions")) {
@@ -450,6 +478,7 @@ impl Driver for FakeDriver {
     }
 
     async fn delete(&self, resource: &ExistingResource<'_>, _progress: &dyn ProgressSink) -> Result<(), DriverError> {
+        self.take_the_time(Action::Delete).await;
         let id = resource.id.to_string();
         if self.kind == Kind::Bucket {
             let part = format!("policy:{id}");

@@ -20,6 +20,7 @@
 
 mod fake_backend;
 mod fake_cloud;
+mod pacing;
 mod script;
 mod sequence;
 mod world;

@@ -97,6 +97,12 @@ pub struct Faults {
 pub struct Simulation {
     pub world: Mutex<World>,
     pub faults: Mutex<Faults>,
+    /// The fake drivers take their type's typical time for each action (on tokio's paused clock),
+    /// for tests of the order in which work starts. Off for the crash tests.
+    pub paced: std::sync::atomic::AtomicBool,
+    /// The fake drivers keep their typical times to themselves (they still take them when paced):
+    /// the executor then starts ready work in address order, as it did before it weighed it.
+    pub unweighted: std::sync::atomic::AtomicBool,
 }
 
 pub fn dead() -> DriverError {

@@ -53,6 +53,8 @@ pub struct Stack {
     pub warnings: Vec<Diagnostic>,
     /// `[notify]`: where to tell someone what a run does.
     pub notify: Option<notify::Notify>,
+    /// `[guardrails] allow`: guardrail findings accepted on purpose, with their reasons.
+    pub guardrails: Vec<crate::guardrails::Allow>,
     /// Loaded for a command that needs only the state ([`LoadOptions::state_only`]): the
     /// resources, outputs and moves are empty because they were not read, not because the file
     /// has none.

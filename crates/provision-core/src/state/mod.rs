@@ -63,6 +63,10 @@ pub struct State {
     /// Who wrote this version, for `state history`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<WrittenBy>,
+    /// When a preview environment may be removed (`apply --ttl`, RFC 3339 UTC): `sweep --expired`
+    /// destroys it after that. Also tagged on what the apply makes (`provision:expires`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// Who wrote a version of the state, and doing what.
@@ -74,6 +78,9 @@ pub struct WrittenBy {
     /// RFC 3339, UTC.
     pub time: String,
 }
+
+/// The tag that carries a preview environment's expiry on what it made.
+pub const EXPIRES_TAG: &str = "provision:expires";
 
 impl State {
     pub fn new(stack: &str) -> State {
@@ -89,6 +96,7 @@ impl State {
             region: None,
             account: None,
             written_by: None,
+            expires: None,
         }
     }
 
@@ -124,6 +132,7 @@ impl State {
             && self.network == other.network
             && self.region == other.region
             && self.account == other.account
+            && self.expires == other.expires
     }
 }
 

@@ -127,6 +127,10 @@ pub const RULES: &[RuleSpec] = &[
         "the listings provision uses come back `page_size` items at a time with the protocol's own token"),
     rule!("any.throttling", [], "all",
         "a seeded share (`throttling`) of calls answers the protocol's throttling error"),
+    // AWS "Tagging AWS resources": the `aws:` prefix is reserved; EC2 answers
+    // `InvalidParameterValue` "Tag keys starting with 'aws:' are reserved for internal use".
+    rule!("any.aws-reserved-tags", [], "all",
+        "a call that sets or removes a tag key starting with `aws:` answers the protocol's validation error (EC2 `InvalidParameterValue`, S3 `InvalidTag`); moto takes it"),
     // --- What moto lacks, completed as AWS answers ---
     rule!("complete.elasticache.delete-cache-subnet-group", [], "ElastiCache query",
         "DeleteCacheSubnetGroup (moto: an HTML error page) is answered, and the group is gone from later reads"),

@@ -11,6 +11,7 @@
 //! - rewrites moto's answers (statuses `creating`, `InProgress`, `PENDING_VALIDATION`, ECS
 //!   deployments `IN_PROGRESS`, a deleted database still `deleting`);
 //! - completes what moto lacks (ElastiCache modifications, Fargate tasks, gateway endpoint deletes);
+//! - refuses what AWS never allows but moto takes (a tag key under `aws:`);
 //! - loses a share of answers after moto acted, throttles a share of calls, and pages listings.
 //!
 //! Windows are AWS time on a scaled [`Clock`] (`time_scale` AWS seconds per real second). A rule
@@ -28,6 +29,7 @@ mod http;
 mod in_use;
 mod lifecycles;
 mod paging;
+mod reserved_tags;
 mod shapes;
 mod xml;
 
@@ -303,7 +305,8 @@ impl Profile {
             return Before::Answer(shapes::throttling(call));
         }
         let answer = self.with_turn(call, |turn, state| {
-            consistency::before(turn, state, call)
+            reserved_tags::before(turn, call)
+                .or_else(|| consistency::before(turn, state, call))
                 .or_else(|| in_use::before(turn, state, call))
                 .or_else(|| lifecycles::before(turn, state, call))
                 .or_else(|| completions::before(turn, state, call))

@@ -413,3 +413,40 @@ fn a_share_of_calls_is_throttled_in_each_protocols_words() {
     }
     assert_eq!(profile.met("any.throttling"), 4);
 }
+
+#[test]
+fn a_tag_key_under_aws_is_refused_in_every_protocol_and_other_tags_pass() {
+    let profile = profile();
+    let refused = |call: &Call| {
+        let answer = answered(profile.before(call));
+        assert_eq!(answer.status, 400, "{}", answer.text());
+        answer.text().to_string()
+    };
+    let ec2 = refused(&query("ec2", "Action=DeleteTags&ResourceId.1=sg-1&Tag.1.Key=aws%3Acloudformation%3Astack-name"));
+    assert!(ec2.contains("<Code>InvalidParameterValue</Code>"), "{ec2}");
+    assert!(ec2.contains("Value ( aws:cloudformation:stack-name ) for parameter key is invalid"), "{ec2}");
+    let elbv2 =
+        refused(&query("elasticloadbalancing", "Action=RemoveTags&ResourceArns.member.1=arn&TagKeys.member.1=AWS%3Ax"));
+    assert!(elbv2.contains("<Code>ValidationError</Code>"), "{elbv2}");
+    let ecs = refused(&json_call(
+        "ecs",
+        "AmazonEC2ContainerServiceV20141113.TagResource",
+        r#"{"resourceArn":"arn","tags":[{"key":"team","value":"web"},{"key":"aws:cloudformation:logical-id","value":"Cluster"}]}"#,
+    ));
+    assert!(ecs.contains("InvalidParameterException"), "{ecs}");
+    let logs = refused(&json_call("logs", "Logs_20140328.TagResource", r#"{"resourceArn":"a","tags":{"aws:x":"y"}}"#));
+    assert!(logs.contains("InvalidParameterException"), "{logs}");
+    let auth = signed("s3");
+    let body = "<Tagging><TagSet><Tag><Key>aws:x</Key><Value>y</Value></Tag></TagSet></Tagging>";
+    let s3 = refused(&call("PUT", "/b?tagging", &[("Authorization", &auth)], body));
+    assert!(s3.contains("<Code>InvalidTag</Code>"), "{s3}");
+    assert_eq!(profile.met("any.aws-reserved-tags"), 5);
+
+    assert!(forwarded(
+        profile.before(&query("ec2", "Action=CreateTags&ResourceId.1=sg-1&Tag.1.Key=team&Tag.1.Value=aws%3Aok"))
+    ));
+    assert!(forwarded(profile.before(&query("ec2", "Action=DescribeTags&Filter.1.Name=key&Filter.1.Value.1=aws%3Ax"))));
+    let body = "<Tagging><TagSet><Tag><Key>awsome</Key><Value>y</Value></Tag></TagSet></Tagging>";
+    assert!(forwarded(profile.before(&call("PUT", "/b?tagging", &[("Authorization", &auth)], body))));
+    assert_eq!(profile.met("any.aws-reserved-tags"), 5, "a value under `aws:` and reads are no tag writes");
+}

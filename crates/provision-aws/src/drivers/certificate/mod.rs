@@ -182,6 +182,12 @@ impl AwsDriver for CertificateDriver {
         &SCHEMA
     }
 
+    /// AWS: DNS validation ~2 min once the record is written (`acm.pending-validation`); a delete waits for
+    /// the services to release it (`acm.certificate-in-use`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(120, 0, 120)
+    }
+
     fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(Value::Str(domain)) = values.get("domain") {

@@ -142,7 +142,31 @@ pub(super) async fn allows(aws: &AwsContext, bucket: &str, distribution_id: &str
         Err(error) => return Err(error),
     };
     let sid = statement_id(distribution_id);
-    Ok(without_statement(&policy, &sid)?.as_deref() != Some(policy.as_str()))
+    Ok(without_statement(&policy, &sid)?.as_deref() != Some(policy.as_str())
+        || grants_read_elsewhere(&policy, bucket, distribution_id))
+}
+
+/// Whether another statement (one the bucket's earlier tool wrote, under its own `Sid`) already
+/// lets this distribution and only it read `bucket`'s objects, as [`read_access_statement`] does.
+fn grants_read_elsewhere(policy: &str, bucket: &str, distribution_id: &str) -> bool {
+    let Ok(mut policy) = serde_json::from_str::<Value>(policy) else { return false };
+    let Ok(statements) = statements_mut(&mut policy) else { return false };
+    let texts = |value: &Value| -> Vec<String> {
+        match value {
+            Value::String(text) => vec![text.clone()],
+            Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let objects = format!("arn:aws:s3:::{bucket}/*");
+    let source = format!(":distribution/{distribution_id}");
+    statements.iter().any(|statement| {
+        statement["Effect"] == "Allow"
+            && texts(&statement["Principal"]["Service"]).iter().any(|s| s == "cloudfront.amazonaws.com")
+            && texts(&statement["Action"]).iter().any(|a| a == "s3:GetObject" || a == "s3:*")
+            && texts(&statement["Resource"]).contains(&objects)
+            && texts(&statement["Condition"]["StringEquals"]["AWS:SourceArn"]).iter().any(|arn| arn.ends_with(&source))
+    })
 }
 
 /// Removes the distribution's statement from `bucket`'s policy; a bucket or policy that is already
@@ -224,6 +248,18 @@ mod tests {
         assert_eq!(statement["Action"], "s3:GetObject");
         assert_eq!(statement["Resource"], "arn:aws:s3:::site/*");
         assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceArn"], ARN);
+    }
+
+    #[test]
+    fn another_tools_statement_for_this_distribution_counts_as_access() {
+        let theirs = json!({ "Version": "2012-10-17", "Statement": [{
+            "Sid": "AllowCloudFront", "Effect": "Allow", "Principal": { "Service": "cloudfront.amazonaws.com" },
+            "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::site/*",
+            "Condition": { "StringEquals": { "AWS:SourceArn": ARN } } }] })
+        .to_string();
+        assert!(grants_read_elsewhere(&theirs, "site", "E1"));
+        assert!(!grants_read_elsewhere(&theirs, "site", "E2"), "another distribution's");
+        assert!(!grants_read_elsewhere(&theirs, "other", "E1"), "another bucket's");
     }
 
     #[test]

@@ -33,11 +33,12 @@ pub(super) const CONFIG_FIELDS: &[&str] = &[
     "spa_fallback",
     "api_origin",
     "api_path",
+    "api_origin_protocol",
     "aliases",
     "certificate_arn",
 ];
 
-const ORIGIN_FIELDS: &[&str] = &["origin_bucket", "api_origin", "api_path"];
+const ORIGIN_FIELDS: &[&str] = &["origin_bucket", "api_origin", "api_path", "api_origin_protocol"];
 
 /// What a config needs besides the settings: who owns it and how it reaches the bucket.
 pub(super) struct Placement<'a> {
@@ -120,7 +121,7 @@ pub(super) fn api_origin_id(domain: &str) -> String {
 fn origins(settings: &Settings, placement: &Placement<'_>) -> Result<Origins, DriverError> {
     let mut items = vec![s3_origin(settings, placement)?];
     if let Some(domain) = settings.api_origin() {
-        items.push(api_origin(domain)?);
+        items.push(api_origin(domain, settings.api_origin_https())?);
     }
     Origins::builder().quantity(len(&items)).set_items(Some(items)).build().map_err(config_error)
 }
@@ -136,13 +137,14 @@ fn s3_origin(settings: &Settings, placement: &Placement<'_>) -> Result<Origin, D
         .map_err(config_error)
 }
 
-fn api_origin(domain: &str) -> Result<Origin, DriverError> {
+fn api_origin(domain: &str, https: bool) -> Result<Origin, DriverError> {
+    let policy = if https { OriginProtocolPolicy::HttpsOnly } else { OriginProtocolPolicy::HttpOnly };
     let protocols =
         OriginSslProtocols::builder().quantity(1).items(SslProtocol::TlSv12).build().map_err(config_error)?;
     let custom = CustomOriginConfig::builder()
         .http_port(80)
         .https_port(443)
-        .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+        .origin_protocol_policy(policy)
         .origin_ssl_protocols(protocols)
         .build()
         .map_err(config_error)?;
@@ -329,6 +331,18 @@ mod tests {
         assert_eq!(behaviors[0].cache_policy_id.as_deref(), Some(CACHING_DISABLED));
         assert_eq!(behaviors[0].origin_request_policy_id.as_deref(), Some(ALL_VIEWER_EXCEPT_HOST_HEADER));
         assert_eq!(behaviors[0].allowed_methods.as_ref().unwrap().quantity, 7);
+    }
+
+    #[test]
+    fn api_origin_protocol_https_reaches_the_origin_over_https_only() {
+        let api = Settings {
+            api_origin: Some("api.example.com".into()),
+            api_origin_protocol: Some("https".into()),
+            ..settings()
+        };
+        let config = new_config(&api, &placement()).unwrap();
+        let custom = origins_of(&config)[1].custom_origin_config.clone().unwrap();
+        assert_eq!(custom.origin_protocol_policy, OriginProtocolPolicy::HttpsOnly);
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub struct DistributionDriver {
 }
 
 const PRICE_CLASSES: &[&str] = &["PriceClass_100", "PriceClass_200", "PriceClass_All"];
+const API_ORIGIN_PROTOCOLS: &[&str] = &["http", "https"];
 
 static SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "cloudfront_distribution",
@@ -66,6 +67,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         ),
         FieldSpec::new("api_path", FieldKind::String, "The path pattern routed to `api_origin`")
             .default(FieldDefault::Str("/api/*")),
+        FieldSpec::new(
+            "api_origin_protocol",
+            FieldKind::Enum(API_ORIGIN_PROTOCOLS),
+            "How CloudFront reaches `api_origin`: `\"https\"` (the origin needs a certificate for that name); \
+             plain HTTP when left out",
+        ),
         FieldSpec::new("aliases", FieldKind::StringList, "Extra domain names (CNAMEs) the distribution answers for")
             .default(FieldDefault::EmptyList),
         FieldSpec::new(
@@ -92,6 +99,7 @@ struct Settings {
     spa_fallback: bool,
     api_origin: Option<String>,
     api_path: String,
+    api_origin_protocol: Option<String>,
     aliases: Vec<String>,
     certificate_arn: Option<String>,
     wait: bool,
@@ -106,6 +114,7 @@ impl std::default::Default for Settings {
             spa_fallback: false,
             api_origin: None,
             api_path: "/api/*".into(),
+            api_origin_protocol: None,
             aliases: Vec::new(),
             certificate_arn: None,
             wait: true,
@@ -126,6 +135,11 @@ impl Settings {
 
     fn api_origin(&self) -> Option<&str> {
         self.api_origin.as_deref().filter(|domain| !domain.is_empty())
+    }
+
+    /// CloudFront reaches the API origin over HTTPS (`api_origin_protocol = "https"`).
+    fn api_origin_https(&self) -> bool {
+        self.api_origin_protocol.as_deref() == Some("https")
     }
 
     fn certificate_arn(&self) -> Option<&str> {
@@ -204,6 +218,13 @@ fn outcome_unknown<E>(error: &SdkError<E, HttpResponse>) -> bool {
 impl AwsDriver for DistributionDriver {
     fn schema(&self) -> &'static ResourceSchema {
         &SCHEMA
+    }
+
+    /// AWS: a create or change deploys ~5 min (`cloudfront.in-progress`), a create naming a certificate just
+    /// issued first waits to see it (`cloudfront.certificate-not-visible`); a delete deploys the disable,
+    /// then its origin access control is in use a moment longer (`cloudfront.origin-access-control-in-use`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(330, 300, 330)
     }
 
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {

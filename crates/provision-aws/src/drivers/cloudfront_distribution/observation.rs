@@ -244,6 +244,11 @@ pub(super) fn observed_inputs(summary: &DistributionSummary) -> JsonMap {
     if let Some((behavior, origin)) = api_route(summary) {
         inputs.insert("api_origin".into(), json!(origin.domain_name));
         inputs.insert("api_path".into(), json!(behavior.path_pattern));
+        // Plain HTTP is what leaving the field out means, so only HTTPS is an answer.
+        let policy = origin.custom_origin_config().map(|c| &c.origin_protocol_policy);
+        if policy == Some(&aws_sdk_cloudfront::types::OriginProtocolPolicy::HttpsOnly) {
+            inputs.insert("api_origin_protocol".into(), json!("https"));
+        }
     }
     if let Some(arn) = summary.viewer_certificate().and_then(|c| c.acm_certificate_arn()).filter(|a| !a.is_empty()) {
         inputs.insert("certificate_arn".into(), json!(arn));

@@ -129,6 +129,12 @@ impl AwsDriver for InstanceDriver {
         &SCHEMA
     }
 
+    /// AWS: a db.t3.micro is `creating` ~5 min, then `backing-up` ~2; a change ~2, a delete ~4
+    /// (`rds.instance-lifecycle`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(420, 120, 240)
+    }
+
     fn check(&self, inputs: &std::collections::BTreeMap<String, Value>) -> Vec<crate::drivers::Problem> {
         config::check(inputs)
     }

@@ -141,6 +141,12 @@ impl AwsDriver for ServiceDriver {
         &SCHEMA
     }
 
+    /// AWS: a rollout to steady ~3 min (`ecs.deployment-in-progress`) after its role can be assumed
+    /// (`iam.role-not-assumable-after-create`), draining on delete ~3 (`ecs.service-draining`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(195, 180, 180)
+    }
+
     fn check(&self, inputs: &std::collections::BTreeMap<String, provision_core::value::Value>) -> Vec<Problem> {
         config::check(inputs)
     }

@@ -111,6 +111,12 @@ impl AwsDriver for CacheDriver {
         &SCHEMA
     }
 
+    /// AWS: a replication group is `creating` ~6 min, `modifying` ~3, `deleting` ~4 (`elasticache.group-
+    /// lifecycle`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(360, 180, 240)
+    }
+
     fn check(&self, inputs: &BTreeMap<String, Value>) -> Vec<Problem> {
         config::check(inputs)
     }

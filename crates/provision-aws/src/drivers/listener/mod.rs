@@ -150,6 +150,12 @@ impl AwsDriver for ListenerDriver {
         &SCHEMA
     }
 
+    /// AWS: a listener on a certificate just issued waits until the load balancer sees it
+    /// (`elbv2.certificate-not-found`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(30, 0, 0)
+    }
+
     fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(message) = elbv2::out_of_range(values, "port", 1..=65535) {

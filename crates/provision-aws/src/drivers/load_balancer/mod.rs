@@ -106,6 +106,11 @@ impl AwsDriver for LoadBalancerDriver {
         &SCHEMA
     }
 
+    /// AWS: `provisioning` ~3 min (`elbv2.load-balancer-provisioning`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(180, 0, 0)
+    }
+
     fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(Value::Str(name)) = values.get("name") {

@@ -129,6 +129,11 @@ impl AwsDriver for BucketDriver {
         &SCHEMA
     }
 
+    /// AWS: the bucket's configuration waits until S3 sees the new bucket (`s3.no-such-bucket-after-create`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(10, 0, 0)
+    }
+
     fn prepare_reads_files(&self) -> bool {
         true
     }

@@ -205,6 +205,12 @@ impl AwsDriver for TargetGroupDriver {
         &SCHEMA
     }
 
+    /// AWS: a delete waits while the load balancer still counts the listener that forwarded to it
+    /// (`elbv2.target-group-in-use`).
+    fn typical_durations(&self) -> super::TypicalDurations {
+        super::TypicalDurations::seconds(0, 0, 30)
+    }
+
     fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(Value::Str(name)) = values.get("name") {

@@ -25,6 +25,7 @@ use crate::value::Value;
 
 mod across;
 mod checked;
+mod guardrails;
 mod moved;
 mod notify;
 mod references;
@@ -131,6 +132,10 @@ impl Loader<'_> {
             Some(section) => self.moved(section, &resources),
             None => Vec::new(),
         };
+        let guardrails = match sections.get("guardrails") {
+            Some(section) => self.guardrails(section, &resources),
+            None => Vec::new(),
+        };
         self.check_references(&resources, &outputs, &variables);
         self.checks_across_resources(&resources);
         let graph = self.graph(&resources);
@@ -161,6 +166,7 @@ impl Loader<'_> {
             uses_network,
             warnings: Vec::new(),
             notify,
+            guardrails,
             state_only: false,
         })
     }

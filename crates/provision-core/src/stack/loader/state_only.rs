@@ -40,6 +40,7 @@ impl Loader<'_> {
             uses_network: false,
             warnings: Vec::new(),
             notify,
+            guardrails: Vec::new(),
             state_only: true,
         }
     }
