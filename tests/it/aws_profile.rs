@@ -736,6 +736,8 @@ fn a_distribution_deploys_for_minutes_and_is_deleted_only_disabled_deployed_and_
     aws.wait(minutes(5));
     assert!(deployed(&aws));
     delete(&disabled_etag).expect("disabled and deployed");
+    assert_eq!(code(delete_control()), "OriginAccessControlInUse", "while the distribution is still deleting");
+    aws.wait(minutes(2));
     assert_eq!(code(delete_control()), "OriginAccessControlInUse", "moments after its distribution went");
     aws.wait(seconds(30));
     assert_ne!(

@@ -31,6 +31,39 @@ fn graph_is_dot_with_an_edge_per_reference() {
     assert!(run.stdout.contains("\"cloudfront_distribution.cdn\" -> \"s3_bucket.site\";"), "{}", run.stdout);
 }
 
+const SERVICE_BEHIND_LISTENER: &str = r#"
+[stack]
+name = "{name}"
+
+[load_balancer.web]
+
+[target_group.api]
+port = 8080
+
+[listener.http]
+load_balancer = "${load_balancer.web.arn}"
+port = 80
+forward = "${target_group.api.arn}"
+
+[ecs_cluster.main]
+
+[ecs_service.api]
+cluster = "${ecs_cluster.main.name}"
+target_group = "${target_group.api.arn}"
+
+[ecs_service.api.container]
+image = "nginx:1.27"
+port = 8080
+"#;
+
+/// ECS refuses a service whose target group no listener forwards to yet; the stack file names no
+/// such order (both reference the target group), and needs no `depends_on` for it.
+#[test]
+fn graph_orders_a_service_after_the_listener_that_forwards_to_its_target_group() {
+    let run = Project::new("cli", SERVICE_BEHIND_LISTENER).run(&["graph"]).success();
+    assert!(run.stdout.contains("\"ecs_service.api\" -> \"listener.http\";"), "{}", run.stdout);
+}
+
 #[test]
 fn schema_describes_every_resource_type() {
     let run = Project::new("cli", TWO_TIER).run(&["schema"]).success();

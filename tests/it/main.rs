@@ -14,6 +14,7 @@ mod database;
 mod destroy_from_state;
 mod digest;
 mod domain;
+mod drivers_through_the_profile;
 mod example_stacks;
 mod interrupt;
 mod kill;

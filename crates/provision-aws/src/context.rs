@@ -394,3 +394,44 @@ impl AwsContext {
             .clone()
     }
 }
+
+/// A context whose clients are mocked ones, for driver tests of what the emulator never answers.
+#[cfg(test)]
+impl AwsContext {
+    /// A context in us-east-1 with no client set: each test sets the ones its driver calls.
+    pub(crate) fn mocked() -> AwsContext {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        AwsContext {
+            config,
+            http_client: crate::http_client::capped().expect("an HTTP client"),
+            endpoint: None,
+            requests: Arc::new(AtomicU64::new(0)),
+            retries: Arc::new(AtomicU64::new(0)),
+            limiters: Arc::new(Service::ALL.map(|service| Limiter::new(service.name()))),
+            s3: OnceLock::new(),
+            cloudfront: OnceLock::new(),
+            ec2: OnceLock::new(),
+            elbv2: OnceLock::new(),
+            ecr: OnceLock::new(),
+            iam: OnceLock::new(),
+            ecs: OnceLock::new(),
+            rds: OnceLock::new(),
+            elasticache: OnceLock::new(),
+            tagging: OnceLock::new(),
+            sts: OnceLock::new(),
+            secretsmanager: OnceLock::new(),
+            logs: OnceLock::new(),
+            account: tokio::sync::OnceCell::new(),
+            route53: OnceLock::new(),
+            acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    pub(crate) fn with_cloudfront(self, client: aws_sdk_cloudfront::Client) -> AwsContext {
+        let _ = self.cloudfront.set(client);
+        self
+    }
+}

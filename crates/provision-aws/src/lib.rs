@@ -10,6 +10,7 @@
 #[macro_use]
 mod mock;
 
+pub mod behaviours;
 mod cloud;
 pub mod cloudformation;
 pub mod concurrency;
@@ -21,7 +22,6 @@ pub mod inventory;
 pub mod network;
 pub mod object_reader;
 mod observer;
-pub mod propagation;
 pub mod route53_emulator;
 pub mod state_backend;
 

@@ -45,6 +45,14 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.check_in_stack(resource, resources)
     }
 
+    fn implicit_dependencies(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Address> {
+        self.driver.implicit_dependencies(resource, resources)
+    }
+
     fn plan_notes(&self, action: Action, inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
         self.driver.plan_notes(action, inputs, changed)
     }

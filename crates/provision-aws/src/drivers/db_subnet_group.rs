@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::db_instance::tags;
+use crate::behaviours::adopt;
 use crate::context::AwsContext;
 use crate::drivers::{
     AwsDriver, DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest, StackInfo,
@@ -151,7 +152,27 @@ impl AwsDriver for SubnetGroupDriver {
         _progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
         let config = GroupConfig::from_inputs(request.inputs)?;
-        let group = create_group(aws.rds(), &config, request.tags).await?;
+        let rds = aws.rds();
+        let group = match create_group(rds, &config, request.tags).await {
+            Ok(group) => group,
+            // The SDK's retry of a create whose answer was lost meets the group it made
+            // (`any.response-lost`): that one carries this stack's and address's tags.
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+                let existing = describe(rds, &config.name).await?;
+                let tags = match &existing {
+                    Some(group) => tags::list(rds, group.db_subnet_group_arn().unwrap_or_default()).await?,
+                    None => Default::default(),
+                };
+                match existing {
+                    Some(group) if adopt::made_by(&tags, &request.stack.name, request.address) => group,
+                    _ => {
+                        let name = &config.name;
+                        return Err(adopt::name_taken(error, request.address, "DB subnet group", name, name));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
         Ok(observed(&group))
     }
 
@@ -191,28 +212,15 @@ impl AwsDriver for SubnetGroupDriver {
         Ok(observed(&group))
     }
 
+    /// Retried while a database deleted moments ago still counts as using the group
+    /// (`rds.subnet-group-in-use`).
     async fn delete(
         &self,
         aws: &AwsContext,
         resource: &ExistingResource<'_>,
-        _progress: &dyn ProgressSink,
+        progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
-        let outcome = aws
-            .rds()
-            .delete_db_subnet_group()
-            .db_subnet_group_name(resource.id)
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DeleteDBSubnetGroup", error));
-        match outcome {
-            Ok(_) => Ok(()),
-            Err(error) if error.code_is(NOT_FOUND) => Ok(()),
-            Err(error) if error.code_is("InvalidDBSubnetGroupStateFault") => {
-                Err(error
-                    .with_hint("a database instance still uses this subnet group; delete or move the instance first"))
-            }
-            Err(error) => Err(error),
-        }
+        delete_group(aws.rds(), resource, progress, crate::behaviours::rds::SUBNET_GROUP_DELETE).await
     }
 
     async fn find_interrupted(
@@ -321,6 +329,23 @@ fn changed_fields(changes: &[FieldChange]) -> BTreeSet<&str> {
         .collect()
 }
 
+/// `DeleteDBSubnetGroup`, retried as `retry` says; a group already gone counts as deleted.
+async fn delete_group(
+    rds: &aws_sdk_rds::Client,
+    resource: &ExistingResource<'_>,
+    progress: &dyn ProgressSink,
+    retry: crate::behaviours::Retry,
+) -> Result<(), DriverError> {
+    let attempt = || async {
+        let outcome = rds.delete_db_subnet_group().db_subnet_group_name(resource.id).send().await;
+        match outcome.map_err(|error| crate::aws_error("DeleteDBSubnetGroup", error)) {
+            Err(error) if error.code_is(NOT_FOUND) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    };
+    retry.run_reporting(resource.address, progress, attempt).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +381,39 @@ mod tests {
             change("tags", Some(serde_json::json!({})), Some(serde_json::json!({ "a": "b" }))),
         ];
         assert_eq!(changed_fields(&changes), BTreeSet::from(["tags"]));
+    }
+
+    /// RDS's answer while the database in the group is still being deleted, played by the SDK's
+    /// mocks (the emulator deletes databases at once).
+    #[tokio::test]
+    async fn the_group_is_deleted_once_its_database_is_gone() {
+        use aws_sdk_rds::operation::delete_db_subnet_group::{DeleteDBSubnetGroupError, DeleteDbSubnetGroupOutput};
+        use aws_sdk_rds::types::error::InvalidDbSubnetGroupStateFault;
+        use aws_smithy_mocks::mock;
+        let in_use = mock!(aws_sdk_rds::Client::delete_db_subnet_group).then_error(|| {
+            DeleteDBSubnetGroupError::InvalidDbSubnetGroupStateFault(
+                InvalidDbSubnetGroupStateFault::builder()
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("InvalidDBSubnetGroupStateFault")
+                            .message("Cannot delete the subnet group because at least one database instance is still using it.")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let deleted = mock!(aws_sdk_rds::Client::delete_db_subnet_group)
+            .then_output(|| DeleteDbSubnetGroupOutput::builder().build());
+        let rds = mock_client!(aws_sdk_rds, [&in_use, &deleted]);
+        let address = Address::new("db_subnet_group", "main");
+        let empty = JsonMap::new();
+        let resource = ExistingResource { address: &address, id: "shop-main", inputs: &empty, attributes: &empty };
+        struct Quiet;
+        impl ProgressSink for Quiet {
+            fn waiting(&self, _address: &Address, _message: &str) {}
+        }
+        let retry = crate::behaviours::rds::SUBNET_GROUP_DELETE.within(crate::behaviours::Bound::TEST);
+        delete_group(&rds, &resource, &Quiet, retry).await.expect("deleted");
+        assert_eq!((in_use.num_calls(), deleted.num_calls()), (1, 1));
     }
 }

@@ -9,10 +9,13 @@
 //! Settings change through `UpdateCluster` (which takes the same `settings` list) rather than
 //! `UpdateClusterSettings`, which the emulator does not implement.
 //!
+//! A delete right after the stack's services were deleted meets their draining
+//! (`ecs.cluster-contains-services`): it is retried for 10 minutes, as terraform-provider-aws does,
+//! unless a service is still active — that one is not going away, and the error names it.
+//!
 //! The ECS tag helpers live here and are shared with `ecs_service`: both speak the same `Tag` shape.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag};
@@ -21,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use super::*;
+use crate::behaviours::{ecs as behaviour, Retry};
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
 
 pub struct ClusterDriver;
@@ -44,10 +48,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
 
 /// Clusters one `DescribeClusters` call accepts.
 const DESCRIBE_BATCH: usize = 100;
-/// How long a delete waits for the tasks of just-deleted services to stop.
-const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-const FIRST_POLL: Duration = Duration::from_secs(1);
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 /// ECS naming rules for clusters and services, so `validate` catches a bad name before AWS does.
 pub(super) fn check_ecs_name(name: &str) -> Result<(), String> {
@@ -134,15 +134,20 @@ impl AwsDriver for ClusterDriver {
         _progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
         let config = ClusterConfig::from_inputs(request.inputs)?;
-        let output = aws
+        // `CreateCluster` of an existing name answers with that cluster, so a create whose answer was
+        // lost meets nothing here; ECS's service-linked role may be moments old in a new account.
+        let create = aws
             .ecs()
             .create_cluster()
             .cluster_name(&config.name)
             .settings(insights_setting(config.container_insights))
-            .set_tags(Some(ecs_tags(request.tags)))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("CreateCluster", error))?;
+            .set_tags(Some(ecs_tags(request.tags)));
+        let output = behaviour::CREATE_CLUSTER
+            .run(|| {
+                let create = create.clone();
+                async move { create.send().await.map_err(|error| crate::aws_error("CreateCluster", error)) }
+            })
+            .await?;
         let arn = output.cluster().and_then(Cluster::cluster_arn).unwrap_or_default();
         Ok(observed(&config.name, arn))
     }
@@ -182,37 +187,16 @@ impl AwsDriver for ClusterDriver {
         Ok(observed(&config.name, &arn))
     }
 
-    /// Retries while the tasks of services deleted just before are still stopping.
+    /// Retries while the services deleted just before drain and their tasks stop
+    /// (`ecs.cluster-contains-services`); a service that is still active is not going away, and
+    /// fails the delete at once.
     async fn delete(
         &self,
         aws: &AwsContext,
         resource: &ExistingResource<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
-        let started = Instant::now();
-        let mut delay = FIRST_POLL;
-        loop {
-            let error = match aws.ecs().delete_cluster().cluster(resource.id).send().await {
-                Ok(_) => return Ok(()),
-                Err(error) => crate::aws_error("DeleteCluster", error),
-            };
-            if error.code_is("ClusterNotFoundException") {
-                return Ok(());
-            }
-            if error.code_is("ClusterContainsServicesException") {
-                return Err(error
-                    .with_hint("the cluster still runs services that this stack does not manage; delete them first"));
-            }
-            if !error.code_is("ClusterContainsTasksException") || started.elapsed() >= DELETE_TIMEOUT {
-                return Err(error);
-            }
-            progress.waiting(
-                resource.address,
-                &format!("cluster {} still has tasks stopping ({}s)", resource.id, started.elapsed().as_secs()),
-            );
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(POLL_INTERVAL);
-        }
+        delete_when_drained(aws.ecs(), resource, progress, behaviour::CLUSTER_DELETE).await
     }
 
     async fn find_interrupted(
@@ -230,6 +214,63 @@ impl AwsDriver for ClusterDriver {
         });
         Ok(ours.then(|| intended_id.to_string()))
     }
+}
+
+/// `DeleteCluster`, retried while its deleted services drain ([`behaviour::CLUSTER_DELETE`]).
+async fn delete_when_drained(
+    ecs: &Client,
+    resource: &ExistingResource<'_>,
+    progress: &dyn ProgressSink,
+    retry: Retry,
+) -> Result<(), DriverError> {
+    let attempt = || async {
+        let error = match ecs.delete_cluster().cluster(resource.id).send().await {
+            Ok(_) => return Ok(()),
+            Err(error) => crate::aws_error("DeleteCluster", error),
+        };
+        if error.code_is("ClusterContainsServicesException") {
+            let active = active_services(ecs, resource.id).await?;
+            if !active.is_empty() {
+                return Err(DriverError { code: Some("ClusterContainsActiveServices".into()), ..error }.with_hint(
+                    format!(
+                        "the cluster still runs services that this stack does not manage ({}); delete them first",
+                        active.join(", ")
+                    ),
+                ));
+            }
+        }
+        Err(error)
+    };
+    match retry.run_reporting(resource.address, progress, attempt).await {
+        Err(error) if error.code_is("ClusterNotFoundException") => Ok(()),
+        Err(error) if error.code_is("ClusterContainsActiveServices") => {
+            Err(DriverError { code: Some("ClusterContainsServicesException".into()), ..error })
+        }
+        other => other,
+    }
+}
+
+/// The names of the cluster's services that are `ACTIVE` (not draining after a delete).
+async fn active_services(ecs: &Client, cluster: &str) -> Result<Vec<String>, DriverError> {
+    let listed =
+        ecs.list_services().cluster(cluster).send().await.map_err(|error| crate::aws_error("ListServices", error))?;
+    let arns = listed.service_arns().to_vec();
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(arns.into_iter().take(10).collect()))
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("DescribeServices", error))?;
+    Ok(described
+        .services()
+        .iter()
+        .filter(|service| service.status() == Some("ACTIVE"))
+        .filter_map(|service| service.service_name().map(str::to_string))
+        .collect())
 }
 
 /// The clusters among `ids` (names or ARNs) that ECS knows; missing ones are simply absent.
@@ -372,5 +413,78 @@ mod tests {
         assert_eq!(observed.attributes["arn"], "arn:aws:ecs:us-east-1:123456789012:cluster/main");
         let disabled = observe(&cluster("main", "ACTIVE", "disabled"));
         assert_eq!(disabled.inputs["container_insights"], false);
+    }
+
+    fn existing(address: &Address) -> ExistingResource<'_> {
+        static EMPTY: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
+        ExistingResource { address, id: "shop", inputs: &EMPTY, attributes: &EMPTY }
+    }
+
+    fn contains_services() -> aws_sdk_ecs::operation::delete_cluster::DeleteClusterError {
+        use aws_sdk_ecs::types::error::ClusterContainsServicesException;
+        let message = "The Cluster cannot be deleted while Services are active.";
+        aws_sdk_ecs::operation::delete_cluster::DeleteClusterError::ClusterContainsServicesException(
+            ClusterContainsServicesException::builder()
+                .message(message)
+                .meta(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("ClusterContainsServicesException")
+                        .message(message)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    fn services(status: &str) -> aws_sdk_ecs::operation::describe_services::DescribeServicesOutput {
+        aws_sdk_ecs::operation::describe_services::DescribeServicesOutput::builder()
+            .services(aws_sdk_ecs::types::Service::builder().service_name("shop-api").status(status).build())
+            .build()
+    }
+
+    fn listed() -> aws_sdk_ecs::operation::list_services::ListServicesOutput {
+        aws_sdk_ecs::operation::list_services::ListServicesOutput::builder()
+            .service_arns("arn:aws:ecs:us-east-1:1:service/shop/shop-api")
+            .build()
+    }
+
+    struct Quiet;
+    impl ProgressSink for Quiet {
+        fn waiting(&self, _address: &Address, _message: &str) {}
+    }
+
+    /// ECS's answers while a deleted service drains, played by the SDK's mocks (the emulator
+    /// deletes services at once): refused, the service is `DRAINING`, then deleted.
+    #[tokio::test]
+    async fn a_cluster_waits_while_its_deleted_service_drains() {
+        use aws_smithy_mocks::mock;
+        let refused = mock!(Client::delete_cluster).then_error(contains_services);
+        let list = mock!(Client::list_services).then_output(listed);
+        let draining = mock!(Client::describe_services).then_output(|| services("DRAINING"));
+        let deleted = mock!(Client::delete_cluster)
+            .then_output(|| aws_sdk_ecs::operation::delete_cluster::DeleteClusterOutput::builder().build());
+        let ecs = mock_client!(aws_sdk_ecs, [&refused, &list, &draining, &deleted]);
+        let address = Address::new("ecs_cluster", "main");
+        let retry = behaviour::CLUSTER_DELETE.within(crate::behaviours::Bound::TEST);
+        delete_when_drained(&ecs, &existing(&address), &Quiet, retry).await.expect("deleted once drained");
+        assert_eq!(deleted.num_calls(), 1);
+    }
+
+    /// A service that is still active is not draining: the delete fails at once, naming it.
+    #[tokio::test]
+    async fn a_cluster_with_an_active_service_fails_at_once_naming_it() {
+        use aws_smithy_mocks::mock;
+        let refused = mock!(Client::delete_cluster).then_error(contains_services);
+        let list = mock!(Client::list_services).then_output(listed);
+        let active = mock!(Client::describe_services).then_output(|| services("ACTIVE"));
+        let never = mock!(Client::delete_cluster)
+            .then_output(|| aws_sdk_ecs::operation::delete_cluster::DeleteClusterOutput::builder().build());
+        let ecs = mock_client!(aws_sdk_ecs, [&refused, &list, &active, &never]);
+        let address = Address::new("ecs_cluster", "main");
+        let retry = behaviour::CLUSTER_DELETE.within(crate::behaviours::Bound::TEST);
+        let error = delete_when_drained(&ecs, &existing(&address), &Quiet, retry).await.expect_err("refused");
+        assert!(error.code_is("ClusterContainsServicesException"));
+        assert!(error.hint.expect("a hint").contains("(shop-api)"));
+        assert_eq!(never.num_calls(), 0);
     }
 }

@@ -6,7 +6,6 @@
 //! the three drivers batch, tag and wait the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -15,8 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 pub(crate) use crate::drivers::tags::user_tags;
-use crate::drivers::{DriverError, FieldChange, ProgressSink};
-use provision_core::address::Address;
+use crate::drivers::{DriverError, FieldChange};
 use provision_core::value::{JsonMap, Value};
 
 /// The most ARNs `DescribeLoadBalancers`, `DescribeTags` and `RemoveTags` take in one call.
@@ -98,11 +96,7 @@ pub(crate) fn imported_arn(id: &str, marker: &str, what: &str) -> Option<Result<
     })
 }
 
-/// Whether a resource's tags say that this stack's `address` made it.
-pub(crate) fn made_by(tags: &BTreeMap<String, String>, stack: &str, address: &Address) -> bool {
-    tags.get("provision:stack").map(String::as_str) == Some(stack)
-        && tags.get("provision:address").is_some_and(|tagged| *tagged == address.to_string())
-}
+pub(crate) use crate::behaviours::adopt::made_by;
 
 /// The tags of many ELB resources, by ARN, in one `DescribeTags` per 20. A resource that no longer
 /// exists is left out (AWS fails the whole batch for it; the batch is then asked ARN by ARN).
@@ -229,48 +223,10 @@ pub(crate) async fn describe_many<T: Clone>(
     results
 }
 
-/// Paced polling for a state change: a quick first look (the emulator, and many real changes, are
-/// done at once), then one every few seconds, each reported to the progress sink, until a deadline.
-pub(crate) struct Poll<'a> {
-    address: &'a Address,
-    progress: &'a dyn ProgressSink,
-    started: Instant,
-    timeout: Duration,
-    next_delay: Duration,
-}
-
-const FIRST_POLL: Duration = Duration::from_millis(500);
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
-
-impl<'a> Poll<'a> {
-    pub(crate) fn new(address: &'a Address, progress: &'a dyn ProgressSink, timeout: Duration) -> Poll<'a> {
-        Poll { address, progress, started: Instant::now(), timeout, next_delay: FIRST_POLL }
-    }
-
-    /// Waits before the next look.
-    pub(crate) async fn pause(&mut self) {
-        tokio::time::sleep(self.next_delay).await;
-        self.next_delay = POLL_INTERVAL;
-    }
-
-    /// Reports that the last look found `status`; fails with `timeout_error` once the deadline passed.
-    pub(crate) fn not_yet(
-        &self,
-        status: &str,
-        timeout_error: impl FnOnce(u64) -> DriverError,
-    ) -> Result<(), DriverError> {
-        let waited = self.started.elapsed();
-        if waited >= self.timeout {
-            return Err(timeout_error(waited.as_secs()));
-        }
-        self.progress.waiting(self.address, &format!("{status} ({}s)", waited.as_secs()));
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use provision_core::address::Address;
 
     #[test]
     fn names_follow_the_elb_rules() {

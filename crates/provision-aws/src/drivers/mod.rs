@@ -22,7 +22,7 @@ pub mod iam_role;
 pub mod listener;
 pub mod load_balancer;
 pub mod log_group;
-mod paging;
+pub(crate) mod paging;
 mod route53;
 pub mod s3_bucket;
 pub mod secret;
@@ -64,6 +64,14 @@ pub trait AwsDriver: Send + Sync + 'static {
         _resource: &provision_core::stack::ResourceSpec,
         _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
     ) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    fn implicit_dependencies(
+        &self,
+        _resource: &provision_core::stack::ResourceSpec,
+        _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Address> {
         Vec::new()
     }
 

@@ -10,21 +10,17 @@
 //! wait for `INSYNC`, so whatever depends on the record (a certificate's validation, a client
 //! looking the name up) sees it.
 
-use std::time::Duration;
-
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
 };
 use aws_sdk_route53::Client;
 
-use super::elbv2::Poll;
+use crate::behaviours::{self, Look};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 /// The hosted zone id of every CloudFront distribution, for alias records that point at one.
 pub(crate) const CLOUDFRONT_ZONE_ID: &str = "Z2FDTNDATAQYW2";
-/// How long a change may stay `PENDING` before the wait gives up.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// A domain name as provision writes and compares it: lowercase, no trailing dot, `*` for `\052`.
 pub(crate) fn normalise_name(name: &str) -> String {
@@ -190,25 +186,23 @@ pub(crate) async fn change(
         return Ok(());
     }
     let id = info.id().to_string();
-    let mut poll = Poll::new(address, progress, SYNC_TIMEOUT);
-    loop {
-        poll.pause().await;
-        let status = route53
-            .get_change()
-            .id(&id)
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("GetChange", error))?
-            .change_info()
-            .map(|info| info.status().clone());
-        if matches!(status, Some(ChangeStatus::Insync) | None) {
-            return Ok(());
-        }
-        poll.not_yet("Route 53 change pending", |waited| {
-            DriverError::invalid(format!("the Route 53 change {id} was still pending after {waited}s"))
-                .with_hint("Route 53 finishes it by itself; run `provision apply` again later")
-        })?;
-    }
+    let subject = format!("the Route 53 change {id}");
+    behaviours::route53::INSYNC
+        .until(address, progress, &subject, || async {
+            let status = route53
+                .get_change()
+                .id(&id)
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("GetChange", error))?
+                .change_info()
+                .map(|info| info.status().clone());
+            Ok(match status {
+                Some(ChangeStatus::Insync) | None => Look::Done(()),
+                Some(status) => Look::Pending(format!("`{}`", status.as_str())),
+            })
+        })
+        .await
 }
 
 /// Deletes record sets exactly as Route 53 answered them (a DELETE must name the current values).

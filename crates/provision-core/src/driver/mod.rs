@@ -162,6 +162,19 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
+    /// Resources of the stack this one must come after although it names none of them, because
+    /// AWS needs them first: an ECS service after the listener that forwards to its target group
+    /// (ECS refuses a target group no load balancer uses). Runs offline when the stack is loaded, on
+    /// the stack file as written; the edges join the dependency graph like `depends_on`, so a
+    /// destroy deletes in the reverse order. Default: none.
+    fn implicit_dependencies(
+        &self,
+        _resource: &crate::stack::ResourceSpec,
+        _resources: &std::collections::BTreeMap<Address, crate::stack::ResourceSpec>,
+    ) -> Vec<Address> {
+        Vec::new()
+    }
+
     /// Notes the plan shows under this resource's action, e.g. that a change waits for a maintenance
     /// window, or that a replacement loses data. `inputs` are the known desired inputs, `changed` the
     /// top-level fields the action changes.

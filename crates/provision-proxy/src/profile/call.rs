@@ -188,6 +188,7 @@ fn rest_operation(service: &str, method: &str, path: &str, query: &[(String, Str
             ("GET", ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
             ("GET", ["hostedzonesbyname"]) => "ListHostedZonesByName",
             ("GET", ["hostedzone"]) => "ListHostedZones",
+            ("GET", ["change", _]) => "GetChange",
             _ => "",
         }
         .to_string(),

@@ -72,8 +72,16 @@ pub const RULES: &[RuleSpec] = &[
     rule!("ec2.group-referenced-by-another", [], "EC2 query",
         "DeleteSecurityGroup of a group another live group's rule names answers `DependencyViolation` (standing)"),
     // S3 answers `OperationAborted` (409) while a deleted bucket's name is released.
+    rule!("ec2.group-gone-after-delete", ["window" = s(10)], "EC2 query",
+        "DescribeSecurityGroups naming groups deleted within the window still answers them, as last seen (moto forgets them at once)"),
+    rule!("elbv2.load-balancer-deleted", ["window" = s(30)], "ELBv2 query",
+        "DescribeLoadBalancers naming load balancers deleted within the window still answers them, as last seen (moto forgets them at once)"),
+    rule!("elbv2.load-balancer-interfaces-linger", [], "EC2 query",
+        "DescribeNetworkInterfaces by description `ELB app/NAME/ID` shows a load balancer's interfaces (one per subnet; moto makes none) while it lives and for `ec2.group-in-use-while-interfaces-linger`'s window after its delete"),
     rule!("s3.operation-aborted-on-recreate", ["window" = min(1)], "S3 REST-XML",
         "CreateBucket of a name deleted within the window answers 409 `OperationAborted`"),
+    rule!("cloudfront.distribution-deleted", ["window" = min(2)], "CloudFront REST-XML",
+        "GetDistribution still answers a deleted distribution (its last answer) for the window after DeleteDistribution (moto forgets it at once); its origin access controls count as in use until then"),
     rule!("cloudfront.distribution-not-disabled", [], "CloudFront REST-XML",
         "DeleteDistribution while enabled, or while its disable is `InProgress` (cloudfront.in-progress), answers 409 `DistributionNotDisabled`"),
     rule!("cloudfront.stale-etag", [], "CloudFront REST-XML",
@@ -101,11 +109,13 @@ pub const RULES: &[RuleSpec] = &[
         "GetDistribution/ListDistributions show `InProgress` for the window after a create or update, then `Deployed`"),
     // RDS db.t3.micro: create ~5-10 min, then the first backup; modify and delete minutes each.
     rule!("rds.instance-lifecycle", ["creating" = min(5), "backing-up" = min(2), "modifying" = min(2), "deleting" = min(4)], "RDS query",
-        "DescribeDBInstances shows `creating` (no endpoint) → `backing-up` → `available`; `modifying` after ModifyDBInstance; `deleting` after DeleteDBInstance, then `DBInstanceNotFound`"),
+        "DescribeDBInstances shows `creating` (no endpoint) → `backing-up` → `available`; `modifying` after ModifyDBInstance; `deleting` after DeleteDBInstance, then `DBInstanceNotFound`; DeleteDBInstance with a final snapshot while `creating`, `backing-up` or `modifying` answers `InvalidDBInstanceState`"),
     // ElastiCache: a replication group takes ~5-10 min to create, minutes to modify or delete.
     rule!("elasticache.group-lifecycle", ["creating" = min(6), "modifying" = min(3), "deleting" = min(4)], "ElastiCache query",
         "DescribeReplicationGroups shows `creating` → `available`, `modifying` after a modification, `deleting` then `ReplicationGroupNotFoundFault`; a modification or delete while not available answers `InvalidReplicationGroupState`"),
     // ACM docs: DNS validation completes "within minutes" of the record being resolvable.
+    rule!("acm.validation-records-pending", ["window" = s(10)], "ACM JSON",
+        "DescribeCertificate shows the domains without their validation `ResourceRecord` for the window after RequestCertificate"),
     rule!("acm.pending-validation", ["window" = min(2)], "ACM JSON",
         "DescribeCertificate/ListCertificates show `PENDING_VALIDATION` until the window after the validation CNAME was written to Route 53, then `ISSUED`"),
     // A Fargate rollout: tasks start (~1 min), pass the target group's health checks, old ones drain.
@@ -120,6 +130,8 @@ pub const RULES: &[RuleSpec] = &[
     // An ALB is `provisioning` for a few minutes.
     rule!("elbv2.load-balancer-provisioning", ["window" = min(3)], "ELBv2 query",
         "DescribeLoadBalancers shows `provisioning` for the window after CreateLoadBalancer, then `active`"),
+    rule!("route53.change-pending", ["window" = s(30)], "Route 53 REST-XML",
+        "ChangeResourceRecordSets answers a change of its own id `PENDING`; GetChange shows it `PENDING` for the window, then `INSYNC`"),
     // --- Everywhere ---
     rule!("any.response-lost", [], "all",
         "a seeded share (`lost_responses`) of mutating calls is passed on, then the connection is reset: the emulator acted, the caller never hears"),
@@ -140,6 +152,10 @@ pub const RULES: &[RuleSpec] = &[
         "RunTask/DescribeTasks for FARGATE (moto: HTTP 500) run a task PROVISIONING → PENDING → RUNNING → STOPPED with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
         "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
+    rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
+        "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
+    rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
+        "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];
 
 pub fn spec(id: &str) -> Option<&'static RuleSpec> {

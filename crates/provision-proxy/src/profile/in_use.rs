@@ -2,7 +2,9 @@
 //! things, so a delete can be refused as AWS refuses it — a security group while the network
 //! interfaces of a deleted load balancer, service, database or cache linger, a group another
 //! group's rule names, a target group or certificate a listener held moments ago, a bucket name
-//! just given back, a subnet or VPC with interfaces or a NAT gateway still in it.
+//! just given back, a subnet or VPC with interfaces or a NAT gateway still in it. A load
+//! balancer's own interfaces (moto makes none) are shown to `DescribeNetworkInterfaces` by their
+//! description, `ELB app/NAME/ID`, one per subnet, while it lives and while they linger.
 //!
 //! Only what was made through the proxy is known; anything else passes to the emulator as is.
 
@@ -11,7 +13,8 @@ use std::time::Duration;
 
 use super::call::Call;
 use super::http::Response;
-use super::shapes::error;
+use super::shapes::{ec2_result, error};
+use super::xml::Element;
 use super::{State, Turn};
 
 /// Something with network interfaces: a load balancer, service, database, cache, endpoint or NAT
@@ -57,6 +60,47 @@ pub(crate) struct Usage {
 }
 
 const LINGER: &str = "ec2.group-in-use-while-interfaces-linger";
+const LOAD_BALANCER_INTERFACES: &str = "elbv2.load-balancer-interfaces-linger";
+
+/// The interfaces ELB made for a load balancer, asked for by their description (`ELB app/NAME/ID`):
+/// one per subnet while it lives and, after its delete, as long as they linger.
+fn load_balancer_interfaces(turn: &mut Turn<'_>, usage: &Usage, call: &Call) -> Option<Response> {
+    if !turn.on(LOAD_BALANCER_INTERFACES) {
+        return None;
+    }
+    let description = (1..=10).find_map(|n| {
+        (call.param(&format!("Filter.{n}.Name")) == Some("description"))
+            .then(|| call.param(&format!("Filter.{n}.Value.1")))
+            .flatten()
+    })?;
+    let resource = description.strip_prefix("ELB ")?;
+    let suffix = format!(":loadbalancer/{resource}");
+    let owner = usage.owners.iter().find(|(key, _)| key.starts_with("lb:") && key.ends_with(&suffix))?.1;
+    let mut set = Element::new("networkInterfaceSet");
+    if Usage::present(owner, turn) {
+        let tail: String = resource.chars().rev().take(12).collect::<String>().chars().rev().collect();
+        for (n, subnet) in owner.subnets.iter().enumerate() {
+            let mut item = Element::new("item");
+            item.push(Element::text_element("networkInterfaceId", &format!("eni-{tail}{n:02}")));
+            item.push(Element::text_element("subnetId", subnet));
+            item.push(Element::text_element("description", description));
+            item.push(Element::text_element("requesterId", "amazon-elb"));
+            item.push(Element::text_element("status", "in-use"));
+            let mut groups = Element::new("groupSet");
+            for group in &owner.groups {
+                let mut pair = Element::new("item");
+                pair.push(Element::text_element("groupId", group));
+                groups.push(pair);
+            }
+            item.push(groups);
+            set.push(item);
+        }
+        if owner.gone_at.is_some() {
+            turn.meet(LOAD_BALANCER_INTERFACES);
+        }
+    }
+    Some(ec2_result(call, vec![set]))
+}
 
 impl Usage {
     /// For a target group made through the proxy: since when a live listener forwards to it
@@ -116,6 +160,7 @@ fn dependency_violation(call: &Call, message: String) -> Option<Response> {
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
     let usage = &state.usage;
     match (call.service.as_str(), call.operation.as_str()) {
+        ("ec2", "DescribeNetworkInterfaces") => load_balancer_interfaces(turn, usage, call),
         ("ec2", "DeleteSecurityGroup") => {
             let group = call.param("GroupId")?;
             if turn.on(LINGER)

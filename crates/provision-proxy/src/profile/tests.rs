@@ -299,6 +299,127 @@ fn an_elasticache_modification_is_answered_and_later_reads_agree() {
     assert_eq!(describe(&profile).status, 404);
 }
 
+/// moto cannot delete a cache subnet group: the profile does, and a create of the same name after
+/// it (a destroy, then an apply) succeeds as on AWS, although moto still answers that it exists.
+#[test]
+fn a_cache_subnet_group_the_profile_deleted_can_be_made_again() {
+    let profile = profile();
+    let create = query(
+        "elasticache",
+        "Action=CreateCacheSubnetGroup&CacheSubnetGroupName=csg&CacheSubnetGroupDescription=d&SubnetIds.member.1=s",
+    );
+    profile.after(&create, xml(200, "<CreateCacheSubnetGroupResponse/>"));
+    let delete = query("elasticache", "Action=DeleteCacheSubnetGroup&CacheSubnetGroupName=csg");
+    assert_eq!(answered(profile.before(&delete)).status, 200);
+    let exists = "<ErrorResponse><Error><Type>Sender</Type><Code>CacheSubnetGroupAlreadyExists</Code>\
+                  <Message>CacheSubnetGroup csg already exists.</Message></Error></ErrorResponse>";
+    let again = profile.after(&create, xml(400, exists));
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert!(again.text().contains("<CacheSubnetGroupName>csg</CacheSubnetGroupName>"), "{}", again.text());
+    assert_eq!(profile.after(&create, xml(400, exists)).status, 400, "made again: a second create is refused");
+}
+
+/// A lost answer's retry meets what AWS answers, not what moto does: a second control of a name
+/// taken is refused, and a delete of one already deleted is "no such control".
+#[test]
+fn an_origin_access_control_name_is_taken_once_and_a_gone_control_is_not_found() {
+    let profile = profile();
+    let auth = signed("cloudfront");
+    let body =
+        "<OriginAccessControlConfig><Name>shop-cdn</Name><Description>d</Description></OriginAccessControlConfig>";
+    let create = call("POST", "/2020-05-31/origin-access-control", &[("Authorization", &auth)], body);
+    assert!(forwarded(profile.before(&create)));
+    let made = "<OriginAccessControl><Id>OAC1</Id><OriginAccessControlConfig><Name>shop-cdn</Name></OriginAccessControlConfig></OriginAccessControl>";
+    profile.after(&create, xml(201, made));
+    let refused = answered(profile.before(&create));
+    assert_eq!(refused.status, 409);
+    assert!(refused.text().contains("<Code>OriginAccessControlAlreadyExists</Code>"), "{}", refused.text());
+    let delete = call("DELETE", "/2020-05-31/origin-access-control/OAC1", &[("Authorization", &auth)], "");
+    assert!(forwarded(profile.before(&delete)));
+    profile.after(&delete, Response::new(204, "text/xml", ""));
+    let gone = answered(profile.before(&delete));
+    assert_eq!(gone.status, 404);
+    assert!(gone.text().contains("<Code>NoSuchOriginAccessControl</Code>"), "{}", gone.text());
+    assert!(forwarded(profile.before(&create)), "the name is free again");
+
+    // moto forgets an origin's control; reads show it as the create wrote it.
+    let config = "<DistributionConfig><Origins><Items><Origin><Id>s3</Id><DomainName>b.s3.amazonaws.com</DomainName>\
+                  <OriginAccessControlId>OAC2</OriginAccessControlId></Origin></Items></Origins></DistributionConfig>";
+    let made = call("POST", "/2020-05-31/distribution", &[("Authorization", &auth)], config);
+    profile.after(&made, xml(201, "<Distribution><Id>E1</Id></Distribution>"));
+    let read = call("GET", "/2020-05-31/distribution/E1/config", &[("Authorization", &auth)], "");
+    let moto = "<DistributionConfig><Origins><Items><Origin><Id>s3</Id><DomainName>b.s3.amazonaws.com</DomainName></Origin></Items></Origins></DistributionConfig>";
+    let answer = profile.after(&read, xml(200, moto));
+    assert!(answer.text().contains("<OriginAccessControlId>OAC2</OriginAccessControlId>"), "{}", answer.text());
+}
+
+/// A database cannot be deleted with a final snapshot while it is creating; without one it can.
+#[test]
+fn a_database_busy_creating_refuses_a_delete_that_wants_a_final_snapshot() {
+    let profile = profile();
+    let create = query("rds", "Action=CreateDBInstance&DBInstanceIdentifier=db1");
+    profile.after(&create, xml(200, &format!("<CreateDBInstanceResponse><CreateDBInstanceResult>{DB}</CreateDBInstanceResult></CreateDBInstanceResponse>")));
+    let with_snapshot =
+        query("rds", "Action=DeleteDBInstance&DBInstanceIdentifier=db1&FinalDBSnapshotIdentifier=db1-final");
+    let refused = answered(profile.before(&with_snapshot));
+    assert!(refused.text().contains("<Code>InvalidDBInstanceState</Code>"), "{}", refused.text());
+    assert!(refused.text().contains("Instance is currently creating - a final snapshot cannot be taken."));
+    let without = query("rds", "Action=DeleteDBInstance&DBInstanceIdentifier=db1&SkipFinalSnapshot=true");
+    assert!(forwarded(profile.before(&without)));
+    profile.clock().advance(Duration::from_secs(7 * 60));
+    assert!(forwarded(profile.before(&with_snapshot)), "available again");
+}
+
+/// Each record change is `PENDING` for a while under an id of its own, then `INSYNC`.
+#[test]
+fn a_record_change_is_pending_then_in_sync() {
+    let profile = profile();
+    let auth = signed("route53");
+    let change = call(
+        "POST",
+        "/2013-04-01/hostedzone/Z1/rrset",
+        &[("Authorization", &auth)],
+        "<ChangeResourceRecordSetsRequest/>",
+    );
+    let moto = "<ChangeResourceRecordSetsResponse><ChangeInfo><Status>INSYNC</Status><Id>/change/C2682N5HXP0BZ4</Id></ChangeInfo></ChangeResourceRecordSetsResponse>";
+    let answer = profile.after(&change, xml(200, moto)).xml().unwrap();
+    assert_eq!(answer.texts_of("Status"), ["PENDING"]);
+    let id = answer.texts_of("Id").remove(0);
+    assert_ne!(id, "/change/C2682N5HXP0BZ4", "a change of its own");
+    let get = call("GET", &format!("/2013-04-01{id}"), &[("Authorization", &auth)], "");
+    assert_eq!(answered(profile.before(&get)).xml().unwrap().texts_of("Status"), ["PENDING"]);
+    profile.clock().advance(Duration::from_secs(30));
+    assert_eq!(answered(profile.before(&get)).xml().unwrap().texts_of("Status"), ["INSYNC"]);
+}
+
+/// A deleted group, asked for by id, is still answered for moments, as last seen.
+#[test]
+fn a_deleted_group_is_still_listed_for_moments() {
+    let profile = profile();
+    let describe = query("ec2", "Action=DescribeSecurityGroups&GroupId.1=sg-1");
+    let seen = "<DescribeSecurityGroupsResponse><securityGroupInfo><item><groupId>sg-1</groupId><groupName>web</groupName></item></securityGroupInfo></DescribeSecurityGroupsResponse>";
+    profile.after(&describe, xml(200, seen));
+    profile.after(&query("ec2", "Action=DeleteSecurityGroup&GroupId=sg-1"), xml(200, "<DeleteSecurityGroupResponse/>"));
+    let still = answered(profile.before(&describe));
+    assert!(still.text().contains("<groupId>sg-1</groupId>"), "{}", still.text());
+    profile.clock().advance(Duration::from_secs(10));
+    assert!(forwarded(profile.before(&describe)), "gone after the window");
+}
+
+/// A second create of the same load balancer or listener answers the first, as on AWS.
+#[test]
+fn load_balancer_and_listener_creates_are_idempotent() {
+    let profile = profile();
+    let create = query("elasticloadbalancing", "Action=CreateLoadBalancer&Name=web&Subnets.member.1=s-1");
+    let made = "<CreateLoadBalancerResponse><CreateLoadBalancerResult><LoadBalancers><member><LoadBalancerArn>arn:lb/app/web/1</LoadBalancerArn></member></LoadBalancers></CreateLoadBalancerResult></CreateLoadBalancerResponse>";
+    assert!(forwarded(profile.before(&create)));
+    profile.after(&create, xml(200, made));
+    assert!(answered(profile.before(&create)).text().contains("arn:lb/app/web/1"));
+    let delete = query("elasticloadbalancing", "Action=DeleteLoadBalancer&LoadBalancerArn=arn:lb/app/web/1");
+    profile.after(&delete, xml(200, "<DeleteLoadBalancerResponse/>"));
+    assert!(forwarded(profile.before(&create)), "a new one once the first is deleted");
+}
+
 #[test]
 fn a_role_takes_one_policy_call_at_a_time() {
     let profile = profile();

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use aws_sdk_acm::types::{CertificateDetail, CertificateSummary, Filters, KeyAlgorithm, Tag, ValidationMethod};
 use aws_sdk_acm::Client;
 
-use super::waiting::{Timing, Waiter};
+use crate::behaviours::Retry;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 const NOT_FOUND: &str = "ResourceNotFoundException";
-const IN_USE: &str = "ResourceInUseException";
 
 /// The DNS record that proves control of one of the certificate's names.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,30 +199,22 @@ pub(super) async fn delete(
     arn: &str,
     address: &Address,
     progress: &dyn ProgressSink,
-    timing: Timing,
+    retry: Retry,
 ) -> Result<(), DriverError> {
-    let mut waiter = Waiter::new(address, progress, timing);
-    loop {
-        let error = match acm.delete_certificate().certificate_arn(arn).send().await {
-            Ok(_) => return Ok(()),
-            Err(error) => crate::aws_error("DeleteCertificate", error),
-        };
-        if error.code_is(NOT_FOUND) {
-            return Ok(());
+    let attempt = || async {
+        match acm.delete_certificate().certificate_arn(arn).send().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let error = crate::aws_error("DeleteCertificate", error);
+                if error.code_is(NOT_FOUND) {
+                    Ok(())
+                } else {
+                    Err(error)
+                }
+            }
         }
-        if !error.code_is(IN_USE) {
-            return Err(error);
-        }
-        if waiter.timed_out() {
-            return Err(error.with_hint(format!(
-                "it was still in use after {}s: remove it from the listeners and distributions that use it \
-                 (`aws acm describe-certificate` lists them under InUseBy), then destroy again",
-                waiter.waited().as_secs()
-            )));
-        }
-        waiter.report("ACM says the certificate is still in use");
-        waiter.pause().await;
-    }
+    };
+    retry.run_reporting(address, progress, attempt).await
 }
 
 #[cfg(test)]
@@ -241,10 +232,13 @@ mod tests {
         mock_client!(aws_sdk_acm, rules.iter().copied())
     }
 
+    const IN_USE: &str = "ResourceInUseException";
+
     struct Quiet;
 
-    fn fast(timeout: Duration) -> Timing {
-        Timing { timeout, first_poll: Duration::from_millis(1), poll_interval: Duration::from_millis(2) }
+    fn fast(total: Duration) -> Retry {
+        let bound = crate::behaviours::Bound { total, ..crate::behaviours::Bound::TEST };
+        crate::behaviours::acm::DELETE.within(bound)
     }
 
     impl ProgressSink for Quiet {

@@ -31,7 +31,6 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
 use self::acm::Snapshot;
-use self::waiting::Timing;
 use super::route53::{check_domain_name, normalise_name};
 use super::*;
 use provision_core::plan::Action;
@@ -365,7 +364,7 @@ impl AwsDriver for CertificateDriver {
             let records = &snapshot.validation_records;
             validation::remove(aws.route53(), zone, records, &shared, resource.address, progress).await?;
         }
-        let deleted = acm::delete(&acm, resource.id, resource.address, progress, Timing::IN_USE).await;
+        let deleted = acm::delete(&acm, resource.id, resource.address, progress, crate::behaviours::acm::DELETE).await;
         if let (Err(_), Some(zone)) = (&deleted, zone) {
             // The certificate stays (still in use): so do the records it renews with.
             let _ = validation::write(aws.route53(), zone, &snapshot, resource.address, progress).await;
@@ -439,7 +438,8 @@ async fn validate(
     address: &Address,
     progress: &dyn ProgressSink,
 ) -> Result<Snapshot, DriverError> {
-    let snapshot = waiting::until_records_chosen(acm, arn, address, progress, Timing::RECORDS).await?;
+    let snapshot =
+        waiting::until_records_chosen(acm, arn, address, progress, crate::behaviours::acm::RECORDS_CHOSEN).await?;
     if waiting::FINAL.contains(&snapshot.status.as_str()) {
         return Err(waiting::not_issuable(address, &snapshot));
     }
@@ -451,7 +451,7 @@ async fn validate(
             .with_hint("set `zone = \"${dns_zone.NAME.id}\"`"));
     }
     validation::write(aws.route53(), zone, &snapshot, address, progress).await?;
-    waiting::until_issued(acm, arn, address, progress, Timing::ISSUE).await
+    waiting::until_issued(acm, arn, address, progress, crate::behaviours::acm::ISSUED).await
 }
 
 #[cfg(test)]

@@ -6,78 +6,17 @@
 //! `MOTO_ACM_VALIDATION_WAIT` seconds). Every look reports the status and the time waited, so a
 //! user watching `apply` sees why it is quiet; a status ACM never leaves by itself ends the wait.
 
-use std::time::{Duration, Instant};
-
 use aws_sdk_acm::Client;
 
 use super::acm::{self, Snapshot};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
-/// How long to wait and how often to look.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Timing {
-    pub timeout: Duration,
-    /// The delay before the second look; it doubles up to `poll_interval`.
-    pub first_poll: Duration,
-    pub poll_interval: Duration,
-}
-
-impl Timing {
-    /// ACM usually validates within minutes once the records resolve; it can take much longer.
-    pub const ISSUE: Timing = Timing {
-        timeout: Duration::from_secs(45 * 60),
-        first_poll: Duration::from_secs(1),
-        poll_interval: Duration::from_secs(5),
-    };
-    /// ACM chooses the validation records seconds after the request.
-    pub const RECORDS: Timing = Timing {
-        timeout: Duration::from_secs(5 * 60),
-        first_poll: Duration::from_millis(500),
-        poll_interval: Duration::from_secs(2),
-    };
-    /// CloudFront takes minutes to let go of a certificate after the distribution changed or went.
-    pub const IN_USE: Timing = Timing {
-        timeout: Duration::from_secs(10 * 60),
-        first_poll: Duration::from_secs(2),
-        poll_interval: Duration::from_secs(10),
-    };
-}
+/// How long to wait and how often to look: one of [`crate::behaviours::acm`]'s waits.
+pub(super) type Timing = crate::behaviours::Wait;
 
 /// Statuses ACM never leaves by itself.
 pub(super) const FINAL: &[&str] = &["FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"];
-
-/// Paces the looks and tells the progress sink about each.
-pub(super) struct Waiter<'a> {
-    address: &'a Address,
-    progress: &'a dyn ProgressSink,
-    started: Instant,
-    timing: Timing,
-    next_delay: Duration,
-}
-
-impl<'a> Waiter<'a> {
-    pub fn new(address: &'a Address, progress: &'a dyn ProgressSink, timing: Timing) -> Waiter<'a> {
-        Waiter { address, progress, started: Instant::now(), timing, next_delay: timing.first_poll }
-    }
-
-    pub async fn pause(&mut self) {
-        tokio::time::sleep(self.next_delay).await;
-        self.next_delay = (self.next_delay * 2).min(self.timing.poll_interval);
-    }
-
-    pub fn waited(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    pub fn timed_out(&self) -> bool {
-        self.waited() >= self.timing.timeout
-    }
-
-    pub fn report(&self, status: &str) {
-        self.progress.waiting(self.address, &format!("{status} ({}s)", self.waited().as_secs()));
-    }
-}
 
 async fn describe_existing(acm: &Client, arn: &str) -> Result<Snapshot, DriverError> {
     acm::describe(acm, arn)
@@ -93,7 +32,7 @@ pub(super) async fn until_records_chosen(
     progress: &dyn ProgressSink,
     timing: Timing,
 ) -> Result<Snapshot, DriverError> {
-    let mut waiter = Waiter::new(address, progress, timing);
+    let mut waiter = timing.start(address, progress);
     loop {
         let snapshot = describe_existing(acm, arn).await?;
         if snapshot.awaiting_records == 0 && !snapshot.validation_records.is_empty() {
@@ -123,7 +62,7 @@ pub(super) async fn until_issued(
     progress: &dyn ProgressSink,
     timing: Timing,
 ) -> Result<Snapshot, DriverError> {
-    let mut waiter = Waiter::new(address, progress, timing);
+    let mut waiter = timing.start(address, progress);
     loop {
         let snapshot = describe_existing(acm, arn).await?;
         if snapshot.status == "ISSUED" {
@@ -184,11 +123,7 @@ mod tests {
     }
 
     fn fast() -> Timing {
-        Timing {
-            timeout: Duration::from_secs(5),
-            first_poll: Duration::from_millis(1),
-            poll_interval: Duration::from_millis(2),
-        }
+        crate::behaviours::acm::ISSUED.fast()
     }
 
     #[derive(Default)]

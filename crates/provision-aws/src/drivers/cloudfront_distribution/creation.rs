@@ -8,7 +8,7 @@
 
 use aws_sdk_cloudfront::types::DistributionConfigWithTags;
 
-use super::deployment::{wait_until_deployed, DEPLOYED, FIRST_POLL};
+use super::deployment::{wait_until_deployed, DEPLOYED};
 use super::distribution_config::{self, Placement};
 use super::emulator::send_readable;
 use super::lifecycle::{current_config, tags};
@@ -16,6 +16,7 @@ use super::observation::{self, Attributes, Snapshot};
 use super::{
     bucket_policy, origin_access_control, origin_access_control_name, outcome_unknown, ownership_comment, Settings,
 };
+use crate::behaviours::cloudfront as behaviour;
 use crate::context::AwsContext;
 use crate::drivers::{DriverError, Observed, ProgressSink, ResourceRequest};
 use provision_core::value::JsonMap;
@@ -50,7 +51,7 @@ pub(super) async fn create(
         .map_err(|error| created_but(error, &created.id))?;
     drop(edit);
     let created = if settings.wait && created.status != DEPLOYED {
-        Box::pin(wait_until_deployed(aws, request.address, &created.id, FIRST_POLL, progress)).await?
+        Box::pin(wait_until_deployed(aws, request.address, &created.id, progress)).await?
     } else {
         created
     };
@@ -78,22 +79,30 @@ async fn create_distribution(
         .distribution_config(distribution_config::new_config(settings, &placement)?)
         .tags(tags(request.tags)?)
         .build();
-    let sent = send_readable!(aws.cloudfront().create_distribution_with_tags().distribution_config_with_tags(config));
+    // A certificate issued moments ago may not be visible to CloudFront yet
+    // (`cloudfront.certificate-not-visible`): that refusal made nothing, and is tried again.
+    let sent = behaviour::CREATE
+        .run(|| async {
+            let request =
+                aws.cloudfront().create_distribution_with_tags().distribution_config_with_tags(config.clone());
+            match send_readable!(request) {
+                Ok(output) => Ok(Ok(output)),
+                Err(error) if outcome_unknown(&error) => Ok(Err(crate::aws_error("CreateDistributionWithTags", error))),
+                Err(error) => Err(crate::aws_error("CreateDistributionWithTags", error)),
+            }
+        })
+        .await;
     match sent {
-        Ok(output) => output
+        Ok(Ok(output)) => output
             .distribution
             .map(Snapshot::from)
             .ok_or_else(|| DriverError::invalid("CreateDistributionWithTags returned no distribution")),
-        Err(error) if outcome_unknown(&error) => {
-            let error = crate::aws_error("CreateDistributionWithTags", error);
-            match find_created(aws, comment, &caller_reference).await {
-                Ok(Some(created)) => Ok(created),
-                Ok(None) => Err(error),
-                Err(lookup) => Err(error.with_hint(format!("could not check whether it was created: {lookup}"))),
-            }
-        }
+        Ok(Err(error)) => match find_created(aws, comment, &caller_reference).await {
+            Ok(Some(created)) => Ok(created),
+            Ok(None) => Err(error),
+            Err(lookup) => Err(error.with_hint(format!("could not check whether it was created: {lookup}"))),
+        },
         Err(error) => {
-            let error = crate::aws_error("CreateDistributionWithTags", error);
             if error.code_is(ALREADY_EXISTS) {
                 // A killed run's request with this reference landed after this run's refresh looked
                 // (or AWS kept an answer this run lost): that distribution is this create's.

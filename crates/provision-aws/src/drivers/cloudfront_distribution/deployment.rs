@@ -1,54 +1,66 @@
-//! Waiting for a distribution to reach `Deployed`.
+//! Waiting for a distribution to reach `Deployed`, and to be gone after its delete.
 //!
 //! Every config change (including disabling before a delete) puts a distribution `InProgress` for
-//! minutes. The first look comes quickly, because the emulator (and an unchanged distribution) is
-//! `Deployed` at once; after that a poll every few seconds is plenty, and each poll tells the
-//! progress sink how long it has been, so a user watching `apply` sees why it is quiet.
-
-use std::time::{Duration, Instant};
+//! minutes (`cloudfront.in-progress`), and a deleted one stays listed for a while after
+//! `DeleteDistribution` answers (`cloudfront.distribution-deleted`). The first look comes at once,
+//! because the emulator (and an unchanged distribution) is `Deployed` already; each look after it
+//! tells the progress sink how long it has been, so a user watching `apply` sees why it is quiet.
 
 use super::emulator::send_readable;
 use super::observation::Snapshot;
+use crate::behaviours::{cloudfront as behaviour, Look, Wait};
 use crate::context::AwsContext;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 pub(super) const DEPLOYED: &str = "Deployed";
 
-/// The delay before the first look after a change: none, since the look is one request and an
-/// unchanged distribution (or the emulator's) is `Deployed` already; the polls after it are spaced.
-pub(super) const FIRST_POLL: Duration = Duration::ZERO;
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
-const TIMEOUT: Duration = Duration::from_secs(30 * 60);
-
 /// Polls the distribution's status until it is deployed; returns the last look at it.
 pub(super) async fn wait_until_deployed(
     aws: &AwsContext,
     address: &Address,
     id: &str,
-    first_delay: Duration,
     progress: &dyn ProgressSink,
 ) -> Result<Snapshot, DriverError> {
-    let started = Instant::now();
-    let mut delay = first_delay;
-    loop {
-        tokio::time::sleep(delay).await;
+    until_deployed(aws, address, id, behaviour::DEPLOYED, progress).await
+}
+
+async fn until_deployed(
+    aws: &AwsContext,
+    address: &Address,
+    id: &str,
+    wait: Wait,
+    progress: &dyn ProgressSink,
+) -> Result<Snapshot, DriverError> {
+    let subject = format!("distribution {id}");
+    wait.until(address, progress, &subject, || async {
         let snapshot = snapshot(aws, id).await?;
-        if snapshot.status == DEPLOYED {
-            return Ok(snapshot);
-        }
-        let waited = started.elapsed();
-        if waited >= TIMEOUT {
-            return Err(DriverError::invalid(format!(
-                "distribution {id} was still {} after {} minutes",
-                snapshot.status,
-                TIMEOUT.as_secs() / 60
-            ))
-            .with_hint("CloudFront may still finish; run `provision apply` again later to continue"));
-        }
-        progress.waiting(address, &format!("distribution {id} is {} ({}s)", snapshot.status, waited.as_secs()));
-        delay = POLL_INTERVAL;
-    }
+        Ok(if snapshot.status == DEPLOYED {
+            Look::Done(snapshot)
+        } else {
+            Look::Pending(format!("`{}`", snapshot.status))
+        })
+    })
+    .await
+}
+
+/// Polls until the distribution is no longer listed (`NoSuchDistribution`).
+pub(super) async fn wait_until_deleted(
+    aws: &AwsContext,
+    address: &Address,
+    id: &str,
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    let subject = format!("deleted distribution {id}");
+    behaviour::DELETED
+        .until(address, progress, &subject, || async {
+            Ok(match snapshot(aws, id).await {
+                Err(error) if error.code_is("NoSuchDistribution") => Look::Done(()),
+                Err(error) => return Err(error),
+                Ok(snapshot) => Look::Pending(format!("still listed (`{}`)", snapshot.status)),
+            })
+        })
+        .await
 }
 
 pub(super) async fn snapshot(aws: &AwsContext, id: &str) -> Result<Snapshot, DriverError> {

@@ -1,17 +1,24 @@
 //! Update and delete: read-modify-write under the config's ETag, and the order in which the
 //! distribution, its origin access control and the bucket policy change, so that the bucket is never
 //! readable by a distribution that is no longer ours and every step can run again after an interruption.
+//!
+//! Each write reads the config and its ETag afresh, so an ETag made stale by a change in between
+//! (`cloudfront.stale-etag`) is met by reading again. A delete disables the distribution, waits for
+//! that to deploy, deletes it (again while CloudFront answers `DistributionNotDisabled`), and waits
+//! until it is gone; only then is its origin access control free to delete, as terraform-provider-aws
+//! does (`resourceDistributionDelete`, `waitDistributionDeleted`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudfront::types::{DistributionConfig, InvalidationBatch, Paths, Tag, TagKeys, Tags};
 use serde_json::Value;
 
-use super::deployment::{self, wait_until_deployed, DEPLOYED, FIRST_POLL};
+use super::deployment::{self, wait_until_deleted, wait_until_deployed, DEPLOYED};
 use super::distribution_config::{self, Placement, CONFIG_FIELDS};
 use super::emulator::send_readable;
 use super::observation::{self, Attributes};
 use super::{bucket_policy, origin_access_control, Settings};
+use crate::behaviours::cloudfront as behaviour;
 use crate::context::AwsContext;
 use crate::drivers::{DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest};
 use provision_core::value::JsonMap;
@@ -36,7 +43,7 @@ pub(super) async fn update(
             move_bucket_access(aws, prior, &settings, &attributes).await?;
         }
         if settings.wait && status != DEPLOYED {
-            let deployed = wait_until_deployed(aws, request.address, prior.id, FIRST_POLL, progress).await?;
+            let deployed = wait_until_deployed(aws, request.address, prior.id, progress).await?;
             attributes = Attributes::of(&deployed, attributes.origin_access_control_id.clone());
         }
     }
@@ -55,8 +62,19 @@ fn changed_fields(changes: &[FieldChange]) -> BTreeSet<&str> {
     changes.iter().filter_map(|change| change.path.split(['.', '[']).next()).collect()
 }
 
-/// Read-modify-write of the config under its ETag; returns the status after it.
+/// Read-modify-write of the config under its ETag; returns the status after it. A stale ETag, or
+/// a certificate CloudFront does not see yet, is met by reading and writing again.
 async fn update_config(
+    aws: &AwsContext,
+    id: &str,
+    settings: &Settings,
+    changed: &BTreeSet<&str>,
+    recorded_control: Option<&str>,
+) -> Result<String, DriverError> {
+    behaviour::UPDATE.run(|| modify_config(aws, id, settings, changed, recorded_control)).await
+}
+
+async fn modify_config(
     aws: &AwsContext,
     id: &str,
     settings: &Settings,
@@ -198,7 +216,7 @@ pub(super) async fn delete(
         .map(str::to_string)
         .or_else(|| config.as_ref().and_then(current_control));
     if let Some(control) = control {
-        origin_access_control::delete(aws, &control).await?;
+        origin_access_control::delete_when_free(aws, &control, resource.address, resource.id, progress).await?;
     }
     if let Some(bucket) = resource.inputs.get("origin_bucket").and_then(Value::as_str) {
         bucket_policy::revoke(aws, bucket, resource.id).await?;
@@ -206,41 +224,50 @@ pub(super) async fn delete(
     Ok(())
 }
 
-/// Disables the distribution, waits for that to deploy, and deletes it. Returns the config it
-/// had, or `None` when it was already gone.
+/// Disables the distribution, waits for that to deploy, deletes it, and waits until it is gone.
+/// Returns the config it had, or `None` when it was already gone.
 async fn disable_and_delete(
     aws: &AwsContext,
     resource: &ExistingResource<'_>,
     progress: &dyn ProgressSink,
 ) -> Result<Option<DistributionConfig>, DriverError> {
-    let (config, etag) = match current_config(aws, resource.id).await {
-        Ok(found) => found,
-        Err(error) if error.code_is("NoSuchDistribution") => return Ok(None),
+    let gone = |error: &DriverError| error.code_is("NoSuchDistribution");
+    let config = match behaviour::UPDATE.run(|| disable(aws, resource.id)).await {
+        Ok((config, _)) => config,
+        Err(error) if gone(&error) => return Ok(None),
         Err(error) => return Err(error),
     };
-    let first_poll = if config.enabled {
-        let mut disabled = config.clone();
-        disabled.enabled = false;
-        send_config(aws, resource.id, disabled, etag).await?;
-        FIRST_POLL
-    } else {
-        std::time::Duration::ZERO
+    match wait_until_deployed(aws, resource.address, resource.id, progress).await {
+        Err(error) if gone(&error) => return Ok(Some(config)),
+        other => other?,
     };
-    if let Err(error) = wait_until_deployed(aws, resource.address, resource.id, first_poll, progress).await {
-        return if error.code_is("NoSuchDistribution") { Ok(Some(config)) } else { Err(error) };
-    }
-    // The ETag changed with the disable; the config's ETag is the distribution's.
-    let etag = match current_config(aws, resource.id).await {
-        Ok((_, etag)) => etag,
-        Err(error) if error.code_is("NoSuchDistribution") => return Ok(Some(config)),
-        Err(error) => return Err(error),
+    // Each attempt reads the ETag afresh (the disable changed it) and disables again should
+    // someone have enabled the distribution meanwhile.
+    let attempt = || async {
+        let (_, etag) = disable(aws, resource.id).await?;
+        let deleted = aws.cloudfront().delete_distribution().id(resource.id).set_if_match(etag).send().await;
+        deleted.map(|_| ()).map_err(|error| crate::aws_error("DeleteDistribution", error))
     };
-    let deleted = aws.cloudfront().delete_distribution().id(resource.id).set_if_match(etag).send().await;
-    match deleted.map_err(|error| crate::aws_error("DeleteDistribution", error)) {
-        Ok(_) => Ok(Some(config)),
-        Err(error) if error.code_is("NoSuchDistribution") => Ok(Some(config)),
-        Err(error) => Err(error),
+    match behaviour::DELETE.run_reporting(resource.address, progress, attempt).await {
+        Err(error) if gone(&error) => return Ok(Some(config)),
+        other => other?,
     }
+    wait_until_deleted(aws, resource.address, resource.id, progress).await?;
+    Ok(Some(config))
+}
+
+/// Disables the distribution unless it is disabled already; returns its config as it was and the
+/// ETag it has now.
+async fn disable(aws: &AwsContext, id: &str) -> Result<(DistributionConfig, Option<String>), DriverError> {
+    let (config, etag) = current_config(aws, id).await?;
+    if !config.enabled {
+        return Ok((config, etag));
+    }
+    let mut disabled = config.clone();
+    disabled.enabled = false;
+    let request = aws.cloudfront().update_distribution().id(id).distribution_config(disabled).set_if_match(etag);
+    let output = send_readable!(request).map_err(|error| crate::aws_error("UpdateDistribution", error))?;
+    Ok((config, output.e_tag))
 }
 
 #[cfg(test)]
@@ -270,5 +297,154 @@ mod tests {
         let built = tags(&desired).unwrap();
         assert_eq!(built.items()[0].key(), "provision:stack");
         assert_eq!(built.items()[0].value(), Some("shop"));
+    }
+
+    /// A delete as CloudFront answers it, played by the SDK's mocks (the emulator deletes at once):
+    /// disabled and deployed; refused as not disabled yet, then with a stale ETag; deleted; listed
+    /// for a moment more; and only then its origin access control, once no longer in use.
+    #[tokio::test]
+    async fn a_delete_waits_out_every_answer_and_frees_the_control_last() {
+        use aws_sdk_cloudfront::operation::delete_distribution::{DeleteDistributionError, DeleteDistributionOutput};
+        use aws_sdk_cloudfront::operation::delete_origin_access_control::{
+            DeleteOriginAccessControlError, DeleteOriginAccessControlOutput,
+        };
+        use aws_sdk_cloudfront::operation::get_distribution::{GetDistributionError, GetDistributionOutput};
+        use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
+        use aws_sdk_cloudfront::operation::get_origin_access_control::GetOriginAccessControlOutput;
+        use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsOutput;
+        use aws_sdk_cloudfront::operation::update_distribution::UpdateDistributionOutput;
+        use aws_sdk_cloudfront::types::error::{
+            DistributionNotDisabled, NoSuchDistribution, OriginAccessControlInUse, PreconditionFailed,
+        };
+        use aws_sdk_cloudfront::types::{
+            DefaultCacheBehavior, Distribution, DistributionList, Origins, ViewerProtocolPolicy,
+        };
+        use aws_sdk_cloudfront::Client;
+        use aws_smithy_mocks::{mock, Rule};
+        use aws_smithy_types::error::ErrorMetadata;
+
+        fn config(enabled: bool) -> DistributionConfig {
+            DistributionConfig::builder()
+                .caller_reference("ref")
+                .comment("provision shop cloudfront_distribution.cdn")
+                .enabled(enabled)
+                .origins(Origins::builder().quantity(0).set_items(Some(Vec::new())).build().unwrap())
+                .default_cache_behavior(
+                    DefaultCacheBehavior::builder()
+                        .target_origin_id("s3")
+                        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        }
+        fn read(enabled: bool, etag: &'static str) -> Rule {
+            mock!(Client::get_distribution_config).then_output(move || {
+                GetDistributionConfigOutput::builder().distribution_config(config(enabled)).e_tag(etag).build()
+            })
+        }
+        fn status(status: &'static str) -> Rule {
+            mock!(Client::get_distribution).then_output(move || {
+                let distribution = Distribution::builder()
+                    .id("E1")
+                    .arn("arn:aws:cloudfront::1:distribution/E1")
+                    .status(status)
+                    .domain_name("d1.cloudfront.net")
+                    .last_modified_time(aws_smithy_types::DateTime::from_secs(0))
+                    .in_progress_invalidation_batches(0)
+                    .distribution_config(config(false))
+                    .build()
+                    .unwrap();
+                GetDistributionOutput::builder().distribution(distribution).build()
+            })
+        }
+        fn meta(code: &str) -> ErrorMetadata {
+            ErrorMetadata::builder().code(code).message(code).build()
+        }
+
+        let enabled = read(true, "E1-1");
+        let disabled = mock!(Client::update_distribution)
+            .then_output(|| UpdateDistributionOutput::builder().e_tag("E1-2").build());
+        let deployed = status("Deployed");
+        let still_disabling = read(false, "E1-2");
+        let not_disabled = mock!(Client::delete_distribution).then_error(|| {
+            DeleteDistributionError::DistributionNotDisabled(
+                DistributionNotDisabled::builder().meta(meta("DistributionNotDisabled")).build(),
+            )
+        });
+        let stale_read = read(false, "E1-2");
+        let stale = mock!(Client::delete_distribution).then_error(|| {
+            DeleteDistributionError::PreconditionFailed(
+                PreconditionFailed::builder().meta(meta("PreconditionFailed")).build(),
+            )
+        });
+        let fresh = read(false, "E1-3");
+        let deleted = mock!(Client::delete_distribution).then_output(|| DeleteDistributionOutput::builder().build());
+        let still_listed = status("Deployed");
+        let gone = mock!(Client::get_distribution).then_error(|| {
+            GetDistributionError::NoSuchDistribution(
+                NoSuchDistribution::builder().meta(meta("NoSuchDistribution")).build(),
+            )
+        });
+        let nobody_else = mock!(Client::list_distributions).then_output(|| {
+            ListDistributionsOutput::builder()
+                .distribution_list(
+                    DistributionList::builder()
+                        .marker("")
+                        .max_items(100)
+                        .is_truncated(false)
+                        .quantity(0)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+        let control = || {
+            mock!(Client::get_origin_access_control)
+                .then_output(|| GetOriginAccessControlOutput::builder().e_tag("O1").build())
+        };
+        let (control_first, control_again) = (control(), control());
+        let in_use = mock!(Client::delete_origin_access_control).then_error(|| {
+            DeleteOriginAccessControlError::OriginAccessControlInUse(
+                OriginAccessControlInUse::builder().meta(meta("OriginAccessControlInUse")).build(),
+            )
+        });
+        let control_deleted = mock!(Client::delete_origin_access_control)
+            .then_output(|| DeleteOriginAccessControlOutput::builder().build());
+        let rules = [
+            &enabled,
+            &disabled,
+            &deployed,
+            &still_disabling,
+            &not_disabled,
+            &stale_read,
+            &stale,
+            &fresh,
+            &deleted,
+            &still_listed,
+            &gone,
+            &nobody_else,
+            &control_first,
+            &in_use,
+            &control_again,
+            &control_deleted,
+        ];
+        let cloudfront = mock_client!(aws_sdk_cloudfront, rules);
+        let aws = AwsContext::mocked().with_cloudfront(cloudfront);
+        let address = provision_core::address::Address::new("cloudfront_distribution", "cdn");
+        let mut attributes = JsonMap::new();
+        attributes.insert("origin_access_control_id".into(), "OAC1".into());
+        let inputs = JsonMap::new();
+        let resource = ExistingResource { address: &address, id: "E1", inputs: &inputs, attributes: &attributes };
+        struct Quiet;
+        impl ProgressSink for Quiet {
+            fn waiting(&self, _address: &provision_core::address::Address, _message: &str) {}
+        }
+        tokio::time::pause();
+        delete(&aws, &resource, &Quiet).await.expect("deleted");
+        for rule in rules {
+            assert_eq!(rule.num_calls(), 1);
+        }
     }
 }

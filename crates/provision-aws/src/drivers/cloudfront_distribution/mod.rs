@@ -230,6 +230,13 @@ impl AwsDriver for DistributionDriver {
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {
         // Wanted: the origin bucket lets this distribution in (refresh reads whether it still does).
         inputs.insert(observation::BUCKET_ACCESS.into(), serde_json::Value::Bool(true));
+        // A set to CloudFront: compared in the order refresh reads it back.
+        if let Some(serde_json::Value::Array(aliases)) = inputs.get("aliases") {
+            let names: Option<Vec<String>> = aliases.iter().map(|alias| alias.as_str().map(str::to_string)).collect();
+            if let Some(names) = names {
+                inputs.insert("aliases".into(), serde_json::json!(observation::sorted_aliases(&names)));
+            }
+        }
         Ok(())
     }
 
@@ -386,6 +393,19 @@ mod tests {
 
     fn values(json: serde_json::Value) -> std::collections::BTreeMap<String, provision_core::value::Value> {
         json.as_object().unwrap().iter().map(|(k, v)| (k.clone(), provision_core::value::Value::from_json(v))).collect()
+    }
+
+    #[test]
+    fn aliases_are_a_set_so_their_order_is_no_change() {
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let mut inputs = serde_json::json!({ "aliases": ["www.shop.com", "shop.com", "www.shop.com"] })
+            .as_object()
+            .cloned()
+            .expect("object");
+        DistributionDriver::default().prepare(&stack, &mut inputs).expect("prepare");
+        assert_eq!(inputs["aliases"], serde_json::json!(["shop.com", "www.shop.com"]));
+        let answered = ["www.shop.com".to_string(), "shop.com".to_string()];
+        assert_eq!(serde_json::json!(observation::sorted_aliases(&answered)), inputs["aliases"]);
     }
 
     #[test]

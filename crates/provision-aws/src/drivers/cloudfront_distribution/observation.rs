@@ -162,6 +162,21 @@ pub(super) async fn all_with_comment(aws: &AwsContext, comment: &str) -> Result<
     Ok(matching)
 }
 
+/// The ids of the distributions other than `except` whose origins use the origin access control.
+pub(super) async fn users_of_control(
+    aws: &AwsContext,
+    control: &str,
+    except: &str,
+) -> Result<Vec<String>, DriverError> {
+    let uses = |summary: &DistributionSummary| {
+        summary.id != except
+            && summary.origins().is_some_and(|origins| {
+                origins.items().iter().any(|origin| origin.origin_access_control_id.as_deref() == Some(control))
+            })
+    };
+    Ok(list_summaries(aws, uses, usize::MAX).await?.into_iter().map(|summary| summary.id).collect())
+}
+
 /// Lists distributions, keeping those `keep` accepts, and stops paging once `enough` are kept.
 async fn list_summaries(
     aws: &AwsContext,
@@ -239,7 +254,7 @@ pub(super) fn observed_inputs(summary: &DistributionSummary) -> JsonMap {
         inputs.insert("origin_bucket".into(), json!(bucket));
     }
     inputs.insert("price_class".into(), json!(summary.price_class().as_str()));
-    inputs.insert("aliases".into(), json!(summary.aliases().map(|a| a.items()).unwrap_or_default()));
+    inputs.insert("aliases".into(), json!(sorted_aliases(summary.aliases().map(|a| a.items()).unwrap_or_default())));
     inputs.insert("spa_fallback".into(), json!(has_spa_fallback(summary.custom_error_responses())));
     if let Some((behavior, origin)) = api_route(summary) {
         inputs.insert("api_origin".into(), json!(origin.domain_name));
@@ -254,6 +269,15 @@ pub(super) fn observed_inputs(summary: &DistributionSummary) -> JsonMap {
         inputs.insert("certificate_arn".into(), json!(arn));
     }
     inputs
+}
+
+/// Aliases are a set to CloudFront, which answers them in its own order: sorted (and without
+/// repeats) on both sides of the comparison, only a real difference shows in a plan.
+pub(super) fn sorted_aliases(aliases: &[String]) -> Vec<String> {
+    let mut sorted = aliases.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
 }
 
 /// The origin the default behavior serves from: the bucket.

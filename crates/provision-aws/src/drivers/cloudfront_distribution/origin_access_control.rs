@@ -3,8 +3,10 @@
 //! Its name is unique per account and derived from the stack and the resource, so it is what finds
 //! the control again: a create looks it up by name first and reuses it (a killed run's control, or
 //! the old copy's during a replacement), a refresh that lost its id finds it by name, and a delete
-//! that finds the control still in use leaves it to its other user. AWS also refuses a second control
-//! with the same name; the emulator does not, so looking first is what keeps it from piling up.
+//! only deletes it once its distribution is gone and no other distribution uses it (the new copy of a
+//! replaced distribution shares it), retrying while CloudFront still counts it as in use
+//! (`cloudfront.origin-access-control-in-use`). AWS also refuses a second control with the same
+//! name; the emulator does not, so looking first is what keeps it from piling up.
 
 use std::sync::Arc;
 
@@ -14,8 +16,10 @@ use aws_sdk_cloudfront::types::{
 };
 use tokio::sync::OnceCell;
 
+use crate::behaviours::cloudfront as behaviour;
 use crate::context::AwsContext;
-use crate::drivers::DriverError;
+use crate::drivers::{DriverError, ProgressSink};
+use provision_core::address::Address;
 
 /// The origin access controls this run makes, by name. A distribution's control needs nothing but
 /// the stack and the address, so it is started when the run starts (`start_early`), alongside the
@@ -112,7 +116,8 @@ pub(super) async fn list_all(aws: &AwsContext) -> Result<Vec<(String, String, St
     }
 }
 
-/// Deletes the control; one that is gone already, or still used by another distribution, is left.
+/// Deletes the control under its current ETag; one that is gone already counts as deleted. Any
+/// other answer, `OriginAccessControlInUse` included, is returned.
 pub(super) async fn delete(aws: &AwsContext, id: &str) -> Result<(), DriverError> {
     let etag = match aws.cloudfront().get_origin_access_control().id(id).send().await {
         Ok(output) => output.e_tag().map(str::to_string),
@@ -127,12 +132,27 @@ pub(super) async fn delete(aws: &AwsContext, id: &str) -> Result<(), DriverError
             let error = crate::aws_error("DeleteOriginAccessControl", error);
             if error.code_is("NoSuchOriginAccessControl") {
                 Ok(())
-            } else if error.code_is("OriginAccessControlInUse") {
-                tracing::warn!("origin access control {id} is still in use by another distribution; left in place");
-                Ok(())
             } else {
                 Err(error)
             }
         }
     }
+}
+
+/// Deletes the control of a distribution that is gone: left alone while another distribution uses
+/// it (the new copy of a replaced distribution), otherwise deleted, retried while CloudFront still
+/// counts the gone distribution as its user.
+pub(super) async fn delete_when_free(
+    aws: &AwsContext,
+    id: &str,
+    address: &Address,
+    distribution: &str,
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    let users = super::observation::users_of_control(aws, id, distribution).await?;
+    if !users.is_empty() {
+        tracing::info!("{address}: origin access control {id} is used by {}; left in place", users.join(", "));
+        return Ok(());
+    }
+    behaviour::ORIGIN_ACCESS_CONTROL_DELETE.run_reporting(address, progress, || delete(aws, id)).await
 }

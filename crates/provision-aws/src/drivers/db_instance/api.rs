@@ -90,17 +90,7 @@ pub(super) async fn create(
         .copy_tags_to_snapshot(true)
         .send()
         .await
-        .map_err(|error| crate::aws_error("CreateDBInstance", error))
-        .map_err(|error| {
-            if error.code_is("DBInstanceAlreadyExists") {
-                error.with_hint(format!(
-                    "an instance named `{}` already exists outside this stack; set `identifier` to another name",
-                    config.identifier
-                ))
-            } else {
-                error
-            }
-        })?;
+        .map_err(|error| crate::aws_error("CreateDBInstance", error))?;
     output.db_instance.ok_or_else(|| DriverError::invalid("CreateDBInstance returned no instance"))
 }
 

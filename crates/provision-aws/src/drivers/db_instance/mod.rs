@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use serde_json::Value as Json;
 
 use self::config::{InstanceConfig, ENGINES};
+use crate::behaviours::adopt;
 use crate::context::AwsContext;
 use crate::drivers::{
     AwsDriver, DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest, StackInfo,
@@ -225,9 +226,30 @@ impl AwsDriver for InstanceDriver {
         let config = InstanceConfig::from_inputs(request.inputs)?;
         let password = if config.manage_password { None } else { Some(master_password(request)?) };
         let rds = aws.rds();
-        let created = api::create(rds, &config, request.tags, password)
-            .await
-            .map_err(|error| emulator_hint(aws, &config, error))?;
+        let created = match api::create(rds, &config, request.tags, password).await {
+            Ok(created) => created,
+            // The SDK's retry of a create whose answer was lost meets the instance it made
+            // (`any.response-lost`): that one carries this stack's and address's tags.
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+                let existing = api::describe(rds, &config.identifier).await?;
+                match existing {
+                    Some(instance)
+                        if adopt::made_by(
+                            &tags::from_rds(instance.tag_list()),
+                            &request.stack.name,
+                            request.address,
+                        ) && instance.db_instance_status() != Some("deleting") =>
+                    {
+                        instance
+                    }
+                    _ => {
+                        let (id, kind) = (&config.identifier, "database instance");
+                        return Err(adopt::name_taken(error, request.address, kind, id, id));
+                    }
+                }
+            }
+            Err(error) => return Err(emulator_hint(aws, &config, error)),
+        };
         let instance = waiting::until_available(rds, request.address, created, false, progress).await?;
         Ok(observation::observe(&instance, request.inputs))
     }
@@ -280,7 +302,12 @@ impl AwsDriver for InstanceDriver {
         if instance.db_instance_status() != Some("deleting") {
             let skip = resource.inputs.get("skip_final_snapshot").and_then(Json::as_bool).unwrap_or(false);
             let snapshot = (!skip).then(|| config::final_snapshot_identifier(identifier, chrono::Utc::now()));
-            match api::delete(rds, identifier, snapshot).await {
+            // An instance still `creating`, `backing-up` or `modifying` is refused until that step
+            // ends (`rds.instance-lifecycle`).
+            let deleted = crate::behaviours::rds::INSTANCE_DELETE
+                .run_reporting(resource.address, progress, || api::delete(rds, identifier, snapshot.clone()))
+                .await;
+            match deleted {
                 // Protection switched on since the look above.
                 Err(error) if error.code_is("InvalidParameterCombination") && error.message.contains("protect") => {
                     return Err(protected_error(identifier));

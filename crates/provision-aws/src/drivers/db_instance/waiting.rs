@@ -5,19 +5,15 @@
 //! one tells the progress sink the status and how long it has been, so a user watching `apply`
 //! sees why it is quiet. Statuses RDS never leaves by itself end the wait with an error.
 
-use std::time::{Duration, Instant};
-
 use aws_sdk_rds::types::{DbInstance, PendingModifiedValues};
 use aws_sdk_rds::Client;
 
 use super::api;
+use crate::behaviours::{rds as behaviour, Look, Wait};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 const AVAILABLE: &str = "available";
-const FIRST_POLL: Duration = Duration::from_millis(500);
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
-const TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Statuses that need someone to act; waiting longer would not change them.
 const STUCK: &[&str] = &[
@@ -40,36 +36,43 @@ pub(super) async fn until_available(
     settled: bool,
     progress: &dyn ProgressSink,
 ) -> Result<DbInstance, DriverError> {
+    available_within(rds, address, latest, settled, behaviour::LIFECYCLE, progress).await
+}
+
+async fn available_within(
+    rds: &Client,
+    address: &Address,
+    latest: DbInstance,
+    settled: bool,
+    wait: Wait,
+    progress: &dyn ProgressSink,
+) -> Result<DbInstance, DriverError> {
     let identifier = latest.db_instance_identifier().unwrap_or_default().to_string();
-    let started = Instant::now();
-    let mut latest = latest;
-    let mut delay = FIRST_POLL;
-    loop {
-        let status = latest.db_instance_status().unwrap_or("unknown").to_string();
-        let pending = settled && has_pending_changes(latest.pending_modified_values());
-        if status == AVAILABLE && !pending {
-            return Ok(latest);
+    let mut at_hand = Some(latest);
+    let subject = format!("database `{identifier}`");
+    wait.until(address, progress, &subject, || {
+        let latest = at_hand.take();
+        let identifier = &identifier;
+        async move {
+            let latest = match latest {
+                Some(latest) => latest,
+                None => api::describe(rds, identifier).await?.ok_or_else(|| {
+                    DriverError::invalid(format!("database `{identifier}` disappeared while provision waited for it"))
+                })?,
+            };
+            let status = latest.db_instance_status().unwrap_or("unknown").to_string();
+            let pending = settled && has_pending_changes(latest.pending_modified_values());
+            if status == AVAILABLE && !pending {
+                return Ok(Look::Done(latest));
+            }
+            if STUCK.iter().any(|stuck| status.starts_with(stuck)) {
+                return Err(DriverError::invalid(format!("database `{identifier}` is `{status}`"))
+                    .with_hint("see the instance's events in the RDS console for the cause"));
+            }
+            Ok(Look::Pending(if pending { format!("`{status}`, changes pending") } else { format!("`{status}`") }))
         }
-        if STUCK.iter().any(|stuck| status.starts_with(stuck)) {
-            return Err(DriverError::invalid(format!("database `{identifier}` is `{status}`"))
-                .with_hint("see the instance's events in the RDS console for the cause"));
-        }
-        let waited = started.elapsed();
-        if waited >= TIMEOUT {
-            return Err(DriverError::invalid(format!(
-                "database `{identifier}` was still `{status}` after {} minutes",
-                TIMEOUT.as_secs() / 60
-            ))
-            .with_hint("RDS may still finish; run `provision apply` again later to continue"));
-        }
-        let shown = if pending { format!("{status}, changes pending") } else { status };
-        progress.waiting(address, &format!("status {shown} ({}s)", waited.as_secs()));
-        tokio::time::sleep(delay).await;
-        delay = POLL_INTERVAL;
-        latest = api::describe(rds, &identifier).await?.ok_or_else(|| {
-            DriverError::invalid(format!("database `{identifier}` disappeared while provision waited for it"))
-        })?;
-    }
+    })
+    .await
 }
 
 /// Polls until the instance no longer exists.
@@ -79,23 +82,15 @@ pub(super) async fn until_gone(
     identifier: &str,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    let started = Instant::now();
-    let mut delay = FIRST_POLL;
-    loop {
-        tokio::time::sleep(delay).await;
-        let Some(instance) = api::describe(rds, identifier).await? else { return Ok(()) };
-        let status = instance.db_instance_status().unwrap_or("unknown");
-        let waited = started.elapsed();
-        if waited >= TIMEOUT {
-            return Err(DriverError::invalid(format!(
-                "database `{identifier}` was still `{status}` after {} minutes",
-                TIMEOUT.as_secs() / 60
-            ))
-            .with_hint("RDS may still finish; run `provision destroy` again later to continue"));
-        }
-        progress.waiting(address, &format!("status {status} ({}s)", waited.as_secs()));
-        delay = POLL_INTERVAL;
-    }
+    let subject = format!("database `{identifier}`");
+    behaviour::LIFECYCLE
+        .until(address, progress, &subject, || async {
+            Ok(match api::describe(rds, identifier).await? {
+                None => Look::Done(()),
+                Some(instance) => Look::Pending(format!("`{}`", instance.db_instance_status().unwrap_or("unknown"))),
+            })
+        })
+        .await
 }
 
 /// Whether a modification RDS reports as pending is still to be applied.
@@ -122,5 +117,36 @@ mod tests {
         assert!(!has_pending_changes(Some(&PendingModifiedValues::builder().build())));
         let class = PendingModifiedValues::builder().db_instance_class("db.t3.small").build();
         assert!(has_pending_changes(Some(&class)));
+    }
+
+    /// RDS's lifecycle after a create, played by the SDK's mocks (the emulator is `available` at
+    /// once): `creating`, then `backing-up`, then `available`.
+    #[tokio::test]
+    async fn a_new_database_is_waited_for_through_its_steps() {
+        use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+        use aws_smithy_mocks::mock;
+        let instance =
+            |status: &str| DbInstance::builder().db_instance_identifier("shop-db").db_instance_status(status).build();
+        let backing_up = mock!(Client::describe_db_instances)
+            .then_output(move || DescribeDbInstancesOutput::builder().db_instances(instance("backing-up")).build());
+        let available = mock!(Client::describe_db_instances)
+            .then_output(move || DescribeDbInstancesOutput::builder().db_instances(instance("available")).build());
+        let rds = mock_client!(aws_sdk_rds, [&backing_up, &available]);
+        struct Lines(std::sync::Mutex<Vec<String>>);
+        impl ProgressSink for Lines {
+            fn waiting(&self, _address: &Address, message: &str) {
+                self.0.lock().expect("lock").push(message.to_string());
+            }
+        }
+        let lines = Lines(Default::default());
+        let address = Address::new("db_instance", "main");
+        let wait = behaviour::LIFECYCLE.fast();
+        let ready =
+            available_within(&rds, &address, instance("creating"), false, wait, &lines).await.expect("available");
+        assert_eq!(ready.db_instance_status(), Some("available"));
+        let lines = lines.0.into_inner().expect("lock");
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("database `shop-db` is `creating` ("), "{lines:?}");
+        assert!(lines[1].starts_with("database `shop-db` is `backing-up` ("), "{lines:?}");
     }
 }

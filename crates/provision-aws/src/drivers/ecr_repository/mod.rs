@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::repository_api::Settings;
+use crate::behaviours::adopt;
 use crate::context::AwsContext;
 use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
@@ -204,7 +205,26 @@ impl AwsDriver for RepositoryDriver {
     ) -> Result<Observed, DriverError> {
         let config = RepositoryConfig::from_inputs(request.inputs)?;
         let ecr = aws.ecr();
-        let repository = repository_api::create(ecr, &config.name, &config.settings(), request.tags).await?;
+        let repository = match repository_api::create(ecr, &config.name, &config.settings(), request.tags).await {
+            Ok(repository) => repository,
+            // The SDK's retry of a create whose answer was lost meets the repository it made
+            // (`any.response-lost`): that one carries this stack's and address's tags.
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+                let found = self.find_interrupted(aws, request.stack, request.address, &config.name).await?;
+                let existing = match found {
+                    Some(_) => repository_api::describe_one(ecr, &config.name).await?,
+                    None => None,
+                };
+                match existing {
+                    Some(repository) => repository,
+                    None => {
+                        let name = &config.name;
+                        return Err(adopt::name_taken(error, request.address, "repository", name, name));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(keep_images) = config.keep_images {
             repository_api::put_keep_images(ecr, &config.name, keep_images).await?;
         }

@@ -2,47 +2,42 @@
 //!
 //! Zero downtime is ECS's job (new tasks healthy behind the target group before old ones stop); the
 //! driver's job is to tell the user how it ended. So the waiter follows the one deployment the
-//! create or update started, by id: `COMPLETED` is success; `FAILED` means the circuit breaker gave
-//! up and rolled back, which is reported as a failure with the reason and the service events that
-//! explain it; a deployment that disappears was replaced (a rollback, or someone else's update).
+//! create or update started, by id, until the service runs the wanted number of tasks of the
+//! wanted revision (`ecs.deployment-in-progress`): `COMPLETED` with that many tasks running is
+//! success; `FAILED` means the circuit breaker gave up and rolled back, which is reported as a
+//! failure with the reason and the service events that explain it; a deployment that disappears
+//! was replaced (a rollback, or someone else's update).
+//!
+//! A change of `desired_count` alone starts no deployment: ECS changes the desired count of the
+//! primary one, which may have completed long ago. Its `COMPLETED` therefore says nothing until
+//! its running count has reached the new desired count, which is why the count is part of the test.
 //!
 //! ECS reports `rolloutState` for rolling deployments; the emulator does not. Without it the waiter
 //! falls back to the rule of the AWS CLI's `services-stable` waiter (exactly one deployment, enough
 //! tasks running), relaxed to "at least as many running as desired", because the emulator reports a
 //! fixed running count (`MOTO_ECS_SERVICE_RUNNING`) whatever the desired count.
 //!
-//! The waiter takes the ECS client and its timing as parameters, so that the unit tests below can
+//! The waiter takes the ECS client and its [`Wait`] as parameters, so that the unit tests below can
 //! drive it with the SDK's mocks.
-
-use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service, ServiceEvent};
 use aws_sdk_ecs::Client;
 
+use crate::behaviours::{pace, Wait};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
-/// How long to wait and how often to look.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Timing {
-    pub timeout: Duration,
-    /// The delay before the first look; it doubles up to `poll_interval`.
-    pub first_poll: Duration,
-    pub poll_interval: Duration,
-}
-
-impl Timing {
-    pub fn with_timeout(timeout: Duration) -> Timing {
-        Timing { timeout, first_poll: Duration::from_secs(1), poll_interval: Duration::from_secs(5) }
-    }
-}
-
-/// The service and the deployment to follow (`None`: whichever is primary at the first look).
+/// The service and the deployment to follow, and what it must end up running.
 #[derive(Clone, Debug)]
 pub(super) struct Watched<'a> {
     pub cluster: &'a str,
     pub service: &'a str,
+    /// The deployment's id (`None`: whichever is primary at the first look).
     pub deployment: Option<String>,
+    /// The tasks the service must run.
+    pub desired: i32,
+    /// The task definition they must run (`None`: whichever the deployment runs).
+    pub task_definition: Option<String>,
 }
 
 /// Events shown with a failure: enough to see the cause, few enough to read.
@@ -55,27 +50,25 @@ enum Assessment {
     Waiting(String),
 }
 
-/// Polls until the watched deployment is steady, has failed, or the timeout passed.
+/// Polls until the watched deployment is steady, has failed, or the wait's timeout passed.
 pub(super) async fn wait_until_steady(
     ecs: &Client,
     watched: &Watched<'_>,
-    timing: Timing,
+    wait: Wait,
     address: &Address,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    let started = Instant::now();
-    let mut delay = timing.first_poll;
-    let mut deployment = watched.deployment.clone();
+    let mut waiter = wait.start(address, progress);
+    let mut watched = watched.clone();
     loop {
-        tokio::time::sleep(delay).await;
+        waiter.pause().await;
         let service = describe(ecs, watched.cluster, watched.service).await?.ok_or_else(|| {
             DriverError::invalid(format!("service {} disappeared during its deployment", watched.service))
         })?;
-        if deployment.is_none() {
-            deployment = primary(&service).and_then(Deployment::id).map(str::to_string);
+        if watched.deployment.is_none() {
+            watched.deployment = primary(&service).and_then(Deployment::id).map(str::to_string);
         }
-        let elapsed = started.elapsed();
-        match assess(&service, deployment.as_deref()) {
+        match assess(&service, &watched) {
             Assessment::Done => return Ok(()),
             Assessment::Failed(message) => {
                 return Err(DriverError::invalid(message).with_hint(
@@ -83,57 +76,44 @@ pub(super) async fn wait_until_steady(
                      fix the cause shown above and apply again",
                 ))
             }
-            Assessment::Waiting(status) if elapsed >= timing.timeout => {
+            Assessment::Waiting(status) if waiter.timed_out() => {
                 let events = latest_events(&service, None);
                 return Err(DriverError::invalid(format!(
                     "the service was not steady after {}: {status}{events}",
-                    human(timing.timeout)
+                    pace::human(wait.timeout)
                 ))
-                .with_hint(
-                    "the deployment goes on without provision; raise `wait_timeout`, or set `wait = \"none\"` \
-                     to return without waiting",
-                ));
+                .with_hint(wait.hint));
             }
-            Assessment::Waiting(status) => progress.waiting(address, &format!("{status} ({}s)", elapsed.as_secs())),
+            Assessment::Waiting(status) => waiter.report(&status),
         }
-        delay = (delay * 2).min(timing.poll_interval).min(timing.timeout.saturating_sub(started.elapsed()));
     }
 }
 
 /// Polls until a deleted service is `INACTIVE` (or no longer known).
 pub(super) async fn wait_until_inactive(
     ecs: &Client,
-    watched: &Watched<'_>,
-    timing: Timing,
+    cluster: &str,
+    service: &str,
+    wait: Wait,
     address: &Address,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    let started = Instant::now();
-    let mut delay = timing.first_poll;
-    loop {
-        tokio::time::sleep(delay).await;
-        let service = match describe(ecs, watched.cluster, watched.service).await {
-            Err(error) if error.code_is("ClusterNotFoundException") => return Ok(()),
+    let subject = format!("service {service}");
+    wait.until(address, progress, &subject, || async {
+        let found = match describe(ecs, cluster, service).await {
+            Err(error) if error.code_is("ClusterNotFoundException") => None,
             other => other?,
         };
-        let Some(service) = service.filter(|service| service.status() != Some("INACTIVE")) else { return Ok(()) };
-        let status = format!(
-            "service {} is {}: {} tasks still running",
-            watched.service,
-            service.status().unwrap_or("DRAINING"),
-            service.running_count(),
-        );
-        let elapsed = started.elapsed();
-        if elapsed >= timing.timeout {
-            return Err(DriverError::invalid(format!(
-                "the service was not gone after {}: {status}",
-                human(timing.timeout)
-            ))
-            .with_hint("ECS goes on stopping the tasks; run `provision destroy` again later"));
-        }
-        progress.waiting(address, &format!("{status} ({}s)", elapsed.as_secs()));
-        delay = (delay * 2).min(timing.poll_interval);
-    }
+        Ok(match found.filter(|found| found.status() != Some("INACTIVE")) {
+            None => crate::behaviours::Look::Done(()),
+            Some(found) => crate::behaviours::Look::Pending(format!(
+                "{} with {} tasks still running",
+                found.status().unwrap_or("DRAINING"),
+                found.running_count()
+            )),
+        })
+    })
+    .await
 }
 
 /// One service by name, `None` when ECS reports it missing.
@@ -152,13 +132,14 @@ pub(super) fn primary(service: &Service) -> Option<&Deployment> {
     service.deployments().iter().find(|deployment| deployment.status() == Some("PRIMARY"))
 }
 
-fn assess(service: &Service, deployment_id: Option<&str>) -> Assessment {
+fn assess(service: &Service, watched: &Watched<'_>) -> Assessment {
     let deployments = service.deployments();
-    let watched = match deployment_id {
+    let deployment_id = watched.deployment.as_deref();
+    let found = match deployment_id {
         Some(id) => deployments.iter().find(|deployment| deployment.id() == Some(id)),
         None => primary(service),
     };
-    let Some(watched) = watched else {
+    let Some(deployment) = found else {
         let now = primary(service).and_then(Deployment::task_definition).unwrap_or("another task definition");
         return Assessment::Failed(format!(
             "deployment {} is no longer listed; the service now runs {now}{}",
@@ -166,38 +147,45 @@ fn assess(service: &Service, deployment_id: Option<&str>) -> Assessment {
             latest_events(service, None)
         ));
     };
-    let id = watched.id().unwrap_or("(unnamed)");
-    match watched.rollout_state() {
-        Some(DeploymentRolloutState::Completed) => Assessment::Done,
+    let id = deployment.id().unwrap_or("(unnamed)");
+    match deployment.rollout_state() {
         Some(DeploymentRolloutState::Failed) => Assessment::Failed(format!(
             "deployment {id} failed: {}{}",
-            watched.rollout_state_reason().unwrap_or("no reason given"),
-            latest_events(service, Some(watched))
+            deployment.rollout_state_reason().unwrap_or("no reason given"),
+            latest_events(service, Some(deployment))
         )),
-        Some(_) => Assessment::Waiting(status(watched)),
+        Some(DeploymentRolloutState::Completed) if runs_what_is_wanted(service, deployment, watched) => {
+            Assessment::Done
+        }
+        Some(_) => Assessment::Waiting(status(deployment, watched)),
         None if deployments.len() == 1 && service.running_count() >= service.desired_count() => Assessment::Done,
-        None => Assessment::Waiting(status(watched)),
+        None => Assessment::Waiting(status(deployment, watched)),
     }
 }
 
-fn status(deployment: &Deployment) -> String {
+/// A completed deployment is done when it, and the service, run exactly the desired number of
+/// tasks of the wanted task definition (a scale-up or scale-down after completion changes the
+/// count, not the rollout state).
+fn runs_what_is_wanted(service: &Service, deployment: &Deployment, watched: &Watched<'_>) -> bool {
+    let revision = match (&watched.task_definition, deployment.task_definition()) {
+        (Some(wanted), Some(runs)) => wanted == runs,
+        _ => true,
+    };
+    revision
+        && deployment.desired_count() == watched.desired
+        && deployment.running_count() == watched.desired
+        && service.running_count() == watched.desired
+}
+
+fn status(deployment: &Deployment, watched: &Watched<'_>) -> String {
     format!(
         "deployment {}: {}/{} tasks running, {} pending",
         deployment.id().unwrap_or("(unnamed)"),
         deployment.running_count(),
-        deployment.desired_count(),
+        watched.desired,
         // The emulator reports desired minus running, negative when more run than desired.
         deployment.pending_count().max(0),
     )
-}
-
-/// `15m`, `90s`, `1h`: the way `wait_timeout` is written.
-fn human(duration: Duration) -> String {
-    match duration.as_secs() {
-        seconds if seconds >= 3600 && seconds % 3600 == 0 => format!("{}h", seconds / 3600),
-        seconds if seconds >= 60 && seconds % 60 == 0 => format!("{}m", seconds / 60),
-        seconds => format!("{seconds}s"),
-    }
 }
 
 /// The newest service events (since `deployment` began, when known), one per line.
@@ -217,6 +205,7 @@ fn latest_events(service: &Service, deployment: Option<&Deployment>) -> String {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+    use std::time::Duration;
 
     use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
     use aws_smithy_mocks::{mock, Rule};
@@ -256,8 +245,8 @@ mod tests {
         mock!(Client::describe_services).then_output(move || output.clone())
     }
 
-    fn fast(timeout: Duration) -> Timing {
-        Timing { timeout, first_poll: Duration::from_millis(1), poll_interval: Duration::from_millis(2) }
+    fn fast(timeout: Duration) -> Wait {
+        crate::behaviours::ecs::DEPLOYMENT.fast().with_timeout(timeout)
     }
 
     #[derive(Default)]
@@ -269,9 +258,12 @@ mod tests {
         }
     }
 
-    async fn wait(ecs: &Client, timing: Timing, progress: &Messages) -> Result<(), DriverError> {
-        let watched = Watched { cluster: "shop", service: "shop-api", deployment: None };
-        wait_until_steady(ecs, &watched, timing, &Address::new("ecs_service", "api"), progress).await
+    fn watching(desired: i32) -> Watched<'static> {
+        Watched { cluster: "shop", service: "shop-api", deployment: None, desired, task_definition: None }
+    }
+
+    async fn wait_for(ecs: &Client, desired: i32, wait: Wait, progress: &Messages) -> Result<(), DriverError> {
+        wait_until_steady(ecs, &watching(desired), wait, &Address::new("ecs_service", "api"), progress).await
     }
 
     /// The emulator never runs tasks, which is why this path is tested with the SDK's mocks: a
@@ -284,7 +276,7 @@ mod tests {
             rule(answer(vec![deployment("ecs-svc/1", Some(DeploymentRolloutState::Completed), 2, 2)], 2, 2, &[]));
         let messages = Messages::default();
 
-        wait(&mock_ecs(&[&first, &second]), fast(Duration::from_secs(5)), &messages).await.expect("steady");
+        wait_for(&mock_ecs(&[&first, &second]), 2, fast(Duration::from_secs(5)), &messages).await.expect("steady");
 
         let messages = messages.0.into_inner().expect("lock");
         assert_eq!(messages.len(), 1);
@@ -303,7 +295,7 @@ mod tests {
             &["(service shop-api) has started 2 tasks", "(service shop-api) failed to pull image nginx:nope"],
         ));
 
-        let error = wait(&mock_ecs(&[&failed]), fast(Duration::from_secs(5)), &Messages::default())
+        let error = wait_for(&mock_ecs(&[&failed]), 2, fast(Duration::from_secs(5)), &Messages::default())
             .await
             .expect_err("the deployment failed");
 
@@ -326,7 +318,7 @@ mod tests {
             .repeatedly()
             .build();
 
-        let error = wait(&mock_ecs(&[&stuck]), fast(Duration::from_millis(20)), &Messages::default())
+        let error = wait_for(&mock_ecs(&[&stuck]), 3, fast(Duration::from_millis(20)), &Messages::default())
             .await
             .expect_err("never steady");
 
@@ -352,7 +344,7 @@ mod tests {
         let stable = rule(answer(vec![deployment("ecs-svc/2", None, 2, 2)], 2, 2, &[]));
         let messages = Messages::default();
 
-        wait(&mock_ecs(&[&two_deployments, &one_short, &stable]), fast(Duration::from_secs(5)), &messages)
+        wait_for(&mock_ecs(&[&two_deployments, &one_short, &stable]), 2, fast(Duration::from_secs(5)), &messages)
             .await
             .expect("steady");
 
@@ -366,7 +358,8 @@ mod tests {
     fn more_tasks_running_than_desired_is_steady_without_rollout_state() {
         let output = answer(vec![deployment("ecs-svc/1", None, 10, 1)], 10, 1, &[]);
         let service = &output.services()[0];
-        assert_eq!(assess(service, Some("ecs-svc/1")), Assessment::Done);
+        let watched = Watched { deployment: Some("ecs-svc/1".into()), ..watching(1) };
+        assert_eq!(assess(service, &watched), Assessment::Done);
     }
 
     /// The emulator never runs tasks, so it never rolls back, which is why this is tested on a built
@@ -375,7 +368,57 @@ mod tests {
     fn a_replaced_deployment_is_a_failure() {
         let output = answer(vec![deployment("ecs-svc/9", Some(DeploymentRolloutState::InProgress), 0, 1)], 0, 1, &[]);
         let service = &output.services()[0];
-        let Assessment::Failed(message) = assess(service, Some("ecs-svc/1")) else { panic!("a failure") };
+        let watched = Watched { deployment: Some("ecs-svc/1".into()), ..watching(1) };
+        let Assessment::Failed(message) = assess(service, &watched) else { panic!("a failure") };
         assert!(message.contains("deployment ecs-svc/1 is no longer listed"), "{message}");
+    }
+
+    /// A change of `desired_count` alone starts no deployment: the primary one completed long ago,
+    /// and only its running count tells when the new count runs (ECS's answers, played by the SDK's
+    /// mocks; the emulator reports a fixed running count).
+    #[tokio::test]
+    async fn a_desired_count_change_waits_for_the_new_count_although_the_deployment_completed_long_ago() {
+        let completed = |running: i32| {
+            let mut deployment = deployment("ecs-svc/1", Some(DeploymentRolloutState::Completed), running, 3);
+            deployment.task_definition = Some("arn:aws:ecs:us-east-1:1:task-definition/shop-api:4".into());
+            rule(answer(vec![deployment], running, 3, &[]))
+        };
+        let (one, two, three) = (completed(1), completed(2), completed(3));
+        let messages = Messages::default();
+        let watched = Watched {
+            deployment: Some("ecs-svc/1".into()),
+            task_definition: Some("arn:aws:ecs:us-east-1:1:task-definition/shop-api:4".into()),
+            ..watching(3)
+        };
+        let ecs = mock_ecs(&[&one, &two, &three]);
+        wait_until_steady(&ecs, &watched, fast(Duration::from_secs(5)), &Address::new("ecs_service", "api"), &messages)
+            .await
+            .expect("steady once three run");
+        let messages = messages.0.into_inner().expect("lock");
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("deployment ecs-svc/1: 1/3 tasks running"), "{messages:?}");
+        assert_eq!(three.num_calls(), 1);
+    }
+
+    /// Scaling down: a completed deployment with more tasks running than wanted is not steady yet.
+    #[test]
+    fn a_completed_deployment_running_more_than_wanted_is_still_waiting() {
+        let output = answer(vec![deployment("ecs-svc/1", Some(DeploymentRolloutState::Completed), 4, 2)], 4, 2, &[]);
+        let watched = Watched { deployment: Some("ecs-svc/1".into()), ..watching(2) };
+        assert!(matches!(assess(&output.services()[0], &watched), Assessment::Waiting(_)));
+    }
+
+    /// A completed deployment of another revision is not the one wanted.
+    #[test]
+    fn a_completed_deployment_of_another_revision_is_still_waiting() {
+        let mut old = deployment("ecs-svc/1", Some(DeploymentRolloutState::Completed), 2, 2);
+        old.task_definition = Some("arn:aws:ecs:us-east-1:1:task-definition/shop-api:3".into());
+        let output = answer(vec![old], 2, 2, &[]);
+        let watched = Watched {
+            deployment: Some("ecs-svc/1".into()),
+            task_definition: Some("arn:aws:ecs:us-east-1:1:task-definition/shop-api:4".into()),
+            ..watching(2)
+        };
+        assert!(matches!(assess(&output.services()[0], &watched), Assessment::Waiting(_)));
     }
 }

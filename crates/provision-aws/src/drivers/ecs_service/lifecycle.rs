@@ -12,9 +12,9 @@
 //! deregisters and deletes every revision of the service's family.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use aws_sdk_ecs::operation::create_service::builders::CreateServiceFluentBuilder;
+use aws_sdk_ecs::operation::update_service::builders::UpdateServiceFluentBuilder;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
     NetworkConfiguration, PropagateTags, Service,
@@ -23,12 +23,12 @@ use aws_sdk_ecs::Client;
 use serde_json::Value as Json;
 
 use super::config::ServiceConfig;
-use super::deployment::{self, Timing, Watched};
+use super::deployment::{self, Watched};
 use super::observation::{attributes, in_use, service_name, UNUSED_REVISIONS};
 use super::task_definition;
+use crate::behaviours::{self, ecs as behaviour, Retry};
 use crate::drivers::ecs_cluster::{ecs_tags, sync_tags, top_level_field};
 use crate::drivers::{DriverError, ExistingResource, FieldChange, Observed, ProgressSink, ResourceRequest};
-use crate::propagation;
 
 /// Fields that live in the task definition: changing one registers a new revision.
 const TASK_FIELDS: &[&str] = &["cpu", "memory", "execution_role", "task_role", "container"];
@@ -36,8 +36,6 @@ const NETWORK_FIELDS: &[&str] = &["subnets", "security_groups", "assign_public_i
 const DEPLOYMENT_FIELDS: &[&str] = &["min_healthy_percent", "max_percent", "circuit_breaker"];
 /// Errors that say the service (or its cluster) is already gone.
 const GONE: &[&str] = &["ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"];
-/// How long a delete waits for the service to drain when the state has no `wait_timeout`.
-const DELETE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 pub(super) async fn create(
     ecs: &Client,
@@ -61,7 +59,7 @@ pub(super) async fn create(
         .propagate_tags(PropagateTags::Service)
         .enable_ecs_managed_tags(true)
         .set_tags(Some(ecs_tags(request.tags)));
-    let service = match send_create(create, propagation::Bound::AWS).await {
+    let service = match send_create(create, behaviour::CREATE_SERVICE).await {
         Ok(service) => service,
         Err(error) => {
             // Nothing uses the revision just registered.
@@ -73,21 +71,22 @@ pub(super) async fn create(
     // Revisions an interrupted earlier attempt registered: nothing runs them.
     task_definition::deregister_unused(ecs, &config.name, std::slice::from_ref(&task)).await;
     if config.waits() {
-        let watched = watched(&config, &service);
-        deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
+        let watched = watched(&config, &service, &task)?;
+        deployment::wait_until_steady(ecs, &watched, wait(&config), request.address, progress).await?;
     }
     Ok(Observed { id: arn.clone(), inputs: Default::default(), attributes: attributes(&config.name, &arn, &task) })
 }
 
-/// Sends `CreateService`. Right after its roles were created, ECS may answer that it is unable to
-/// assume them (or that passing them is not allowed) until IAM has propagated them: those answers
-/// are retried, bounded ([`crate::propagation`]); the failed attempts made nothing.
-async fn send_create(create: CreateServiceFluentBuilder, bound: propagation::Bound) -> Result<Service, DriverError> {
-    let output = propagation::retry(propagation::ECS_ROLE, bound, || {
-        let create = create.clone();
-        async move { create.send().await.map_err(|error| crate::aws_error("CreateService", error)) }
-    })
-    .await?;
+/// Sends `CreateService`. Right after its cluster, its roles and the listener that forwards to its
+/// target group were made, ECS may not see them yet: those answers are retried, bounded
+/// ([`behaviour::CREATE_SERVICE`]); the failed attempts made nothing.
+async fn send_create(create: CreateServiceFluentBuilder, retry: Retry) -> Result<Service, DriverError> {
+    let output = retry
+        .run(|| {
+            let create = create.clone();
+            async move { create.send().await.map_err(|error| crate::aws_error("CreateService", error)) }
+        })
+        .await?;
     output.service.ok_or_else(|| DriverError::invalid("CreateService returned no service"))
 }
 
@@ -136,21 +135,21 @@ pub(super) async fn update(
         || any(DEPLOYMENT_FIELDS)
         || changed.contains("desired_count");
     if calls_update {
-        let service = match update.send().await {
-            Ok(output) => output.service.ok_or_else(|| DriverError::invalid("UpdateService returned no service"))?,
+        let service = match send_update(update, behaviour::UPDATE_SERVICE, request, progress).await {
+            Ok(service) => service,
             Err(error) => {
                 if new_revision {
                     task_definition::deregister(ecs, &task).await;
                 }
-                return Err(crate::aws_error("UpdateService", error));
+                return Err(error);
             }
         };
         if let Some(service_arn) = service.service_arn() {
             arn = service_arn.to_string();
         }
         if config.waits() {
-            let watched = watched(&config, &service);
-            deployment::wait_until_steady(ecs, &watched, timing(&config), request.address, progress).await?;
+            let watched = watched(&config, &service, &task)?;
+            deployment::wait_until_steady(ecs, &watched, wait(&config), request.address, progress).await?;
             // Only now is nothing left that runs (or would roll back to) the previous revision, or
             // any revision a killed run registered and never used.
             task_definition::deregister_unused(ecs, &config.name, std::slice::from_ref(&task)).await;
@@ -194,10 +193,11 @@ pub(super) async fn delete(
         }
     }
     if exists {
-        let watched = Watched { cluster: &config.cluster, service: &name, deployment: None };
-        let timeout = if resource.inputs.contains_key("wait_timeout") { config.wait_timeout() } else { DELETE_TIMEOUT };
-        deployment::wait_until_inactive(ecs, &watched, Timing::with_timeout(timeout), resource.address, progress)
-            .await?;
+        let drain = match resource.inputs.contains_key("wait_timeout") {
+            true => behaviour::DRAINING.with_timeout(config.wait_timeout()),
+            false => behaviour::DRAINING,
+        };
+        deployment::wait_until_inactive(ecs, &config.cluster, &name, drain, resource.address, progress).await?;
     }
     task_definition::remove_family(ecs, &name).await
 }
@@ -209,14 +209,38 @@ fn differs(change: &FieldChange) -> bool {
     set(&change.before) != set(&change.after)
 }
 
-/// The deployment the create or update just started: the primary one in its answer.
-fn watched<'a>(config: &'a ServiceConfig, service: &Service) -> Watched<'a> {
-    let deployment = deployment::primary(service).and_then(|deployment| deployment.id()).map(str::to_string);
-    Watched { cluster: &config.cluster, service: &config.name, deployment }
+/// Sends `UpdateService`, retrying the answers of a role or listener made moments ago.
+async fn send_update(
+    update: UpdateServiceFluentBuilder,
+    retry: Retry,
+    request: &ResourceRequest<'_>,
+    progress: &dyn ProgressSink,
+) -> Result<Service, DriverError> {
+    let output = retry
+        .run_reporting(request.address, progress, || {
+            let update = update.clone();
+            async move { update.send().await.map_err(|error| crate::aws_error("UpdateService", error)) }
+        })
+        .await?;
+    output.service.ok_or_else(|| DriverError::invalid("UpdateService returned no service"))
 }
 
-fn timing(config: &ServiceConfig) -> Timing {
-    Timing::with_timeout(config.wait_timeout())
+/// What the create or update must end with: the deployment its answer names as primary (for a
+/// change of `desired_count` alone, the one that was already running), running the desired count
+/// of `task`.
+fn watched<'a>(config: &'a ServiceConfig, service: &Service, task: &str) -> Result<Watched<'a>, DriverError> {
+    let deployment = deployment::primary(service).and_then(|deployment| deployment.id()).map(str::to_string);
+    Ok(Watched {
+        cluster: &config.cluster,
+        service: &config.name,
+        deployment,
+        desired: count(config.desired_count)?,
+        task_definition: (!task.is_empty()).then(|| task.to_string()),
+    })
+}
+
+fn wait(config: &ServiceConfig) -> behaviours::Wait {
+    behaviour::DEPLOYMENT.with_timeout(config.wait_timeout())
 }
 
 fn count(value: i64) -> Result<i32, DriverError> {
@@ -315,11 +339,7 @@ mod create_retries {
         }
     }
 
-    const FAST: propagation::Bound = propagation::Bound {
-        total: Duration::from_secs(5),
-        first_pause: Duration::from_millis(1),
-        longest_pause: Duration::from_millis(5),
-    };
+    const FAST: Retry = behaviour::CREATE_SERVICE.within(behaviours::Bound::TEST);
     const NOT_YET: &str =
         "ECS was unable to assume the role 'arn:aws:iam::1:role/shop-exec' that was provided for this task.";
 
@@ -351,5 +371,40 @@ mod create_retries {
         assert!(error.code_is("InvalidParameterException"));
         assert!(error.message.contains("does not exist"), "{error:?}");
         assert_eq!(never.num_calls(), 0);
+    }
+
+    /// The classic first apply: the cluster is moments old, and the listener that forwards to the
+    /// service's target group too (ECS's answers, played by the SDK's mocks).
+    #[tokio::test]
+    async fn a_service_right_after_its_cluster_and_listener_is_retried_until_ecs_sees_them() {
+        use aws_sdk_ecs::types::error::ClusterNotFoundException;
+        let no_cluster = mock!(Client::create_service).then_error(|| {
+            CreateServiceError::ClusterNotFoundException(
+                ClusterNotFoundException::builder()
+                    .message("Cluster not found.")
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("ClusterNotFoundException")
+                            .message("Cluster not found.")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let no_listener = mock!(Client::create_service).then_error(invalid_parameter(
+            "The target group with targetGroupArn arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-api/1 \
+             does not have an associated load balancer.",
+        ));
+        let created = mock!(Client::create_service).then_output(|| {
+            CreateServiceOutput::builder()
+                .service(Service::builder().service_arn("arn:aws:ecs:us-east-1:1:service/shop/api").build())
+                .build()
+        });
+        let ecs = mock_ecs(&[&no_cluster, &no_listener, &created]);
+        let service = send_create(ecs.create_service().cluster("shop").service_name("api"), FAST)
+            .await
+            .expect("created once ECS sees the cluster and the listener");
+        assert_eq!(service.service_arn(), Some("arn:aws:ecs:us-east-1:1:service/shop/api"));
+        assert_eq!((no_cluster.num_calls(), no_listener.num_calls(), created.num_calls()), (1, 1, 1));
     }
 }

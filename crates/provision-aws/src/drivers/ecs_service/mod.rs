@@ -18,6 +18,7 @@ mod deployment;
 mod image;
 mod lifecycle;
 mod observation;
+mod ordering;
 mod secret_access;
 mod task_definition;
 
@@ -102,7 +103,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(FieldDefault::EmptyList),
         FieldSpec::new("assign_public_ip", FieldKind::Bool, "Give tasks a public IP (public subnets without a NAT)")
             .default(FieldDefault::Bool(false)),
-        FieldSpec::new("target_group", FieldKind::String, "A target group (ARN) that sends traffic to the container"),
+        FieldSpec::new(
+            "target_group",
+            FieldKind::String,
+            "A target group (ARN) that sends traffic to the container; the service is created after the \
+             stack's listener that forwards to it",
+        ),
         FieldSpec::new(
             "container_port",
             FieldKind::Int,
@@ -121,7 +127,8 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new(
             "wait",
             FieldKind::Enum(WAIT_OPTIONS),
-            "`\"steady\"`: apply waits until the deployment is complete; `\"none\"`: it returns at once",
+            "`\"steady\"`: every change waits until the service runs `desired_count` tasks of the wanted revision; \
+             `\"none\"`: it returns at once",
         )
         .default(FieldDefault::Str("steady")),
         FieldSpec::new("wait_timeout", FieldKind::String, "How long to wait for a deployment: `90s`, `15m`, `1h`")
@@ -157,6 +164,15 @@ impl AwsDriver for ServiceDriver {
         resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
     ) -> Vec<Problem> {
         secret_access::check(resource, resources)
+    }
+
+    /// After the listener that forwards to its target group: ECS refuses the service before.
+    fn implicit_dependencies(
+        &self,
+        resource: &provision_core::stack::ResourceSpec,
+        resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
+    ) -> Vec<Address> {
+        ordering::listeners_forwarding_to_its_target_group(resource, resources)
     }
 
     /// Subnets and security groups are sets: sorted here, and sorted when read back.

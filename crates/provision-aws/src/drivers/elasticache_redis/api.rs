@@ -179,18 +179,7 @@ pub(super) async fn create_group(
         .set_tags(Some(to_tags(all_tags)))
         .send()
         .await
-        .map_err(|error| crate::aws_error("CreateReplicationGroup", error))
-        .map_err(|error| {
-            if error.code_is("ReplicationGroupAlreadyExists") {
-                error.with_hint(format!(
-                    "a replication group `{}` already exists outside this stack (or is still being deleted); set \
-                     `name` to another id",
-                    config.name
-                ))
-            } else {
-                error
-            }
-        })?;
+        .map_err(|error| crate::aws_error("CreateReplicationGroup", error))?;
     output.replication_group.ok_or_else(|| DriverError::invalid("CreateReplicationGroup returned no group"))
 }
 
@@ -207,22 +196,29 @@ pub(super) async fn delete_group(ec: &Client, id: &str, final_snapshot: Option<S
     absent(outcome, GROUP_NOT_FOUND).map(|_| ())
 }
 
-/// DeleteCacheSubnetGroup; one that is already gone counts as deleted.
-pub(super) async fn delete_subnet_group(ec: &Client, name: &str, emulator: Emulator) -> Result<(), DriverError> {
-    let outcome = ec
-        .delete_cache_subnet_group()
-        .cache_subnet_group_name(name)
-        .send()
-        .await
-        .map_err(|error| crate::aws_error("DeleteCacheSubnetGroup", error));
-    match absent(outcome, SUBNET_GROUP_NOT_FOUND) {
-        Ok(_) => Ok(()),
-        Err(error) if emulator.tolerates_subnet_group_delete_error(&error) => Ok(()),
-        Err(error) if error.code_is("CacheSubnetGroupInUse") => Err(error.with_hint(format!(
-            "another cache still uses the subnet group `{name}`; delete that cache, then run `provision destroy` again"
-        ))),
-        Err(error) => Err(error),
-    }
+/// DeleteCacheSubnetGroup; one that is already gone counts as deleted. A group in it deleted
+/// moments ago may still count as using it: `retry` says for how long that is tried again
+/// (`elasticache.subnet-group-in-use`).
+pub(super) async fn delete_subnet_group(
+    ec: &Client,
+    name: &str,
+    emulator: Emulator,
+    retry: crate::behaviours::Retry,
+) -> Result<(), DriverError> {
+    let attempt = || async {
+        let outcome = ec
+            .delete_cache_subnet_group()
+            .cache_subnet_group_name(name)
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("DeleteCacheSubnetGroup", error));
+        match absent(outcome, SUBNET_GROUP_NOT_FOUND) {
+            Ok(_) => Ok(()),
+            Err(error) if emulator.tolerates_subnet_group_delete_error(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    };
+    retry.run(attempt).await
 }
 
 pub(super) fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {

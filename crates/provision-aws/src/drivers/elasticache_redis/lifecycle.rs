@@ -3,8 +3,9 @@
 //! A create makes (or adopts) the subnet group first and the replication group second, then waits
 //! for `available`. A delete waits for a busy group to settle (ElastiCache refuses to delete one
 //! that is being created or modified), deletes it with or without a final snapshot, waits until it
-//! is gone, and deletes the subnet group last. Each step finds what a killed run already did and
-//! carries on, so a delete that meets a group already gone still removes its subnet group.
+//! is gone, and deletes the subnet group last — again while ElastiCache still counts the deleted
+//! group as its user (`elasticache.subnet-group-in-use`). Each step finds what a killed run already
+//! did and carries on, so a delete that meets a group already gone still removes its subnet group.
 
 use aws_sdk_elasticache::Client;
 use serde_json::Value as Json;
@@ -13,6 +14,7 @@ use super::config::{self, CacheConfig};
 use super::emulator::Emulator;
 use super::waiting::{self, Timing};
 use super::{api, observation};
+use crate::behaviours::{adopt, elasticache as behaviour};
 use crate::drivers::{DriverError, ExistingResource, Observed, ProgressSink, ResourceRequest};
 use provision_core::value::JsonMap;
 
@@ -28,7 +30,21 @@ pub(super) async fn create(
     let subnet_group = config::subnet_group_name(&config.name);
     let description = format!("{} of stack {} (provision)", request.address, request.stack.name);
     api::ensure_subnet_group(ec, &subnet_group, &description, &config.subnets, request.tags).await?;
-    let created = api::create_group(ec, &config, &subnet_group, &description, token, request.tags, emulator).await?;
+    let created = match api::create_group(ec, &config, &subnet_group, &description, token, request.tags, emulator).await
+    {
+        Ok(created) => created,
+        // The SDK's retry of a create whose answer was lost meets the group it made
+        // (`any.response-lost`): that one carries this stack's and address's tags.
+        Err(error) if adopt::ALREADY_EXISTS.matches(&error) => match api::describe_group(ec, &config.name).await? {
+            Some(group) if group.status() != Some("deleting") && ours(ec, &group, request).await? => group,
+            _ => {
+                let error = adopt::name_taken(error, request.address, "replication group", &config.name, &config.name);
+                let hint = error.hint.clone().unwrap_or_default();
+                return Err(error.with_hint(format!("{hint} (a group being deleted keeps its name until it is gone)")));
+            }
+        },
+        Err(error) => return Err(error),
+    };
     let group = waiting::until_available(ec, request.address, created, timing, progress).await?;
     Ok(Observed { id: config.name, inputs: JsonMap::new(), attributes: observation::attributes(&group) })
 }
@@ -53,7 +69,17 @@ pub(super) async fn delete(
         }
         waiting::until_gone(ec, resource.address, id, timing, emulator, progress).await?;
     }
-    api::delete_subnet_group(ec, &config::subnet_group_name(id), emulator).await
+    api::delete_subnet_group(ec, &config::subnet_group_name(id), emulator, behaviour::SUBNET_GROUP_DELETE).await
+}
+
+/// Whether the group carries this stack's and this address's tags.
+async fn ours(
+    ec: &Client,
+    group: &aws_sdk_elasticache::types::ReplicationGroup,
+    request: &ResourceRequest<'_>,
+) -> Result<bool, DriverError> {
+    let tags = api::list_tags(ec, group.arn().unwrap_or_default()).await?;
+    Ok(adopt::made_by(&tags, &request.stack.name, request.address))
 }
 
 /// The clear auth token when the stack sets one, checked against ElastiCache's rules.
@@ -73,7 +99,6 @@ pub(super) fn auth_token<'a>(request: &'a ResourceRequest<'_>) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Duration;
 
     use aws_sdk_elasticache::operation::delete_cache_subnet_group::DeleteCacheSubnetGroupOutput;
     use aws_sdk_elasticache::operation::delete_replication_group::DeleteReplicationGroupOutput;
@@ -93,11 +118,7 @@ mod tests {
     }
 
     fn fast() -> Timing {
-        Timing {
-            first_poll: Duration::from_millis(1),
-            poll_interval: Duration::from_millis(1),
-            timeout: Duration::from_secs(5),
-        }
+        crate::behaviours::elasticache::LIFECYCLE.fast()
     }
 
     fn described(status: &'static str) -> Rule {
@@ -205,5 +226,24 @@ mod tests {
         let none = BTreeMap::new();
         let without = ResourceRequest { inputs: &JsonMap::new(), secrets: &none, ..request.clone() };
         assert_eq!(auth_token(&without).expect("no token wanted"), None);
+    }
+
+    /// ElastiCache's answer right after the group in it is gone, played by the SDK's mocks (the
+    /// emulator does not implement the call): in use once, then deleted.
+    #[tokio::test(start_paused = true)]
+    async fn the_subnet_group_is_deleted_once_the_deleted_cache_lets_go_of_it() {
+        use aws_sdk_elasticache::operation::delete_cache_subnet_group::DeleteCacheSubnetGroupError;
+        use aws_sdk_elasticache::types::error::CacheSubnetGroupInUse;
+        let in_use = mock!(Client::delete_cache_subnet_group).then_error(|| {
+            DeleteCacheSubnetGroupError::CacheSubnetGroupInUse(
+                CacheSubnetGroupInUse::builder()
+                    .meta(aws_smithy_types::error::ErrorMetadata::builder().code("CacheSubnetGroupInUse").build())
+                    .build(),
+            )
+        });
+        let deleted =
+            mock!(Client::delete_cache_subnet_group).then_output(|| DeleteCacheSubnetGroupOutput::builder().build());
+        delete_with(&[&not_found(), &in_use, &deleted], Emulator::AWS, false).await.expect("deleted");
+        assert_eq!((in_use.num_calls(), deleted.num_calls()), (1, 1));
     }
 }

@@ -33,7 +33,7 @@ use serde_json::Value as Json;
 use self::config::{CacheConfig, ENGINES, ID_MAX_LEN, PORT};
 use self::emulator::Emulator;
 use self::observation::Reading;
-use self::waiting::Timing;
+use crate::behaviours::Retry;
 use crate::context::AwsContext;
 use crate::drivers::{
     AwsDriver, DriverError, ExistingResource, FieldChange, Leftover, Observed, Problem, ProgressSink, ResourceRequest,
@@ -191,7 +191,14 @@ impl AwsDriver for CacheDriver {
         request: &ResourceRequest<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
-        lifecycle::create(aws.elasticache(), Emulator::of(aws), request, Timing::AWS, progress).await
+        lifecycle::create(
+            aws.elasticache(),
+            Emulator::of(aws),
+            request,
+            crate::behaviours::elasticache::LIFECYCLE,
+            progress,
+        )
+        .await
     }
 
     async fn update(
@@ -216,7 +223,7 @@ impl AwsDriver for CacheDriver {
             tags: request.tags,
         };
         let ec = aws.elasticache();
-        let group = update::apply(ec, &target, &steps, Timing::AWS, progress)
+        let group = update::apply(ec, &target, &steps, crate::behaviours::elasticache::LIFECYCLE, progress)
             .await
             .map_err(|error| Emulator::of(aws).explain_unimplemented(error))?;
         if steps.tags {
@@ -235,7 +242,14 @@ impl AwsDriver for CacheDriver {
         resource: &ExistingResource<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
-        lifecycle::delete(aws.elasticache(), Emulator::of(aws), resource, Timing::AWS, progress).await
+        lifecycle::delete(
+            aws.elasticache(),
+            Emulator::of(aws),
+            resource,
+            crate::behaviours::elasticache::LIFECYCLE,
+            progress,
+        )
+        .await
     }
 
     /// Cache subnet groups tagged with the stack whose replication group the state does not hold:
@@ -264,7 +278,7 @@ impl AwsDriver for CacheDriver {
     }
 
     async fn delete_leftover(&self, aws: &AwsContext, leftover: &Leftover) -> Result<(), DriverError> {
-        api::delete_subnet_group(aws.elasticache(), &leftover.id, Emulator::of(aws)).await
+        api::delete_subnet_group(aws.elasticache(), &leftover.id, Emulator::of(aws), Retry::NEVER).await
     }
 
     async fn find_interrupted(

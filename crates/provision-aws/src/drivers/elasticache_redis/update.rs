@@ -201,7 +201,6 @@ fn busy_hint(error: DriverError) -> DriverError {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use aws_sdk_elasticache::operation::decrease_replica_count::DecreaseReplicaCountOutput;
     use aws_sdk_elasticache::operation::describe_replication_groups::DescribeReplicationGroupsOutput;
@@ -291,11 +290,7 @@ mod tests {
     }
 
     fn fast() -> Timing {
-        Timing {
-            first_poll: Duration::from_millis(1),
-            poll_interval: Duration::from_millis(1),
-            timeout: Duration::from_secs(5),
-        }
+        crate::behaviours::elasticache::LIFECYCLE.fast()
     }
 
     fn group(status: &str) -> ReplicationGroup {

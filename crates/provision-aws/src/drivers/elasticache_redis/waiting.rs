@@ -6,34 +6,20 @@
 //! (`creating… 2m`), so a user watching `apply` sees why it is quiet. `create-failed`, which
 //! ElastiCache never leaves by itself, ends the wait with an error.
 
-use std::time::{Duration, Instant};
-
 use aws_sdk_elasticache::types::{ReplicationGroup, ReplicationGroupPendingModifiedValues};
 use aws_sdk_elasticache::Client;
 
 use super::api;
 use super::emulator::Emulator;
+use crate::behaviours::{Look, Wait};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 const AVAILABLE: &str = "available";
 const FAILED: &str = "create-failed";
 
-/// How often to look and for how long.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Timing {
-    pub first_poll: Duration,
-    pub poll_interval: Duration,
-    pub timeout: Duration,
-}
-
-impl Timing {
-    pub const AWS: Timing = Timing {
-        first_poll: Duration::from_millis(500),
-        poll_interval: Duration::from_secs(10),
-        timeout: Duration::from_secs(90 * 60),
-    };
-}
+/// How often to look and for how long: `elasticache.group-lifecycle` in AWS runs.
+pub(super) type Timing = Wait;
 
 /// Polls until the group is `available` with no modification pending. `latest` is the answer
 /// already at hand (a create's or a modify's), so a group that is ready costs no extra request.
@@ -45,35 +31,36 @@ pub(super) async fn until_available(
     progress: &dyn ProgressSink,
 ) -> Result<ReplicationGroup, DriverError> {
     let id = latest.replication_group_id().unwrap_or_default().to_string();
-    let started = Instant::now();
-    let mut latest = latest;
-    let mut delay = timing.first_poll;
-    loop {
-        let status = latest.status().unwrap_or("unknown").to_string();
-        let pending = has_pending_changes(latest.pending_modified_values());
-        if status == AVAILABLE && !pending {
-            return Ok(latest);
-        }
-        if status == FAILED {
-            return Err(DriverError::invalid(format!("cache `{id}` is `{status}`"))
-                .with_hint("see the group's events in the ElastiCache console for the cause, then delete it"));
-        }
-        let waited = started.elapsed();
-        if waited >= timing.timeout {
-            return Err(DriverError::invalid(format!(
-                "cache `{id}` was still `{status}` after {}",
-                elapsed(timing.timeout)
-            ))
-            .with_hint("ElastiCache may still finish; run `provision apply` again later to continue"));
-        }
-        let shown = if pending && status == AVAILABLE { "applying changes".to_string() } else { status };
-        progress.waiting(address, &format!("{shown}… {}", elapsed(waited)));
-        tokio::time::sleep(delay).await;
-        delay = timing.poll_interval;
-        latest = api::describe_group(ec, &id)
-            .await?
-            .ok_or_else(|| DriverError::invalid(format!("cache `{id}` disappeared while provision waited for it")))?;
-    }
+    let mut at_hand = Some(latest);
+    let subject = format!("cache `{id}`");
+    timing
+        .until(address, progress, &subject, || {
+            let latest = at_hand.take();
+            let id = &id;
+            async move {
+                let latest = match latest {
+                    Some(latest) => latest,
+                    None => api::describe_group(ec, id).await?.ok_or_else(|| {
+                        DriverError::invalid(format!("cache `{id}` disappeared while provision waited for it"))
+                    })?,
+                };
+                let status = latest.status().unwrap_or("unknown").to_string();
+                let pending = has_pending_changes(latest.pending_modified_values());
+                if status == AVAILABLE && !pending {
+                    return Ok(Look::Done(latest));
+                }
+                if status == FAILED {
+                    return Err(DriverError::invalid(format!("cache `{id}` is `{status}`"))
+                        .with_hint("see the group's events in the ElastiCache console for the cause, then delete it"));
+                }
+                Ok(Look::Pending(if pending && status == AVAILABLE {
+                    "applying changes".to_string()
+                } else {
+                    format!("`{status}`")
+                }))
+            }
+        })
+        .await
 }
 
 /// Polls until the group no longer exists (after its delete was accepted).
@@ -85,23 +72,17 @@ pub(super) async fn until_gone(
     emulator: Emulator,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    let started = Instant::now();
-    let mut delay = timing.first_poll;
-    loop {
-        tokio::time::sleep(delay).await;
-        let Some(group) = api::describe_group(ec, id).await? else { return Ok(()) };
-        let status = group.status().unwrap_or("unknown");
-        if emulator.deleted_group_is_gone(status) {
-            return Ok(());
-        }
-        let waited = started.elapsed();
-        if waited >= timing.timeout {
-            return Err(DriverError::invalid(format!("cache `{id}` was still `{status}` after {}", elapsed(waited)))
-                .with_hint("ElastiCache may still finish; run `provision destroy` again later to continue"));
-        }
-        progress.waiting(address, &format!("{status}… {}", elapsed(waited)));
-        delay = timing.poll_interval;
-    }
+    let subject = format!("cache `{id}`");
+    timing
+        .until(address, progress, &subject, || async {
+            let Some(group) = api::describe_group(ec, id).await? else { return Ok(Look::Done(())) };
+            let status = group.status().unwrap_or("unknown");
+            if emulator.deleted_group_is_gone(status) {
+                return Ok(Look::Done(()));
+            }
+            Ok(Look::Pending(format!("`{status}`")))
+        })
+        .await
 }
 
 /// Whether ElastiCache reports a modification still to be applied.
@@ -116,16 +97,6 @@ fn has_pending_changes(pending: Option<&ReplicationGroupPendingModifiedValues>) 
         || pending.transit_encryption_enabled().is_some()
         || pending.transit_encryption_mode().is_some()
         || pending.cluster_mode().is_some()
-}
-
-/// `45s`, `2m`, `1h 5m`: how long a wait has lasted, as a person would say it.
-pub(super) fn elapsed(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0..=59 => format!("{seconds}s"),
-        60..=3599 => format!("{}m", seconds / 60),
-        _ => format!("{}h {}m", seconds / 3600, seconds % 3600 / 60),
-    }
 }
 
 #[cfg(test)]
@@ -158,11 +129,7 @@ mod tests {
     }
 
     fn fast() -> Timing {
-        Timing {
-            first_poll: Duration::from_millis(1),
-            poll_interval: Duration::from_millis(1),
-            timeout: Duration::from_secs(5),
-        }
+        crate::behaviours::elasticache::LIFECYCLE.fast()
     }
 
     fn address() -> Address {
@@ -182,7 +149,9 @@ mod tests {
 
         assert_eq!(ready.status(), Some("available"));
         let messages = messages.0.into_inner().expect("lock");
-        assert_eq!(messages, ["creating… 0s", "modifying… 0s"]);
+        assert_eq!(messages.len(), 2);
+        assert!(messages[0].starts_with("cache `shop-sessions` is `creating` ("), "{messages:?}");
+        assert!(messages[1].starts_with("cache `shop-sessions` is `modifying` ("), "{messages:?}");
         assert_eq!((modifying.num_calls(), available.num_calls()), (1, 1));
     }
 
@@ -203,7 +172,8 @@ mod tests {
 
         until_available(&ec, &address(), rotating, fast(), &messages).await.expect("available");
 
-        assert_eq!(messages.0.into_inner().expect("lock"), ["applying changes… 0s"]);
+        let messages = messages.0.into_inner().expect("lock");
+        assert!(messages[0].starts_with("cache `shop-sessions` is applying changes ("), "{messages:?}");
         assert_eq!(settled.num_calls(), 1);
     }
 
@@ -228,7 +198,8 @@ mod tests {
 
         until_gone(&ec, &address(), "shop-sessions", fast(), Emulator::AWS, &messages).await.expect("gone");
 
-        assert_eq!(messages.0.into_inner().expect("lock"), ["deleting… 0s"]);
+        let messages = messages.0.into_inner().expect("lock");
+        assert!(messages[0].starts_with("cache `shop-sessions` is `deleting` ("), "{messages:?}");
         assert_eq!((deleting.num_calls(), gone.num_calls()), (1, 1));
     }
 
@@ -240,7 +211,7 @@ mod tests {
             .repeatedly()
             .build();
         let ec = mock_elasticache(&[&deleting]);
-        let timing = Timing { timeout: Duration::from_millis(20), ..fast() };
+        let timing = fast().with_timeout(std::time::Duration::from_millis(20));
 
         let error = until_gone(&ec, &address(), "shop-sessions", timing, Emulator::AWS, &Messages::default())
             .await
@@ -252,12 +223,5 @@ mod tests {
         until_gone(&ec, &address(), "shop-sessions", timing, Emulator::LOCAL, &Messages::default())
             .await
             .expect("the emulator's endless `deleting` counts as gone");
-    }
-
-    #[test]
-    fn elapsed_time_reads_like_speech() {
-        assert_eq!(elapsed(Duration::from_secs(45)), "45s");
-        assert_eq!(elapsed(Duration::from_secs(150)), "2m");
-        assert_eq!(elapsed(Duration::from_secs(3900)), "1h 5m");
     }
 }

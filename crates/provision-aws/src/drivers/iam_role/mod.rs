@@ -24,6 +24,7 @@ use aws_sdk_iam::Client;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use crate::behaviours::adopt;
 use crate::context::AwsContext;
 use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
@@ -206,8 +207,18 @@ impl AwsDriver for RoleDriver {
         let config = RoleConfig::from_inputs(request.inputs)?;
         let iam = aws.iam();
         let trust_policy = policy_document::trust_policy(&config.service);
-        let role =
-            role_api::create(iam, &config.name, &trust_policy, config.description.as_deref(), request.tags).await?;
+        let created =
+            role_api::create(iam, &config.name, &trust_policy, config.description.as_deref(), request.tags).await;
+        let role = match created {
+            Ok(role) => role,
+            // The SDK's retry of a create whose answer was lost meets the role it made
+            // (`any.response-lost`): adopted when it carries this stack's and address's tags.
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => match role_api::get(iam, &config.name).await? {
+                Some(role) if adopt::made_by(&role_tags(&role), &request.stack.name, request.address) => role,
+                _ => return Err(adopt::name_taken(error, request.address, "role", &config.name, &config.name)),
+            },
+            Err(error) => return Err(error),
+        };
         let attachments = config.managed_policies.iter().map(|arn| role_api::attach(iam, &config.name, arn));
         futures::future::try_join_all(attachments).await?;
         if let Some(document) = &config.inline_policy {
@@ -466,6 +477,11 @@ async fn list_roles_tagged(
         }
     }
     Ok(found)
+}
+
+/// A role's tags as a map.
+fn role_tags(role: &aws_sdk_iam::types::Role) -> std::collections::BTreeMap<String, String> {
+    role.tags().iter().map(|tag| (tag.key().to_string(), tag.value().to_string())).collect()
 }
 
 #[cfg(test)]

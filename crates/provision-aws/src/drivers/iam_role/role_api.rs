@@ -8,6 +8,7 @@ use aws_sdk_iam::types::{EntityType, Role, RoleDetail, Tag};
 use aws_sdk_iam::Client;
 
 use super::policy_document;
+use crate::behaviours::iam as behaviour;
 use crate::drivers::DriverError;
 
 /// The name of the one inline policy provision writes on a role.
@@ -150,7 +151,13 @@ pub(super) async fn inline_policy(iam: &Client, name: &str) -> Result<Option<Str
     }
 }
 
+/// Attaches the policy, again while another change to the role is in flight
+/// (`iam.concurrent-modification`: a role's policies are attached side by side).
 pub(super) async fn attach(iam: &Client, name: &str, policy_arn: &str) -> Result<(), DriverError> {
+    behaviour::ROLE_CHANGE.run(|| attach_once(iam, name, policy_arn)).await
+}
+
+async fn attach_once(iam: &Client, name: &str, policy_arn: &str) -> Result<(), DriverError> {
     match iam.attach_role_policy().role_name(name).policy_arn(policy_arn).send().await {
         Ok(_) => Ok(()),
         Err(error) => {
@@ -170,6 +177,10 @@ pub(super) async fn attach(iam: &Client, name: &str, policy_arn: &str) -> Result
 
 /// A policy that is no longer attached counts as detached.
 pub(super) async fn detach(iam: &Client, name: &str, policy_arn: &str) -> Result<(), DriverError> {
+    behaviour::ROLE_CHANGE.run(|| detach_once(iam, name, policy_arn)).await
+}
+
+async fn detach_once(iam: &Client, name: &str, policy_arn: &str) -> Result<(), DriverError> {
     match iam.detach_role_policy().role_name(name).policy_arn(policy_arn).send().await {
         Ok(_) => Ok(()),
         Err(error) => missing_is_none(crate::aws_error("DetachRolePolicy", error)).map(|_: Option<()>| ()),
@@ -177,6 +188,10 @@ pub(super) async fn detach(iam: &Client, name: &str, policy_arn: &str) -> Result
 }
 
 pub(super) async fn put_inline_policy(iam: &Client, name: &str, document: &str) -> Result<(), DriverError> {
+    behaviour::ROLE_CHANGE.run(|| put_inline_policy_once(iam, name, document)).await
+}
+
+async fn put_inline_policy_once(iam: &Client, name: &str, document: &str) -> Result<(), DriverError> {
     iam.put_role_policy()
         .role_name(name)
         .policy_name(INLINE_POLICY_NAME)
@@ -189,6 +204,10 @@ pub(super) async fn put_inline_policy(iam: &Client, name: &str, document: &str) 
 
 /// A policy that is already gone counts as deleted.
 pub(super) async fn delete_inline_policy(iam: &Client, name: &str, policy_name: &str) -> Result<(), DriverError> {
+    behaviour::ROLE_CHANGE.run(|| delete_inline_policy_once(iam, name, policy_name)).await
+}
+
+async fn delete_inline_policy_once(iam: &Client, name: &str, policy_name: &str) -> Result<(), DriverError> {
     match iam.delete_role_policy().role_name(name).policy_name(policy_name).send().await {
         Ok(_) => Ok(()),
         Err(error) => missing_is_none(crate::aws_error("DeleteRolePolicy", error)).map(|_: Option<()>| ()),

@@ -10,9 +10,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::ListenerConfig;
+use crate::behaviours::{self, Retry};
 use crate::drivers::elbv2::{self, Describe};
 use crate::drivers::DriverError;
-use crate::propagation;
 
 /// What a listener does with a request no rule matched.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,20 +167,20 @@ fn certificates(config: &ListenerConfig) -> Option<Vec<Certificate>> {
 
 /// Creates the listener. An HTTPS listener created right after its certificate may be refused with
 /// `CertificateNotFound` while the certificate propagates: that answer is retried, bounded
-/// ([`crate::propagation`]).
+/// ([`behaviours::elbv2::LISTENER_CHANGE`]).
 pub(super) async fn create(
     elb: &Client,
     config: &ListenerConfig,
     tags: &BTreeMap<String, String>,
 ) -> Result<Snapshot, DriverError> {
-    create_within(elb, config, tags, propagation::Bound::AWS).await
+    create_within(elb, config, tags, behaviours::elbv2::LISTENER_CHANGE).await
 }
 
 async fn create_within(
     elb: &Client,
     config: &ListenerConfig,
     tags: &BTreeMap<String, String>,
-    bound: propagation::Bound,
+    retry: Retry,
 ) -> Result<Snapshot, DriverError> {
     let call = elb
         .create_listener()
@@ -191,11 +191,12 @@ async fn create_within(
         .set_ssl_policy(config.ssl_policy().map(str::to_string))
         .default_actions(config.default_action().to_aws())
         .set_tags(Some(elbv2::tag_list(tags)));
-    let output = propagation::retry(propagation::LISTENER_CERTIFICATE, bound, || {
-        let call = call.clone();
-        async move { call.send().await.map_err(|error| crate::aws_error("CreateListener", error)) }
-    })
-    .await?;
+    let output = retry
+        .run(|| {
+            let call = call.clone();
+            async move { call.send().await.map_err(|error| crate::aws_error("CreateListener", error)) }
+        })
+        .await?;
     output
         .listeners()
         .first()
@@ -204,18 +205,27 @@ async fn create_within(
 }
 
 /// Sets port, protocol, certificate and default action together: they only make sense as a whole
-/// (an HTTPS listener needs its certificate, a redirect needs a non-HTTPS listener).
+/// (an HTTPS listener needs its certificate, a redirect needs a non-HTTPS listener). A certificate
+/// issued moments ago is retried like on create.
 pub(super) async fn modify(elb: &Client, arn: &str, config: &ListenerConfig) -> Result<(), DriverError> {
-    elb.modify_listener()
+    modify_within(elb, arn, config, behaviours::elbv2::LISTENER_CHANGE).await
+}
+
+async fn modify_within(elb: &Client, arn: &str, config: &ListenerConfig, retry: Retry) -> Result<(), DriverError> {
+    let call = elb
+        .modify_listener()
         .listener_arn(arn)
         .port(port(config)?)
         .protocol(ProtocolEnum::from(config.protocol.as_str()))
         .set_certificates(certificates(config))
         .set_ssl_policy(config.ssl_policy().map(str::to_string))
-        .default_actions(config.default_action().to_aws())
-        .send()
-        .await
-        .map_err(|error| crate::aws_error("ModifyListener", error))?;
+        .default_actions(config.default_action().to_aws());
+    retry
+        .run(|| {
+            let call = call.clone();
+            async move { call.send().await.map_err(|error| crate::aws_error("ModifyListener", error)) }
+        })
+        .await?;
     Ok(())
 }
 
@@ -292,11 +302,7 @@ mod tests {
             .expect("object"),
         )
         .expect("config");
-        let fast = propagation::Bound {
-            total: std::time::Duration::from_secs(5),
-            first_pause: std::time::Duration::from_millis(1),
-            longest_pause: std::time::Duration::from_millis(5),
-        };
+        let fast = behaviours::elbv2::LISTENER_CHANGE.within(behaviours::Bound::TEST);
         let snapshot = create_within(&elb, &config, &BTreeMap::new(), fast).await.expect("created on the second try");
         assert_eq!(snapshot.arn, "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop/1/2");
         assert_eq!(not_found.num_calls(), 1);
@@ -321,5 +327,36 @@ mod tests {
             .build();
         assert_eq!(DefaultAction::from_aws(&[redirect_elsewhere]), DefaultAction::Other);
         assert_eq!(DefaultAction::from_aws(&[]), DefaultAction::Other);
+    }
+
+    /// `ModifyListener` onto a certificate issued moments ago: refused once, then accepted.
+    #[tokio::test]
+    async fn a_listener_moved_onto_a_new_certificate_is_retried_until_the_certificate_is_found() {
+        use aws_sdk_elasticloadbalancingv2::operation::modify_listener::{ModifyListenerError, ModifyListenerOutput};
+        use aws_sdk_elasticloadbalancingv2::types::error::CertificateNotFoundException;
+        use aws_smithy_mocks::mock;
+
+        let not_found = mock!(Client::modify_listener).then_error(|| {
+            ModifyListenerError::CertificateNotFoundException(
+                CertificateNotFoundException::builder()
+                    .message("Certificate not found")
+                    .meta(aws_smithy_types::error::ErrorMetadata::builder().code("CertificateNotFound").build())
+                    .build(),
+            )
+        });
+        let modified = mock!(Client::modify_listener).then_output(|| ModifyListenerOutput::builder().build());
+        let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&not_found, &modified]);
+        let config = ListenerConfig::from_inputs(
+            serde_json::json!({
+                "load_balancer": "arn:lb", "port": 443, "protocol": "HTTPS",
+                "certificate_arn": "arn:aws:acm:us-east-1:1:certificate/new", "forward": "arn:tg"
+            })
+            .as_object()
+            .expect("object"),
+        )
+        .expect("config");
+        let fast = behaviours::elbv2::LISTENER_CHANGE.within(behaviours::Bound::TEST);
+        modify_within(&elb, "arn:listener", &config, fast).await.expect("modified on the second try");
+        assert_eq!((not_found.num_calls(), modified.num_calls()), (1, 1));
     }
 }

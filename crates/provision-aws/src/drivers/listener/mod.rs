@@ -269,8 +269,32 @@ impl AwsDriver for ListenerDriver {
         _progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
         let config = ListenerConfig::from_inputs(request.inputs)?;
-        let listener = api::create(aws.elbv2(), &config, request.tags).await?;
-        Ok(Observed { attributes: attributes(&listener.arn), id: listener.arn, inputs: JsonMap::new() })
+        let arn = match api::create(aws.elbv2(), &config, request.tags).await {
+            Ok(listener) => listener.arn,
+            // AWS answers the same settings with the existing listener; moto, and AWS for other
+            // settings, answer `DuplicateListener`. One this create made (its answer lost) carries
+            // this stack's and this address's tags and is this create's.
+            Err(error) if crate::behaviours::adopt::ALREADY_EXISTS.matches(&error) => {
+                let intended = self.intended_id(request);
+                match self.find_interrupted(aws, request.stack, request.address, &intended).await? {
+                    Some(arn) => arn,
+                    None => {
+                        let (address, port) = (request.address, config.port);
+                        return Err(DriverError {
+                            message: format!(
+                                "the load balancer already has a listener on port {port} that was not made for `{address}`"
+                            ),
+                            ..error
+                        }
+                        .with_hint(format!(
+                            "adopt it with `provision import {address} LISTENER_ARN`, or give `{address}` another `port`"
+                        )));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(Observed { attributes: attributes(&arn), id: arn, inputs: JsonMap::new() })
     }
 
     async fn update(

@@ -11,20 +11,23 @@
 //! A refresh costs one `DescribeLoadBalancers` and one `DescribeTags` per 20 load balancers, plus one
 //! `DescribeLoadBalancerAttributes` each (the idle timeout is not in the description).
 //!
-//! Deleting waits until the load balancer is really gone: until then its network interfaces hold
-//! on to its security groups, and deleting those (the usual next step of a destroy) would fail.
+//! Deleting waits until the load balancer is really gone, and then until the network interfaces it
+//! made are gone too (`elbv2.load-balancer-interfaces-linger`): until then they hold on to its
+//! security groups and subnets, and deleting those (the usual next step of a destroy) would fail.
+//! terraform-provider-aws does the same in `cleanupALBNetworkInterfaces`.
 
 mod api;
+mod interfaces;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use self::api::{Snapshot, State};
-use super::elbv2::{self, Poll, ARNS_PER_CALL};
+use super::elbv2::{self, ARNS_PER_CALL};
 use super::*;
+use crate::behaviours::{elbv2 as behaviour, Look};
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::Value;
 
@@ -71,10 +74,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: false,
 };
-
-/// A new load balancer is usually active within a few minutes.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The inputs of one load balancer, as the planner resolved them (or as the state recorded them).
 #[derive(Debug, Deserialize)]
@@ -253,17 +252,16 @@ impl AwsDriver for LoadBalancerDriver {
     ) -> Result<(), DriverError> {
         let (elb, arn) = (aws.elbv2(), resource.id);
         api::delete(elb, arn).await?;
-        let mut poll = Poll::new(resource.address, progress, DELETE_TIMEOUT);
-        loop {
-            poll.pause().await;
-            if api::describe_one(elb, arn).await?.is_none() {
-                return Ok(());
-            }
-            poll.not_yet("waiting for the load balancer to be deleted", |seconds| {
-                DriverError::invalid(format!("load balancer {arn} still existed {seconds}s after DeleteLoadBalancer"))
-                    .with_hint("AWS may still finish; run the command again later")
-            })?;
-        }
+        let subject = format!("load balancer {arn}");
+        behaviour::DELETED
+            .until(resource.address, progress, &subject, || async {
+                Ok(match api::describe_one(elb, arn).await? {
+                    None => Look::Done(()),
+                    Some(_) => Look::Pending("still listed".to_string()),
+                })
+            })
+            .await?;
+        interfaces::wait_until_gone(aws.ec2(), resource.address, arn, behaviour::INTERFACES_GONE, progress).await
     }
 
     /// The name is unique per account and region; the provision tags tell whether this stack's
@@ -344,28 +342,32 @@ async fn wait_until_ready(
     progress: &dyn ProgressSink,
 ) -> Result<Snapshot, DriverError> {
     let arn = created.arn.clone();
-    let mut current = created;
-    let mut poll = Poll::new(address, progress, CREATE_TIMEOUT);
-    loop {
-        match &current.state {
-            State::Ready => return Ok(current),
-            State::Failed(reason) => {
-                return Err(DriverError::invalid(format!("load balancer {arn} failed to provision: {reason}"))
-                    .with_hint(
-                        "delete it (`provision destroy --target ...`) and check the subnets and security groups",
-                    ))
+    let mut current = Some(created);
+    let subject = format!("load balancer {arn}");
+    behaviour::PROVISIONING
+        .until(address, progress, &subject, || {
+            let at_hand = current.take();
+            let arn = &arn;
+            async move {
+                let now = match at_hand {
+                    Some(snapshot) => snapshot,
+                    None => api::describe_one(elb, arn).await?.ok_or_else(|| {
+                        DriverError::invalid(format!("load balancer {arn} disappeared while it was provisioning"))
+                    })?,
+                };
+                match &now.state {
+                    State::Ready => Ok(Look::Done(now)),
+                    State::Failed(reason) => {
+                        Err(DriverError::invalid(format!("load balancer {arn} failed to provision: {reason}"))
+                            .with_hint(
+                            "delete it (`provision destroy --target ...`) and check the subnets and security groups",
+                        ))
+                    }
+                    State::Provisioning => Ok(Look::Pending("`provisioning`".to_string())),
+                }
             }
-            State::Provisioning => {}
-        }
-        poll.not_yet("load balancer is provisioning", |seconds| {
-            DriverError::invalid(format!("load balancer {arn} was still provisioning after {seconds}s"))
-                .with_hint("AWS may still finish; run `provision apply` again later to continue")
-        })?;
-        poll.pause().await;
-        current = api::describe_one(elb, &arn).await?.ok_or_else(|| {
-            DriverError::invalid(format!("load balancer {arn} disappeared while it was provisioning"))
-        })?;
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::listing::{describe_many, describe_one};
+use crate::behaviours::adopt;
 use crate::context::AwsContext;
 use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
@@ -214,15 +215,13 @@ impl AwsDriver for LogGroupDriver {
             .map_err(|error| crate::aws_error("CreateLogGroup", error));
         match created {
             Ok(_) => {}
-            Err(error) if error.code_is("ResourceAlreadyExistsException") => {
-                return Err(DriverError {
-                    message: format!("a log group named `{}` already exists", config.name),
-                    ..error
+            // The SDK's retry of a create whose answer was lost meets the group it made
+            // (`any.response-lost`): that one carries this stack's and address's tags.
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+                let ours = self.find_interrupted(aws, request.stack, request.address, &config.name).await?;
+                if ours.is_none() {
+                    return Err(adopt::name_taken(error, request.address, "log group", &config.name, &config.name));
                 }
-                .with_hint(format!(
-                    "adopt it with `provision import {} {}`, or set `name` to another one",
-                    request.address, config.name
-                )));
             }
             Err(error) => return Err(error),
         }

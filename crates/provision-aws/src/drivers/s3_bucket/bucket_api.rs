@@ -26,6 +26,34 @@ pub(super) async fn existing_buckets(s3: &Client) -> Result<BTreeSet<String>, Dr
     Ok(names)
 }
 
+/// What `HeadBucket` says of a name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Presence {
+    /// No bucket has the name.
+    Absent,
+    /// This account has a bucket of that name.
+    Owned,
+    /// Someone else has it (or this account may not look at it): a create will say which.
+    Elsewhere,
+}
+
+/// Whether a bucket of this name exists, and whose it is.
+pub(super) async fn presence(s3: &Client, name: &str) -> Result<Presence, DriverError> {
+    match s3.head_bucket().bucket(name).send().await {
+        Ok(_) => Ok(Presence::Owned),
+        Err(error) => {
+            let error = crate::aws_error("HeadBucket", error);
+            if error.code_is("NotFound") || error.code_is("NoSuchBucket") {
+                Ok(Presence::Absent)
+            } else if error.code.is_some() {
+                Ok(Presence::Elsewhere)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 pub(super) async fn create(s3: &Client, name: &str, region: &str) -> Result<(), DriverError> {
     let mut request = s3.create_bucket().bucket(name);
     if region != DEFAULT_REGION {

@@ -26,6 +26,7 @@ use serde_json::Value as Json;
 
 use self::manifest::Manifest;
 use self::objects::ObjectRef;
+use crate::behaviours::{adopt, s3 as behaviour, Retry};
 use crate::context::AwsContext;
 use crate::drivers::tags::{user_tags, PROVISION_TAG_PREFIX};
 use crate::drivers::{
@@ -210,20 +211,22 @@ impl AwsDriver for BucketDriver {
     ) -> Result<Observed, DriverError> {
         let config = BucketConfig::from_inputs(request.inputs)?;
         let (s3, name) = (aws.s3(), config.bucket.as_str());
-        bucket_api::create(s3, name, aws.region()).await?;
+        make_bucket(s3, request, name, aws.region(), progress).await?;
         let keys: Vec<String> = config.files().into_keys().collect();
+        // S3 may not find a bucket made moments ago: every call below retries that answer.
+        let new = behaviour::NEW_BUCKET;
         // The uploads need only the bucket (and, when versioned, versioning first, so every object
         // has a version): they run alongside the public access block and the tags. The objects are
         // private whatever the block says (no ACL is sent), so nothing is public meanwhile.
         let uploads = async {
             if config.versioning {
-                bucket_api::put_versioning(s3, name, true).await?;
+                new.run(|| bucket_api::put_versioning(s3, name, true)).await?;
             }
-            upload(s3, request, &config, &keys, progress).await
+            upload(s3, request, &config, &keys, new, progress).await
         };
         futures::try_join!(
-            bucket_api::block_public_access(s3, name),
-            bucket_api::put_tags(s3, name, request.tags),
+            new.run(|| bucket_api::block_public_access(s3, name)),
+            new.run(|| bucket_api::put_tags(s3, name, request.tags)),
             uploads,
         )?;
         Ok(observed(name, &request.stack.region, config.files.as_ref()))
@@ -265,7 +268,7 @@ impl AwsDriver for BucketDriver {
         if changed.contains("files") || changed.contains("upload") {
             let prior_files = BucketConfig::from_inputs(prior.inputs)?.files();
             let plan = sync_plan(&prior_files, &config.files());
-            upload(s3, request, &config, &plan.upload, progress).await?;
+            upload(s3, request, &config, &plan.upload, Retry::NEVER, progress).await?;
             let removed: Vec<ObjectRef> = plan.remove.into_iter().map(ObjectRef::current).collect();
             delete_objects(s3, request.address, name, &removed, progress).await?;
         }
@@ -313,6 +316,46 @@ impl AwsDriver for BucketDriver {
             Err(error) if NOT_OURS.iter().any(|code| error.code_is(code)) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// Makes the bucket, or finds it made by this create already.
+///
+/// It looks first: in us-east-1 a second `CreateBucket` of a bucket the account owns answers `200`,
+/// so the answer alone cannot tell a new bucket from someone's old one. A bucket that is there
+/// already is this create's only when it carries this stack's and this address's tags. A name
+/// deleted moments ago answers `OperationAborted` for a while (`s3.operation-aborted-on-recreate`);
+/// a create whose answer was lost meets `BucketAlreadyOwnedByYou` on the SDK's retry, and the bucket
+/// it made (untagged yet, or tagged for this address) is adopted (`any.response-lost`).
+async fn make_bucket(
+    s3: &Client,
+    request: &ResourceRequest<'_>,
+    name: &str,
+    region: &str,
+    progress: &dyn ProgressSink,
+) -> Result<(), DriverError> {
+    let taken = |error: DriverError| adopt::name_taken(error, request.address, "bucket", name, name);
+    if bucket_api::presence(s3, name).await? == bucket_api::Presence::Owned {
+        let tags = bucket_api::tags(s3, name).await?;
+        if adopt::made_by(&tags, &request.stack.name, request.address) {
+            return Ok(());
+        }
+        return Err(taken(DriverError::invalid(String::new())));
+    }
+    let created = behaviour::CREATE_BUCKET
+        .run_reporting(request.address, progress, || bucket_api::create(s3, name, region))
+        .await;
+    match created {
+        Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+            let tags = behaviour::NEW_BUCKET.run(|| bucket_api::tags(s3, name)).await?;
+            let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
+            if untagged || adopt::made_by(&tags, &request.stack.name, request.address) {
+                Ok(())
+            } else {
+                Err(taken(error))
+            }
+        }
+        other => other,
     }
 }
 
@@ -414,6 +457,7 @@ async fn upload(
     request: &ResourceRequest<'_>,
     config: &BucketConfig,
     keys: &[String],
+    retry: Retry,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
     if keys.is_empty() {
@@ -424,7 +468,7 @@ async fn upload(
     if keys.len() >= REPORT_FROM {
         progress.waiting(request.address, &format!("uploading {} files", keys.len()));
     }
-    objects::upload(s3, &config.bucket, &folder, keys).await
+    objects::upload(s3, &config.bucket, &folder, keys, retry).await
 }
 
 async fn delete_objects(
@@ -578,5 +622,100 @@ mod tests {
         assert_eq!(top_level_field("files.index.html"), "files");
         assert_eq!(top_level_field("tags"), "tags");
         assert_eq!(top_level_field("versioning"), "versioning");
+    }
+}
+
+#[cfg(test)]
+/// Making a bucket as S3 answers it, played by the SDK's mocks (the emulator never aborts a create
+/// and in us-east-1 never says `BucketAlreadyOwnedByYou`).
+mod making {
+    use aws_sdk_s3::operation::create_bucket::{CreateBucketError, CreateBucketOutput};
+    use aws_sdk_s3::operation::get_bucket_tagging::{GetBucketTaggingError, GetBucketTaggingOutput};
+    use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
+    use aws_sdk_s3::types::error::NotFound;
+    use aws_smithy_mocks::{mock, Rule};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    struct Quiet;
+    impl ProgressSink for Quiet {
+        fn waiting(&self, _address: &Address, _message: &str) {}
+    }
+
+    fn code(code: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(code).build()
+    }
+
+    fn absent() -> Rule {
+        mock!(Client::head_bucket)
+            .then_error(|| HeadBucketError::NotFound(NotFound::builder().meta(code("NotFound")).build()))
+    }
+
+    async fn make(rules: &[&Rule]) -> Result<(), DriverError> {
+        let s3 = mock_client!(
+            aws_sdk_s3,
+            rules.iter().copied(),
+            retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        );
+        let address = Address::new("s3_bucket", "site");
+        let stack = StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: PathBuf::from(".") };
+        let inputs = JsonMap::new();
+        let tags = BTreeMap::new();
+        let secrets = BTreeMap::new();
+        let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);
+        make_bucket(&s3, &request, "shop-site", "eu-west-1", &Quiet).await
+    }
+
+    fn tagged(stack: &'static str, address: &'static str) -> Rule {
+        mock!(Client::get_bucket_tagging).then_output(move || {
+            GetBucketTaggingOutput::builder()
+                .tag_set(aws_sdk_s3::types::Tag::builder().key("provision:stack").value(stack).build().unwrap())
+                .tag_set(aws_sdk_s3::types::Tag::builder().key("provision:address").value(address).build().unwrap())
+                .build()
+                .unwrap()
+        })
+    }
+
+    use std::collections::BTreeMap;
+
+    /// `destroy` then `apply`: the name deleted moments ago is refused until S3 is done with it.
+    #[tokio::test(start_paused = true)]
+    async fn a_name_deleted_moments_ago_is_created_once_s3_lets_go_of_it() {
+        let aborted = mock!(Client::create_bucket).then_error(|| CreateBucketError::generic(code("OperationAborted")));
+        let created = mock!(Client::create_bucket).then_output(|| CreateBucketOutput::builder().build());
+        make(&[&absent(), &aborted, &created]).await.expect("created");
+        assert_eq!((aborted.num_calls(), created.num_calls()), (1, 1));
+    }
+
+    /// The SDK's retry of a create whose answer was lost meets the bucket that create made.
+    #[tokio::test]
+    async fn a_lost_answer_meets_its_own_untagged_bucket_and_adopts_it() {
+        let owned =
+            mock!(Client::create_bucket).then_error(|| CreateBucketError::generic(code("BucketAlreadyOwnedByYou")));
+        let untagged =
+            mock!(Client::get_bucket_tagging).then_error(|| GetBucketTaggingError::generic(code("NoSuchTagSet")));
+        make(&[&absent(), &owned, &untagged]).await.expect("adopted");
+        assert_eq!(untagged.num_calls(), 1);
+    }
+
+    /// A bucket of the name that was made for another stack is refused, never taken over.
+    #[tokio::test]
+    async fn a_bucket_of_another_stack_is_refused_naming_the_import() {
+        let exists = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+        let never = mock!(Client::create_bucket).then_output(|| CreateBucketOutput::builder().build());
+        let error = make(&[&exists, &tagged("other", "s3_bucket.site"), &never]).await.expect_err("refused");
+        assert_eq!(error.message, "a bucket named `shop-site` already exists and was not made for `s3_bucket.site`");
+        assert!(error.hint.expect("a hint").contains("provision import s3_bucket.site shop-site"));
+        assert_eq!(never.num_calls(), 0);
+    }
+
+    /// One made for this address (a state that lost it) is this create's.
+    #[tokio::test]
+    async fn a_bucket_made_for_this_address_is_adopted() {
+        let exists = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+        let never = mock!(Client::create_bucket).then_output(|| CreateBucketOutput::builder().build());
+        make(&[&exists, &tagged("shop", "s3_bucket.site"), &never]).await.expect("adopted");
+        assert_eq!(never.num_calls(), 0);
     }
 }

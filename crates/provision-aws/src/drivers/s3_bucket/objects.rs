@@ -13,6 +13,7 @@ use aws_sdk_s3::Client;
 use futures::TryStreamExt;
 
 use super::manifest::{content_type, Manifest};
+use crate::behaviours::Retry;
 use crate::drivers::DriverError;
 
 /// PutObject calls in flight at once.
@@ -35,10 +36,17 @@ impl ObjectRef {
     }
 }
 
-/// Writes each `folder/key` to `key`, with a content type guessed from its extension.
-pub(super) async fn upload(s3: &Client, bucket: &str, folder: &Path, keys: &[String]) -> Result<(), DriverError> {
+/// Writes each `folder/key` to `key`, with a content type guessed from its extension; each write
+/// is retried as `retry` says (into a bucket made moments ago, S3 may not find the bucket yet).
+pub(super) async fn upload(
+    s3: &Client,
+    bucket: &str,
+    folder: &Path,
+    keys: &[String],
+    retry: Retry,
+) -> Result<(), DriverError> {
     futures::stream::iter(keys.iter().map(Ok))
-        .try_for_each_concurrent(UPLOAD_CONCURRENCY, |key| put_file(s3, bucket, folder, key))
+        .try_for_each_concurrent(UPLOAD_CONCURRENCY, |key| retry.run(|| put_file(s3, bucket, folder, key)))
         .await
 }
 

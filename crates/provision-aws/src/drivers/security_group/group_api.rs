@@ -71,7 +71,19 @@ pub(super) async fn describe_one(ec2: &Client, id: &str) -> Result<Option<Securi
     }
 }
 
-/// The id of the group with this name that carries the stack's and the address's tags.
+/// One group by id; a group EC2 does not list yet is `InvalidGroup.NotFound`, as EC2 answers it.
+pub(super) async fn describe_existing(ec2: &Client, id: &str) -> Result<SecurityGroup, DriverError> {
+    describe(ec2, &[id]).await?.remove(id).ok_or_else(|| {
+        DriverError::service(
+            "DescribeSecurityGroups",
+            Some("InvalidGroup.NotFound".into()),
+            format!("The security group '{id}' does not exist"),
+        )
+    })
+}
+
+/// The id of the group with this name that carries the stack's and the address's tags (with no
+/// tags given: any group of this name).
 pub(super) async fn find_tagged(
     ec2: &Client,
     name: &str,

@@ -8,15 +8,22 @@
 //! all come with it); only when one of the groups is gone does it fall back to one call per group,
 //! because EC2 then refuses the whole batch without saying which id was missing.
 //!
-//! Deleting waits out `DependencyViolation`: the network interfaces of a load balancer or task
-//! that used the group linger for minutes after their owner is deleted.
+//! EC2 is eventually consistent ([`behaviours::ec2`]): the rules of a group made a moment ago are
+//! retried while EC2 answers that the group does not exist, and a delete waits out
+//! `DependencyViolation` for as long as terraform-provider-aws does (15 minutes), because the network
+//! interfaces of a load balancer, task, database or cache that used the group linger after their
+//! owner is deleted. (The group is deleted only after everything that references it, and a load
+//! balancer's delete itself waits for its interfaces to go; the retry covers what remains.)
+//!
+//! A create whose answer was lost meets its own group on the SDK's retry (`InvalidGroup.Duplicate`):
+//! the group with this name and this stack's and address's tags is adopted, any other is refused
+//! ([`behaviours::adopt`]).
 
 mod checks;
 mod group_api;
 mod rules;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::SecurityGroup;
@@ -24,6 +31,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::rules::Rule;
+use crate::behaviours::{adopt, ec2 as behaviour, Look, Retry};
 use crate::context::AwsContext;
 use crate::drivers::tags::{removed_tags, user_tags};
 use crate::drivers::{
@@ -88,11 +96,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: true,
 };
-
-/// How long a delete waits for the network interfaces still using the group to go away.
-const DELETE_TIMEOUT: Duration = Duration::from_secs(300);
-const FIRST_POLL: Duration = Duration::from_secs(1);
-const LONGEST_POLL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
 struct GroupConfig {
@@ -195,20 +198,45 @@ impl AwsDriver for SecurityGroupDriver {
         &self,
         aws: &AwsContext,
         request: &ResourceRequest<'_>,
-        _progress: &dyn ProgressSink,
+        progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
         let config = GroupConfig::from_inputs(request.inputs)?;
         let rules = ingress(request.inputs)?;
         let ec2 = aws.ec2();
-        let created =
-            group_api::create(ec2, &config.name, &config.description, config.vpc.as_deref(), request.tags).await?;
-        group_api::authorize(ec2, &created.id, &rules).await?;
+        let created = match group_api::create(
+            ec2,
+            &config.name,
+            &config.description,
+            config.vpc.as_deref(),
+            request.tags,
+        )
+        .await
+        {
+            Ok(created) => created,
+            Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
+                let address = request.address.to_string();
+                let tags = [(adopt::STACK_TAG, request.stack.name.as_str()), (adopt::ADDRESS_TAG, address.as_str())];
+                match group_api::find_tagged(ec2, &config.name, &tags).await? {
+                    Some(id) => group_api::Created { id, arn: None },
+                    None => {
+                        let found = group_api::find_tagged(ec2, &config.name, &[]).await?;
+                        let id = found.unwrap_or_else(|| "GROUP_ID".to_string());
+                        return Err(adopt::name_taken(error, request.address, "security group", &config.name, &id));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        let rules_added = behaviour::NEW_GROUP
+            .run_reporting(request.address, progress, || group_api::authorize(ec2, &created.id, &rules))
+            .await;
+        rules_added?;
         let arn = match created.arn {
             Some(arn) => arn,
-            None => match group_api::describe_one(ec2, &created.id).await? {
-                Some(group) => group_arn(&group, &request.stack.region),
-                None => String::new(),
-            },
+            None => {
+                let described = behaviour::NEW_GROUP.run(|| group_api::describe_existing(ec2, &created.id)).await?;
+                group_arn(&described, &request.stack.region)
+            }
         };
         Ok(Observed {
             id: created.id.clone(),
@@ -247,11 +275,21 @@ impl AwsDriver for SecurityGroupDriver {
         resource: &ExistingResource<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
-        let attempt = || group_api::delete(aws.ec2(), resource.id);
-        match delete_when_unused(resource.address, progress, FIRST_POLL, DELETE_TIMEOUT, attempt).await {
-            Err(error) if group_api::is_missing_group(&error) => Ok(()),
-            other => other,
+        let ec2 = aws.ec2();
+        match delete_when_unused(ec2, resource, progress, behaviour::GROUP_DELETE).await {
+            Err(error) if group_api::is_missing_group(&error) => return Ok(()),
+            other => other?,
         }
+        // EC2 may list the group for moments after the delete; the next run must not find it.
+        let subject = format!("security group {}", resource.id);
+        behaviour::GROUP_GONE
+            .until(resource.address, progress, &subject, || async {
+                Ok(match group_api::describe_one(ec2, resource.id).await? {
+                    None => Look::Done(()),
+                    Some(_) => Look::Pending("still listed".to_string()),
+                })
+            })
+            .await
     }
 
     async fn find_interrupted(
@@ -267,38 +305,15 @@ impl AwsDriver for SecurityGroupDriver {
     }
 }
 
-/// Runs `attempt` until EC2 no longer answers `DependencyViolation`, polling from `first_poll`
-/// up to [`LONGEST_POLL`] apart, for at most `timeout`.
-async fn delete_when_unused<F, A>(
-    address: &Address,
+/// `DeleteSecurityGroup`, retried while network interfaces or another group's rules still hold
+/// the group ([`behaviour::GROUP_DELETE`]).
+async fn delete_when_unused(
+    ec2: &aws_sdk_ec2::Client,
+    resource: &ExistingResource<'_>,
     progress: &dyn ProgressSink,
-    first_poll: Duration,
-    timeout: Duration,
-    mut attempt: F,
-) -> Result<(), DriverError>
-where
-    F: FnMut() -> A,
-    A: std::future::Future<Output = Result<(), DriverError>>,
-{
-    let deadline = Instant::now() + timeout;
-    let mut pause = first_poll;
-    loop {
-        match attempt().await {
-            Err(error) if error.code_is("DependencyViolation") => {
-                if Instant::now() + pause > deadline {
-                    return Err(error.with_hint(
-                        "something still uses the group: the network interfaces of a load balancer or task \
-                         (they linger for minutes after their owner is deleted), or a rule of another group; \
-                         run the command again later",
-                    ));
-                }
-                progress.waiting(address, "waiting for the network interfaces that use the group to go away");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(LONGEST_POLL);
-            }
-            other => return other,
-        }
-    }
+    retry: Retry,
+) -> Result<(), DriverError> {
+    retry.run_reporting(resource.address, progress, || group_api::delete(ec2, resource.id)).await
 }
 
 /// The inputs the planner compares, as EC2 reports them, and the attributes.
@@ -403,38 +418,86 @@ mod tests {
         }
     }
 
-    fn in_use() -> DriverError {
-        DriverError {
-            operation: "DeleteSecurityGroup".into(),
-            code: Some("DependencyViolation".into()),
-            message: "in use".into(),
-            hint: None,
-        }
+    fn ec2_error(code: &'static str) -> aws_smithy_types::error::ErrorMetadata {
+        aws_smithy_types::error::ErrorMetadata::builder().code(code).message("the group is in use").build()
     }
 
+    fn existing(address: &Address) -> ExistingResource<'_> {
+        static EMPTY: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
+        ExistingResource { address, id: "sg-1", inputs: &EMPTY, attributes: &EMPTY }
+    }
+
+    /// EC2's answers while a deleted load balancer's interfaces linger, played by the SDK's mocks
+    /// (the emulator never refuses): `DependencyViolation`, then `InvalidGroup.InUse`, then done.
     #[tokio::test]
-    async fn delete_waits_while_the_group_is_in_use() {
+    async fn delete_waits_while_interfaces_still_hold_the_group() {
+        use aws_sdk_ec2::operation::delete_security_group::{DeleteSecurityGroupError, DeleteSecurityGroupOutput};
+        use aws_smithy_mocks::mock;
+        let violation = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .then_error(|| DeleteSecurityGroupError::generic(ec2_error("DependencyViolation")));
+        let in_use = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .then_error(|| DeleteSecurityGroupError::generic(ec2_error("InvalidGroup.InUse")));
+        let deleted = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .then_output(|| DeleteSecurityGroupOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, [&violation, &in_use, &deleted]);
         let address = Address::new("security_group", "web");
         let progress = Recorder(Default::default());
-        let mut answers = vec![Ok(()), Err(in_use()), Err(in_use())];
-        let attempt = || std::future::ready(answers.pop().unwrap_or(Ok(())));
-        let outcome =
-            delete_when_unused(&address, &progress, Duration::from_millis(1), Duration::from_secs(5), attempt).await;
-        assert!(outcome.is_ok());
-        assert_eq!(progress.0.lock().expect("lock").len(), 2, "one progress line per wait");
+        let retry = behaviour::GROUP_DELETE.within(crate::behaviours::Bound::TEST);
+        delete_when_unused(&ec2, &existing(&address), &progress, retry).await.expect("deleted once free");
+        assert_eq!((violation.num_calls(), in_use.num_calls(), deleted.num_calls()), (1, 1, 1));
+        let lines = progress.0.lock().expect("lock").clone();
+        assert_eq!(lines.len(), 2, "one progress line per wait: {lines:?}");
+        assert!(
+            lines[0].contains("waiting for the network interfaces and rules that use the group to go"),
+            "{lines:?}"
+        );
     }
 
     #[tokio::test]
     async fn delete_gives_up_with_a_hint_when_the_group_stays_in_use() {
+        use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupError;
+        use aws_smithy_mocks::mock;
+        let violation = mock!(aws_sdk_ec2::Client::delete_security_group)
+            .sequence()
+            .error(|| DeleteSecurityGroupError::generic(ec2_error("DependencyViolation")))
+            .repeatedly()
+            .build();
+        let ec2 = mock_client!(aws_sdk_ec2, [&violation]);
         let address = Address::new("security_group", "web");
-        let progress = Recorder(Default::default());
-        let attempt = || std::future::ready(Err(in_use()));
-        let error =
-            delete_when_unused(&address, &progress, Duration::from_millis(20), Duration::from_millis(50), attempt)
-                .await
-                .expect_err("still in use");
+        let retry = behaviour::GROUP_DELETE.within(crate::behaviours::Bound::TEST);
+        let error = delete_when_unused(&ec2, &existing(&address), &Recorder(Default::default()), retry)
+            .await
+            .expect_err("still in use");
         assert!(error.code_is("DependencyViolation"));
         assert!(error.hint.is_some_and(|hint| hint.contains("network interfaces")));
+    }
+
+    /// The rules of a group made a moment ago: EC2 answers `InvalidGroup.NotFound` once, then
+    /// takes them.
+    #[tokio::test]
+    async fn rules_of_a_new_group_are_retried_until_ec2_sees_the_group() {
+        use aws_sdk_ec2::operation::authorize_security_group_ingress::{
+            AuthorizeSecurityGroupIngressError, AuthorizeSecurityGroupIngressOutput,
+        };
+        use aws_smithy_mocks::mock;
+        let not_found = mock!(aws_sdk_ec2::Client::authorize_security_group_ingress).then_error(|| {
+            AuthorizeSecurityGroupIngressError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("InvalidGroup.NotFound")
+                    .message("The security group 'sg-1' does not exist")
+                    .build(),
+            )
+        });
+        let authorized = mock!(aws_sdk_ec2::Client::authorize_security_group_ingress)
+            .then_output(|| AuthorizeSecurityGroupIngressOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, [&not_found, &authorized]);
+        let rules = rules::from_inputs(Some(&json!([{ "port": 443, "cidr": "0.0.0.0/0" }]))).expect("rules");
+        behaviour::NEW_GROUP
+            .within(crate::behaviours::Bound::TEST)
+            .run(|| group_api::authorize(&ec2, "sg-1", &rules))
+            .await
+            .expect("authorized once visible");
+        assert_eq!((not_found.num_calls(), authorized.num_calls()), (1, 1));
     }
 
     #[test]

@@ -180,17 +180,15 @@ pub(super) async fn attributes(elb: &Client, arn: &str) -> Result<Attributes, Dr
     })
 }
 
-/// Deletes the target group: `Ok(true)` when done or already gone, `Ok(false)` while a listener or
-/// rule still uses it.
-pub(super) async fn delete(elb: &Client, arn: &str) -> Result<bool, DriverError> {
+/// Deletes the group; one already gone counts as deleted. `ResourceInUse` is returned as it is
+/// (the caller retries it: `elbv2.target-group-in-use`).
+pub(super) async fn delete(elb: &Client, arn: &str) -> Result<(), DriverError> {
     match elb.delete_target_group().target_group_arn(arn).send().await {
-        Ok(_) => Ok(true),
+        Ok(_) => Ok(()),
         Err(error) => {
             let error = crate::aws_error("DeleteTargetGroup", error);
             if elbv2::is_not_found(&error) {
-                Ok(true)
-            } else if error.code_is("ResourceInUse") {
-                Ok(false)
+                Ok(())
             } else {
                 Err(error)
             }

@@ -12,15 +12,15 @@
 mod api;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
 use self::api::{Attributes, Snapshot};
-use super::elbv2::{self, Poll};
+use super::elbv2;
 use super::*;
+use crate::behaviours;
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::Value;
 
@@ -94,10 +94,6 @@ static SCHEMA: ResourceSchema = ResourceSchema {
     derived: &[],
     create_before_destroy: true,
 };
-
-/// How long a delete waits for listeners to stop forwarding to the group (a replacement moves them
-/// just before).
-const IN_USE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Deserialize)]
 struct TargetGroupConfig {
@@ -296,7 +292,29 @@ impl AwsDriver for TargetGroupDriver {
     ) -> Result<Observed, DriverError> {
         let config = TargetGroupConfig::from_inputs(request.inputs)?;
         let elb = aws.elbv2();
-        let arn = api::create(elb, &config, request.tags).await?;
+        let arn = match api::create(elb, &config, request.tags).await {
+            Ok(arn) => arn,
+            // AWS answers the same settings with the existing group, other settings with
+            // `DuplicateTargetGroupName`; either way, a group this create made (its answer lost)
+            // carries this stack's and this address's tags and is this create's.
+            Err(error) if behaviours::adopt::ALREADY_EXISTS.matches(&error) => {
+                match self.find_interrupted(aws, request.stack, request.address, &config.name).await? {
+                    Some(arn) => arn,
+                    None => {
+                        let import =
+                            format!("arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/{}/ID", config.name);
+                        return Err(behaviours::adopt::name_taken(
+                            error,
+                            request.address,
+                            "target group",
+                            &config.name,
+                            &import,
+                        ));
+                    }
+                }
+            }
+            Err(error) => return Err(error),
+        };
         api::set_attributes(elb, &arn, &config).await?;
         Ok(Observed { attributes: attributes(&arn, &config.name), id: arn, inputs: JsonMap::new() })
     }
@@ -333,23 +351,7 @@ impl AwsDriver for TargetGroupDriver {
         progress: &dyn ProgressSink,
     ) -> Result<(), DriverError> {
         let (elb, arn) = (aws.elbv2(), resource.id);
-        let mut poll = Poll::new(resource.address, progress, IN_USE_TIMEOUT);
-        while !api::delete(elb, arn).await? {
-            poll.not_yet("a listener still forwards to the target group", |seconds| {
-                DriverError {
-                    operation: "DeleteTargetGroup".into(),
-                    code: Some("ResourceInUse".into()),
-                    message: format!("target group {arn} was still in use by a listener or rule after {seconds}s"),
-                    hint: None,
-                }
-                .with_hint(
-                    "point the listener that forwards to it at another target group (or delete that listener), \
-                     then run the command again",
-                )
-            })?;
-            poll.pause().await;
-        }
-        Ok(())
+        behaviours::elbv2::TARGET_GROUP_DELETE.run_reporting(resource.address, progress, || api::delete(elb, arn)).await
     }
 
     async fn find_interrupted(

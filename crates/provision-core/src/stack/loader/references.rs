@@ -51,7 +51,12 @@ impl Loader<'_> {
                     }
                 }
             }
-            for dependency in resource.depends_on.iter().filter(|d| resources.contains_key(*d)) {
+            let implicit = self
+                .drivers
+                .get(&resource.address.type_name)
+                .map(|driver| driver.implicit_dependencies(resource, resources))
+                .unwrap_or_default();
+            for dependency in resource.depends_on.iter().chain(&implicit).filter(|d| resources.contains_key(*d)) {
                 graph.add_edge(resource.address.clone(), dependency.clone());
                 edge_spans
                     .entry((resource.address.clone(), dependency.clone()))

@@ -38,6 +38,23 @@ pub(crate) struct Caches {
     deleted_subnet_groups: HashSet<String>,
 }
 
+impl Caches {
+    /// A group deleted and made again under its id, over moto's old description: the new create's
+    /// node type, snapshot retention and replicas show from `now`, the old modifications go.
+    pub(crate) fn remade(&mut self, call: &Call, id: &str, now: Duration) {
+        let replicas = call.param("ReplicasPerNodeGroup").and_then(|n| n.parse().ok()).or_else(|| {
+            call.param("NumCacheClusters").and_then(|n| n.parse::<usize>().ok()).map(|n| n.saturating_sub(1))
+        });
+        let overlay = Overlay {
+            node_type: call.param("CacheNodeType").map(|node_type| (node_type.to_string(), now)),
+            snapshot_retention: call.param("SnapshotRetentionLimit").map(|limit| (limit.to_string(), now)),
+            replicas: replicas.map(|replicas| (replicas, now)),
+            token_rotated: None,
+        };
+        self.overlays.insert(id.to_string(), overlay);
+    }
+}
+
 /// Applies the modifications whose time has come to a `<ReplicationGroup>`; whether it changed.
 pub(crate) fn overlay(turn: &Turn<'_>, caches: &Caches, id: &str, element: &mut Element) -> bool {
     let Some(overlay) = caches.overlays.get(id) else { return false };
@@ -184,6 +201,24 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
                 caches.subnet_groups.insert(name.to_string());
                 caches.deleted_subnet_groups.remove(name);
             }
+        }
+        // The profile deleted the group, moto still has it: on AWS the name is free again, so
+        // the create of the same name (a destroy, then an apply) succeeds.
+        "CreateCacheSubnetGroup"
+            if turn.on(SUBNET_GROUPS) && response.text().contains("CacheSubnetGroupAlreadyExists") =>
+        {
+            let Some(name) = call.param("CacheSubnetGroupName") else { return };
+            if !caches.deleted_subnet_groups.remove(name) {
+                return;
+            }
+            caches.subnet_groups.insert(name.to_string());
+            turn.meet(SUBNET_GROUPS);
+            let mut group = Element::new("CacheSubnetGroup");
+            group.push(Element::text_element("CacheSubnetGroupName", name));
+            if let Some(description) = call.param("CacheSubnetGroupDescription") {
+                group.push(Element::text_element("CacheSubnetGroupDescription", description));
+            }
+            *response = query_result(call, vec![group]);
         }
         "DescribeCacheSubnetGroups" if response.ok() => {
             let Some(mut root) = response.xml() else { return };

@@ -1,10 +1,14 @@
 //! What moto lacks, completed as AWS answers, with enough state kept that later reads agree:
 //! ElastiCache's subnet group delete and modifications, Fargate tasks (`RunTask`,
-//! `DescribeTasks`, `StopTask`), and the delete of a gateway VPC endpoint. Each is a rule of the
+//! `DescribeTasks`, `StopTask`), the delete of a gateway VPC endpoint, and CloudFront's origin
+//! access controls (a name taken once, a delete of a gone one answered), and ELBv2's idempotent
+//! creates of load balancers and listeners. Each is a rule of the
 //! catalogue (`complete.…`), so a test can turn it off and meet moto's own answer.
 
+pub(crate) mod cloudfront;
 pub(crate) mod ec2;
 pub(crate) mod elasticache;
+pub(crate) mod elbv2;
 pub(crate) mod tasks;
 
 use super::call::Call;
@@ -16,12 +20,16 @@ pub(crate) struct Completions {
     pub elasticache: elasticache::Caches,
     pub tasks: tasks::Tasks,
     pub endpoints: ec2::Endpoints,
+    pub origin_access_controls: cloudfront::Controls,
+    pub creates: elbv2::Creates,
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
     match call.service.as_str() {
         "elasticache" => elasticache::before(turn, state, call),
         "ecs" => tasks::before(turn, state, call),
+        "cloudfront" => cloudfront::before(turn, state, call),
+        "elasticloadbalancing" => elbv2::before(turn, state, call),
         _ => None,
     }
 }
@@ -31,6 +39,8 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         "elasticache" => elasticache::after(turn, state, call, response),
         "ecs" => tasks::after(state, call, response),
         "ec2" => ec2::after(turn, state, call, response),
+        "cloudfront" => cloudfront::after(turn, state, call, response),
+        "elasticloadbalancing" => elbv2::after(state, call, response),
         _ => {}
     }
 }

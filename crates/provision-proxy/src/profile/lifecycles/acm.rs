@@ -1,7 +1,9 @@
 //! ACM certificates: `PENDING_VALIDATION` until the window after their DNS validation record was
 //! written to Route 53 (through the proxy), then `ISSUED` — whatever moto's own timer
 //! (`MOTO_ACM_VALIDATION_WAIT`) says. A certificate issued moments ago is not yet visible to the
-//! load balancers (`CertificateNotFound`) or to CloudFront (`InvalidViewerCertificate`).
+//! load balancers (`CertificateNotFound`) or to CloudFront (`InvalidViewerCertificate`). Right after
+//! the request, ACM has not chosen the validation records yet: `DescribeCertificate` shows the
+//! domains without their `ResourceRecord` for a window.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use super::super::xml::Element;
 use super::super::{State, Turn};
 
 const PENDING: &str = "acm.pending-validation";
+const RECORDS: &str = "acm.validation-records-pending";
 const ELB_NOT_FOUND: &str = "elbv2.certificate-not-found";
 const CLOUDFRONT_NOT_VISIBLE: &str = "cloudfront.certificate-not-visible";
 
@@ -135,6 +138,14 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
                     certificate.records = names;
                 }
                 validate(certificate, &certificates.records);
+                if turn.on(RECORDS) && turn.now < certificate.requested + turn.window(RECORDS, "window") {
+                    for option in described["DomainValidationOptions"].as_array_mut().into_iter().flatten() {
+                        if let Some(option) = option.as_object_mut() {
+                            option.remove("ResourceRecord");
+                        }
+                    }
+                    turn.meet(RECORDS);
+                }
             }
             restate(turn, certificates, described);
             response.set_json(&answer);
@@ -150,14 +161,24 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         }
         ("route53", "ChangeResourceRecordSets") => {
             let Some(batch) = Element::parse(&call.body_text()) else { return };
-            let mut written = Vec::new();
+            let (mut written, mut deleted) = (Vec::new(), Vec::new());
             batch.visit(&mut |element| {
-                if element.name == "Change" && element.child_text("Action").is_some_and(|a| a != "DELETE") {
-                    if let Some(name) = element.find(&["ResourceRecordSet", "Name"]) {
-                        written.push(normal(&name.text()));
-                    }
+                if element.name != "Change" {
+                    return;
+                }
+                let Some(name) = element.find(&["ResourceRecordSet", "Name"]).map(|name| normal(&name.text())) else {
+                    return;
+                };
+                match element.child_text("Action").as_deref() {
+                    Some("DELETE") => deleted.push(name),
+                    _ => written.push(name),
                 }
             });
+            // A record deleted no longer validates anything: a certificate requested later under
+            // the same name (a destroy, then an apply) waits for it to be written again.
+            for name in deleted {
+                certificates.records.remove(&name);
+            }
             for name in written {
                 certificates.records.insert(name, turn.now);
             }

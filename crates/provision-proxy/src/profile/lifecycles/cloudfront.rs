@@ -17,12 +17,17 @@ const IN_PROGRESS: &str = "cloudfront.in-progress";
 const NOT_DISABLED: &str = "cloudfront.distribution-not-disabled";
 const STALE_ETAG: &str = "cloudfront.stale-etag";
 const OAC_IN_USE: &str = "cloudfront.origin-access-control-in-use";
+const DELETED: &str = "cloudfront.distribution-deleted";
 
 #[derive(Debug, Default)]
 pub(crate) struct Distributions {
     distributions: HashMap<String, Distribution>,
-    /// Origin access control → when the last distribution using it was deleted.
+    /// Origin access control → when the last distribution using it was gone.
     released: HashMap<String, Duration>,
+    /// The last `GetDistribution` answer of each distribution, to answer with while it is deleting.
+    last: HashMap<String, Response>,
+    /// Distribution → when its delete was accepted.
+    deleted: HashMap<String, Duration>,
 }
 
 #[derive(Debug)]
@@ -52,6 +57,17 @@ fn distribution_id(call: &Call) -> Option<&str> {
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
     let distributions = &state.lifecycles.cloudfront;
     match call.operation.as_str() {
+        // moto forgets a deleted distribution at once; CloudFront still answers for it a while.
+        "GetDistribution" if turn.on(DELETED) => {
+            let id = distribution_id(call)?;
+            let deleted = *distributions.deleted.get(id)?;
+            if turn.now >= deleted + turn.window(DELETED, "window") {
+                return None;
+            }
+            let answer = distributions.last.get(id)?.clone();
+            turn.meet(DELETED);
+            Some(answer)
+        }
         "UpdateDistribution" | "DeleteDistribution" => {
             let id = distribution_id(call)?;
             let distribution = distributions.distributions.get(id)?;
@@ -158,6 +174,9 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
                     }
                 }
             }
+            if call.operation == "GetDistribution" {
+                store.last.insert(id.to_string(), response.clone());
+            }
         }
         "ListDistributions" if turn.on(IN_PROGRESS) => {
             let Some(mut root) = response.xml() else { return };
@@ -179,12 +198,20 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         }
         "DeleteDistribution" => {
             let Some(id) = distribution_id(call) else { return };
+            // Gone once CloudFront stops answering for it (`cloudfront.distribution-deleted`).
+            let gone = match turn.on(DELETED) && store.last.contains_key(id) {
+                true => {
+                    store.deleted.insert(id.to_string(), now);
+                    now + turn.window(DELETED, "window")
+                }
+                false => now,
+            };
             if let Some(distribution) = store.distributions.remove(id) {
                 for control in distribution.access_controls {
-                    store.released.insert(control, now);
+                    store.released.insert(control, gone);
                 }
             }
-            state.usage.distribution_holds(id, None, now);
+            state.usage.distribution_holds(id, None, gone);
         }
         _ => {}
     }

@@ -1,7 +1,9 @@
 //! ElastiCache replication groups: `creating` → `available` after a create, `modifying` after a
 //! modification (answered by the profile, see `completions::elasticache`), and after a delete
 //! `deleting` until the window passes, then not found — moto keeps a deleted group `deleting`
-//! forever, so the profile finishes the delete in its answers.
+//! forever, so the profile finishes the delete in its answers, and lets a group of the same id be
+//! made again (moto answers `ReplicationGroupAlreadyExists`): it is moto's old description with
+//! the new create's settings, `creating` then `available`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use super::super::call::Call;
 use super::super::completions::elasticache as completion;
 use super::super::http::Response;
-use super::super::shapes::error;
+use super::super::shapes::{error, query_result};
 use super::super::xml::Element;
 use super::super::{State, Turn};
 
@@ -28,6 +30,8 @@ pub(crate) struct Group {
     /// moto's last description of it (before any rewrite).
     pub last: Option<Element>,
     pub subnet_group: Option<String>,
+    /// Made again after the profile finished its delete: moto still says `deleting`.
+    pub recreated: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -119,9 +123,34 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
             }
             response.set_xml(&root);
         }
+        "CreateReplicationGroup" if turn.on(ID) && response.text().contains("ReplicationGroupAlreadyExists") => {
+            recreate(turn, state, call, response)
+        }
         "DescribeReplicationGroups" => describe(turn, state, call, response),
         _ => {}
     }
+}
+
+/// A create of the id of a group whose delete the profile finished: on AWS the id is free again.
+fn recreate(turn: &mut Turn<'_>, state: &mut State, call: &Call, response: &mut Response) {
+    let Some(id) = call.param("ReplicationGroupId") else { return };
+    let Some(group) = state.lifecycles.elasticache.groups.get_mut(id) else { return };
+    if phase(turn, group) != Some(Phase::Gone) {
+        return;
+    }
+    let Some(mut element) = group.last.clone() else { return };
+    *group = Group {
+        created: Some(turn.now),
+        last: Some(element.clone()),
+        subnet_group: call.param("CacheSubnetGroupName").map(str::to_string),
+        recreated: true,
+        ..Group::default()
+    };
+    state.completions.elasticache.remade(call, id, turn.now);
+    completion::overlay(turn, &state.completions.elasticache, id, &mut element);
+    restate(&mut element, "creating");
+    turn.meet(ID);
+    *response = query_result(call, vec![element]);
 }
 
 fn describe(turn: &mut Turn<'_>, state: &mut State, call: &Call, response: &mut Response) {
@@ -146,6 +175,10 @@ fn describe(turn: &mut Turn<'_>, state: &mut State, call: &Call, response: &mut 
             Some(Phase::Status(status)) => {
                 restate(&mut element, status);
                 turn.meet(ID);
+                changed = true;
+            }
+            None if group.recreated => {
+                restate(&mut element, "available");
                 changed = true;
             }
             None => {}

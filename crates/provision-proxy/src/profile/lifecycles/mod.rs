@@ -1,6 +1,6 @@
 //! Slow lifecycles: for a window after the call that starts them, moto's statuses are rewritten as
 //! AWS reports them (`creating`, `modifying`, `deleting`, `InProgress`, `PENDING_VALIDATION`,
-//! `IN_PROGRESS`, `pending`, `provisioning`), and what moto deletes at once is still shown
+//! `IN_PROGRESS`, `pending`, `provisioning`, Route 53's `PENDING`), and what moto deletes at once is still shown
 //! `deleting` (from the last description the proxy saw) until the window passes. The in-use rules
 //! that hang on a lifecycle (a subnet group while its database deletes, a cluster while a service
 //! drains, a distribution until its disable deployed) live beside it.
@@ -10,7 +10,9 @@ pub(crate) mod cloudfront;
 pub(crate) mod ec2;
 pub(crate) mod ecs;
 pub(crate) mod elasticache;
+pub(crate) mod listed;
 pub(crate) mod rds;
+pub(crate) mod route53;
 
 use super::call::Call;
 use super::http::Response;
@@ -24,15 +26,21 @@ pub(crate) struct Lifecycles {
     pub ecs: ecs::Services,
     pub acm: acm::Certificates,
     pub ec2: ec2::Network,
+    pub route53: route53::Changes,
+    pub listed: listed::Listed,
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
+    if let Some(answer) = listed::before(turn, state, call) {
+        return Some(answer);
+    }
     match call.service.as_str() {
         "rds" => rds::before(turn, state, call),
         "elasticache" => elasticache::before(turn, state, call),
         "cloudfront" => cloudfront::before(turn, state, call).or_else(|| acm::before(turn, state, call)),
         "ecs" => ecs::before(turn, state, call),
         "elasticloadbalancing" => acm::before(turn, state, call),
+        "route53" => route53::before(turn, state, call),
         _ => None,
     }
 }
@@ -43,8 +51,15 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         "elasticache" => elasticache::after(turn, state, call, response),
         "cloudfront" => cloudfront::after(turn, state, call, response),
         "ecs" => ecs::after(turn, state, call, response),
-        "acm" | "route53" => acm::after(turn, state, call, response),
-        "ec2" | "elasticloadbalancing" => ec2::after(turn, state, call, response),
+        "acm" => acm::after(turn, state, call, response),
+        "route53" => {
+            acm::after(turn, state, call, response);
+            route53::after(turn, state, call, response);
+        }
+        "ec2" | "elasticloadbalancing" => {
+            ec2::after(turn, state, call, response);
+            listed::after(turn, state, call, response);
+        }
         _ => {}
     }
 }

@@ -1,6 +1,8 @@
 //! RDS instances: `creating` (no endpoint yet) → `backing-up` → `available` after a create,
 //! `modifying` after a modify, and after a delete — which moto carries out at once — still
-//! `deleting` (the last description the proxy saw) until the window passes, then not found.
+//! `deleting` (the last description the proxy saw) until the window passes, then not found. A
+//! delete that asks for a final snapshot while the instance is `creating`, `backing-up` or
+//! `modifying` is refused as AWS refuses it (`InvalidDBInstanceState`); moto deletes it at once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -66,6 +68,18 @@ fn restate(element: &mut Element, status: &str) {
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
+    if call.operation == "DeleteDBInstance" {
+        let instance = state.lifecycles.rds.instances.get(call.param("DBInstanceIdentifier")?)?;
+        let Some(Phase::Status(status @ ("creating" | "backing-up" | "modifying"))) = phase(turn, instance) else {
+            return None;
+        };
+        if call.param("SkipFinalSnapshot") == Some("true") {
+            return None;
+        }
+        turn.meet(ID);
+        let message = format!("Instance is currently {status} - a final snapshot cannot be taken.");
+        return Some(error(call, 400, "InvalidDBInstanceState", &message));
+    }
     if call.operation != "DeleteDBSubnetGroup" {
         return None;
     }
