@@ -11,7 +11,8 @@
 //! scale (`PROVISION_TIME_SCALE`, see [`crate::support::Project::through`]), so the windows AWS keeps
 //! open and provision's own patience shrink together.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 
 use provision_proxy::{ProfileOptions, Proxy};
 
@@ -54,6 +55,8 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// A profiled proxy in front of the shared emulator; stops when dropped.
 pub struct AwsWorld {
     proxy: Proxy,
+    /// What the tests' own reads through the proxy met (see [`AwsWorld::read_aside`]).
+    own_reads: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl AwsWorld {
@@ -62,7 +65,7 @@ impl AwsWorld {
         let proxy = runtime()
             .block_on(Proxy::start_with_profile(endpoint(), options))
             .expect("start provision-proxy with the AWS profile");
-        AwsWorld { proxy }
+        AwsWorld { proxy, own_reads: Mutex::new(BTreeMap::new()) }
     }
 
     /// The world of the main scenarios: the run's time scale, a share of lost answers (`lost`, drawn
@@ -87,9 +90,24 @@ impl AwsWorld {
         self.proxy.profile().expect("a profile").options().time_scale
     }
 
-    /// How many calls the profile's rule `id` acted on in this world.
+    /// How many of provision's calls the profile's rule `id` acted on in this world (the tests'
+    /// own reads through [`AwsWorld::read_aside`] left out).
     pub fn met(&self, id: &str) -> u64 {
-        self.proxy.met(id)
+        let own = self.own_reads.lock().unwrap_or_else(|p| p.into_inner()).get(id).copied().unwrap_or(0);
+        self.proxy.met(id).saturating_sub(own)
+    }
+
+    /// Runs a check that must read through the proxy (`read` gets its endpoint) while provision does
+    /// not run; what the profile's rules did to those reads is not counted as met by provision.
+    pub fn read_aside<T>(&self, read: impl FnOnce(&str) -> T) -> T {
+        let profile = self.proxy.profile().expect("a profile");
+        let before = profile.fired().len();
+        let answer = read(&self.proxy.endpoint());
+        let mut own = self.own_reads.lock().unwrap_or_else(|p| p.into_inner());
+        for fired in profile.fired().iter().skip(before) {
+            *own.entry(fired.id).or_default() += 1;
+        }
+        answer
     }
 
     /// One line per behaviour met, with its count and operations.

@@ -61,11 +61,7 @@ pub fn count(stack: &str, zone: Option<&str>) -> BTreeMap<&'static str, usize> {
             .try_collect()
             .await
             .expect("DescribeLoadBalancers");
-        let ours_lb: Vec<String> = balancers
-            .iter()
-            .filter(|lb| named(lb.load_balancer_name()))
-            .filter_map(|lb| lb.load_balancer_arn().map(str::to_string))
-            .collect();
+        let ours_lb = tagged_by(stack, balancers.iter().filter_map(|lb| lb.load_balancer_arn())).await;
         counts.insert("load balancer", ours_lb.len());
         let mut listeners = 0;
         for arn in &ours_lb {
@@ -81,7 +77,8 @@ pub fn count(stack: &str, zone: Option<&str>) -> BTreeMap<&'static str, usize> {
             .try_collect()
             .await
             .expect("DescribeTargetGroups");
-        counts.insert("target group", target_groups.iter().filter(|g| named(g.target_group_name())).count());
+        let ours_tg = tagged_by(stack, target_groups.iter().filter_map(|g| g.target_group_arn())).await;
+        counts.insert("target group", ours_tg.len());
 
         let repositories: Vec<_> = ecr()
             .describe_repositories()
@@ -232,6 +229,57 @@ pub fn count(stack: &str, zone: Option<&str>) -> BTreeMap<&'static str, usize> {
     let controls = emulator_get("/2020-05-31/origin-access-control");
     counts.insert("origin access control", controls.matches(&format!("<Description>{owner}")).count());
     counts
+}
+
+/// The load balancers or target groups among `arns` tagged `provision:stack = stack`. By tag, not
+/// name: ELB names are at most 32 characters, so a long stack name is cut short in them.
+async fn tagged_by<'a>(stack: &str, arns: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let arns: Vec<String> = arns.map(str::to_string).collect();
+    let mut ours = Vec::new();
+    // DescribeTags takes at most 20 ARNs.
+    for chunk in arns.chunks(20) {
+        let answer =
+            elbv2().describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await.expect("DescribeTags");
+        for description in answer.tag_descriptions() {
+            let mine =
+                description.tags().iter().any(|t| t.key() == Some("provision:stack") && t.value() == Some(stack));
+            if mine {
+                ours.extend(description.resource_arn().map(str::to_string));
+            }
+        }
+    }
+    ours
+}
+
+/// Replication groups of `stack` as the AWS profile at `endpoint` answers, `deleting` ones counted
+/// as gone. Straight at the emulator a group made again under the id of a deleted one cannot be
+/// seen: moto keeps the deleted group `deleting` forever and the profile answers the new create
+/// over it (docs/aws-profile.md), so what exists then is what the profile says. The listing is
+/// read to its last page.
+pub fn replication_groups_at(endpoint: &str, stack: &str) -> usize {
+    let config = aws_sdk_elasticache::config::Builder::new()
+        .behavior_version(aws_sdk_elasticache::config::BehaviorVersion::latest())
+        .region(aws_sdk_elasticache::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_elasticache::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let client = aws_sdk_elasticache::Client::from_conf(config);
+    let prefix = format!("{stack}-");
+    block_on(async {
+        let groups: Vec<_> = client
+            .describe_replication_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("DescribeReplicationGroups");
+        groups
+            .iter()
+            .filter(|g| g.replication_group_id().unwrap_or("").starts_with(&prefix))
+            .filter(|g| g.status() != Some("deleting"))
+            .count()
+    })
 }
 
 /// The kinds of which something of `stack` is left, with their counts.
