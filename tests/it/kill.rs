@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::aws_world::{self, AwsWorld};
+use crate::support::aws_world::AwsWorld;
 use crate::support::inventory::{count, create_zone, left_of};
 use crate::support::{acm_in, block_on, emulator_get, endpoint, example_stack, route53, Project};
 
@@ -121,28 +121,20 @@ const DESTROY_SPAN: Duration = Duration::from_secs(10 * 60);
 fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     let rounds: u64 = std::env::var("PROVISION_KILL_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
     let seed: u64 = std::env::var("PROVISION_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261201);
-    let world = aws_world::enabled().then(|| AwsWorld::with_lost_responses(0.05, seed));
-    // Straight against the emulator a run takes a few seconds.
-    let span = |aws: Duration, plain: u64| match &world {
-        Some(world) => aws.div_f64(world.time_scale()).as_millis() as u64,
-        None => plain,
-    };
+    let world = AwsWorld::with_lost_responses(0.05, seed);
+    let span = |aws: Duration| aws.div_f64(world.time_scale()).as_millis() as u64;
     let mut rng = Rng(seed);
     let mut kills = 0;
     let started = Instant::now();
     for round in 0..rounds {
-        let project = Project::new("kill", &format!("{}{EXTRA}", example_stack("webapp.toml")));
-        let project = match &world {
-            Some(world) => project.through(world),
-            None => project.with_emulator(),
-        };
+        let project = Project::new("kill", &format!("{}{EXTRA}", example_stack("webapp.toml"))).through(&world);
         project.write("webapp/index.html", "<h1>kill test</h1>\n");
         let stack = project.stack_name.clone();
         let zone = create_zone(&stack);
         let context =
             |what: &str, delay: Duration| format!("{what} killed after {delay:?} (round {round}, seed {seed})");
 
-        let delay = Duration::from_millis(100 + rng.below(span(APPLY_SPAN, 3000)));
+        let delay = Duration::from_millis(100 + rng.below(span(APPLY_SPAN)));
         kills += usize::from(run_and_kill(&project, &["apply", "--auto-approve"], delay));
         assert_state_parses(&project, &context("apply", delay));
         let apply = project.run(&["apply", "--auto-approve"]);
@@ -155,9 +147,17 @@ fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
             apply.stderr
         );
         assert_eq!(count(&stack, Some(&zone)), expected(), "{}, then a complete apply", context("apply", delay));
-        project.run(&["plan", "--detailed-exitcode"]).code(0);
+        let plan = project.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(
+            plan.code,
+            0,
+            "{}: the plan after the complete apply is not empty\n{}\n--- the complete apply's stderr\n{}",
+            context("apply", delay),
+            plan.stdout,
+            apply.stderr
+        );
 
-        let delay = Duration::from_millis(100 + rng.below(span(DESTROY_SPAN, 2500)));
+        let delay = Duration::from_millis(100 + rng.below(span(DESTROY_SPAN)));
         kills += usize::from(run_and_kill(&project, &["destroy", "--auto-approve"], delay));
         assert_state_parses(&project, &context("destroy", delay));
         let destroy = project.run(&["destroy", "--auto-approve"]);
@@ -172,10 +172,6 @@ fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
         let left = left_of(&stack, Some(&zone));
         assert!(left.is_empty(), "{}, then a complete destroy: {left:?}", context("destroy", delay));
     }
-    let Some(world) = world else {
-        eprintln!("kill test: {rounds} rounds, {kills} runs killed mid-way, seed {seed}: nothing left, nothing twice");
-        return;
-    };
     // The profile was met, not bypassed: new groups not found yet, a database `creating`, groups in
     // use while the interfaces of what used them linger.
     for id in ["ec2.group-not-found-after-create", "rds.instance-lifecycle", "ec2.group-in-use-while-interfaces-linger"]

@@ -33,13 +33,6 @@ pub fn time_scale() -> f64 {
         .unwrap_or(DEFAULT_TIME_SCALE)
 }
 
-/// Whether the runs through the profile are on: `PROVISION_TEST_AWS_PROFILE=1`. Off by default
-/// until provision's drivers meet every behaviour of the profile (their waits and retries scaled
-/// by `PROVISION_TIME_SCALE`); the kill test then runs straight against the emulator.
-pub fn enabled() -> bool {
-    std::env::var("PROVISION_TEST_AWS_PROFILE").is_ok_and(|value| value == "1")
-}
-
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
