@@ -3,7 +3,8 @@
 //! must succeed the first time, with AWS slow, eventually consistent, "in use" and losing a share of
 //! its answers. After each completed run every AWS object is counted through each service's own
 //! listing, straight at the emulator (`support::inventory`), and must be exactly what the stack
-//! wants (or nothing after destroy), with a state file that parses after every kill.
+//! wants (or nothing after destroy), with a state file that parses after every kill, and the plan
+//! after a complete apply must be empty. Every round runs, and the test lists each that went wrong.
 //!
 //! `PROVISION_KILL_ROUNDS` sets the number of rounds (default 2, as in CI);
 //! `PROVISION_KILL_SEED` the seed. Each round kills one apply and one destroy, at a moment drawn
@@ -117,6 +118,54 @@ fn expected() -> BTreeMap<&'static str, usize> {
 const APPLY_SPAN: Duration = Duration::from_secs(12 * 60);
 const DESTROY_SPAN: Duration = Duration::from_secs(10 * 60);
 
+/// One round on a new stack: an apply killed after `delays.0`, then run to the end; a destroy
+/// killed after `delays.1`, then run to the end. What went wrong, each with `context`; a round
+/// whose complete apply fails is destroyed, so the next rounds count only their own stacks.
+fn round(project: &Project, zone: &str, delays: (Duration, Duration), context: &str, kills: &mut usize) -> Vec<String> {
+    let stack = &project.stack_name;
+    let mut problems = Vec::new();
+    let (apply_delay, destroy_delay) = delays;
+    let killed = |what: &str, delay: Duration| format!("{what} killed after {delay:?} ({context})");
+
+    *kills += usize::from(run_and_kill(project, &["apply", "--auto-approve"], apply_delay));
+    assert_state_parses(project, &killed("apply", apply_delay));
+    let apply = project.run(&["apply", "--auto-approve"]);
+    if apply.code != 0 {
+        let what = killed("apply", apply_delay);
+        problems.push(format!("{what}: the next apply failed\n{}\n{}", apply.stdout, apply.stderr));
+        project.run(&["destroy", "--auto-approve"]);
+        return problems;
+    }
+    let counted = count(stack, Some(zone));
+    if counted != expected() {
+        let what = killed("apply", apply_delay);
+        problems.push(format!("{what}, then a complete apply: {counted:?}, not {:?}", expected()));
+    }
+    let plan = project.run(&["plan", "--detailed-exitcode"]);
+    if plan.code != 0 {
+        problems.push(format!(
+            "{}: the plan after the complete apply is not empty\n{}\n--- the complete apply's stderr\n{}",
+            killed("apply", apply_delay),
+            plan.stdout,
+            apply.stderr
+        ));
+    }
+
+    *kills += usize::from(run_and_kill(project, &["destroy", "--auto-approve"], destroy_delay));
+    assert_state_parses(project, &killed("destroy", destroy_delay));
+    let destroy = project.run(&["destroy", "--auto-approve"]);
+    if destroy.code != 0 {
+        let what = killed("destroy", destroy_delay);
+        problems.push(format!("{what}: the next destroy failed\n{}\n{}", destroy.stdout, destroy.stderr));
+        return problems;
+    }
+    let left = left_of(stack, Some(zone));
+    if !left.is_empty() {
+        problems.push(format!("{}, then a complete destroy: left {left:?}", killed("destroy", destroy_delay)));
+    }
+    problems
+}
+
 #[test]
 fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     let rounds: u64 = std::env::var("PROVISION_KILL_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
@@ -126,52 +175,25 @@ fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     let mut rng = Rng(seed);
     let mut kills = 0;
     let started = Instant::now();
+    // Every round runs, so a long run reports every round that went wrong.
+    let mut problems: Vec<String> = Vec::new();
+    let mut rounds_wrong = 0;
     for round in 0..rounds {
         let project = Project::new("kill", &format!("{}{EXTRA}", example_stack("webapp.toml"))).through(&world);
         project.write("webapp/index.html", "<h1>kill test</h1>\n");
-        let stack = project.stack_name.clone();
-        let zone = create_zone(&stack);
-        let context =
-            |what: &str, delay: Duration| format!("{what} killed after {delay:?} (round {round}, seed {seed})");
-
-        let delay = Duration::from_millis(100 + rng.below(span(APPLY_SPAN)));
-        kills += usize::from(run_and_kill(&project, &["apply", "--auto-approve"], delay));
-        assert_state_parses(&project, &context("apply", delay));
-        let apply = project.run(&["apply", "--auto-approve"]);
-        assert_eq!(
-            apply.code,
-            0,
-            "{}: the next apply failed\n{}\n{}",
-            context("apply", delay),
-            apply.stdout,
-            apply.stderr
-        );
-        assert_eq!(count(&stack, Some(&zone)), expected(), "{}, then a complete apply", context("apply", delay));
-        let plan = project.run(&["plan", "--detailed-exitcode"]);
-        assert_eq!(
-            plan.code,
-            0,
-            "{}: the plan after the complete apply is not empty\n{}\n--- the complete apply's stderr\n{}",
-            context("apply", delay),
-            plan.stdout,
-            apply.stderr
-        );
-
-        let delay = Duration::from_millis(100 + rng.below(span(DESTROY_SPAN)));
-        kills += usize::from(run_and_kill(&project, &["destroy", "--auto-approve"], delay));
-        assert_state_parses(&project, &context("destroy", delay));
-        let destroy = project.run(&["destroy", "--auto-approve"]);
-        assert_eq!(
-            destroy.code,
-            0,
-            "{}: the next destroy failed\n{}\n{}",
-            context("destroy", delay),
-            destroy.stdout,
-            destroy.stderr
-        );
-        let left = left_of(&stack, Some(&zone));
-        assert!(left.is_empty(), "{}, then a complete destroy: {left:?}", context("destroy", delay));
+        let zone = create_zone(&project.stack_name);
+        let apply_delay = Duration::from_millis(100 + rng.below(span(APPLY_SPAN)));
+        let destroy_delay = Duration::from_millis(100 + rng.below(span(DESTROY_SPAN)));
+        let context = format!("round {round}, seed {seed}");
+        let wrong = self::round(&project, &zone, (apply_delay, destroy_delay), &context, &mut kills);
+        rounds_wrong += usize::from(!wrong.is_empty());
+        problems.extend(wrong);
     }
+    assert!(
+        problems.is_empty(),
+        "the kill test went wrong in {rounds_wrong} of {rounds} rounds (seed {seed}):\n\n{}",
+        problems.join("\n\n")
+    );
     // The profile was met, not bypassed: new groups not found yet, a database `creating`, groups in
     // use while the interfaces of what used them linger.
     for id in ["ec2.group-not-found-after-create", "rds.instance-lifecycle", "ec2.group-in-use-while-interfaces-linger"]
