@@ -175,6 +175,7 @@ pub async fn adopt(
         inputs,
         attributes: observed.attributes,
         dependencies: stack.graph.dependencies(address).cloned().collect(),
+        protect: resource.protect,
     })
 }
 

@@ -193,8 +193,11 @@ fn sweep_deletes_tagged_resources_the_state_does_not_know() {
 #[test]
 fn every_type_imports_and_generates_to_no_changes() {
     use crate::support::{example_stack, live_tagged_with};
-    let project =
-        Project::new("adopt", &example_stack("webapp.toml").replace("upload = \"webapp\"\n", "")).with_emulator();
+    // Deployed by tag: no image is pushed, and no task runs here.
+    let stack = example_stack("webapp.toml")
+        .replace("upload = \"webapp\"\n", "")
+        .replace("port = 8080\nenvironment", "port = 8080\npin_digest = false\nenvironment");
+    let project = Project::new("adopt", &stack).with_emulator();
     project.run(&["apply", "--auto-approve"]).success();
     let state = project.state();
     let ids: Vec<(String, String)> = state["resources"]
@@ -203,9 +206,9 @@ fn every_type_imports_and_generates_to_no_changes() {
         .iter()
         .map(|(address, entry)| (address.clone(), entry["id"].as_str().expect("id").to_string()))
         .collect();
-    assert_eq!(ids.len(), 14);
+    assert_eq!(ids.len(), 15);
     let types: std::collections::BTreeSet<&str> = ids.iter().map(|(a, _)| a.split('.').next().unwrap()).collect();
-    assert_eq!(types.len(), 12, "every resource type is in the environment: {types:?}");
+    assert_eq!(types.len(), 13, "every resource type is in the environment: {types:?}");
 
     // The state is lost; each resource is imported by its id into the same stack file.
     std::fs::remove_file(project.state_path()).expect("lose the state");
@@ -234,7 +237,7 @@ fn every_type_imports_and_generates_to_no_changes() {
     let plan = project.run(&["-f", "adopted.toml", "plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "the generated stack plans to no changes:\n{}\n{}\n{generated}", plan.stdout, plan.stderr);
 
-    project.run(&["-f", "adopted.toml", "destroy", "--auto-approve"]).success().stdout_has("14 destroyed");
+    project.run(&["-f", "adopted.toml", "destroy", "--auto-approve"]).success().stdout_has("15 destroyed");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
 

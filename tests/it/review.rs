@@ -63,17 +63,20 @@ fn stack_path(file: &str) -> String {
 /// - load_balancer.web: $0.0225 × 730 = $16.425 → $16.43
 /// - db_instance.main: db.t3.micro MySQL $0.017 × 730 = $12.41, 20 GB × $0.115 = $2.30, and the
 ///   RDS-managed password's secret $0.40 → $15.11
+/// - vpc.main: one NAT gateway $0.045 × 730 = $32.85 and its Elastic IP $0.005 × 730 = $3.65 → $36.50
 /// - everything else is billed by use (CloudFront, S3, ECR) or free (roles, groups, listener …)
-/// Total $85.60 a month, all of it new.
+/// Total $122.10 a month, all of it new.
 #[test]
 fn the_web_app_costs_what_the_price_table_says_by_hand() {
     let project = Project::new("cost", &example_stack("webapp.toml"));
     copy_folder(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/webapp"), &project.path("webapp"));
     let plan = project.run(&["plan", "--refresh=false"]).success();
-    assert!(plan.stdout.contains("Cost: +$85.60/month (from $0.00 to $85.60)"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Cost: +$122.10/month (from $0.00 to $122.10)"), "{}", plan.stdout);
     assert!(plan.stdout.contains("+ ecs_service.api") && plan.stdout.contains("create  +$54.06/mo"), "{}", plan.stdout);
     assert!(
-        plan.stdout.contains("create  +$16.43/mo") && plan.stdout.contains("create  +$15.11/mo"),
+        plan.stdout.contains("create  +$16.43/mo")
+            && plan.stdout.contains("create  +$15.11/mo")
+            && plan.stdout.contains("create  +$36.50/mo"),
         "{}",
         plan.stdout
     );
@@ -81,8 +84,8 @@ fn the_web_app_costs_what_the_price_table_says_by_hand() {
 
     let json = project.run(&["plan", "--refresh=false", "--json"]).success();
     let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
-    assert_eq!(json["monthly_cost"]["after"], 85.6);
-    assert_eq!(json["monthly_cost"]["change"], 85.6);
+    assert_eq!(json["monthly_cost"]["after"], 122.1);
+    assert_eq!(json["monthly_cost"]["change"], 122.1);
     assert_eq!(json["monthly_cost"]["region"], "us-east-1");
     let service = json["actions"].as_array().unwrap().iter().find(|a| a["address"] == "ecs_service.api").unwrap();
     assert_eq!(service["monthly_cost"]["change"], 54.06);
@@ -91,7 +94,7 @@ fn the_web_app_costs_what_the_price_table_says_by_hand() {
     project.write_stack(&example_stack("webapp.toml").replace("desired_count = 3", "desired_count = 6"));
     let bigger = project.run(&["plan", "--refresh=false"]).success();
     // 6 tasks: 6 × $0.024685 × 730 = $108.1203 → $108.12
-    assert!(bigger.stdout.contains("Cost: +$139.66/month (from $0.00 to $139.66)"), "{}", bigger.stdout);
+    assert!(bigger.stdout.contains("Cost: +$176.16/month (from $0.00 to $176.16)"), "{}", bigger.stdout);
 }
 
 const GUARDED: &str = r#"

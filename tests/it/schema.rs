@@ -143,6 +143,34 @@ security_groups = ["${security_group.lb.id}"]
     }
 }
 
+/// A stack in a network of its own: `[network] vpc` takes the one reference that names it, and
+/// `protect` a boolean or a variable holding one.
+#[test]
+fn an_own_network_and_protect_are_in_the_schema() {
+    let stack = r#"
+[stack]
+name = "own"
+
+[variables]
+production = false
+
+[network]
+vpc = "${vpc.main.id}"
+
+[vpc.main]
+nat = "none"
+endpoints = ["s3", "ecr", "logs"]
+protect = "${var.production}"
+
+[load_balancer.web]
+protect = true
+
+[outputs]
+public = "${network.public_subnet_ids}"
+"#;
+    assert_both_accept("own network", &judge_text(stack));
+}
+
 /// One mistake each: the loader refuses it with `file:line:column` and a message, and the JSON
 /// Schema refuses the value at `path`.
 struct Mistake {
@@ -389,6 +417,36 @@ fn mistakes() -> Vec<Mistake> {
             "[stack]\nname = \"shop\"\n\n[target_group.api]\nprotocol = \"HTTP\"\n",
             json!(["target_group", "api"]),
             "`target_group.api` is missing the required field `port`",
+        ),
+        m(
+            "a protect flag that is not a boolean",
+            "[stack]\nname = \"shop\"\n\n[s3_bucket.site]\nprotect = \"yes\"\n",
+            json!(["s3_bucket", "site", "protect"]),
+            "stack.toml:5:11: `s3_bucket.site.protect` must be a boolean, found a string",
+        ),
+        m(
+            "a [network] vpc given by a variable",
+            "[stack]\nname = \"shop\"\n[variables]\nvpc = \"vpc-1\"\n[network]\nvpc = \"${var.vpc}\"\n",
+            json!(["network", "vpc"]),
+            "stack.toml:6:8: `${var.vpc}` cannot be used in `[network] vpc`",
+        ),
+        m(
+            "a network in too many zones",
+            "[stack]\nname = \"shop\"\n\n[vpc.main]\nazs = 7\n",
+            json!(["vpc", "main", "azs"]),
+            "stack.toml:5:7: `vpc.main.azs` is 7; it must be from 2 to 6",
+        ),
+        m(
+            "an endpoint provision does not make",
+            "[stack]\nname = \"shop\"\n\n[vpc.main]\nendpoints = [\"s3\", \"docker\"]\n",
+            json!(["vpc", "main", "endpoints", 1]),
+            "stack.toml:5:20: `vpc.main.endpoints[1]` must be one of",
+        ),
+        m(
+            "a network range that is too large",
+            "[stack]\nname = \"shop\"\n\n[vpc.main]\ncidr = \"10.0.0.0/8\"\n",
+            json!(["vpc", "main", "cidr"]),
+            "stack.toml:5:8: `vpc.main.cidr`: `10.0.0.0/8`: a VPC's range must be a /16 to a /24",
         ),
         m(
             "an unclosed reference",

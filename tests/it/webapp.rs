@@ -1,7 +1,7 @@
 //! The whole three-tier web app (`stacks/webapp.toml`): front end, API and database wired together,
 //! checked through the AWS APIs.
 
-use crate::support::{block_on, ec2, ecs, emulator_get, example_stack, live_tagged_with, rds, Project};
+use crate::support::{block_on, ec2, ecs, emulator_get, example_stack, live_tagged_with, push_image, rds, Project};
 
 #[test]
 fn the_web_app_is_wired_together_and_goes_away_completely() {
@@ -10,6 +10,12 @@ fn the_web_app_is_wired_together_and_goes_away_completely() {
         "webapp/index.html",
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/webapp/index.html")).unwrap(),
     );
+    // The API is deployed by digest: its image is pushed into the new repository first, as the stack
+    // file says (and `scripts/demo` does).
+    project.run(&["apply", "--auto-approve", "--target", "ecr_repository.api"]).success();
+    let repository =
+        project.state()["resources"]["ecr_repository.api"]["attributes"]["name"].as_str().unwrap().to_string();
+    let digest = push_image(&repository, "v1", "webapp");
     project.run(&["apply", "--auto-approve"]).success().stdout_has("Apply complete! 14 added");
     let state = project.state();
     let attribute = |address: &str, name: &str| {
@@ -64,9 +70,36 @@ fn the_web_app_is_wired_together_and_goes_away_completely() {
         environment.contains(&("DB_HOST".to_string(), attribute("db_instance.main", "address"))),
         "{environment:?}"
     );
+    assert!(container.image().is_some_and(|image| image.ends_with(&format!("@{digest}"))), "{:?}", container.image());
     let secret = container.secrets().first().expect("the password comes as a secret");
     assert_eq!(secret.name(), "DB_PASSWORD");
     assert!(secret.value_from().ends_with(":password::"), "{}", secret.value_from());
+
+    // The stack's own network: the load balancer in the public subnets, the API and the database in
+    // the private ones, whose internet traffic goes through the NAT gateway.
+    let subnets = |address: &str, field: &str| {
+        let mut ids: Vec<String> = state["resources"][address]["inputs"][field]
+            .as_array()
+            .expect("subnets")
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let vpc = |name: &str| {
+        let mut ids: Vec<String> = state["resources"]["vpc.main"]["attributes"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(subnets("load_balancer.web", "subnets"), vpc("public_subnet_ids"));
+    assert_eq!(subnets("ecs_service.api", "subnets"), vpc("private_subnet_ids"));
+    assert_eq!(subnets("db_subnet_group.main", "subnets"), vpc("private_subnet_ids"));
 
     // The front end routes /api/* to the load balancer.
     let distribution =
@@ -75,6 +108,6 @@ fn the_web_app_is_wired_together_and_goes_away_completely() {
     assert!(distribution.contains("<PathPattern>/api/*</PathPattern>"), "{distribution}");
 
     project.run(&["plan", "--detailed-exitcode"]).code(0);
-    project.run(&["destroy", "--auto-approve"]).success().stdout_has("14 destroyed");
+    project.run(&["destroy", "--auto-approve"]).success().stdout_has("15 destroyed");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }

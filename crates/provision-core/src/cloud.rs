@@ -13,10 +13,50 @@ use crate::driver::{DriverError, DriverRegistry};
 use crate::stack::NetworkSpec;
 
 /// The `[network]` a stack lives in, as looked up.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     pub vpc_id: String,
+    /// `${network.subnet_ids}`: one subnet per availability zone, the private ones where the VPC
+    /// has both kinds (services, databases and caches go here).
     pub subnet_ids: Vec<String>,
+    /// `${network.public_subnet_ids}`: one subnet per availability zone whose internet traffic
+    /// goes to an internet gateway (internet-facing load balancers go here). Empty in states
+    /// written before it was recorded: then the same as `subnet_ids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_subnet_ids: Vec<String>,
+    /// Where each subnet sends internet-bound traffic, by subnet id, as the route tables said
+    /// when the network was looked up. Empty when not known.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub egress: BTreeMap<String, Egress>,
+    /// The services the VPC has endpoints for, by their short names (`s3`, `ecr.api`, `ecr.dkr`,
+    /// `logs`, `secretsmanager`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
+}
+
+impl Network {
+    /// `${network.public_subnet_ids}`.
+    pub fn public_subnets(&self) -> &[String] {
+        if self.public_subnet_ids.is_empty() {
+            &self.subnet_ids
+        } else {
+            &self.public_subnet_ids
+        }
+    }
+}
+
+/// Where a subnet's internet-bound traffic (`0.0.0.0/0`) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Egress {
+    /// A NAT gateway: anything in the subnet reaches the internet.
+    NatGateway,
+    /// An internet gateway: only what has a public IP reaches the internet.
+    InternetGateway,
+    /// Something else (a transit gateway, a firewall, a peering): it may or may not get out.
+    Other,
+    /// Nowhere: only the VPC and its endpoints are reachable.
+    Nowhere,
 }
 
 /// Where a run's calls go.

@@ -89,6 +89,7 @@ pub async fn make_plan(
         preflight(drivers, stack, &info, &state)?;
     }
     let moves = if options.destroy { Vec::new() } else { apply_moves(stack, &mut state)? };
+    let protected = plan::protection::protected(&state);
     let mut drift: Vec<Drift> = Vec::new();
     let mut network = state.network.clone();
     let mut recovered = Vec::new();
@@ -162,6 +163,8 @@ pub async fn make_plan(
         Some(_) if !options.destroy => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,
         _ => BTreeMap::new(),
     };
+    let protection =
+        if options.destroy || options.refresh_only { Vec::new() } else { plan::protection::record(stack, &mut state) };
     let inputs = plan::PlanInputs {
         drivers,
         stack,
@@ -173,7 +176,9 @@ pub async fn make_plan(
         online: &online,
     };
     let mut plan = plan::plan(inputs, options)?;
+    plan::protection::refuse(&plan, &protected, (!options.destroy).then_some(stack), options.destroy)?;
     plan.moves = moves;
+    plan.protection = protection;
     for action in &mut plan.actions {
         if action.action == plan::Action::Create && !action.deposed {
             let earlier = abandoned_creates.iter().find(|(address, _)| address == &action.address);

@@ -236,6 +236,7 @@ mod tests {
             drift: Vec::new(),
             outputs: BTreeMap::new(),
             moves: Vec::new(),
+            protection: Vec::new(),
             refresh_only: false,
             cost: None,
             findings: Vec::new(),

@@ -40,7 +40,8 @@ pub fn making(type_name: &str) -> &'static [Window] {
         "ecs_service" => &[("ecs.deployment-in-progress", "window")],
         "load_balancer" => &[("elbv2.load-balancer-provisioning", "window")],
         "elasticache_redis" => &[("elasticache.group-lifecycle", "creating")],
-        "nat_gateway" => &[("ec2.nat-gateway-lifecycle", "pending")],
+        // A network's NAT gateways are `pending` before the private routes point at them.
+        "vpc" => &[("ec2.nat-gateway-lifecycle", "pending")],
         // Their own configuration calls right after the create meet the new object missing.
         "security_group" => &[("ec2.group-not-found-after-create", "window")],
         "s3_bucket" => &[("s3.no-such-bucket-after-create", "window")],
@@ -58,7 +59,7 @@ pub fn removing(type_name: &str) -> &'static [Window] {
         }
         "ecs_service" => &[("ecs.service-draining", "window")],
         "elasticache_redis" => &[("elasticache.group-lifecycle", "deleting")],
-        "nat_gateway" => &[("ec2.nat-gateway-lifecycle", "deleting")],
+        "vpc" => &[("ec2.nat-gateway-lifecycle", "deleting")],
         _ => &[],
     }
 }
@@ -70,6 +71,8 @@ pub fn changing(type_name: &str) -> &'static [Window] {
         "cloudfront_distribution" => &[("cloudfront.in-progress", "window")],
         "ecs_service" => &[("ecs.deployment-in-progress", "window")],
         "elasticache_redis" => &[("elasticache.group-lifecycle", "modifying")],
+        // A NAT gateway added (`nat = "per_az"`, a repair) is `pending` before routes move to it.
+        "vpc" => &[("ec2.nat-gateway-lifecycle", "pending")],
         _ => &[],
     }
 }

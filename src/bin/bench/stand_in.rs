@@ -83,9 +83,14 @@ impl Cloud for StandInCloud {
     }
 
     async fn network(&self, _spec: &NetworkSpec) -> Result<Network, DriverError> {
+        // A default VPC's: public subnets, whose internet traffic goes to an internet gateway.
+        let subnets: Vec<String> = vec!["subnet-0standina".into(), "subnet-0standinb".into()];
         Ok(Network {
             vpc_id: "vpc-0standin".into(),
-            subnet_ids: vec!["subnet-0standina".into(), "subnet-0standinb".into()],
+            egress: subnets.iter().map(|s| (s.clone(), provision_core::cloud::Egress::InternetGateway)).collect(),
+            public_subnet_ids: subnets.clone(),
+            subnet_ids: subnets,
+            ..Network::default()
         })
     }
 

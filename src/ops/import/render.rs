@@ -185,6 +185,10 @@ fn is_default_in(fields: &[FieldSpec], field: &str, value: &Json) -> bool {
         (Default::Str(s), Json::String(v)) => s == v,
         (Default::EmptyList, Json::Array(items)) => items.is_empty(),
         (Default::EmptyMap, Json::Object(map)) => map.is_empty(),
+        (Default::StrList(defaults), Json::Array(items)) => {
+            items.len() == defaults.len()
+                && items.iter().zip(defaults.iter()).all(|(item, d)| item.as_str() == Some(*d))
+        }
         _ => false,
     }
 }

@@ -30,6 +30,13 @@ pub const KINDS: &[&str] = &[
     "security group",
     "target group",
     "task definition revision (active)",
+    "vpc",
+    "subnet",
+    "route table",
+    "internet gateway",
+    "nat gateway",
+    "elastic ip",
+    "vpc endpoint",
 ];
 
 /// Every object of `stack`, by kind, through each service's own listing; `zone` is a hosted zone
@@ -52,6 +59,8 @@ pub fn count(stack: &str, zone: Option<&str>) -> BTreeMap<&'static str, usize> {
             tags.iter().any(|t| t.key() == Some("provision:stack") && t.value() == Some(stack))
         };
         counts.insert("security group", groups.security_groups().iter().filter(|g| ours(g.tags())).count());
+
+        counts.extend(count_network(stack).await);
 
         let balancers: Vec<_> = elbv2()
             .describe_load_balancers()
@@ -229,6 +238,41 @@ pub fn count(stack: &str, zone: Option<&str>) -> BTreeMap<&'static str, usize> {
     let controls = emulator_get("/2020-05-31/origin-access-control");
     counts.insert("origin access control", controls.matches(&format!("<Description>{owner}")).count());
     counts
+}
+
+/// The parts of the stack's network, tagged with the stack in the call that made each; NAT
+/// gateways and endpoints that are `deleting` or `deleted` count as gone.
+async fn count_network(stack: &str) -> Vec<(&'static str, usize)> {
+    // Filtered by tag in the request and again here: the emulator ignores a tag filter on some
+    // of these listings (`DescribeNatGateways`) and would answer every stack's parts.
+    let tagged = || aws_sdk_ec2::types::Filter::builder().name("tag:provision:stack").values(stack).build();
+    let ours = |tags: &[aws_sdk_ec2::types::Tag]| {
+        tags.iter().any(|t| t.key() == Some("provision:stack") && t.value() == Some(stack))
+    };
+    let live =
+        |state: Option<&str>| !matches!(state.map(str::to_ascii_lowercase).as_deref(), Some("deleted" | "deleting"));
+    let vpcs = ec2().describe_vpcs().filters(tagged()).send().await.expect("DescribeVpcs");
+    let subnets = ec2().describe_subnets().filters(tagged()).send().await.expect("DescribeSubnets");
+    let tables = ec2().describe_route_tables().filters(tagged()).send().await.expect("DescribeRouteTables");
+    let gateways = ec2().describe_internet_gateways().filters(tagged()).send().await.expect("DescribeInternetGateways");
+    let nats = ec2().describe_nat_gateways().filter(tagged()).send().await.expect("DescribeNatGateways");
+    let addresses = ec2().describe_addresses().filters(tagged()).send().await.expect("DescribeAddresses");
+    let endpoints = ec2().describe_vpc_endpoints().filters(tagged()).send().await.expect("DescribeVpcEndpoints");
+    vec![
+        ("vpc", vpcs.vpcs().iter().filter(|v| ours(v.tags())).count()),
+        ("subnet", subnets.subnets().iter().filter(|s| ours(s.tags())).count()),
+        ("route table", tables.route_tables().iter().filter(|t| ours(t.tags())).count()),
+        ("internet gateway", gateways.internet_gateways().iter().filter(|g| ours(g.tags())).count()),
+        (
+            "nat gateway",
+            nats.nat_gateways().iter().filter(|n| ours(n.tags()) && live(n.state().map(|s| s.as_str()))).count(),
+        ),
+        ("elastic ip", addresses.addresses().iter().filter(|a| ours(a.tags())).count()),
+        (
+            "vpc endpoint",
+            endpoints.vpc_endpoints().iter().filter(|e| ours(e.tags()) && live(e.state().map(|s| s.as_str()))).count(),
+        ),
+    ]
 }
 
 /// The load balancers or target groups among `arns` tagged `provision:stack = stack`. By tag, not

@@ -325,7 +325,7 @@ pub fn example_stack(file: &str) -> String {
 
 /// ARNs the Resource Groups Tagging API lists with `provision:stack = stack`, leaving out ECS
 /// resources the emulator keeps listing after they are gone (INACTIVE services and clusters,
-/// deregistered task definitions; see docs/emulator.md) and final DB snapshots, which destroy keeps
+/// deregistered task definitions; see docs/emulator.md), deleted NAT gateways, and final DB snapshots, which destroy keeps
 /// on purpose unless `skip_final_snapshot = true`. IAM roles, which the tagging API does not cover,
 /// come from IAM's own listing.
 pub fn live_tagged_with(stack: &str) -> Vec<String> {
@@ -344,6 +344,11 @@ pub fn live_tagged_with(stack: &str) -> Vec<String> {
             } else if arn.contains(":cluster/") {
                 let clusters = ecs().describe_clusters().clusters(arn).send().await;
                 clusters.map(|c| c.clusters().iter().all(|c| c.status() == Some("INACTIVE"))).unwrap_or(true)
+            } else if let Some(id) = arn.split(":natgateway/").nth(1) {
+                // A deleted NAT gateway stays listed, `deleted`, for about an hour (as on AWS).
+                let nats = ec2().describe_nat_gateways().nat_gateway_ids(id).send().await;
+                nats.map(|n| n.nat_gateways().iter().all(|g| g.state().is_some_and(|s| s.as_str() == "deleted")))
+                    .unwrap_or(true)
             } else {
                 false
             };

@@ -19,6 +19,29 @@ pub const GROUP_NOT_FOUND_AFTER_CREATE: Answer = Answer {
 /// Rules and tags of a group just made: retried while EC2 does not see it yet.
 pub const NEW_GROUP: Retry = Retry::new(&[GROUP_NOT_FOUND_AFTER_CREATE], Bound::minutes(5));
 
+/// `ec2.network-not-found-after-create`: a VPC, subnet, route table, gateway or address made a
+/// moment ago may not be known yet to the next call naming it. Evidence: EC2 API reference,
+/// "Eventual consistency"; terraform-provider-aws `RetryWhenAWSErrCodeEquals(ec2PropagationTimeout,
+/// …)` in `attachInternetGateway` and the route and association creates.
+pub const NETWORK_NOT_FOUND_AFTER_CREATE: Answer = Answer {
+    id: "ec2.network-not-found-after-create",
+    codes: &[
+        "InvalidVpcID.NotFound",
+        "InvalidSubnetID.NotFound",
+        "InvalidRouteTableID.NotFound",
+        "InvalidInternetGatewayID.NotFound",
+        "InvalidNatGatewayID.NotFound",
+        "InvalidAllocationID.NotFound",
+    ],
+    message: None,
+    waiting_for: "EC2 to make the new network part visible",
+    hint: "EC2 had not made the network part just created visible yet; run the command again",
+};
+
+/// Calls naming network parts (or a security group) just made: two minutes.
+pub const NEW_NETWORK_PART: Retry =
+    Retry::new(&[NETWORK_NOT_FOUND_AFTER_CREATE, GROUP_NOT_FOUND_AFTER_CREATE], Bound::minutes(2));
+
 /// `ec2.group-in-use-while-interfaces-linger` (and `ec2.group-referenced-by-another`): a group is
 /// refused while a network interface (of a load balancer, task, database or cache deleted moments
 /// ago) or another group's rule still names it. Evidence: EC2 API `DeleteSecurityGroup` ("If you

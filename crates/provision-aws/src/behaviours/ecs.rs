@@ -107,3 +107,8 @@ pub const DRAINING: Wait = Wait {
 /// on first use). Evidence: terraform-provider-aws `retryClusterCreate` retries "Unable to assume
 /// the service linked role" for `propagationTimeout` (2 minutes).
 pub const CREATE_CLUSTER: Retry = Retry::new(&[iam::SERVICE_LINKED_ROLE_NOT_ASSUMABLE], Bound::minutes(2));
+
+/// `RunTask` (a migration) right after the task's roles were made: two minutes, as
+/// terraform-provider-aws's `propagationTimeout`.
+pub const RUN_TASK: Retry =
+    Retry::new(&[iam::ROLE_NOT_ASSUMABLE, iam::ROLE_NOT_PASSABLE, iam::ROLE_NOT_PASSABLE_DENIED], Bound::minutes(2));

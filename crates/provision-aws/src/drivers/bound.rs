@@ -45,6 +45,10 @@ impl<D: AwsDriver> Driver for Bound<D> {
         self.driver.check_in_stack(resource, resources)
     }
 
+    fn check_network(&self, inputs: &JsonMap, network: &provision_core::cloud::Network) -> Vec<Problem> {
+        self.driver.check_network(inputs, network)
+    }
+
     fn implicit_dependencies(
         &self,
         resource: &provision_core::stack::ResourceSpec,

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod security_group;
 pub mod tags;
 pub mod target_group;
+pub mod vpc;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,6 +48,16 @@ use provision_core::schema::ResourceSchema;
 use provision_core::value::{JsonMap, Value};
 
 use crate::context::{AwsContext, AwsSession};
+
+/// Progress of a wait no action owns (finishing what an interrupted create started, during a
+/// plan's refresh), told to the log: `-v` shows it.
+pub(crate) struct LoggedProgress;
+
+impl ProgressSink for LoggedProgress {
+    fn waiting(&self, address: &Address, message: &str) {
+        tracing::info!("{address}: {message}");
+    }
+}
 use bound::Bound;
 
 /// The core's [`provision_core::driver::Driver`], with the run's [`AwsContext`] handed to every
@@ -64,6 +75,10 @@ pub trait AwsDriver: Send + Sync + 'static {
         _resource: &provision_core::stack::ResourceSpec,
         _resources: &BTreeMap<Address, provision_core::stack::ResourceSpec>,
     ) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    fn check_network(&self, _inputs: &JsonMap, _network: &provision_core::cloud::Network) -> Vec<Problem> {
         Vec::new()
     }
 
@@ -196,6 +211,7 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
     DriverRegistry::new(vec![
         bind(Arc::new(Bound::new(s3_bucket::BucketDriver, session.clone()))),
         bind(Arc::new(Bound::new(cloudfront_distribution::DistributionDriver::default(), session.clone()))),
+        bind(Arc::new(Bound::new(vpc::VpcDriver, session.clone()))),
         bind(Arc::new(Bound::new(security_group::SecurityGroupDriver, session.clone()))),
         bind(Arc::new(Bound::new(iam_role::RoleDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecr_repository::RepositoryDriver, session.clone()))),

@@ -173,6 +173,7 @@ mod tests {
             inputs: inputs.as_object().unwrap().clone(),
             attributes: JsonMap::new(),
             dependencies: Vec::new(),
+            protect: false,
         }
     }
 

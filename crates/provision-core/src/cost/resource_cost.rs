@@ -120,8 +120,8 @@ pub fn resource_cost(table: &PriceTable, prices: &RegionPrices, type_name: &str,
                 .map(|endpoint| match endpoint.as_str() {
                     // ECR needs two: the API (`ecr.api`) and the registry (`ecr.dkr`).
                     "ecr" => 2,
-                    // The S3 gateway endpoint is free.
-                    "s3" => 0,
+                    // Gateway endpoints (S3, DynamoDB) are free.
+                    "s3" | "dynamodb" => 0,
                     _ => 1,
                 })
                 .sum();
@@ -283,8 +283,8 @@ mod tests {
         let full =
             cost("vpc", json!({"azs": 3, "nat": "per_az", "endpoints": ["s3", "ecr", "logs", "secretsmanager"]}));
         assert_eq!(full.cents(), 3 * (3285 + 365) + 8760);
-        let none = cost("vpc", json!({"azs": 2, "nat": "none", "endpoints": ["s3"]}));
-        assert_eq!(none.cents(), 0);
+        let none = cost("vpc", json!({"azs": 2, "nat": "none", "endpoints": ["s3", "dynamodb"]}));
+        assert_eq!(none.cents(), 0, "gateway endpoints are free");
     }
 
     #[test]

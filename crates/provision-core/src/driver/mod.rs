@@ -162,6 +162,15 @@ pub trait Driver: Send + Sync {
         Vec::new()
     }
 
+    /// Checks that need the looked-up `[network]` (where each subnet sends internet traffic, which
+    /// endpoints the VPC has): e.g. that a service's tasks can reach the image registry. Runs when
+    /// a plan creates, updates or replaces the resource, with its known inputs; an error fails the
+    /// plan before anything changes. Not run for a stack in its own network (`check_in_stack` sees
+    /// that one in the stack file).
+    fn check_network(&self, _inputs: &JsonMap, _network: &crate::cloud::Network) -> Vec<Problem> {
+        Vec::new()
+    }
+
     /// Resources of the stack this one must come after although it names none of them, because
     /// AWS needs them first: an ECS service after the listener that forwards to its target group
     /// (ECS refuses a target group no load balancer uses). Runs offline when the stack is loaded, on

@@ -180,8 +180,9 @@ impl<'a> Executor<'a> {
             }
         }
         let mut outcome = Outcome::default();
-        if !plan.moves.is_empty() {
-            // The renames (already in the writer's state) are recorded before any action.
+        if !plan.moves.is_empty() || !plan.protection.is_empty() {
+            // The renames and `protect` flags (already in the writer's state) are recorded before
+            // any action.
             if let Err(error) = self.writer.commit(|_| {}).await {
                 outcome.state_error = Some(error.0);
                 return outcome;

@@ -180,6 +180,7 @@ impl Executor<'_> {
             inputs: inputs.clone(),
             attributes: JsonMap::new(),
             dependencies,
+            protect: self.stack.resources.get(address).is_some_and(|resource| resource.protect),
         };
         self.writer
             .commit(|state| {

@@ -59,6 +59,7 @@ mod tests {
             inputs: Default::default(),
             attributes: Default::default(),
             dependencies: dependencies.iter().map(|a| (*a).clone()).collect(),
+            protect: false,
         }
     }
 

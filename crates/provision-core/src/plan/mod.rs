@@ -5,6 +5,7 @@ mod diff;
 mod excluded;
 mod online;
 mod planner;
+pub mod protection;
 mod refresh;
 mod resolve;
 mod undone;
@@ -172,6 +173,9 @@ pub struct Plan {
     /// A plan that only accepts what changed outside provision into the state (`--refresh-only`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh_only: bool,
+    /// `protect` turned on or off in the stack file: the state records it before any action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protection: Vec<protection::Protection>,
     /// The monthly bill before and after (absent for a refresh-only plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::cost::PlanCost>,
@@ -184,9 +188,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Nothing to do at all: no action and no rename.
+    /// Nothing to do at all: no action, no rename, no `protect` to record.
     pub fn is_empty(&self) -> bool {
-        self.actions.is_empty() && self.moves.is_empty()
+        self.actions.is_empty() && self.moves.is_empty() && self.protection.is_empty()
     }
 
     pub fn count(&self, action: Action) -> usize {

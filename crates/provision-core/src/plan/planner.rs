@@ -179,6 +179,9 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
             };
             match action {
                 Some((action, changes, forced_by)) if !skip => {
+                    if let Some(network) = network {
+                        check_network(driver, &address, &known, network)?;
+                    }
                     let mut planned_action = PlannedAction::new(address.clone(), action, changes, forced_by);
                     planned_action.create_before_destroy =
                         action == Action::Replace && driver.schema().create_before_destroy;
@@ -240,10 +243,25 @@ pub fn plan(inputs: PlanInputs<'_>, options: &PlanOptions) -> Result<Plan> {
         outputs,
         moves: Vec::new(),
         refresh_only: options.refresh_only,
+        protection: Vec::new(),
         cost,
         findings,
         undone,
     })
+}
+
+/// The driver's checks against the looked-up network (e.g. that a service's tasks can reach the
+/// image registry): an error stops the plan, naming the resource and the field.
+fn check_network(driver: &dyn Driver, address: &Address, known: &JsonMap, network: &Network) -> Result<()> {
+    for problem in driver.check_network(known, network) {
+        if problem.warning {
+            tracing::warn!("`{address}.{}`: {}", problem.field, problem.message);
+            continue;
+        }
+        let hint = problem.hint.map(|hint| format!("\n\nhint: {hint}")).unwrap_or_default();
+        return Err(anyhow!("`{address}.{}`: {}{hint}", problem.field, problem.message));
+    }
+    Ok(())
 }
 
 /// The built-in guardrails, run on the stack as the plan leaves it: each resource's known inputs and

@@ -56,6 +56,9 @@ impl Resolver<'_> {
                 (Some(network), "subnet_ids") => {
                     Value::List(network.subnet_ids.iter().cloned().map(Value::Str).collect())
                 }
+                (Some(network), "public_subnet_ids") => {
+                    Value::List(network.public_subnets().iter().cloned().map(Value::Str).collect())
+                }
                 _ => Value::Unknown,
             },
             Reference::Stack(name) => match name.as_str() {
@@ -145,6 +148,22 @@ pub fn resolve_inputs(
     if let Some(generation) = prior.and_then(|p| p.get(GENERATION)).and_then(serde_json::Value::as_i64) {
         values.insert(GENERATION.to_string(), Value::Int(generation));
     }
+    // Subnets chosen by another field (a load balancer's scheme), once that field has its default.
+    for spec in schema.fields {
+        if let (Default::NetworkSubnetIdsUnless(flag), false) = (&spec.default, values.contains_key(spec.name)) {
+            let private = match values.get(*flag) {
+                Some(Value::Bool(on)) => Some(*on),
+                Some(Value::Unknown) => None,
+                _ => Some(false),
+            };
+            let value = match private {
+                Some(true) => resolver.lookup(&Reference::Network("subnet_ids".into()), &|_| None),
+                Some(false) => resolver.lookup(&Reference::Network("public_subnet_ids".into()), &|_| None),
+                None => Value::Unknown,
+            };
+            values.insert(spec.name.to_string(), value);
+        }
+    }
     // Names that hash other fields come last, once those fields have their defaults too.
     for spec in schema.fields {
         if let (Default::AwsNameHashing { max_len, fields }, false) = (&spec.default, values.contains_key(spec.name)) {
@@ -228,6 +247,9 @@ fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -
         }
         Default::NetworkVpcId => resolver.lookup(&Reference::Network("vpc_id".into()), &|_| None),
         Default::NetworkSubnetIds => resolver.lookup(&Reference::Network("subnet_ids".into()), &|_| None),
+        // Filled in once the field it follows has its value (`resolve_inputs`).
+        Default::NetworkSubnetIdsUnless(_) => return None,
+        Default::InDefaultVpc => Value::Bool(resolver.stack.network.is_default_vpc()),
     };
     Some(value)
 }

@@ -40,6 +40,7 @@ pub fn render(plan: &Plan) -> Json {
         "actions": actions,
         "moves": plan.moves.iter().map(|m| json!({"from": m.from.to_string(), "to": m.to.to_string()})).collect::<Vec<_>>(),
         "refresh_only": plan.refresh_only,
+        "protection": plan.protection.iter().map(|p| json!({"address": p.address.to_string(), "protect": p.protect})).collect::<Vec<_>>(),
         "drift": drift,
         "outputs": outputs,
         "monthly_cost": plan.cost.as_ref().map(monthly_cost),

@@ -21,6 +21,7 @@ fn plan(actions: Vec<PlannedAction>) -> Plan {
         outputs: Default::default(),
         moves: Vec::new(),
         refresh_only: false,
+        protection: Vec::new(),
         cost: None,
         findings: Vec::new(),
         undone: Vec::new(),

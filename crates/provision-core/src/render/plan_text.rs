@@ -38,6 +38,14 @@ pub fn render(plan: &Plan, paint: Paint) -> String {
             paint.bold(&moved.to.to_string())
         ));
     }
+    for protection in &plan.protection {
+        let what = if protection.protect {
+            "protect: false -> true (from now on destroying or replacing it is refused)"
+        } else {
+            "protect: true -> false (it may be destroyed or replaced again)"
+        };
+        out.push_str(&format!("  {} {:<width$} {what}\n", paint.yellow("~"), protection.address.to_string()));
+    }
     for action in &plan.actions {
         render_action(&mut out, action, width, paint);
     }
@@ -97,7 +105,10 @@ fn drift_lines(drift: &[crate::plan::Drift], width: usize, paint: Paint) -> Stri
 }
 
 pub fn summary(plan: &Plan, paint: Paint) -> String {
-    let moved = if plan.moves.is_empty() { String::new() } else { format!(" {} to move.", plan.moves.len()) };
+    let mut moved = if plan.moves.is_empty() { String::new() } else { format!(" {} to move.", plan.moves.len()) };
+    if !plan.protection.is_empty() {
+        moved.push_str(&format!(" {} protect flag(s) to record.", plan.protection.len()));
+    }
     format!(
         "{} {} to add, {} to change, {} to replace, {} to destroy.{moved}",
         paint.bold("Plan:"),

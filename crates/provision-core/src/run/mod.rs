@@ -213,6 +213,7 @@ mod tests {
                 outputs: Default::default(),
                 moves: Vec::new(),
                 refresh_only: false,
+                protection: Vec::new(),
                 cost: None,
                 findings: Vec::new(),
                 undone: Vec::new(),

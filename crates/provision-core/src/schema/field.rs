@@ -234,8 +234,16 @@ pub enum Default {
     Pattern(&'static str),
     /// The `[network]` VPC id.
     NetworkVpcId,
-    /// The `[network]` subnets (one per availability zone unless listed).
+    /// The `[network]` subnets (one per availability zone unless listed): the private ones where
+    /// the network has both kinds.
     NetworkSubnetIds,
+    /// The `[network]`'s public subnets, or its private ones when the resource's boolean field of
+    /// this name is true: an internet-facing load balancer belongs in the public subnets, an
+    /// internal one next to the services.
+    NetworkSubnetIdsUnless(&'static str),
+    /// `true` when the stack lives in the account's default VPC (`[network] vpc = "default"`),
+    /// whose subnets are all public: a task there reaches the internet only with a public IP.
+    InDefaultVpc,
 }
 
 impl Default {
@@ -254,12 +262,14 @@ impl Default {
             | Default::AwsNameHashing { .. }
             | Default::Pattern(_)
             | Default::NetworkVpcId
-            | Default::NetworkSubnetIds => return None,
+            | Default::NetworkSubnetIds
+            | Default::NetworkSubnetIdsUnless(_)
+            | Default::InDefaultVpc => return None,
         })
     }
 
     pub fn uses_network(&self) -> bool {
-        matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds)
+        matches!(self, Default::NetworkVpcId | Default::NetworkSubnetIds | Default::NetworkSubnetIdsUnless(_))
     }
 }
 
@@ -273,6 +283,8 @@ pub enum References {
     Variables,
     /// `${var.NAME}` and `${stack.name}` (`[state]`: one state per stack name).
     VariablesAndStackName,
+    /// `${TYPE.NAME.ATTRIBUTE}` only (`[network] vpc`: the stack's own network).
+    Resources,
     /// None: the text is taken as written, `${` included (`[network]`, `[notify]`, addresses).
     None,
 }
@@ -286,6 +298,7 @@ impl References {
             }
             References::Variables => "`${var.NAME}` references",
             References::VariablesAndStackName => "`${var.NAME}` and `${stack.name}` references",
+            References::Resources => "`${TYPE.NAME.ATTRIBUTE}` references",
             References::None => "no references",
         }
     }

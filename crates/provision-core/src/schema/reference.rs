@@ -104,7 +104,11 @@ fn push_field_row(out: &mut String, prefix: &str, field: &FieldSpec) {
         Default::AwsName { .. } | Default::AwsNameHashing { .. } => "`<stack>-<name>`".to_string(),
         Default::Pattern(pattern) => format!("`{}`", pattern.replace("{stack}", "<stack>").replace("{name}", "<name>")),
         Default::NetworkVpcId => "the `[network]` VPC".to_string(),
-        Default::NetworkSubnetIds => "the `[network]` subnets".to_string(),
+        Default::NetworkSubnetIds => "the `[network]`'s private subnets".to_string(),
+        Default::NetworkSubnetIdsUnless(flag) => {
+            format!("the `[network]`'s public subnets (its private ones when `{flag} = true`)")
+        }
+        Default::InDefaultVpc => "`true` in the default VPC, else `false`".to_string(),
     };
     let mut notes = Vec::new();
     if field.forces_replacement {

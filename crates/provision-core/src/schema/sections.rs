@@ -46,7 +46,7 @@ pub static SECTIONS: &[FieldSpec] = &[
     FieldSpec::new(
         "network",
         FieldKind::Table(NETWORK),
-        "The existing network the stack lives in; gives `${network.vpc_id}` and `${network.subnet_ids}`",
+        "The network the stack lives in, existing or its own; gives `${network.vpc_id}`, `${network.subnet_ids}` and `${network.public_subnet_ids}`",
     )
     .references(References::None),
     FieldSpec::new("notify", FieldKind::Table(NOTIFY), "Tell a chat channel or any HTTP endpoint what `apply` and `destroy` do")
@@ -88,6 +88,13 @@ pub static RESOURCE_KEYS: &[FieldSpec] = &[
     .default(Default::EmptyList)
     .pattern(ADDRESS_PATTERN, ADDRESS_RULE)
     .references(References::None),
+    FieldSpec::new(
+        "protect",
+        FieldKind::Bool,
+        "Refuse to destroy, replace or remove this resource until an apply turns this off (e.g. `\"${var.production}\"`)",
+    )
+    .default(Default::Bool(false))
+    .references(References::Variables),
 ];
 
 const STACK: &[FieldSpec] = &[
@@ -131,12 +138,17 @@ const STATE: &[FieldSpec] = &[
 ];
 
 const NETWORK: &[FieldSpec] = &[
-    FieldSpec::new("vpc", FieldKind::String, "`\"default\"` (the region's default VPC) or a VPC id")
-        .default(Default::Str("default")),
+    FieldSpec::new(
+        "vpc",
+        FieldKind::String,
+        "`\"default\"` (the region's default VPC), a VPC id, or the stack's own network: `\"${vpc.NAME.id}\"`",
+    )
+    .default(Default::Str("default"))
+    .references(References::Resources),
     FieldSpec::new(
         "subnets",
         FieldKind::StringList,
-        "Subnet ids; default: the VPC's subnets, one per availability zone",
+        "Subnet ids of an existing VPC; default: its subnets, one per availability zone (the private ones where it has both)",
     )
     .non_empty(),
 ];

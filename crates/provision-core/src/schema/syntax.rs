@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use super::References;
 
 /// `${network.ATTRIBUTE}` names these.
-pub const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids"];
+pub const NETWORK_ATTRIBUTES: &[&str] = &["vpc_id", "subnet_ids", "public_subnet_ids"];
 /// `${stack.ATTRIBUTE}` names these.
 pub const STACK_ATTRIBUTES: &[&str] = &["name", "region"];
 
@@ -28,6 +28,7 @@ fn reference(references: References) -> Option<String> {
         References::None => return None,
         References::Variables => variable,
         References::VariablesAndStackName => format!(r"{variable}|stack\.name"),
+        References::Resources => format!(r"{PIECE}\.{PIECE}\.{PIECE}"),
         References::Any => format!(
             r"{variable}|network\.(?:{})|stack\.(?:{})|{PIECE}\.{PIECE}\.{PIECE}",
             NETWORK_ATTRIBUTES.join("|"),

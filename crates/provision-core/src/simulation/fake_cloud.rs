@@ -565,7 +565,7 @@ impl Cloud for FakeCloud {
     }
 
     async fn network(&self, _spec: &NetworkSpec) -> Result<Network, DriverError> {
-        Ok(Network { vpc_id: "vpc-1".into(), subnet_ids: vec!["subnet-1".into()] })
+        Ok(Network { vpc_id: "vpc-1".into(), subnet_ids: vec!["subnet-1".into()], ..Network::default() })
     }
 
     async fn tagged(&self, stack: &str) -> Result<Vec<TaggedResource>, DriverError> {

@@ -149,6 +149,25 @@ impl SpannedExpr {
         }
     }
 
+    /// Replaces every reference `replace` answers for (the stack's own network stands in for
+    /// `${network.*}`), keeping its span.
+    pub fn replace_references(&mut self, replace: &dyn Fn(&Reference) -> Option<Reference>) {
+        match &mut self.expr {
+            Expr::Template(parts) => {
+                for part in parts {
+                    if let Part::Reference(reference, _) = part {
+                        if let Some(new) = replace(reference) {
+                            *reference = new;
+                        }
+                    }
+                }
+            }
+            Expr::List(items) => items.iter_mut().for_each(|item| item.replace_references(replace)),
+            Expr::Table(entries) => entries.iter_mut().for_each(|(_, value)| value.replace_references(replace)),
+            Expr::Bool(_) | Expr::Int(_) => {}
+        }
+    }
+
     /// The value, asking `lookup` for each reference. A reference `lookup` cannot answer yet is
     /// `Value::Unknown`, and so is any string built from one.
     pub fn resolve(&self, lookup: &dyn Fn(&Reference) -> Value) -> Value {

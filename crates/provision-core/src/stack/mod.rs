@@ -76,6 +76,17 @@ impl Stack {
 pub struct NetworkSpec {
     pub vpc: String,
     pub subnets: Option<Vec<String>>,
+    /// `vpc = "${TYPE.NAME.id}"`: the stack's own network, a resource of the stack. Every
+    /// `${network.*}` and every network default then refers to that resource's attributes (see
+    /// the loader's `own_network`), so nothing is looked up.
+    pub own: Option<Address>,
+}
+
+impl NetworkSpec {
+    /// `[network] vpc = "default"` (or no `[network]`): the account's default VPC.
+    pub fn is_default_vpc(&self) -> bool {
+        self.own.is_none() && self.vpc == "default"
+    }
 }
 
 /// A resource renamed in the stack file: the state entry under `from` belongs to `to` now.
@@ -102,4 +113,6 @@ pub struct ResourceSpec {
     pub fields: BTreeMap<String, SpannedExpr>,
     pub tags: BTreeMap<String, String>,
     pub depends_on: Vec<Address>,
+    /// `protect = true`: destroying, replacing or removing it is refused (see `plan::protection`).
+    pub protect: bool,
 }

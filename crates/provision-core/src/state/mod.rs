@@ -152,6 +152,10 @@ pub struct ResourceState {
     pub attributes: JsonMap,
     #[serde(default)]
     pub dependencies: Vec<Address>,
+    /// `protect = true` as last applied: destroying, replacing or removing it is refused until an
+    /// apply turns it off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

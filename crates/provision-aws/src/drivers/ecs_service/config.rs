@@ -39,6 +39,22 @@ pub(super) struct ServiceConfig {
     pub wait: String,
     pub wait_timeout: String,
     pub container: ContainerConfig,
+    pub migration: Option<MigrationConfig>,
+}
+
+/// `[ecs_service.NAME.migration]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct MigrationConfig {
+    pub command: Vec<String>,
+    pub timeout: Option<String>,
+}
+
+impl MigrationConfig {
+    /// `timeout`, 10 minutes by default.
+    pub fn timeout(&self) -> Duration {
+        self.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(Duration::from_secs(10 * 60))
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -92,6 +108,7 @@ impl Default for ServiceConfig {
             wait: "steady".into(),
             wait_timeout: "15m".into(),
             container: ContainerConfig::default(),
+            migration: None,
         }
     }
 }

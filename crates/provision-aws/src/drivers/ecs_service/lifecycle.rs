@@ -24,6 +24,7 @@ use serde_json::Value as Json;
 
 use super::config::ServiceConfig;
 use super::deployment::{self, Watched};
+use super::migration;
 use super::observation::{attributes, in_use, service_name, UNUSED_REVISIONS};
 use super::task_definition;
 use crate::behaviours::{self, ecs as behaviour, Retry};
@@ -45,6 +46,11 @@ pub(super) async fn create(
     let config = ServiceConfig::from_inputs(request.inputs)?;
     let task =
         task_definition::register(ecs, &config, &request.address.name, &request.stack.region, request.tags).await?;
+    // A failed migration leaves no service behind: the revision goes, nothing else was made.
+    if let Err(error) = migration::before_rollout(ecs, &config, &task, request.address, progress).await {
+        task_definition::deregister(ecs, &task).await;
+        return Err(error);
+    }
     let balancers = load_balancers(&config, &request.address.name)?;
     let create = ecs
         .create_service()
@@ -110,6 +116,11 @@ pub(super) async fn update(
     if new_revision {
         task =
             task_definition::register(ecs, &config, &request.address.name, &request.stack.region, request.tags).await?;
+        // A failed migration stops the deploy here: the service keeps running the revision it has.
+        if let Err(error) = migration::before_rollout(ecs, &config, &task, request.address, progress).await {
+            task_definition::deregister(ecs, &task).await;
+            return Err(error);
+        }
         update = update.task_definition(&task);
     }
     if changed.contains("desired_count") {
@@ -247,7 +258,7 @@ fn count(value: i64) -> Result<i32, DriverError> {
     i32::try_from(value).map_err(|_| DriverError::invalid(format!("{value} is out of range")))
 }
 
-fn network(config: &ServiceConfig) -> Result<NetworkConfiguration, DriverError> {
+pub(super) fn network(config: &ServiceConfig) -> Result<NetworkConfiguration, DriverError> {
     let public_ip = if config.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(config.subnets.clone()))

@@ -16,9 +16,12 @@
 mod config;
 mod deployment;
 mod image;
+mod image_retention;
 mod lifecycle;
+mod migration;
 mod observation;
 mod ordering;
+mod reachability;
 mod secret_access;
 mod task_definition;
 
@@ -75,6 +78,17 @@ static CONTAINER_FIELDS: &[FieldSpec] = &[
     .default(FieldDefault::Bool(true)),
 ];
 
+static MIGRATION_FIELDS: &[FieldSpec] = &[
+    FieldSpec::new(
+        "command",
+        FieldKind::StringList,
+        "The command one task of the new task definition runs before each rollout that changes it, e.g. `[\"./manage.py\", \"migrate\"]`; a non-zero exit stops the deploy and the service keeps its revision",
+    )
+    .required(),
+    FieldSpec::new("timeout", FieldKind::String, "How long the migration may run: `90s`, `10m` (the default), `1h`")
+        .check(check_wait_timeout),
+];
+
 static SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "ecs_service",
     description: "A Fargate service running one container, with zero-downtime rolling deployments",
@@ -101,8 +115,12 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(FieldDefault::NetworkSubnetIds),
         FieldSpec::new("security_groups", FieldKind::StringList, "Security groups for the tasks")
             .default(FieldDefault::EmptyList),
-        FieldSpec::new("assign_public_ip", FieldKind::Bool, "Give tasks a public IP (public subnets without a NAT)")
-            .default(FieldDefault::Bool(false)),
+        FieldSpec::new(
+            "assign_public_ip",
+            FieldKind::Bool,
+            "Give tasks a public IP, which tasks in public subnets need to pull their image when there is no NAT gateway; `true` in the default VPC (all its subnets are public)",
+        )
+        .default(FieldDefault::InDefaultVpc),
         FieldSpec::new(
             "target_group",
             FieldKind::String,
@@ -135,6 +153,11 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(FieldDefault::Str("15m"))
             .check(check_wait_timeout),
         FieldSpec::new("container", FieldKind::Table(CONTAINER_FIELDS), "The container the service runs").required(),
+        FieldSpec::new(
+            "migration",
+            FieldKind::Table(MIGRATION_FIELDS),
+            "A one-off task (a database migration) run to completion before each rollout of a new task definition",
+        ),
     ],
     attributes: &["name", "arn", "task_definition_arn"],
     taggable: true,
@@ -163,7 +186,14 @@ impl AwsDriver for ServiceDriver {
         resource: &provision_core::stack::ResourceSpec,
         resources: &std::collections::BTreeMap<Address, provision_core::stack::ResourceSpec>,
     ) -> Vec<Problem> {
-        secret_access::check(resource, resources)
+        let mut problems = secret_access::check(resource, resources);
+        problems.extend(reachability::check_in_stack(resource, resources));
+        problems.extend(image_retention::check(resource, resources));
+        problems
+    }
+
+    fn check_network(&self, inputs: &JsonMap, network: &provision_core::cloud::Network) -> Vec<Problem> {
+        reachability::check_network(inputs, network)
     }
 
     /// After the listener that forwards to its target group: ECS refuses the service before.

@@ -178,6 +178,7 @@ mod tests {
 
     fn resource(address: Address, fields: Vec<(&str, SpannedExpr)>) -> ResourceSpec {
         ResourceSpec {
+            protect: false,
             address,
             span: 0..0,
             fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),

@@ -51,9 +51,10 @@ static SCHEMA: ResourceSchema = ResourceSchema {
         FieldSpec::new(
             "subnets",
             FieldKind::StringList,
-            "Subnet ids, in at least two availability zones; by default the `[network]` subnets.",
+            "Subnet ids, in at least two availability zones; by default the `[network]`'s public subnets, or its \
+             private ones for an internal load balancer.",
         )
-        .default(FieldDefault::NetworkSubnetIds),
+        .default(FieldDefault::NetworkSubnetIdsUnless("internal")),
         FieldSpec::new(
             "security_groups",
             FieldKind::StringList,

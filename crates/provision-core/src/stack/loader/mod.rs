@@ -28,11 +28,15 @@ mod checked;
 mod guardrails;
 mod moved;
 mod notify;
+mod own_network;
+mod protect;
 mod references;
 mod sections;
 mod state_only;
 mod state_section;
 mod suggest;
+#[cfg(test)]
+mod test_drivers;
 mod values;
 
 use checked::{entries, entry, literal};
@@ -116,7 +120,7 @@ impl Loader<'_> {
         }
         let network = self.network(sections.get("network"));
         let notify = sections.get("notify").and_then(|section| self.notify(section));
-        let outputs = self.outputs(sections.get("outputs"));
+        let mut outputs = self.outputs(sections.get("outputs"));
 
         let mut resources = BTreeMap::new();
         for (key, value) in root.iter() {
@@ -126,6 +130,9 @@ impl Loader<'_> {
         }
         for resource in resources.values_mut() {
             add_derived_fields(self.drivers, resource);
+        }
+        if let Some(section) = sections.get("network") {
+            self.place_in_own_network(&network, section, &mut resources, &mut outputs, &variables);
         }
 
         let moved = match sections.get("moved") {
@@ -291,6 +298,7 @@ impl Loader<'_> {
                 fields: BTreeMap::new(),
                 tags: BTreeMap::new(),
                 depends_on: Vec::new(),
+                protect: false,
             };
             for (field, value) in fields.iter() {
                 let field_name = field.get_ref().as_ref();
@@ -348,6 +356,7 @@ impl Loader<'_> {
                     }
                 }
             }
+            "protect" => resource.protect = self.protect(&resource.address, expr, variables),
             _ => {}
         }
     }

@@ -128,7 +128,7 @@ fn check_reference(
         }
         Reference::Network(name) if !NETWORK_ATTRIBUTES.contains(&name.as_str()) => Some(
             error(format!("`network` has no attribute `{name}`"))
-                .hint("use `${network.vpc_id}` or `${network.subnet_ids}`"),
+                .hint("use `${network.vpc_id}`, `${network.subnet_ids}` or `${network.public_subnet_ids}`"),
         ),
         Reference::Stack(name) if !STACK_ATTRIBUTES.contains(&name.as_str()) => {
             Some(error(format!("`stack` has no attribute `{name}`")).hint("use `${stack.name}` or `${stack.region}`"))

@@ -105,12 +105,17 @@ impl Loader<'_> {
 
     pub(super) fn network(&mut self, section: Option<&SpannedExpr>) -> NetworkSpec {
         let section = section.map(entries).unwrap_or_default();
-        let vpc = entry(section, "vpc").and_then(literal).unwrap_or("default").to_string();
+        let written = entry(section, "vpc");
+        let own = written.and_then(|vpc| self.own_network_reference(vpc));
+        let vpc = match &own {
+            Some(address) => format!("${{{address}.id}}"),
+            None => written.and_then(literal).unwrap_or("default").to_string(),
+        };
         let subnets = entry(section, "subnets").and_then(|subnets| match &subnets.expr {
             Expr::List(items) => items.iter().map(|item| literal(item).map(str::to_string)).collect(),
             _ => None,
         });
-        NetworkSpec { vpc, subnets }
+        NetworkSpec { vpc, subnets, own }
     }
 
     pub(super) fn outputs(&mut self, section: Option<&SpannedExpr>) -> Vec<Output> {

@@ -32,7 +32,7 @@ impl Loader<'_> {
             tags: header.tags,
             state,
             variables,
-            network: NetworkSpec { vpc: "default".into(), subnets: None },
+            network: NetworkSpec { vpc: "default".into(), subnets: None, own: None },
             outputs: Vec::new(),
             resources: BTreeMap::new(),
             graph: DependencyGraph::default(),

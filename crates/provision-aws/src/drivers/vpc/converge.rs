@@ -1,0 +1,633 @@
+//! Making a VPC's parts, and changing them in place: the survey's answers worked through in the
+//! order AWS needs (a gateway before the route to it, a subnet before its NAT gateway, the NAT
+//! gateway before the routes to it, routes moved before a NAT gateway goes).
+//!
+//! Each part is made with its tags in the same call (`TagSpecifications`), NAT gateways, route
+//! tables and endpoints also with a client token, so that a run killed at any point leaves only
+//! parts the next run finds by their tags (`layout.rs`) and completes (`survey.rs`). A create is
+//! therefore the VPC itself, tagged with the token its intent recorded, and then the same work an
+//! update does.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, DomainType, IpPermission, IpRange, NatGatewayState, ResourceType, Tag, TagSpecification,
+    VpcEndpointType,
+};
+use aws_sdk_ec2::Client;
+
+use super::config::{Role, VpcConfig};
+use super::layout::{
+    AddressPart, EndpointPart, Gateway, Layout, NatPart, SubnetPart, TablePart, TableRole, Target, PART_TAG, TOKEN_TAG,
+    VPC_TAG,
+};
+use super::waiting::{self, Pace};
+use super::{survey, teardown, zones};
+use crate::drivers::{DriverError, ProgressSink};
+use provision_core::address::Address;
+
+/// What every call of one create or update shares.
+pub(super) struct Work<'a> {
+    pub ec2: &'a Client,
+    pub address: &'a Address,
+    pub region: &'a str,
+    pub progress: &'a dyn ProgressSink,
+    /// The VPC's `name`: parts are named after it.
+    pub name: &'a str,
+    /// The tags every part carries (the user's and provision's).
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+const NAT_CREATED: Pace = Pace::minutes(10);
+const ENDPOINT_AVAILABLE: Pace = Pace::minutes(10);
+
+impl Work<'_> {
+    /// The tags of one part, for the call that makes it.
+    fn tagging(&self, kind: ResourceType, vpc_id: &str, part: &str, name: &str) -> TagSpecification {
+        let mut tags: Vec<Tag> = self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        tags.push(Tag::builder().key(VPC_TAG).value(vpc_id).build());
+        tags.push(Tag::builder().key(PART_TAG).value(part).build());
+        tags.push(Tag::builder().key("Name").value(format!("{}-{name}", self.name)).build());
+        TagSpecification::builder().resource_type(kind).set_tags(Some(tags)).build()
+    }
+
+    /// The full name of an AWS service in this region, e.g. `com.amazonaws.us-east-1.ecr.dkr`.
+    fn service_name(&self, service: &str) -> String {
+        let prefix = if self.region.starts_with("cn-") { "cn.com.amazonaws" } else { "com.amazonaws" };
+        format!("{prefix}.{}.{service}", self.region)
+    }
+}
+
+/// A token for one create call: the SDK's own retries of that call send the same one.
+fn token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Makes the VPC (tagged with `token`, which the state's intent recorded), then all its parts.
+pub(super) async fn create(work: &Work<'_>, config: &VpcConfig, token: &str) -> Result<Layout, DriverError> {
+    let mut tags: Vec<Tag> = work.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    tags.push(Tag::builder().key(TOKEN_TAG).value(token).build());
+    tags.push(Tag::builder().key("Name").value(work.name).build());
+    let created = work
+        .ec2
+        .create_vpc()
+        .cidr_block(&config.cidr)
+        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Vpc).set_tags(Some(tags)).build())
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("CreateVpc", error))?;
+    let vpc_id = created.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+    if vpc_id.is_empty() {
+        return Err(DriverError::invalid("CreateVpc answered without a VPC id"));
+    }
+    let mut layout = Layout { vpc_id: vpc_id.clone(), cidr: config.cidr.clone(), ..Layout::default() };
+    layout.tags = work.tags.clone();
+    layout.tags.insert("Name".into(), work.name.to_string());
+    enable_dns_hostnames(work, &vpc_id).await?;
+    converge(work, config, &mut layout).await?;
+    Ok(layout)
+}
+
+/// Interface endpoints answer under the services' own names only with DNS hostnames on.
+async fn enable_dns_hostnames(work: &Work<'_>, vpc_id: &str) -> Result<(), DriverError> {
+    waiting::after_create(|| async {
+        work.ec2
+            .modify_vpc_attribute()
+            .vpc_id(vpc_id)
+            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ModifyVpcAttribute", error))
+    })
+    .await?;
+    Ok(())
+}
+
+/// Brings the VPC's parts to what `config` describes.
+pub(super) async fn converge(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    gateway(work, layout).await?;
+    subnets(work, config, layout).await?;
+    tables(work, config, layout).await?;
+    associations(work, config, layout).await?;
+    routes(work, config, layout).await?;
+    nat_gateways(work, config, layout).await?;
+    routes(work, config, layout).await?;
+    endpoints(work, config, layout).await?;
+    teardown::remove_unwanted(work, config, layout).await
+}
+
+async fn gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError> {
+    if !survey::missing_gateway(layout) {
+        return Ok(());
+    }
+    let vpc_id = layout.vpc_id.clone();
+    let id = match layout.gateways.iter().find(|g| !g.attached) {
+        Some(gateway) => gateway.id.clone(),
+        None => {
+            let tagging = work.tagging(ResourceType::InternetGateway, &vpc_id, "internet-gateway", "igw");
+            let created = work
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tagging)
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("CreateInternetGateway", error))?;
+            let id = created.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+            layout.gateways.push(Gateway { id: id.clone(), attached: false });
+            id
+        }
+    };
+    waiting::after_create(|| async {
+        work.ec2
+            .attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(&vpc_id)
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("AttachInternetGateway", error))
+    })
+    .await?;
+    if let Some(gateway) = layout.gateways.iter_mut().find(|g| g.id == id) {
+        gateway.attached = true;
+    }
+    Ok(())
+}
+
+async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    let missing = survey::missing_subnets(config, layout);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let in_use: BTreeMap<usize, zones::Zone> =
+        (0..config.azs).filter_map(|i| layout.zone(i).map(|zone| (i, zone.clone()))).collect();
+    let usable = if missing.iter().all(|(_, index)| in_use.contains_key(index)) {
+        Vec::new()
+    } else {
+        zones::usable(work.ec2, work.region).await?
+    };
+    let chosen = zones::choose(config.azs, &in_use, &usable, work.region)?;
+    for (role, index) in missing {
+        let zone = &chosen[index];
+        let taken: Vec<String> = layout.subnets.iter().map(|s| s.cidr.clone()).collect();
+        let cidr = super::config::subnet_range(&layout.cidr, role, index, &taken)?;
+        let part = format!("{}-subnet-{index}", role.as_str());
+        let tagging =
+            work.tagging(ResourceType::Subnet, &layout.vpc_id, &part, &format!("{}-{}", role.as_str(), zone.name));
+        let vpc_id = layout.vpc_id.clone();
+        let created = waiting::after_create(|| async {
+            work.ec2
+                .create_subnet()
+                .vpc_id(&vpc_id)
+                .cidr_block(&cidr)
+                .availability_zone(&zone.name)
+                .tag_specifications(tagging.clone())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("CreateSubnet", error))
+        })
+        .await?;
+        let id = created.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+        layout.subnets.push(SubnetPart { id, cidr, zone: zone.clone(), role, index: Some(index), ours: true });
+    }
+    Ok(())
+}
+
+async fn tables(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    for role in survey::missing_tables(config, layout) {
+        let (part, name) = match role {
+            TableRole::Public => ("public-route-table".to_string(), "public".to_string()),
+            TableRole::Private(i) => (format!("private-route-table-{i}"), format!("private-{}", layout.zone_label(i))),
+        };
+        let tagging = work.tagging(ResourceType::RouteTable, &layout.vpc_id, &part, &name);
+        let (vpc_id, token) = (layout.vpc_id.clone(), token());
+        let created = waiting::after_create(|| async {
+            work.ec2
+                .create_route_table()
+                .vpc_id(&vpc_id)
+                .client_token(&token)
+                .tag_specifications(tagging.clone())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("CreateRouteTable", error))
+        })
+        .await?;
+        let id = created.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
+        layout.tables.push(TablePart {
+            id,
+            role: Some(role),
+            main: false,
+            associations: Vec::new(),
+            default_route: None,
+            ours: true,
+        });
+    }
+    Ok(())
+}
+
+async fn associations(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    for needed in survey::associations(config, layout) {
+        let association = match &needed.replaces {
+            Some(old) => {
+                waiting::after_create(|| async {
+                    work.ec2
+                        .replace_route_table_association()
+                        .association_id(old)
+                        .route_table_id(&needed.table_id)
+                        .send()
+                        .await
+                        .map(|answer| answer.new_association_id.unwrap_or_default())
+                        .map_err(|error| crate::aws_error("ReplaceRouteTableAssociation", error))
+                })
+                .await?
+            }
+            None => {
+                waiting::after_create(|| async {
+                    work.ec2
+                        .associate_route_table()
+                        .route_table_id(&needed.table_id)
+                        .subnet_id(&needed.subnet_id)
+                        .send()
+                        .await
+                        .map(|answer| answer.association_id.unwrap_or_default())
+                        .map_err(|error| crate::aws_error("AssociateRouteTable", error))
+                })
+                .await?
+            }
+        };
+        for table in layout.tables.iter_mut() {
+            table.associations.retain(|(_, subnet)| subnet != &needed.subnet_id);
+            if table.id == needed.table_id {
+                table.associations.push((association.clone(), needed.subnet_id.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn routes(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    for change in survey::route_changes(config, layout) {
+        let table = change.table_id.as_str();
+        match (&change.current, &change.wanted) {
+            (_, Some(target)) => {
+                let replace = change.current.is_some();
+                waiting::after_create(|| async {
+                    if replace {
+                        let request =
+                            work.ec2.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+                        let request = match target {
+                            Target::Nat(id) => request.nat_gateway_id(id),
+                            Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+                        };
+                        request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
+                    } else {
+                        let request = work.ec2.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+                        let request = match target {
+                            Target::Nat(id) => request.nat_gateway_id(id),
+                            Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+                        };
+                        request.send().await.map(|_| ()).map_err(|error| crate::aws_error("CreateRoute", error))
+                    }
+                })
+                .await?;
+            }
+            (Some(_), None) => {
+                let deleted = work
+                    .ec2
+                    .delete_route()
+                    .route_table_id(table)
+                    .destination_cidr_block("0.0.0.0/0")
+                    .send()
+                    .await
+                    .map_err(|error| crate::aws_error("DeleteRoute", error));
+                match deleted {
+                    Err(error) if error.code_is("InvalidRoute.NotFound") => {}
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            (None, None) => continue,
+        }
+        if let Some(table) = layout.tables.iter_mut().find(|t| t.id == change.table_id) {
+            table.default_route = change.wanted.clone();
+        }
+    }
+    Ok(())
+}
+
+async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    for index in survey::missing_addresses(config, layout) {
+        let name = format!("nat-{}", layout.zone_label(index));
+        let tagging = work.tagging(ResourceType::ElasticIp, &layout.vpc_id, &format!("nat-address-{index}"), &name);
+        let allocated = work
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tagging)
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("AllocateAddress", error))?;
+        layout.addresses.push(AddressPart {
+            allocation_id: allocated.allocation_id().unwrap_or_default().to_string(),
+            association_id: None,
+            index: Some(index),
+            ours: true,
+        });
+    }
+    super::emulator::free_deleted_nat_addresses(&work.ec2, layout).await;
+    let mut made = Vec::new();
+    for index in survey::missing_nats(config, layout) {
+        let subnet = layout.subnet(Role::Public, index).map(|s| s.id.clone()).ok_or_else(|| {
+            DriverError::invalid(format!(
+                "the public subnet in {} is missing for its NAT gateway",
+                layout.zone_label(index)
+            ))
+        })?;
+        let held: Vec<&String> =
+            layout.nats.iter().filter(|n| n.is_live()).flat_map(|n| n.allocation_ids.iter()).collect();
+        let allocation = layout
+            .addresses
+            .iter()
+            .find(|a| a.index == Some(index) && !held.contains(&&a.allocation_id))
+            .map(|a| a.allocation_id.clone())
+            .ok_or_else(|| {
+                DriverError::invalid(format!("no address for the NAT gateway in {}", layout.zone_label(index)))
+            })?;
+        let name = format!("nat-{}", layout.zone_label(index));
+        let tagging = work.tagging(ResourceType::Natgateway, &layout.vpc_id, &format!("nat-gateway-{index}"), &name);
+        let token = token();
+        let created = waiting::after_create(|| async {
+            work.ec2
+                .create_nat_gateway()
+                .subnet_id(&subnet)
+                .allocation_id(&allocation)
+                .client_token(&token)
+                .tag_specifications(tagging.clone())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("CreateNatGateway", error))
+        })
+        .await?;
+        let id = created.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string();
+        layout.nats.push(NatPart {
+            id: id.clone(),
+            subnet_id: subnet,
+            state: "pending".into(),
+            allocation_ids: vec![allocation],
+            interface_ids: Vec::new(),
+            index: Some(index),
+            ours: true,
+        });
+        made.push(id);
+    }
+    if made.is_empty() {
+        return Ok(());
+    }
+    // Routes to a NAT gateway that is not yet available carry no traffic: wait before pointing
+    // the private subnets at it.
+    let waiting_for = format!("waiting for {} NAT gateway(s) to become available", made.len());
+    waiting::until(work.address, work.progress, &waiting_for, NAT_CREATED, || async {
+        let answer = work
+            .ec2
+            .describe_nat_gateways()
+            .set_nat_gateway_ids(Some(made.clone()))
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("DescribeNatGateways", error));
+        let answer = match answer {
+            // Not yet known to EC2's reads (`ec2.network-not-found-after-create`): still pending.
+            Err(error) if error.code_is("NatGatewayNotFound") || error.code_is("InvalidNatGatewayID.NotFound") => {
+                return Ok(None)
+            }
+            other => other?,
+        };
+        let gateways = answer.nat_gateways();
+        if let Some(failed) = gateways.iter().find(|n| n.state() == Some(&NatGatewayState::Failed)) {
+            return Err(DriverError::service(
+                "CreateNatGateway",
+                failed.failure_code().map(str::to_string),
+                format!(
+                    "NAT gateway {} failed: {}",
+                    failed.nat_gateway_id().unwrap_or_default(),
+                    failed.failure_message().unwrap_or_default()
+                ),
+            )
+            .with_hint("apply again: the failed NAT gateway is removed and a new one made"));
+        }
+        let all_available =
+            gateways.len() == made.len() && gateways.iter().all(|n| n.state() == Some(&NatGatewayState::Available));
+        Ok(all_available.then_some(()))
+    })
+    .await?;
+    for nat in layout.nats.iter_mut().filter(|n| made.contains(&n.id)) {
+        nat.state = "available".into();
+    }
+    Ok(())
+}
+
+async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+    let missing = survey::missing_endpoints(config, layout);
+    if missing.iter().any(|(_, gateway)| !gateway) {
+        enable_dns_hostnames(work, &layout.vpc_id).await?;
+        layout.endpoint_group = Some(endpoint_group(work, layout).await?);
+    }
+    let tables: Vec<String> =
+        survey::wanted_tables(config).into_iter().filter_map(|r| layout.table(r)).map(|t| t.id.clone()).collect();
+    let subnets: Vec<String> =
+        (0..config.azs).filter_map(|i| layout.subnet(Role::Private, i)).map(|s| s.id.clone()).collect();
+    let mut interfaces = Vec::new();
+    for (service, gateway) in missing {
+        let tagging = work.tagging(ResourceType::VpcEndpoint, &layout.vpc_id, &format!("endpoint-{service}"), service);
+        let (vpc_id, token, name) = (layout.vpc_id.clone(), token(), work.service_name(service));
+        let group = layout.endpoint_group.clone();
+        let created = waiting::after_create(|| async {
+            let request = work
+                .ec2
+                .create_vpc_endpoint()
+                .vpc_id(&vpc_id)
+                .service_name(&name)
+                .client_token(&token)
+                .tag_specifications(tagging.clone());
+            let request = if gateway {
+                request.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(Some(tables.clone()))
+            } else {
+                request
+                    .vpc_endpoint_type(VpcEndpointType::Interface)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .set_security_group_ids(group.clone().map(|g| vec![g]))
+                    .private_dns_enabled(true)
+            };
+            request.send().await.map_err(|error| crate::aws_error("CreateVpcEndpoint", error))
+        })
+        .await?;
+        let id = created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_string();
+        if !gateway {
+            interfaces.push(id.clone());
+        }
+        layout.endpoints.push(EndpointPart {
+            id,
+            service: service.to_string(),
+            gateway,
+            table_ids: if gateway { tables.clone() } else { Vec::new() },
+            subnet_ids: if gateway { Vec::new() } else { subnets.clone() },
+            ours: true,
+        });
+    }
+    for reach in survey::endpoint_reach(config, layout) {
+        work.ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&reach.id)
+            .set_add_route_table_ids((!reach.add_tables.is_empty()).then(|| reach.add_tables.clone()))
+            .set_add_subnet_ids((!reach.add_subnets.is_empty()).then(|| reach.add_subnets.clone()))
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ModifyVpcEndpoint", error))?;
+        if let Some(endpoint) = layout.endpoints.iter_mut().find(|e| e.id == reach.id) {
+            endpoint.table_ids.extend(reach.add_tables);
+            endpoint.subnet_ids.extend(reach.add_subnets);
+        }
+    }
+    if interfaces.is_empty() {
+        return Ok(());
+    }
+    // A task that starts before its endpoints answer cannot pull its image.
+    let waiting_for = format!("waiting for {} interface endpoint(s) to become available", interfaces.len());
+    waiting::until(work.address, work.progress, &waiting_for, ENDPOINT_AVAILABLE, || async {
+        let answer = work
+            .ec2
+            .describe_vpc_endpoints()
+            .set_vpc_endpoint_ids(Some(interfaces.clone()))
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("DescribeVpcEndpoints", error))?;
+        let states: Vec<String> = answer
+            .vpc_endpoints()
+            .iter()
+            .map(|e| e.state().map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default())
+            .collect();
+        if let Some(failed) = states.iter().find(|s| matches!(s.as_str(), "failed" | "rejected")) {
+            return Err(DriverError::invalid(format!("an interface endpoint is `{failed}`"))
+                .with_hint("the service may not be offered in one of the network's zones; check `endpoints`"));
+        }
+        Ok((states.len() == interfaces.len() && states.iter().all(|s| s == "available")).then_some(()))
+    })
+    .await
+}
+
+/// The security group of the interface endpoints, HTTPS from anywhere in the VPC: made unless a
+/// run made it before, and its rule given again (a run may have been killed before it).
+async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, DriverError> {
+    let id = match &layout.endpoint_group {
+        Some(id) => id.clone(),
+        None => {
+            let tagging =
+                work.tagging(ResourceType::SecurityGroup, &layout.vpc_id, "endpoints-security-group", "endpoints");
+            let created = work
+                .ec2
+                .create_security_group()
+                .group_name(format!("{}-endpoints", work.name))
+                .description("HTTPS from the VPC to its interface endpoints (managed by provision)")
+                .vpc_id(&layout.vpc_id)
+                .tag_specifications(tagging)
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("CreateSecurityGroup", error))?;
+            created.group_id().unwrap_or_default().to_string()
+        }
+    };
+    let https = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .ip_ranges(IpRange::builder().cidr_ip(&layout.cidr).description("the VPC").build())
+        .build();
+    let authorized = waiting::after_create(|| async {
+        work.ec2
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(https.clone())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("AuthorizeSecurityGroupIngress", error))
+    })
+    .await;
+    match authorized {
+        Err(error) if error.code_is("InvalidPermission.Duplicate") => Ok(id),
+        other => other.map(|_| id),
+    }
+}
+
+/// Gives every part the tags and names the request carries now (the VPC's `tags` or `name`
+/// changed), and removes the user tags no longer wanted.
+pub(super) async fn retag(work: &Work<'_>, layout: &Layout, removed: &[String]) -> Result<(), DriverError> {
+    let named = part_names(layout);
+    let ids: Vec<String> =
+        std::iter::once(layout.vpc_id.clone()).chain(named.iter().map(|(id, _)| id.clone())).collect();
+    let tags: Vec<Tag> = work.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    for batch in ids.chunks(TAG_BATCH) {
+        work.ec2
+            .create_tags()
+            .set_resources(Some(batch.to_vec()))
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("CreateTags", error))?;
+        if !removed.is_empty() {
+            let keys: Vec<Tag> = removed.iter().map(|k| Tag::builder().key(k).build()).collect();
+            work.ec2
+                .delete_tags()
+                .set_resources(Some(batch.to_vec()))
+                .set_tags(Some(keys))
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("DeleteTags", error))?;
+        }
+    }
+    let names = std::iter::once((layout.vpc_id.clone(), work.name.to_string()))
+        .chain(named.into_iter().map(|(id, suffix)| (id, format!("{}-{suffix}", work.name))));
+    for (id, name) in names {
+        work.ec2
+            .create_tags()
+            .resources(id)
+            .tags(Tag::builder().key("Name").value(name).build())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("CreateTags", error))?;
+    }
+    Ok(())
+}
+
+/// Resources one `CreateTags` call names at most (EC2 takes up to 1,000).
+const TAG_BATCH: usize = 500;
+
+/// provision's parts of the VPC, each with the name it carries after the VPC's.
+fn part_names(layout: &Layout) -> Vec<(String, String)> {
+    let mut named = Vec::new();
+    for gateway in &layout.gateways {
+        named.push((gateway.id.clone(), "igw".to_string()));
+    }
+    for subnet in layout.subnets.iter().filter(|s| s.ours) {
+        named.push((subnet.id.clone(), format!("{}-{}", subnet.role.as_str(), subnet.zone.name)));
+    }
+    for table in layout.tables.iter().filter(|t| t.ours) {
+        let name = match table.role {
+            Some(TableRole::Private(i)) => format!("private-{}", layout.zone_label(i)),
+            _ => "public".to_string(),
+        };
+        named.push((table.id.clone(), name));
+    }
+    for nat in layout.nats.iter().filter(|n| n.ours) {
+        named.push((nat.id.clone(), format!("nat-{}", nat.index.map(|i| layout.zone_label(i)).unwrap_or_default())));
+    }
+    for address in layout.addresses.iter().filter(|a| a.ours) {
+        let zone = address.index.map(|i| layout.zone_label(i)).unwrap_or_default();
+        named.push((address.allocation_id.clone(), format!("nat-{zone}")));
+    }
+    for endpoint in layout.endpoints.iter().filter(|e| e.ours) {
+        named.push((endpoint.id.clone(), endpoint.service.clone()));
+    }
+    if let Some(group) = &layout.endpoint_group {
+        named.push((group.clone(), "endpoints".to_string()));
+    }
+    named
+}
