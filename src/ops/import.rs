@@ -25,6 +25,7 @@ mod cloudformation;
 mod generate;
 mod inventory;
 mod moving_in;
+mod network;
 mod render;
 mod terraform;
 

@@ -133,7 +133,22 @@ fn modules_count_and_for_each_from_an_s3_state() {
     let stack = std::fs::read_to_string(project.path("app.toml")).expect("stack file");
     schema_check::assert_valid(&project.path("app.toml"));
     assert!(stack.contains("load_balancer = \"${load_balancer.web_this.arn}\""), "{stack}");
-    assert!(stack.contains(&format!("vpc = \"{}\"", ids.get("vpc"))), "the network stays a literal id:\n{stack}");
+    // The network stays with Terraform; the stack lives in it and names it once.
+    assert!(stack.contains(&format!("[network]\nvpc = \"{}\"\n", ids.get("vpc"))), "{stack}");
+    assert!(!stack.contains("\nsubnets = ["), "the look-up finds the subnets the resources use:\n{stack}");
+    assert!(stack.contains("vpc = \"${network.vpc_id}\""), "{stack}");
+    assert!(stack.contains("subnets = \"${network.subnet_ids}\""), "{stack}");
+    assert_eq!(stack.matches(ids.get("vpc")).count(), 1, "the VPC's id is written once:\n{stack}");
+    for part in [
+        "module.network.aws_vpc.this",
+        "module.network.aws_subnet.public[0]",
+        "module.network.aws_internet_gateway.this",
+    ] {
+        let line = run.stdout.lines().find(|line| line.trim_start().starts_with(part)).unwrap_or_default();
+        assert!(line.contains("stays where it is, with Terraform"), "{part} is listed as kept:\n{}", run.stdout);
+    }
+    let forget = run.stdout.lines().find(|line| line.contains("terraform state rm")).unwrap_or_default();
+    assert!(!forget.contains("aws_vpc") && !forget.contains("aws_subnet"), "Terraform keeps the network: {forget}");
     assert!(!stack.contains(world::API_KEY), "{stack}");
     project.run(&["-f", "app.toml", "validate"]).success();
     assert_no_changes(project.run(&["-f", "app.toml", "plan", "--detailed-exitcode"]), &stack);
@@ -181,6 +196,13 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
     schema_check::assert_valid(&project.path("stack.toml"));
     assert!(!stack.contains("aws:cloudformation"), "AWS's own tags are not the stack's:\n{stack}");
+    let vpc = copilot_world::physical_id(&environment, "VPC");
+    assert!(stack.contains(&format!("[network]\nvpc = \"{vpc}\"\n")), "the stack lives in Copilot's VPC:\n{stack}");
+    assert!(stack.contains("vpc = \"${network.vpc_id}\"") && stack.contains("\"${network.subnet_ids}\""), "{stack}");
+    for part in ["/VPC ", "/PublicSubnet1 ", "/PublicRouteTable ", "/InternetGatewayAttachment "] {
+        let line = run.stdout.lines().find(|line| line.contains(part)).unwrap_or_default();
+        assert!(line.contains("stays where it is, with CloudFormation"), "{part} is listed as kept:\n{}", run.stdout);
+    }
     project.run(&["validate"]).success();
     assert_no_changes(project.run(&["plan", "--detailed-exitcode"]), &stack);
     // A tag the team adds goes onto every adopted resource; CloudFormation's own `aws:` tags on

@@ -34,6 +34,9 @@ pub struct Request<'a> {
     /// Whether a resource AWS does not have (or provision cannot hold) fails the command instead
     /// of being listed: the user named each one (`--generate`).
     pub all_or_nothing: bool,
+    /// Whether the stack file points at the network the resources sit in (`[network]`, see
+    /// `network.rs`), as moving in does.
+    pub point_at_network: bool,
 }
 
 /// What was adopted.
@@ -45,6 +48,8 @@ pub struct Adopted {
     pub gone: Vec<Unmapped>,
     /// The stack format written beside the stack file (none if one was there already).
     pub schema: Option<std::path::PathBuf>,
+    /// The VPC the stack file's `[network]` names.
+    pub network: Option<String>,
 }
 
 pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inventory: &Inventory) -> Result<Adopted> {
@@ -144,7 +149,8 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
         bail!("none of the resources found is in AWS any more; nothing was written\n\nhint: check the region (`--region`) and the account the AWS configuration points at");
     }
 
-    let text = render_stack(cloud.drivers(), request.stack_name, request.header, &observations);
+    let network = if request.point_at_network { super::network::choose(&cloud, &observations).await? } else { None };
+    let text = render_stack(cloud.drivers(), request.stack_name, request.header, &observations, network.as_ref());
     write_new(file, &text)?;
     let schema = info.directory.join(crate::ops::init::SCHEMA_FILE);
     let wrote_schema = !schema.exists();
@@ -156,9 +162,13 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
     }
     let adopted = adopt_all(global, file, request.lock_timeout, &ids, &secrets).await;
     match adopted {
-        Ok(state) => {
-            Ok(Adopted { state, addresses: ids.into_keys().collect(), gone, schema: wrote_schema.then_some(schema) })
-        }
+        Ok(state) => Ok(Adopted {
+            state,
+            addresses: ids.into_keys().collect(),
+            gone,
+            schema: wrote_schema.then_some(schema),
+            network: network.map(|n| n.vpc),
+        }),
         Err(error) => {
             let kept = error.chain().any(|cause| cause.to_string().contains("does not load"));
             if !kept {

@@ -75,7 +75,7 @@ fn other_reason(resource_type: &str) -> String {
         "AWS::EC2::VPC" | "AWS::EC2::Subnet" | "AWS::EC2::InternetGateway" | "AWS::EC2::VPCGatewayAttachment"
         | "AWS::EC2::RouteTable" | "AWS::EC2::Route" | "AWS::EC2::SubnetRouteTableAssociation"
         | "AWS::EC2::NatGateway" | "AWS::EC2::EIP" | "AWS::EC2::VPCEndpoint" => {
-            "part of a network, which provision cannot adopt yet: it stays as it is, and the adopted resources name its ids".into()
+            super::network::KEPT.replace("{tool}", "CloudFormation")
         }
         "AWS::ElasticLoadBalancingV2::ListenerRule" => {
             "provision's `listener` has a default action only: the rule stays in AWS as it is, unmanaged".into()

@@ -33,7 +33,8 @@ pub async fn run(
     };
     let header = "Written by `provision import --generate` from resources that already exist.\n\
                   Review it; `provision -f FILE plan` shows no changes until you edit it.";
-    let request = Request { file, stack_name: &stack_name, header, lock_timeout, all_or_nothing: true };
+    let request =
+        Request { file, stack_name: &stack_name, header, lock_timeout, all_or_nothing: true, point_at_network: false };
     let adopted = write_and_adopt(global, &request, &inventory).await?;
     println!(
         "Wrote `{}` ({} resources) and recorded them in the state `{}`.\nReview it, then `provision -f {} plan` shows what differs (nothing, until you edit it).",

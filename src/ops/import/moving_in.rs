@@ -74,6 +74,7 @@ pub async fn run(global: &GlobalOptions, options: &ImportOptions) -> Result<u8> 
         header: &header,
         lock_timeout: options.lock_timeout,
         all_or_nothing: false,
+        point_at_network: true,
     };
     let adopted = write_and_adopt(global, &request, &inventory).await?;
     report(&source, &inventory, &adopted, &file, global);
@@ -203,6 +204,11 @@ fn report(source: &Source, inventory: &Inventory, adopted: &Adopted, file: &Path
         adopted.addresses.len(),
         adopted.state
     );
+    if let Some(vpc) = &adopted.network {
+        println!(
+            "The network stays where it is: the stack lives in VPC `{vpc}` (`[network]`), and what is added to the file lands there."
+        );
+    }
     if let Some(schema) = &adopted.schema {
         println!("Wrote `{}`: the stack format, for editors that read the file's `#:schema` line.", schema.display());
     }

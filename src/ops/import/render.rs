@@ -17,6 +17,8 @@ use provision_core::driver::DriverRegistry;
 use provision_core::schema::{Default, FieldKind, FieldSpec, ResourceSchema};
 use provision_core::value::JsonMap;
 
+use super::network::NetworkChoice;
+
 /// One resource as read from AWS.
 #[derive(Debug)]
 pub struct Observation {
@@ -39,7 +41,13 @@ const NAME_FIELDS: &[(&str, &str)] = &[
 
 /// The stack file text for `observations`, headed by `header` (comment lines). Its first line
 /// points editors at the stack format written beside it, as `provision init` does.
-pub fn render_stack(drivers: &DriverRegistry, stack_name: &str, header: &str, observations: &[Observation]) -> String {
+pub fn render_stack(
+    drivers: &DriverRegistry,
+    stack_name: &str,
+    header: &str,
+    observations: &[Observation],
+    network: Option<&NetworkChoice>,
+) -> String {
     let references = References::new(observations);
     let allowed = references.acyclic_edges(observations, drivers);
     let mut text = format!("#:schema ./{}\n", crate::ops::init::SCHEMA_FILE);
@@ -54,9 +62,13 @@ pub fn render_stack(drivers: &DriverRegistry, stack_name: &str, header: &str, ob
     stack.insert("name".into(), toml::Value::String(stack_name.to_string()));
     text.push('\n');
     write_table(&mut text, "stack", &stack);
+    if let Some(network) = network {
+        text.push_str("\n# The network stays where it is; the stack lives in it.\n");
+        text.push_str(&super::network::section(network));
+    }
     for observation in observations {
         let Some(driver) = drivers.get(&observation.address.type_name) else { continue };
-        let table = resource_table(driver.schema(), observation, &references, &allowed);
+        let table = resource_table(driver.schema(), observation, &references, &allowed, network);
         text.push('\n');
         if let Some(comment) = &observation.comment {
             text.push_str(&format!("# {comment}\n"));
@@ -120,6 +132,7 @@ fn resource_table(
     observation: &Observation,
     references: &References,
     allowed: &BTreeSet<(Address, Address)>,
+    network: Option<&NetworkChoice>,
 ) -> toml::Table {
     let address = &observation.address;
     let mut table = toml::Table::new();
@@ -133,7 +146,7 @@ fn resource_table(
         }
         let value = without_nested_defaults(&spec.kind, value);
         let own_name = is_own_name(schema, spec.name);
-        let context = Context { from: address, field: spec.name, own_name, references, allowed };
+        let context = Context { from: address, field: spec.name, own_name, references, allowed, network };
         if let Some(value) = context.to_toml(&value) {
             table.insert(spec.name.to_string(), value);
         }
@@ -305,10 +318,15 @@ struct Context<'a> {
     own_name: bool,
     references: &'a References,
     allowed: &'a BTreeSet<(Address, Address)>,
+    network: Option<&'a NetworkChoice>,
 }
 
 impl Context<'_> {
     fn to_toml(&self, value: &Json) -> Option<toml::Value> {
+        let network = self.network.filter(|_| !self.own_name).and_then(|network| network.reference(value));
+        if let Some(reference) = network {
+            return Some(toml::Value::String(reference.to_string()));
+        }
         self.convert(self.field, value)
     }
 
@@ -356,7 +374,7 @@ mod tests {
 
     fn render(observations: &[Observation]) -> String {
         let cloud = AwsCloud::new(ConnectOptions::default());
-        render_stack(cloud.drivers(), "shop", "Written by a test.", observations)
+        render_stack(cloud.drivers(), "shop", "Written by a test.", observations, None)
     }
 
     #[test]
@@ -448,5 +466,32 @@ mod tests {
         let text = render(&[db]);
         assert!(text.contains("# aws_db_instance.main\n[db_instance.main]\n"), "{text}");
         assert!(text.contains("password = { env = \"DB_INSTANCE_MAIN_PASSWORD\" }"), "{text}");
+    }
+
+    #[test]
+    fn the_network_is_named_once_and_its_ids_become_network_references() {
+        let choice = NetworkChoice {
+            vpc: "vpc-1".into(),
+            subnets: Some(vec!["subnet-a".into(), "subnet-b".into()]),
+            found: provision_core::cloud::Network {
+                vpc_id: "vpc-1".into(),
+                subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
+                ..provision_core::cloud::Network::default()
+            },
+        };
+        let observations = [
+            observation(("security_group", "web"), json!({"name": "vpc-1", "vpc": "vpc-1"}), json!({"id": "sg-1111"})),
+            observation(
+                ("ecs_service", "api"),
+                json!({"name": "api", "cluster": "c", "subnets": ["subnet-b", "subnet-a"]}),
+                json!({"name": "api"}),
+            ),
+        ];
+        let cloud = AwsCloud::new(ConnectOptions::default());
+        let text = render_stack(cloud.drivers(), "shop", "Written by a test.", &observations, Some(&choice));
+        assert!(text.contains("[network]\nvpc = \"vpc-1\"\nsubnets = [\"subnet-a\", \"subnet-b\"]\n"), "{text}");
+        assert!(text.contains("vpc = \"${network.vpc_id}\""), "{text}");
+        assert!(text.contains("name = \"vpc-1\""), "a resource's own name stays as it is:\n{text}");
+        assert!(text.contains("subnets = \"${network.subnet_ids}\""), "{text}");
     }
 }

@@ -144,6 +144,42 @@ pub fn deploy(p: &str) -> (String, String) {
             .send()
             .await
             .expect("CreateStack service");
+        // The emulator's CloudFormation makes no `SubnetRouteTableAssociation` and gives the
+        // service no network (docs/emulator.md); AWS would have both from these templates.
+        for subnet in ["PublicSubnet1", "PublicSubnet2"] {
+            crate::support::ec2()
+                .associate_route_table()
+                .route_table_id(physical("PublicRouteTable"))
+                .subnet_id(physical(subnet))
+                .send()
+                .await
+                .expect("AssociateRouteTable");
+        }
+        let listed = cloudformation.list_stack_resources().stack_name(&service).send().await.expect("list");
+        let service_arn = listed
+            .stack_resource_summaries()
+            .iter()
+            .find(|r| r.logical_resource_id() == Some("Service"))
+            .and_then(|r| r.physical_resource_id())
+            .expect("the service")
+            .to_string();
+        let network = aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+            .subnets(physical("PublicSubnet1"))
+            .subnets(physical("PublicSubnet2"))
+            .security_groups(physical("EnvironmentSecurityGroup"))
+            .assign_public_ip(aws_sdk_ecs::types::AssignPublicIp::Enabled)
+            .build()
+            .expect("network");
+        crate::support::ecs()
+            .update_service()
+            .cluster(physical("Cluster"))
+            .service(service_arn)
+            .network_configuration(
+                aws_sdk_ecs::types::NetworkConfiguration::builder().awsvpc_configuration(network).build(),
+            )
+            .send()
+            .await
+            .expect("UpdateService");
         (environment, service)
     })
 }

@@ -285,7 +285,7 @@ fn other_reason(type_name: &str) -> String {
         "aws_flow_log",
     ];
     match type_name {
-        t if NETWORK.contains(&t) => "part of a network, which provision cannot adopt yet: it stays as it is, and the adopted resources name its ids".into(),
+        t if NETWORK.contains(&t) => super::network::KEPT.replace("{tool}", "Terraform"),
         "aws_lb_listener_rule" | "aws_alb_listener_rule" => {
             "provision's `listener` has a default action only: the rule stays in AWS as it is, unmanaged".into()
         }
@@ -295,7 +295,9 @@ fn other_reason(type_name: &str) -> String {
         "aws_s3_object" | "aws_s3_bucket_object" => {
             "an object in a bucket: give the bucket `upload = \"FOLDER\"` to sync the folder it comes from".into()
         }
-        "aws_iam_policy" => "provision has no customer managed policy type: it stays, and roles keep it attached by its ARN".into(),
+        "aws_iam_policy" => {
+            "provision has no customer managed policy type: it stays, and roles keep it attached by its ARN".into()
+        }
         "aws_cloudfront_origin_access_identity" => {
             "provision serves buckets through an origin access control, not an identity: it stays as it is".into()
         }

@@ -201,3 +201,19 @@ fn each_regional_resource_says_its_region_and_a_certificate_goes_where_its_arn_s
     assert_eq!(found(&inventory, "log_group.replica").region.as_deref(), Some("us-west-2"));
     assert_eq!(found(&inventory, "ecr_repository.api").region.as_deref(), Some("eu-central-1"));
 }
+
+#[test]
+fn the_network_is_kept_with_terraform_and_left_out_of_what_it_forgets() {
+    let (inventory, _) = map(MODULES);
+    for part in [
+        "module.network.aws_vpc.this",
+        "module.network.aws_subnet.public[0]",
+        "module.network.aws_subnet.public[1]",
+        "module.network.aws_internet_gateway.this",
+    ] {
+        let kept = inventory.unmapped.iter().find(|u| u.origin == part).unwrap_or_else(|| panic!("{part} is listed"));
+        assert!(kept.reason.contains("stays where it is, with Terraform"), "{kept:?}");
+        assert!(kept.reason.contains("`[network] vpc`"), "{kept:?}");
+    }
+    assert!(inventory.resources.iter().all(|found| !found.folded.iter().any(|f| f.contains("aws_vpc"))));
+}
