@@ -4,6 +4,7 @@
 mod support;
 
 mod adoption;
+mod aws_as_it_behaves;
 mod aws_profile;
 mod ci_workflow;
 mod cli_commands;

@@ -5,8 +5,14 @@
 //! `scripts/test` runs), started once on a free 127.0.0.1 port and stopped when the test process
 //! exits (a watcher shell kills it). Set `PROVISION_TEST_ENDPOINT` to use one already running.
 //! Tests share it safely because every test uses its own stack name, so its own AWS names.
+//!
+//! `aws_world` puts provision-proxy's "AWS as it behaves" profile in front of that emulator for the
+//! tests that run provision through it ([`Project::through`]); `inventory` counts what of a stack
+//! exists, straight at the emulator.
 
+pub mod aws_world;
 pub mod emulator;
+pub mod inventory;
 pub mod schema_check;
 pub mod webhook;
 
@@ -21,6 +27,8 @@ pub struct Project {
     pub dir: tempfile::TempDir,
     pub stack_name: String,
     endpoint: Option<String>,
+    /// Environment every run gets (e.g. `PROVISION_TIME_SCALE` in the time-scaled world).
+    env: Vec<(String, String)>,
 }
 
 /// The result of one run of the binary.
@@ -80,7 +88,7 @@ impl Project {
     pub fn new(prefix: &str, stack: &str) -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack_name = unique_stack_name(prefix);
-        let project = Project { dir, stack_name, endpoint: None };
+        let project = Project { dir, stack_name, endpoint: None, env: Vec::new() };
         project.write_stack(stack);
         project
     }
@@ -88,6 +96,15 @@ impl Project {
     /// Runs against the shared emulator (starting it if needed).
     pub fn with_emulator(mut self) -> Project {
         self.endpoint = Some(endpoint().to_string());
+        self
+    }
+
+    /// Runs through "AWS as it behaves" (see [`aws_world`]): provision talks to the world's proxy
+    /// and scales its own waits by the world's time scale.
+    pub fn through(mut self, world: &aws_world::AwsWorld) -> Project {
+        self.endpoint = Some(world.endpoint());
+        self.env.retain(|(name, _)| name != "PROVISION_TIME_SCALE");
+        self.env.push(("PROVISION_TIME_SCALE".to_string(), world.time_scale().to_string()));
         self
     }
 
@@ -103,7 +120,7 @@ impl Project {
         let dir = tempfile::tempdir().expect("temp dir");
         let stack = std::fs::read_to_string(self.path("stack.toml")).expect("stack file");
         std::fs::write(dir.path().join("stack.toml"), stack).expect("write stack file");
-        Project { dir, stack_name: self.stack_name.clone(), endpoint: self.endpoint.clone() }
+        Project { dir, stack_name: self.stack_name.clone(), endpoint: self.endpoint.clone(), env: self.env.clone() }
     }
 
     /// Runs against an endpoint where nothing listens: any AWS call would fail.
@@ -148,12 +165,14 @@ impl Project {
 
     /// Runs `provision ARGS` in the project folder, with no stdin.
     pub fn run(&self, args: &[&str]) -> Run {
-        run_binary(self.dir.path(), self.endpoint.as_deref(), args, &[])
+        self.run_with_env(args, &[])
     }
 
     /// Runs `provision ARGS` with extra environment variables (e.g. a secret).
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        run_binary(self.dir.path(), self.endpoint.as_deref(), args, env)
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        output_of(command)
     }
 }
 
@@ -170,7 +189,9 @@ impl Project {
     /// The command `provision ARGS` in the project folder, set up as [`Project::run`] runs it, to
     /// spawn and watch (e.g. to kill it mid-apply).
     pub fn command(&self, args: &[&str]) -> Command {
-        command(self.dir.path(), self.endpoint.as_deref(), args)
+        let mut command = command(self.dir.path(), self.endpoint.as_deref(), args);
+        command.envs(self.env.iter().map(|(name, value)| (name, value)));
+        command
     }
 }
 
@@ -186,6 +207,7 @@ fn command(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Command {
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
         .env_remove("PROVISION_LOG")
+        .env_remove("PROVISION_TIME_SCALE")
         .env_remove("AWS_ENDPOINT_URL");
     if let Some(endpoint) = endpoint {
         command.env("AWS_ENDPOINT_URL", endpoint);
@@ -196,6 +218,10 @@ fn command(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Command {
 pub fn run_binary(dir: &Path, endpoint: Option<&str>, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = command(dir, endpoint, args);
     command.envs(env.iter().copied());
+    output_of(command)
+}
+
+fn output_of(mut command: Command) -> Run {
     let output = command.output().expect("run provision");
     Run {
         code: output.status.code().unwrap_or(-1),

@@ -48,6 +48,16 @@ use provision_core::schema::ResourceSchema;
 use provision_core::value::{JsonMap, Value};
 
 use crate::context::{AwsContext, AwsSession};
+
+/// Progress of a wait no action owns (finishing what an interrupted create started, during a
+/// plan's refresh), told to the log: `-v` shows it.
+pub(crate) struct LoggedProgress;
+
+impl ProgressSink for LoggedProgress {
+    fn waiting(&self, address: &Address, message: &str) {
+        tracing::info!("{address}: {message}");
+    }
+}
 use bound::Bound;
 
 /// The core's [`provision_core::driver::Driver`], with the run's [`AwsContext`] handed to every

@@ -127,6 +127,10 @@ pub const RULES: &[RuleSpec] = &[
     // EC2 docs: a NAT gateway is `pending` for a few minutes; a deleted one stays `deleted` ~1 hour.
     rule!("ec2.nat-gateway-lifecycle", ["pending" = min(2), "deleting" = min(1)], "EC2 query",
         "DescribeNatGateways shows `pending` → `available` after a create, `deleting` → `deleted` after a delete"),
+    // EC2 docs: an interface endpoint is `pending` for a minute or two, `deleting` before its
+    // interfaces leave the subnets; terraform `waitVPCEndpointAvailable`/`Deleted` (10 minutes).
+    rule!("ec2.endpoint-lifecycle", ["pending" = min(1), "deleting" = min(1)], "EC2 query",
+        "DescribeVpcEndpoints shows an interface endpoint `pending` → `available` after a create, `deleting` → `deleted` after a delete (a gateway endpoint is `available` at once)"),
     // An ALB is `provisioning` for a few minutes.
     rule!("elbv2.load-balancer-provisioning", ["window" = min(3)], "ELBv2 query",
         "DescribeLoadBalancers shows `provisioning` for the window after CreateLoadBalancer, then `active`"),

@@ -479,6 +479,38 @@ fn a_gateway_endpoint_delete_that_the_emulator_fails_is_answered_and_reads_delet
     assert_eq!(profile.met("complete.ec2.delete-vpc-endpoints"), 2);
 }
 
+/// An interface endpoint is `pending` for a minute after its create and `deleting` for a minute
+/// after its delete; a gateway endpoint is `available` at once.
+#[test]
+fn an_interface_endpoint_is_pending_then_available_and_deleting_then_deleted() {
+    let profile = profile();
+    let made = |id: &str| {
+        format!("<CreateVpcEndpointResponse><vpcEndpoint><vpcEndpointId>{id}</vpcEndpointId><state>available</state></vpcEndpoint></CreateVpcEndpointResponse>")
+    };
+    let create =
+        query("ec2", "Action=CreateVpcEndpoint&VpcEndpointType=Interface&ServiceName=com.amazonaws.us-east-1.ecr.api");
+    let answer = profile.after(&create, xml(200, &made("vpce-1")));
+    assert_eq!(answer.xml().unwrap().texts_of("state"), ["pending"]);
+    let gateway =
+        query("ec2", "Action=CreateVpcEndpoint&VpcEndpointType=Gateway&ServiceName=com.amazonaws.us-east-1.s3");
+    let answer = profile.after(&gateway, xml(200, &made("vpce-2")));
+    assert_eq!(answer.xml().unwrap().texts_of("state"), ["available"]);
+    let describe = query("ec2", "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-1&VpcEndpointId.2=vpce-2");
+    let listed = |state: &str| {
+        xml(200, &format!("<DescribeVpcEndpointsResponse><vpcEndpointSet><item><vpcEndpointId>vpce-1</vpcEndpointId><state>{state}</state></item><item><vpcEndpointId>vpce-2</vpcEndpointId><state>{state}</state></item></vpcEndpointSet></DescribeVpcEndpointsResponse>"))
+    };
+    let read = |state: &str| profile.after(&describe, listed(state)).xml().unwrap().texts_of("state");
+    assert_eq!(read("available"), ["pending", "available"]);
+    profile.clock().advance(Duration::from_secs(60));
+    assert_eq!(read("available"), ["available", "available"]);
+    let delete = query("ec2", "Action=DeleteVpcEndpoints&VpcEndpointId.1=vpce-1&VpcEndpointId.2=vpce-2");
+    profile.after(&delete, xml(200, "<DeleteVpcEndpointsResponse><unsuccessful/></DeleteVpcEndpointsResponse>"));
+    assert_eq!(read("deleted"), ["deleting", "deleted"]);
+    profile.clock().advance(Duration::from_secs(60));
+    assert_eq!(read("deleted"), ["deleted", "deleted"]);
+    assert!(profile.met("ec2.endpoint-lifecycle") >= 3, "{}", profile.summary());
+}
+
 #[test]
 fn a_certificate_is_pending_until_its_record_is_written_and_unseen_by_cloudfront_for_a_while() {
     let profile = profile();

@@ -322,12 +322,19 @@ impl AwsDriver for InstanceDriver {
         &self,
         aws: &AwsContext,
         stack: &StackInfo,
-        _address: &Address,
+        address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let Some(instance) = api::describe(aws.rds(), intended_id).await? else { return Ok(None) };
-        let ours = tags::made_by_stack(&tags::from_rds(instance.tag_list()), &stack.name);
-        Ok(ours.then(|| instance.db_instance_identifier().unwrap_or(intended_id).to_string()))
+        if !tags::made_by_stack(&tags::from_rds(instance.tag_list()), &stack.name) {
+            return Ok(None);
+        }
+        // A create killed during its wait leaves the instance `creating`, without the endpoint that
+        // what references it reads (a service's `DB_HOST`): the wait the create would have made is
+        // finished here, so the instance is taken over as a completed create leaves it, never with
+        // an empty address (`rds.instance-lifecycle`).
+        let instance = waiting::until_available(aws.rds(), address, instance, false, &super::LoggedProgress).await?;
+        Ok(Some(instance.db_instance_identifier().unwrap_or(intended_id).to_string()))
     }
 }
 

@@ -299,7 +299,13 @@ impl AwsDriver for CacheDriver {
         let ec = aws.elasticache();
         let Some(group) = api::describe_group(ec, intended_id).await? else { return Ok(None) };
         match api::list_tags(ec, group.arn().unwrap_or_default()).await {
-            Ok(tags) if crate::drivers::tags::made_by(&tags, stack, address) => Ok(Some(intended_id.to_string())),
+            Ok(tags) if crate::drivers::tags::made_by(&tags, stack, address) => {
+                // As a database's: a group still `creating` has no endpoint yet; the create's wait is
+                // finished before the group is taken over (`elasticache.group-lifecycle`).
+                let lifecycle = crate::behaviours::elasticache::LIFECYCLE;
+                waiting::until_available(ec, address, group, lifecycle, &super::LoggedProgress).await?;
+                Ok(Some(intended_id.to_string()))
+            }
             Ok(_) => Ok(None),
             Err(error) if error.code_is(api::GROUP_NOT_FOUND) => Ok(None),
             Err(error) => Err(error),

@@ -11,8 +11,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, IpPermission, IpRange, NatGatewayState, ResourceType, Tag, TagSpecification,
-    VpcEndpointType,
+    AttributeBooleanValue, DomainType, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 
@@ -21,8 +20,8 @@ use super::layout::{
     AddressPart, EndpointPart, Gateway, Layout, NatPart, SubnetPart, TablePart, TableRole, Target, PART_TAG, TOKEN_TAG,
     VPC_TAG,
 };
-use super::waiting::{self, Pace};
-use super::{survey, teardown, zones};
+use super::{lifecycle, survey, teardown, zones};
+use crate::behaviours::ec2::NEW_NETWORK_PART;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
@@ -37,9 +36,6 @@ pub(super) struct Work<'a> {
     /// The tags every part carries (the user's and provision's).
     pub tags: &'a BTreeMap<String, String>,
 }
-
-const NAT_CREATED: Pace = Pace::minutes(10);
-const ENDPOINT_AVAILABLE: Pace = Pace::minutes(10);
 
 impl Work<'_> {
     /// The tags of one part, for the call that makes it.
@@ -90,16 +86,17 @@ pub(super) async fn create(work: &Work<'_>, config: &VpcConfig, token: &str) -> 
 
 /// Interface endpoints answer under the services' own names only with DNS hostnames on.
 async fn enable_dns_hostnames(work: &Work<'_>, vpc_id: &str) -> Result<(), DriverError> {
-    waiting::after_create(|| async {
-        work.ec2
-            .modify_vpc_attribute()
-            .vpc_id(vpc_id)
-            .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("ModifyVpcAttribute", error))
-    })
-    .await?;
+    NEW_NETWORK_PART
+        .run(|| async {
+            work.ec2
+                .modify_vpc_attribute()
+                .vpc_id(vpc_id)
+                .enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("ModifyVpcAttribute", error))
+        })
+        .await?;
     Ok(())
 }
 
@@ -137,16 +134,17 @@ async fn gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError
             id
         }
     };
-    waiting::after_create(|| async {
-        work.ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(&id)
-            .vpc_id(&vpc_id)
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("AttachInternetGateway", error))
-    })
-    .await?;
+    NEW_NETWORK_PART
+        .run(|| async {
+            work.ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&id)
+                .vpc_id(&vpc_id)
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("AttachInternetGateway", error))
+        })
+        .await?;
     if let Some(gateway) = layout.gateways.iter_mut().find(|g| g.id == id) {
         gateway.attached = true;
     }
@@ -174,18 +172,19 @@ async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Re
         let tagging =
             work.tagging(ResourceType::Subnet, &layout.vpc_id, &part, &format!("{}-{}", role.as_str(), zone.name));
         let vpc_id = layout.vpc_id.clone();
-        let created = waiting::after_create(|| async {
-            work.ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(&cidr)
-                .availability_zone(&zone.name)
-                .tag_specifications(tagging.clone())
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("CreateSubnet", error))
-        })
-        .await?;
+        let created = NEW_NETWORK_PART
+            .run(|| async {
+                work.ec2
+                    .create_subnet()
+                    .vpc_id(&vpc_id)
+                    .cidr_block(&cidr)
+                    .availability_zone(&zone.name)
+                    .tag_specifications(tagging.clone())
+                    .send()
+                    .await
+                    .map_err(|error| crate::aws_error("CreateSubnet", error))
+            })
+            .await?;
         let id = created.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
         layout.subnets.push(SubnetPart { id, cidr, zone: zone.clone(), role, index: Some(index), ours: true });
     }
@@ -200,17 +199,18 @@ async fn tables(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Res
         };
         let tagging = work.tagging(ResourceType::RouteTable, &layout.vpc_id, &part, &name);
         let (vpc_id, token) = (layout.vpc_id.clone(), token());
-        let created = waiting::after_create(|| async {
-            work.ec2
-                .create_route_table()
-                .vpc_id(&vpc_id)
-                .client_token(&token)
-                .tag_specifications(tagging.clone())
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("CreateRouteTable", error))
-        })
-        .await?;
+        let created = NEW_NETWORK_PART
+            .run(|| async {
+                work.ec2
+                    .create_route_table()
+                    .vpc_id(&vpc_id)
+                    .client_token(&token)
+                    .tag_specifications(tagging.clone())
+                    .send()
+                    .await
+                    .map_err(|error| crate::aws_error("CreateRouteTable", error))
+            })
+            .await?;
         let id = created.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_string();
         layout.tables.push(TablePart {
             id,
@@ -228,30 +228,32 @@ async fn associations(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
     for needed in survey::associations(config, layout) {
         let association = match &needed.replaces {
             Some(old) => {
-                waiting::after_create(|| async {
-                    work.ec2
-                        .replace_route_table_association()
-                        .association_id(old)
-                        .route_table_id(&needed.table_id)
-                        .send()
-                        .await
-                        .map(|answer| answer.new_association_id.unwrap_or_default())
-                        .map_err(|error| crate::aws_error("ReplaceRouteTableAssociation", error))
-                })
-                .await?
+                NEW_NETWORK_PART
+                    .run(|| async {
+                        work.ec2
+                            .replace_route_table_association()
+                            .association_id(old)
+                            .route_table_id(&needed.table_id)
+                            .send()
+                            .await
+                            .map(|answer| answer.new_association_id.unwrap_or_default())
+                            .map_err(|error| crate::aws_error("ReplaceRouteTableAssociation", error))
+                    })
+                    .await?
             }
             None => {
-                waiting::after_create(|| async {
-                    work.ec2
-                        .associate_route_table()
-                        .route_table_id(&needed.table_id)
-                        .subnet_id(&needed.subnet_id)
-                        .send()
-                        .await
-                        .map(|answer| answer.association_id.unwrap_or_default())
-                        .map_err(|error| crate::aws_error("AssociateRouteTable", error))
-                })
-                .await?
+                NEW_NETWORK_PART
+                    .run(|| async {
+                        work.ec2
+                            .associate_route_table()
+                            .route_table_id(&needed.table_id)
+                            .subnet_id(&needed.subnet_id)
+                            .send()
+                            .await
+                            .map(|answer| answer.association_id.unwrap_or_default())
+                            .map_err(|error| crate::aws_error("AssociateRouteTable", error))
+                    })
+                    .await?
             }
         };
         for table in layout.tables.iter_mut() {
@@ -270,25 +272,27 @@ async fn routes(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Res
         match (&change.current, &change.wanted) {
             (_, Some(target)) => {
                 let replace = change.current.is_some();
-                waiting::after_create(|| async {
-                    if replace {
-                        let request =
-                            work.ec2.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-                        let request = match target {
-                            Target::Nat(id) => request.nat_gateway_id(id),
-                            Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
-                        };
-                        request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
-                    } else {
-                        let request = work.ec2.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-                        let request = match target {
-                            Target::Nat(id) => request.nat_gateway_id(id),
-                            Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
-                        };
-                        request.send().await.map(|_| ()).map_err(|error| crate::aws_error("CreateRoute", error))
-                    }
-                })
-                .await?;
+                NEW_NETWORK_PART
+                    .run(|| async {
+                        if replace {
+                            let request =
+                                work.ec2.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+                            let request = match target {
+                                Target::Nat(id) => request.nat_gateway_id(id),
+                                Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+                            };
+                            request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
+                        } else {
+                            let request =
+                                work.ec2.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+                            let request = match target {
+                                Target::Nat(id) => request.nat_gateway_id(id),
+                                Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+                            };
+                            request.send().await.map(|_| ()).map_err(|error| crate::aws_error("CreateRoute", error))
+                        }
+                    })
+                    .await?;
             }
             (Some(_), None) => {
                 let deleted = work
@@ -356,18 +360,19 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
         let name = format!("nat-{}", layout.zone_label(index));
         let tagging = work.tagging(ResourceType::Natgateway, &layout.vpc_id, &format!("nat-gateway-{index}"), &name);
         let token = token();
-        let created = waiting::after_create(|| async {
-            work.ec2
-                .create_nat_gateway()
-                .subnet_id(&subnet)
-                .allocation_id(&allocation)
-                .client_token(&token)
-                .tag_specifications(tagging.clone())
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("CreateNatGateway", error))
-        })
-        .await?;
+        let created = NEW_NETWORK_PART
+            .run(|| async {
+                work.ec2
+                    .create_nat_gateway()
+                    .subnet_id(&subnet)
+                    .allocation_id(&allocation)
+                    .client_token(&token)
+                    .tag_specifications(tagging.clone())
+                    .send()
+                    .await
+                    .map_err(|error| crate::aws_error("CreateNatGateway", error))
+            })
+            .await?;
         let id = created.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string();
         layout.nats.push(NatPart {
             id: id.clone(),
@@ -385,40 +390,7 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
     }
     // Routes to a NAT gateway that is not yet available carry no traffic: wait before pointing
     // the private subnets at it.
-    let waiting_for = format!("waiting for {} NAT gateway(s) to become available", made.len());
-    waiting::until(work.address, work.progress, &waiting_for, NAT_CREATED, || async {
-        let answer = work
-            .ec2
-            .describe_nat_gateways()
-            .set_nat_gateway_ids(Some(made.clone()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeNatGateways", error));
-        let answer = match answer {
-            // Not yet known to EC2's reads (`ec2.network-not-found-after-create`): still pending.
-            Err(error) if error.code_is("NatGatewayNotFound") || error.code_is("InvalidNatGatewayID.NotFound") => {
-                return Ok(None)
-            }
-            other => other?,
-        };
-        let gateways = answer.nat_gateways();
-        if let Some(failed) = gateways.iter().find(|n| n.state() == Some(&NatGatewayState::Failed)) {
-            return Err(DriverError::service(
-                "CreateNatGateway",
-                failed.failure_code().map(str::to_string),
-                format!(
-                    "NAT gateway {} failed: {}",
-                    failed.nat_gateway_id().unwrap_or_default(),
-                    failed.failure_message().unwrap_or_default()
-                ),
-            )
-            .with_hint("apply again: the failed NAT gateway is removed and a new one made"));
-        }
-        let all_available =
-            gateways.len() == made.len() && gateways.iter().all(|n| n.state() == Some(&NatGatewayState::Available));
-        Ok(all_available.then_some(()))
-    })
-    .await?;
+    lifecycle::nats_available(work.ec2, work.address, work.progress, &made).await?;
     for nat in layout.nats.iter_mut().filter(|n| made.contains(&n.id)) {
         nat.state = "available".into();
     }
@@ -440,26 +412,27 @@ async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> 
         let tagging = work.tagging(ResourceType::VpcEndpoint, &layout.vpc_id, &format!("endpoint-{service}"), service);
         let (vpc_id, token, name) = (layout.vpc_id.clone(), token(), work.service_name(service));
         let group = layout.endpoint_group.clone();
-        let created = waiting::after_create(|| async {
-            let request = work
-                .ec2
-                .create_vpc_endpoint()
-                .vpc_id(&vpc_id)
-                .service_name(&name)
-                .client_token(&token)
-                .tag_specifications(tagging.clone());
-            let request = if gateway {
-                request.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(Some(tables.clone()))
-            } else {
-                request
-                    .vpc_endpoint_type(VpcEndpointType::Interface)
-                    .set_subnet_ids(Some(subnets.clone()))
-                    .set_security_group_ids(group.clone().map(|g| vec![g]))
-                    .private_dns_enabled(true)
-            };
-            request.send().await.map_err(|error| crate::aws_error("CreateVpcEndpoint", error))
-        })
-        .await?;
+        let created = NEW_NETWORK_PART
+            .run(|| async {
+                let request = work
+                    .ec2
+                    .create_vpc_endpoint()
+                    .vpc_id(&vpc_id)
+                    .service_name(&name)
+                    .client_token(&token)
+                    .tag_specifications(tagging.clone());
+                let request = if gateway {
+                    request.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(Some(tables.clone()))
+                } else {
+                    request
+                        .vpc_endpoint_type(VpcEndpointType::Interface)
+                        .set_subnet_ids(Some(subnets.clone()))
+                        .set_security_group_ids(group.clone().map(|g| vec![g]))
+                        .private_dns_enabled(true)
+                };
+                request.send().await.map_err(|error| crate::aws_error("CreateVpcEndpoint", error))
+            })
+            .await?;
         let id = created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_string();
         if !gateway {
             interfaces.push(id.clone());
@@ -491,27 +464,7 @@ async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> 
         return Ok(());
     }
     // A task that starts before its endpoints answer cannot pull its image.
-    let waiting_for = format!("waiting for {} interface endpoint(s) to become available", interfaces.len());
-    waiting::until(work.address, work.progress, &waiting_for, ENDPOINT_AVAILABLE, || async {
-        let answer = work
-            .ec2
-            .describe_vpc_endpoints()
-            .set_vpc_endpoint_ids(Some(interfaces.clone()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeVpcEndpoints", error))?;
-        let states: Vec<String> = answer
-            .vpc_endpoints()
-            .iter()
-            .map(|e| e.state().map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default())
-            .collect();
-        if let Some(failed) = states.iter().find(|s| matches!(s.as_str(), "failed" | "rejected")) {
-            return Err(DriverError::invalid(format!("an interface endpoint is `{failed}`"))
-                .with_hint("the service may not be offered in one of the network's zones; check `endpoints`"));
-        }
-        Ok((states.len() == interfaces.len() && states.iter().all(|s| s == "available")).then_some(()))
-    })
-    .await
+    lifecycle::endpoints_available(work.ec2, work.address, work.progress, &interfaces).await
 }
 
 /// The security group of the interface endpoints, HTTPS from anywhere in the VPC: made unless a
@@ -541,16 +494,17 @@ async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, Driv
         .to_port(443)
         .ip_ranges(IpRange::builder().cidr_ip(&layout.cidr).description("the VPC").build())
         .build();
-    let authorized = waiting::after_create(|| async {
-        work.ec2
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .ip_permissions(https.clone())
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("AuthorizeSecurityGroupIngress", error))
-    })
-    .await;
+    let authorized = NEW_NETWORK_PART
+        .run(|| async {
+            work.ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(https.clone())
+                .send()
+                .await
+                .map_err(|error| crate::aws_error("AuthorizeSecurityGroupIngress", error))
+        })
+        .await;
     match authorized {
         Err(error) if error.code_is("InvalidPermission.Duplicate") => Ok(id),
         other => other.map(|_| id),

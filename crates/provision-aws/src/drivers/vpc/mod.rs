@@ -17,10 +17,10 @@ mod config;
 mod converge;
 mod emulator;
 mod layout;
+mod lifecycle;
 mod observation;
 mod survey;
 mod teardown;
-mod waiting;
 pub(crate) mod zones;
 
 use std::collections::BTreeMap;

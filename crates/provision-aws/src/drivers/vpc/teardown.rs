@@ -15,18 +15,10 @@ use aws_sdk_ec2::Client;
 use super::config::VpcConfig;
 use super::converge::Work;
 use super::layout::{Layout, NatPart};
-use super::waiting::{self, Pace};
-use super::{emulator, observation, survey};
+use super::{emulator, lifecycle, observation, survey};
+use crate::behaviours::ec2::{ADDRESS_RELEASE, GATEWAY_DETACH, GROUP_DELETE, SUBNET_DELETE, VPC_DELETE};
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
-
-const ENDPOINTS_GONE: Pace = Pace::minutes(10);
-const NAT_DELETED: Pace = Pace::minutes(30);
-const ADDRESS_FREE: Pace = Pace::minutes(5);
-/// terraform-provider-aws's subnet delete timeout: Lambda's and ECS's interfaces can take that long.
-const SUBNET_FREE: Pace = Pace::minutes(20);
-const GATEWAY_FREE: Pace = Pace::minutes(15);
-const VPC_FREE: Pace = Pace::minutes(5);
 
 /// Everything of the VPC `vpc_id`, then the VPC.
 pub(super) async fn delete(
@@ -57,10 +49,16 @@ pub(super) async fn delete(
     if !exists {
         return Ok(());
     }
-    let deleted = waiting::while_in_use(address, progress, "waiting for the VPC to be empty", "", VPC_FREE, || async {
-        ec2.delete_vpc().vpc_id(vpc_id).send().await.map(|_| ()).map_err(|error| crate::aws_error("DeleteVpc", error))
-    })
-    .await;
+    let deleted = VPC_DELETE
+        .run_reporting(address, progress, || async {
+            ec2.delete_vpc()
+                .vpc_id(vpc_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|error| crate::aws_error("DeleteVpc", error))
+        })
+        .await;
     match deleted {
         Err(error) if error.code_is("InvalidVpcID.NotFound") => Ok(()),
         Err(error) if error.code_is("DependencyViolation") => Err(error.with_hint(format!(
@@ -144,24 +142,7 @@ async fn delete_endpoints(
         ));
     }
     // Their interfaces leave the subnets only once they are gone.
-    waiting::until(address, progress, "waiting for the endpoints to be deleted", ENDPOINTS_GONE, || async {
-        let answer = ec2
-            .describe_vpc_endpoints()
-            .set_vpc_endpoint_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeVpcEndpoints", error));
-        let answer = match answer {
-            Err(error) if error.code.as_deref().is_some_and(|code| code.contains("NotFound")) => return Ok(Some(())),
-            other => other?,
-        };
-        let gone = answer
-            .vpc_endpoints()
-            .iter()
-            .all(|e| e.state().is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted")));
-        Ok(gone.then_some(()))
-    })
-    .await
+    lifecycle::endpoints_deleted(ec2, address, progress, ids).await
 }
 
 async fn delete_nats(
@@ -184,21 +165,7 @@ async fn delete_nats(
     }
     let ids: Vec<String> = nats.iter().map(|n| n.id.clone()).collect();
     // Until then the NAT gateway still holds its address and its interface.
-    waiting::until(address, progress, "waiting for the NAT gateway(s) to be deleted", NAT_DELETED, || async {
-        let answer = ec2
-            .describe_nat_gateways()
-            .set_nat_gateway_ids(Some(ids.clone()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("DescribeNatGateways", error));
-        let answer = match answer {
-            Err(error) if error.code_is("NatGatewayNotFound") => return Ok(Some(())),
-            other => other?,
-        };
-        let gone = answer.nat_gateways().iter().all(|n| n.state().is_some_and(|s| s.as_str() == "deleted"));
-        Ok(gone.then_some(()))
-    })
-    .await?;
+    lifecycle::nats_deleted(ec2, address, progress, &ids).await?;
     let interfaces: Vec<String> = nats.iter().flat_map(|n| n.interface_ids.iter().cloned()).collect();
     emulator::remove_nat_interfaces(ec2, &interfaces).await;
     Ok(())
@@ -211,22 +178,16 @@ async fn release(
     allocations: &[String],
 ) -> Result<(), DriverError> {
     for allocation in allocations {
-        let released = waiting::while_in_use(
-            address,
-            progress,
-            "waiting for the NAT gateway to let go of its address",
-            "the address is still mapped; run the command again in a few minutes",
-            ADDRESS_FREE,
-            || async {
+        let released = ADDRESS_RELEASE
+            .run_reporting(address, progress, || async {
                 ec2.release_address()
                     .allocation_id(allocation)
                     .send()
                     .await
                     .map(|_| ())
                     .map_err(|error| crate::aws_error("ReleaseAddress", error))
-            },
-        )
-        .await;
+            })
+            .await;
         match released {
             Err(error) if error.code_is("InvalidAllocationID.NotFound") => {}
             other => other?,
@@ -256,16 +217,16 @@ async fn delete_subnets(
                 }
             }
         }
-        let waiting_for = format!("waiting for the network interfaces in subnet {subnet} to go away");
-        let deleted = waiting::while_in_use(address, progress, &waiting_for, "", SUBNET_FREE, || async {
-            ec2.delete_subnet()
-                .subnet_id(subnet)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|error| crate::aws_error("DeleteSubnet", error))
-        })
-        .await;
+        let deleted = SUBNET_DELETE
+            .run_reporting(address, progress, || async {
+                ec2.delete_subnet()
+                    .subnet_id(subnet)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| crate::aws_error("DeleteSubnet", error))
+            })
+            .await;
         match deleted {
             Err(error) if error.code_is("InvalidSubnetID.NotFound") => Ok(()),
             Err(error) if error.code_is("DependencyViolation") => {
@@ -312,13 +273,8 @@ async fn delete_gateway(
     attached: bool,
 ) -> Result<(), DriverError> {
     if attached {
-        let detached = waiting::while_in_use(
-            address,
-            progress,
-            "waiting for the public addresses in the VPC to be released before detaching its internet gateway",
-            "something in the VPC still has a public address (a load balancer, a task, an instance); delete it and run again",
-            GATEWAY_FREE,
-            || async {
+        let detached = GATEWAY_DETACH
+            .run_reporting(address, progress, || async {
                 ec2.detach_internet_gateway()
                     .internet_gateway_id(gateway)
                     .vpc_id(vpc_id)
@@ -326,9 +282,8 @@ async fn delete_gateway(
                     .await
                     .map(|_| ())
                     .map_err(|error| crate::aws_error("DetachInternetGateway", error))
-            },
-        )
-        .await;
+            })
+            .await;
         match detached {
             Err(error)
                 if error.code_is("Gateway.NotAttached") || error.code_is("InvalidInternetGatewayID.NotFound") => {}
@@ -348,22 +303,17 @@ async fn delete_group(
     progress: &dyn ProgressSink,
     group: &str,
 ) -> Result<(), DriverError> {
-    let deleted = waiting::while_in_use(
-        address,
-        progress,
-        "waiting for the endpoints' interfaces to let go of their security group",
-        "the endpoints' interfaces still use the group; run the command again in a few minutes",
-        ENDPOINTS_GONE,
-        || async {
+    // The endpoints' interfaces let go of their group minutes after the endpoints are deleted.
+    let deleted = GROUP_DELETE
+        .run_reporting(address, progress, || async {
             ec2.delete_security_group()
                 .group_id(group)
                 .send()
                 .await
                 .map(|_| ())
                 .map_err(|error| crate::aws_error("DeleteSecurityGroup", error))
-        },
-    )
-    .await;
+        })
+        .await;
     match deleted {
         Err(error) if error.code_is("InvalidGroup.NotFound") => Ok(()),
         other => other,

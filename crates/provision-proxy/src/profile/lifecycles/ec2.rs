@@ -1,5 +1,6 @@
 //! NAT gateways (`pending` → `available` after a create, `deleting` → `deleted` after a delete;
-//! moto makes them `available` and `deleted` at once) and load balancers (`provisioning` →
+//! moto makes them `available` and `deleted` at once), interface endpoints (the same, `pending`
+//! and `deleting`; moto: `available`, then `deleted`) and load balancers (`provisioning` →
 //! `active`; moto says `active` from the first read).
 
 use std::collections::HashMap;
@@ -10,22 +11,31 @@ use super::super::http::Response;
 use super::super::{State, Turn};
 
 const NAT: &str = "ec2.nat-gateway-lifecycle";
+const ENDPOINT: &str = "ec2.endpoint-lifecycle";
 const LOAD_BALANCER: &str = "elbv2.load-balancer-provisioning";
 
 #[derive(Debug, Default)]
 pub(crate) struct Network {
     /// NAT gateway → (created, deleted).
     nat_gateways: HashMap<String, (Option<Duration>, Option<Duration>)>,
+    /// Interface endpoint → (created, deleted).
+    endpoints: HashMap<String, (Option<Duration>, Option<Duration>)>,
     /// Load balancer ARN → created.
     load_balancers: HashMap<String, Duration>,
 }
 
-fn nat_state(turn: &Turn<'_>, (created, deleted): (Option<Duration>, Option<Duration>)) -> Option<&'static str> {
+/// The status of a NAT gateway or interface endpoint (rule `id`) as AWS shows it, where it is not
+/// moto's.
+fn shown_state(
+    turn: &Turn<'_>,
+    id: &'static str,
+    (created, deleted): (Option<Duration>, Option<Duration>),
+) -> Option<&'static str> {
     match (created, deleted) {
         (_, Some(deleted)) => {
-            Some(if turn.now < deleted + turn.window(NAT, "deleting") { "deleting" } else { "deleted" })
+            Some(if turn.now < deleted + turn.window(id, "deleting") { "deleting" } else { "deleted" })
         }
-        (Some(created), None) if turn.now < created + turn.window(NAT, "pending") => Some("pending"),
+        (Some(created), None) if turn.now < created + turn.window(id, "pending") => Some("pending"),
         _ => None,
     }
 }
@@ -38,6 +48,9 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
     let now = turn.now;
     let (id, item, field, state_field) = match call.operation.as_str() {
         "CreateNatGateway" | "DeleteNatGateway" | "DescribeNatGateways" => (NAT, "natGateway", "natGatewayId", "state"),
+        "CreateVpcEndpoint" | "DeleteVpcEndpoints" | "DescribeVpcEndpoints" => {
+            (ENDPOINT, "vpcEndpoint", "vpcEndpointId", "state")
+        }
         "CreateLoadBalancer" | "DescribeLoadBalancers" => (LOAD_BALANCER, "member", "LoadBalancerArn", "Code"),
         _ => return,
     };
@@ -57,6 +70,22 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
             }
             return;
         }
+        "CreateVpcEndpoint" => {
+            // A gateway endpoint is only routes: AWS shows it `available` at once.
+            if call.param("VpcEndpointType").is_some_and(|kind| kind.eq_ignore_ascii_case("interface")) {
+                if let Some(endpoint) = root.texts_of("vpcEndpointId").into_iter().next() {
+                    network.endpoints.insert(endpoint, (Some(now), None));
+                }
+            }
+        }
+        "DeleteVpcEndpoints" => {
+            for endpoint in call.list("VpcEndpointId", "") {
+                if let Some(times) = network.endpoints.get_mut(&endpoint) {
+                    times.1 = Some(now);
+                }
+            }
+            return;
+        }
         "CreateLoadBalancer" => {
             if let Some(arn) = root.texts_of("LoadBalancerArn").into_iter().next() {
                 network.load_balancers.insert(arn, now);
@@ -66,10 +95,12 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
     }
     let mut met = false;
     root.visit_mut(&mut |element| {
-        let matches = element.name == item || (item == "natGateway" && element.name == "item");
+        let matches = element.name == item || (id != LOAD_BALANCER && element.name == "item");
         let Some(key) = element.child_text(field).filter(|_| matches) else { return };
         let status = if id == NAT {
-            network.nat_gateways.get(&key).and_then(|times| nat_state(turn, *times))
+            network.nat_gateways.get(&key).and_then(|times| shown_state(turn, id, *times))
+        } else if id == ENDPOINT {
+            network.endpoints.get(&key).and_then(|times| shown_state(turn, id, *times))
         } else {
             network
                 .load_balancers
@@ -78,7 +109,7 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
                 .map(|_| "provisioning")
         };
         if let Some(status) = status {
-            let target = if id == NAT { Some(element) } else { element.child_mut("State") };
+            let target = if id == LOAD_BALANCER { element.child_mut("State") } else { Some(element) };
             if let Some(target) = target {
                 target.set_child_text(state_field, status);
                 met = true;
