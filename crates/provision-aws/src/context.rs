@@ -182,7 +182,16 @@ impl AwsContext {
                 );
             }
         }
-        Ok(AwsContext {
+        Ok(AwsContext::with(config, http_client, endpoint))
+    }
+
+    /// A context whose clients are made on first use.
+    fn with(
+        config: aws_config::SdkConfig,
+        http_client: crate::http_client::Capped,
+        endpoint: Option<String>,
+    ) -> AwsContext {
+        AwsContext {
             config,
             http_client,
             endpoint,
@@ -205,7 +214,7 @@ impl AwsContext {
             account: tokio::sync::OnceCell::new(),
             route53: OnceLock::new(),
             acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
-        })
+        }
     }
 
     pub fn region(&self) -> &str {
@@ -404,30 +413,7 @@ impl AwsContext {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .build();
-        AwsContext {
-            config,
-            http_client: crate::http_client::capped().expect("an HTTP client"),
-            endpoint: None,
-            requests: Arc::new(AtomicU64::new(0)),
-            retries: Arc::new(AtomicU64::new(0)),
-            limiters: Arc::new(Service::ALL.map(|service| Limiter::new(service.name()))),
-            s3: OnceLock::new(),
-            cloudfront: OnceLock::new(),
-            ec2: OnceLock::new(),
-            elbv2: OnceLock::new(),
-            ecr: OnceLock::new(),
-            iam: OnceLock::new(),
-            ecs: OnceLock::new(),
-            rds: OnceLock::new(),
-            elasticache: OnceLock::new(),
-            tagging: OnceLock::new(),
-            sts: OnceLock::new(),
-            secretsmanager: OnceLock::new(),
-            logs: OnceLock::new(),
-            account: tokio::sync::OnceCell::new(),
-            route53: OnceLock::new(),
-            acm: std::sync::Mutex::new(std::collections::BTreeMap::new()),
-        }
+        AwsContext::with(config, crate::http_client::capped().expect("an HTTP client"), None)
     }
 
     pub(crate) fn with_cloudfront(self, client: aws_sdk_cloudfront::Client) -> AwsContext {
