@@ -162,6 +162,8 @@ pub const RULES: &[RuleSpec] = &[
         "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
     rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
         "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
+    rule!("complete.route53.create-after-delete", [], "Route 53 REST-XML",
+        "a `CREATE` of a record that is not there (moto refuses one identical to a change it journaled before when any record sorts after it) is sent on as an `UPSERT`, after a look"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
         "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];

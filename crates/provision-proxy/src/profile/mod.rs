@@ -165,7 +165,8 @@ pub struct Profile {
 /// What the profile decided before the call reaches the emulator.
 pub(crate) enum Before {
     Answer(Response),
-    Forward { lose: bool },
+    /// Pass the call on (with `body` in place of its own, when the profile rewrote it).
+    Forward { lose: bool, body: Option<Vec<u8>> },
 }
 
 impl Profile {
@@ -315,6 +316,7 @@ impl Profile {
         if let Some(answer) = answer {
             return Before::Answer(answer);
         }
+        let body = self.with_turn(call, |turn, state| completions::rewrite(turn, state, call));
         let lose = call.mutates()
             && self.options.lost_responses > 0.0
             && self.is_enabled("any.response-lost")
@@ -322,7 +324,7 @@ impl Profile {
         if lose {
             self.with_turn(call, |turn, _| turn.meet("any.response-lost"));
         }
-        Before::Forward { lose }
+        Before::Forward { lose, body }
     }
 
     /// A call the profile needs answered by the emulator before it can handle `call` (e.g. the
