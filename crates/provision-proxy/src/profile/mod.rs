@@ -166,7 +166,10 @@ pub struct Profile {
 pub(crate) enum Before {
     Answer(Response),
     /// Pass the call on (with `body` in place of its own, when the profile rewrote it).
-    Forward { lose: bool, body: Option<Vec<u8>> },
+    Forward {
+        lose: bool,
+        body: Option<Vec<u8>>,
+    },
 }
 
 impl Profile {

@@ -117,7 +117,12 @@ mod tests {
 
         profile.learn(&create, &listing("ws.example.com.", "A"));
         assert!(matches!(profile.before(&create), Before::Forward { body: None, .. }), "taken: refused as on AWS");
-        let upsert = call("POST", "/2013-04-01/hostedzone/Z1/rrset", &[("Authorization", &auth)], &CREATE.replace("CREATE", "UPSERT"));
+        let upsert = call(
+            "POST",
+            "/2013-04-01/hostedzone/Z1/rrset",
+            &[("Authorization", &auth)],
+            &CREATE.replace("CREATE", "UPSERT"),
+        );
         assert!(profile.prerequisite(&upsert).is_none(), "only creates are looked at");
     }
 }
