@@ -138,7 +138,11 @@ impl Loader<'_> {
     /// `[network]`. `vpc` is `"default"`, a VPC id, the stack's own network (`${vpc.NAME.id}`), or
     /// text built from variables that gives one of the first two (a VPC per environment); the
     /// same for each of `subnets`, or one list variable for all of them.
-    pub(super) fn network(&mut self, section: Option<&SpannedExpr>, variables: &BTreeMap<String, Value>) -> NetworkSpec {
+    pub(super) fn network(
+        &mut self,
+        section: Option<&SpannedExpr>,
+        variables: &BTreeMap<String, Value>,
+    ) -> NetworkSpec {
         let section = section.map(entries).unwrap_or_default();
         let written = entry(section, "vpc");
         let from_variables = written.filter(|vpc| only_variables(vpc));
