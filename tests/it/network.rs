@@ -218,8 +218,16 @@ fn an_own_network_is_made_placed_by_role_changed_in_place_repaired_imported_and_
     assert_eq!(count_parts(&vpc_id)["nat gateway"], 2, "{nat} was made again");
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Imported by its id, with its parts.
+    // Described from what is there by `import --generate`: its shape, not the type's defaults.
     project.run(&["state", "rm", "vpc.main"]).success();
+    project.run(&["import", "--generate", "described.toml", &format!("vpc.main={vpc_id}")]).success();
+    let described = std::fs::read_to_string(project.path("described.toml")).expect("the generated file");
+    assert!(described.contains("nat = \"per_az\""), "{described}");
+    assert!(described.contains("endpoints = [\"ecr\", \"s3\"]"), "{described}");
+    project.run(&["-f", "described.toml", "plan", "--detailed-exitcode"]).code(0);
+    project.run(&["-f", "described.toml", "state", "rm", "vpc.main"]).success();
+
+    // Imported by its id, with its parts.
     project.run(&["import", "vpc.main", &vpc_id]).success();
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
