@@ -80,6 +80,7 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
     eprint!("{}", aws.proxy.summary());
     apply.success().stdout_has("Apply complete! 3 added");
     assert!(aws.met("complete.ecs.run-task") > 0, "the migration ran as a Fargate task:\n{}", aws.proxy.summary());
+    assert!(aws.met("ecs.task-lifecycle") > 0, "the apply waited while the migration's task started and ran");
     assert!(aws.met("ec2.nat-gateway-lifecycle") > 0, "the NAT gateway was waited for");
     assert!(aws.met("ecs.deployment-in-progress") > 0, "the first rollout was waited for");
     let first = running_revision(&project, &aws);

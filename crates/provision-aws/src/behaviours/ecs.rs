@@ -103,6 +103,19 @@ pub const DRAINING: Wait = Wait {
     hint: "ECS goes on stopping the tasks; run `provision destroy` again later",
 };
 
+/// `ecs.task-lifecycle`: a Fargate task is `PROVISIONING`, `PENDING` (its image pulled, its secrets
+/// read), `RUNNING`, then `STOPPED` with its containers' exit codes — a migration takes a minute
+/// or more before its command even starts. Evidence: ECS developer guide, "Task lifecycle"; the
+/// SDKs' `TasksStopped` waiter (`DescribeTasks` every 6 seconds, 100 times). The timeout is the
+/// migration's `timeout` (default 10 minutes).
+pub const MIGRATION: Wait = Wait {
+    id: "ecs.task-lifecycle",
+    timeout: Duration::from_secs(10 * 60),
+    first_poll: Duration::from_secs(2),
+    poll: Duration::from_secs(6),
+    hint: "the service keeps its previous revision; raise `migration.timeout` or make the migration faster",
+};
+
 /// `CreateCluster` in an account whose ECS service-linked role was made moments ago (ECS makes it
 /// on first use). Evidence: terraform-provider-aws `retryClusterCreate` retries "Unable to assume
 /// the service linked role" for `propagationTimeout` (2 minutes).
