@@ -1,4 +1,5 @@
-//! What the three Elastic Load Balancing drivers (`load_balancer`, `target_group`, `listener`) share.
+//! What the Elastic Load Balancing drivers (`load_balancer`, `target_group`, `listener`,
+//! `listener_rule`) share.
 //!
 //! They speak one API with one set of habits: ARNs as identifiers, a `DescribeTags` that takes up to
 //! 20 ARNs of any ELB resource, "not found" errors that fail a whole batch when one ARN is missing,
@@ -7,20 +8,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::types::{Action, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 pub(crate) use crate::drivers::tags::user_tags;
-use crate::drivers::{DriverError, FieldChange};
+use crate::drivers::{DriverError, FieldChange, Problem};
 use provision_core::value::{JsonMap, Value};
 
 /// The most ARNs `DescribeLoadBalancers`, `DescribeTags` and `RemoveTags` take in one call.
 pub(crate) const ARNS_PER_CALL: usize = 20;
 /// The error codes that mean "this ARN does not exist" for the ELB resources provision manages.
-const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
+const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound", "RuleNotFound"];
 
 pub(crate) fn is_not_found(error: &DriverError) -> bool {
     NOT_FOUND.iter().any(|code| error.code_is(code))
@@ -60,6 +61,17 @@ pub(crate) fn out_of_range(
     }
 }
 
+/// A literal where an ARN belongs must look like one; references are checked once resolved.
+pub(crate) fn check_arn(values: &BTreeMap<String, Value>, field: &str, example: &str, problems: &mut Vec<Problem>) {
+    if let Some(Value::Str(text)) = values.get(field) {
+        if !text.is_empty() && !text.starts_with("arn:") {
+            problems.push(
+                Problem::error(field, format!("must be an ARN, got `{text}`")).hint(format!("for example `{example}`")),
+            );
+        }
+    }
+}
+
 /// Deserializes a resource's resolved inputs into the driver's typed config.
 pub(crate) fn config_from<T: DeserializeOwned>(type_name: &str, inputs: &JsonMap) -> Result<T, DriverError> {
     serde_json::from_value(Json::Object(inputs.clone()))
@@ -77,6 +89,19 @@ pub(crate) fn sort_list(inputs: &mut JsonMap, field: &str) {
 /// `health_check` and `tags`.
 pub(crate) fn changed_fields(changes: &[FieldChange]) -> BTreeSet<&str> {
     changes.iter().map(|change| change.path.split(['.', '[']).next().unwrap_or(&change.path)).collect()
+}
+
+/// The target groups a forward action sends to: its forward config's (weighted) groups, or the
+/// single `TargetGroupArn` of the older form.
+pub(crate) fn forwarded_to(action: &Action) -> Vec<&str> {
+    let mut groups: Vec<&str> = action
+        .forward_config()
+        .map(|forward| forward.target_groups().iter().filter_map(|group| group.target_group_arn()).collect())
+        .unwrap_or_default();
+    if groups.is_empty() {
+        groups.extend(action.target_group_arn());
+    }
+    groups
 }
 
 pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {

@@ -148,6 +148,9 @@ pub fn resource_cost(table: &PriceTable, prices: &RegionPrices, type_name: &str,
         "dns_zone" => {}
         // No charge of their own.
         "security_group" | "iam_role" | "target_group" | "listener" | "db_subnet_group" | "certificate" => {}
+        // Free too; each rule a request is evaluated against past the first 10 counts towards the load
+        // balancer's LCUs.
+        "listener_rule" => cost.usage.push("load balancer capacity units for rule evaluations past 10 rules"),
         other => return ResourceCost::unpriced(format!("provision has no cost model for `{other}`")),
     }
     cost

@@ -133,17 +133,6 @@ fn is_set(value: Option<&Value>) -> bool {
     }
 }
 
-/// A literal where an ARN belongs must look like one; references are checked once resolved.
-fn check_arn(values: &BTreeMap<String, Value>, field: &str, example: &str, problems: &mut Vec<Problem>) {
-    if let Some(Value::Str(text)) = values.get(field) {
-        if !text.is_empty() && !text.starts_with("arn:") {
-            problems.push(
-                Problem::error(field, format!("must be an ARN, got `{text}`")).hint(format!("for example `{example}`")),
-            );
-        }
-    }
-}
-
 #[async_trait]
 impl AwsDriver for ListenerDriver {
     fn schema(&self) -> &'static ResourceSchema {
@@ -161,9 +150,9 @@ impl AwsDriver for ListenerDriver {
         if let Some(message) = elbv2::out_of_range(values, "port", 1..=65535) {
             problems.push(Problem::error("port", message));
         }
-        check_arn(values, "load_balancer", "\"${load_balancer.web.arn}\"", &mut problems);
-        check_arn(values, "forward", "\"${target_group.api.arn}\"", &mut problems);
-        check_arn(values, "certificate_arn", "an ACM certificate ARN", &mut problems);
+        elbv2::check_arn(values, "load_balancer", "\"${load_balancer.web.arn}\"", &mut problems);
+        elbv2::check_arn(values, "forward", "\"${target_group.api.arn}\"", &mut problems);
+        elbv2::check_arn(values, "certificate_arn", "an ACM certificate ARN", &mut problems);
         let https = match values.get("protocol") {
             Some(Value::Str(protocol)) => Some(protocol == "HTTPS"),
             _ => None,
