@@ -136,9 +136,38 @@ fn rules_route_by_path_and_host_change_in_place_refuse_a_taken_priority_and_go_a
     assert_eq!((rules[0].priority.as_str(), &rules[0].conditions["path-pattern"]), ("15", &values(&["/api/*"])));
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // A priority another rule of the listener holds: AWS's answer, with the address and the fix.
+    // Two rules of the stack with one priority on one listener: refused offline, before any call.
+    let twice = moved.replace("priority = 20", "priority = 15");
+    project.write_stack(&twice);
+    project
+        .run(&["validate"])
+        .code(1)
+        .stderr_has("`listener_rule.ws` has priority 15 on the same listener")
+        .stderr_has("hint:");
+
+    // A priority a rule made outside the stack holds: AWS's answer, with the address and the fix.
+    let outside = block_on(async {
+        let condition = aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+            .field("path-pattern")
+            .values("/ops/*")
+            .build();
+        let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
+            .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+            .target_group_arn(id("target_group.site"))
+            .build();
+        let answer = elbv2()
+            .create_rule()
+            .listener_arn(&listener)
+            .priority(30)
+            .conditions(condition)
+            .actions(forward)
+            .send()
+            .await
+            .expect("CreateRule");
+        answer.rules()[0].rule_arn().expect("arn").to_string()
+    });
     let clash = format!(
-        "{moved}\n[listener_rule.admin]\nlistener = \"${{listener.http.arn}}\"\npriority = 20\npath_patterns = [\"/admin/*\"]\nforward = \"${{target_group.api.arn}}\"\n"
+        "{moved}\n[listener_rule.admin]\nlistener = \"${{listener.http.arn}}\"\npriority = 30\npath_patterns = [\"/admin/*\"]\nforward = \"${{target_group.api.arn}}\"\n"
     );
     project.write_stack(&clash);
     project
@@ -147,12 +176,9 @@ fn rules_route_by_path_and_host_change_in_place_refuse_a_taken_priority_and_go_a
         .stderr_has("listener_rule.admin")
         .stderr_has("CreateRule")
         .stderr_has("PriorityInUse")
-        .stderr_has("another rule of the listener has priority 20");
-    assert_eq!(rules_of(&listener).len(), 2, "nothing was made");
-    project.write_stack(
-        &clash
-            .replace("priority = 20\npath_patterns = [\"/admin/*\"]", "priority = 30\npath_patterns = [\"/admin/*\"]"),
-    );
+        .stderr_has("another rule of the listener has priority 30");
+    assert_eq!(rules_of(&listener).len(), 3, "nothing was made");
+    block_on(async { elbv2().delete_rule().rule_arn(&outside).send().await.expect("DeleteRule") });
     project.run(&["apply", "--auto-approve"]).success();
     assert_eq!(rules_of(&listener).iter().map(|r| r.priority.as_str()).collect::<Vec<_>>(), ["15", "20", "30"]);
 

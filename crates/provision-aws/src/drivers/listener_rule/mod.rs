@@ -27,6 +27,7 @@ use self::api::Snapshot;
 use super::elbv2;
 use super::*;
 use provision_core::schema::{Default as FieldDefault, FieldKind, FieldSpec, ResourceSchema};
+use provision_core::stack::{Expr, Part, ResourceSpec};
 use provision_core::value::Value;
 
 pub struct ListenerRuleDriver;
@@ -179,6 +180,48 @@ fn check_value(field: &str, text: &str, problems: &mut Vec<Problem>) {
     problems.extend(problem);
 }
 
+/// A `listener` field as written, spans left out, so that two rules naming the same listener compare
+/// equal wherever they stand in the file.
+fn listener_as_written(resource: &ResourceSpec) -> Option<Vec<Part>> {
+    match &resource.fields.get("listener")?.expr {
+        Expr::Template(parts) => Some(
+            parts
+                .iter()
+                .map(|part| match part {
+                    Part::Reference(reference, _) => Part::Reference(reference.clone(), 0..0),
+                    Part::Literal(text) => Part::Literal(text.clone()),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn priority_as_written(resource: &ResourceSpec) -> Option<i64> {
+    match resource.fields.get("priority")?.expr {
+        Expr::Int(priority) => Some(priority),
+        _ => None,
+    }
+}
+
+/// Two rules of the stack on the same listener with the same priority: AWS would refuse the second
+/// (`PriorityInUse`), so `validate` says so first.
+fn priority_taken_in_stack(resource: &ResourceSpec, resources: &BTreeMap<Address, ResourceSpec>) -> Vec<Problem> {
+    let (Some(listener), Some(priority)) = (listener_as_written(resource), priority_as_written(resource)) else {
+        return Vec::new();
+    };
+    resources
+        .values()
+        .filter(|other| other.address != resource.address && other.address.type_name == SCHEMA.type_name)
+        .filter(|other| priority_as_written(other) == Some(priority))
+        .filter(|other| listener_as_written(other).as_ref() == Some(&listener))
+        .map(|other| {
+            Problem::error("priority", format!("`{}` has priority {priority} on the same listener", other.address))
+                .hint("no two rules of a listener share a priority: give one of them another `priority`")
+        })
+        .collect()
+}
+
 #[async_trait]
 impl AwsDriver for ListenerRuleDriver {
     fn schema(&self) -> &'static ResourceSchema {
@@ -191,6 +234,10 @@ impl AwsDriver for ListenerRuleDriver {
         elbv2::check_arn(values, "forward", "\"${target_group.api.arn}\"", &mut problems);
         check_conditions(values, &mut problems);
         problems
+    }
+
+    fn check_in_stack(&self, resource: &ResourceSpec, resources: &BTreeMap<Address, ResourceSpec>) -> Vec<Problem> {
+        priority_taken_in_stack(resource, resources)
     }
 
     /// The conditions are sets: sorted and without repeats, as they are read back.
@@ -438,6 +485,57 @@ mod tests {
                 "tags": { "team": "web" }
             })
         );
+    }
+
+    #[test]
+    fn two_rules_of_the_stack_with_one_priority_on_one_listener_are_found_offline() {
+        use crate::context::{AwsSession, ConnectOptions};
+        use provision_core::stack::{load, LoadOptions};
+
+        let stack = r#"
+[stack]
+name = "shop"
+region = "us-east-1"
+
+[load_balancer.web]
+
+[target_group.api]
+port = 8080
+
+[listener.http]
+load_balancer = "${load_balancer.web.arn}"
+port = 80
+
+[listener.admin]
+load_balancer = "${load_balancer.web.arn}"
+port = 8080
+
+[listener_rule.api]
+listener = "${listener.http.arn}"
+priority = 10
+path_patterns = ["/api/*"]
+forward = "${target_group.api.arn}"
+
+[listener_rule.docs]
+listener = "${listener.http.arn}"
+priority = 10
+path_patterns = ["/docs/*"]
+forward = "${target_group.api.arn}"
+
+[listener_rule.other_listener]
+listener = "${listener.admin.arn}"
+priority = 10
+path_patterns = ["/admin/*"]
+forward = "${target_group.api.arn}"
+"#;
+        let folder = tempfile::tempdir().expect("a folder");
+        let path = folder.path().join("stack.toml");
+        std::fs::write(&path, stack).expect("write the stack");
+        let drivers = crate::drivers::registry(AwsSession::new(ConnectOptions::default()));
+        let error = load(&path, &LoadOptions::default(), &drivers).err().expect("refused").to_string();
+        assert!(error.contains("`listener_rule.docs` has priority 10 on the same listener"), "{error}");
+        assert!(error.contains("`listener_rule.api` has priority 10 on the same listener"), "{error}");
+        assert!(!error.contains("other_listener"), "another listener's priorities are its own: {error}");
     }
 
     #[test]
