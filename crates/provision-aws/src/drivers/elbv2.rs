@@ -214,6 +214,49 @@ pub(crate) async fn retag(
     Ok(())
 }
 
+/// For a delete: the resource was already gone (deleted by hand, or with its load balancer or
+/// listener), which counts as deleted.
+pub(crate) fn gone_is_deleted(error: DriverError) -> Result<(), DriverError> {
+    if is_not_found(&error) {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+/// A refresh's reads of a type: each ARN described (`per_call` at a time, see [`describe_many`]) and
+/// the tags of those found, then turned into what the driver observed; `None` for those gone.
+pub(crate) async fn read_tagged<T: Clone>(
+    elb: &Client,
+    arns: &[&str],
+    per_call: usize,
+    describe: Describe<'_, T>,
+    arn_of: fn(&T) -> &str,
+    observe: fn(&T, &BTreeMap<String, String>) -> crate::drivers::Observed,
+) -> Vec<Result<Option<crate::drivers::Observed>, DriverError>> {
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let described = describe_many(arns, per_call, describe).await;
+    let found: Vec<&str> = described.iter().filter_map(|item| item.as_ref().ok()?.as_ref().map(arn_of)).collect();
+    let tags = tags_of(elb, &found).await;
+    described
+        .iter()
+        .map(|described| {
+            let Some(item) = described.clone()? else { return Ok(None) };
+            let tags = tags.as_ref().map_err(Clone::clone)?.get(arn_of(&item)).cloned().unwrap_or_default();
+            Ok(Some(observe(&item, &tags)))
+        })
+        .collect()
+}
+
+/// The attributes of a resource whose only one is its ARN.
+pub(crate) fn arn_attributes(arn: &str) -> JsonMap {
+    let mut attributes = JsonMap::new();
+    attributes.insert("arn".into(), arn.into());
+    attributes
+}
+
 /// One describe call for a batch of ARNs, answering `(arn, item)` for those it found.
 pub(crate) type Describe<'a, T> =
     Box<dyn Fn(Vec<String>) -> BoxFuture<'a, Result<Vec<(String, T)>, DriverError>> + Send + Sync + 'a>;

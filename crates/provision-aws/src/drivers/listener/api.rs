@@ -225,14 +225,7 @@ async fn modify_within(elb: &Client, arn: &str, config: &ListenerConfig, retry: 
 pub(super) async fn delete(elb: &Client, arn: &str) -> Result<(), DriverError> {
     match elb.delete_listener().listener_arn(arn).send().await {
         Ok(_) => Ok(()),
-        Err(error) => {
-            let error = crate::aws_error("DeleteListener", error);
-            if elbv2::is_not_found(&error) {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => elbv2::gone_is_deleted(crate::aws_error("DeleteListener", error)),
     }
 }
 

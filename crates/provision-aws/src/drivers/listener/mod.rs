@@ -230,25 +230,10 @@ impl AwsDriver for ListenerDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        if resources.is_empty() {
-            return Vec::new();
-        }
         let elb = aws.elbv2();
         let arns: Vec<&str> = resources.iter().map(|resource| resource.id).collect();
-        let described = elbv2::describe_many(&arns, arns.len(), api::describe_by_arns(elb)).await;
-        let found: Vec<&str> = described
-            .iter()
-            .filter_map(|listener| listener.as_ref().ok()?.as_ref().map(|listener| listener.arn.as_str()))
-            .collect();
-        let tags = elbv2::tags_of(elb, &found).await;
-        described
-            .iter()
-            .map(|described| {
-                let Some(listener) = described.clone()? else { return Ok(None) };
-                let tags = tags.as_ref().map_err(Clone::clone)?.get(&listener.arn).cloned().unwrap_or_default();
-                Ok(Some(observe(&listener, &tags)))
-            })
-            .collect()
+        let arn_of: fn(&Snapshot) -> &str = |listener| &listener.arn;
+        elbv2::read_tagged(elb, &arns, arns.len(), api::describe_by_arns(elb), arn_of, observe).await
     }
 
     async fn create(
@@ -283,7 +268,7 @@ impl AwsDriver for ListenerDriver {
             }
             Err(error) => return Err(error),
         };
-        Ok(Observed { attributes: attributes(&arn), id: arn, inputs: JsonMap::new() })
+        Ok(Observed { attributes: elbv2::arn_attributes(&arn), id: arn, inputs: JsonMap::new() })
     }
 
     async fn update(
@@ -304,7 +289,7 @@ impl AwsDriver for ListenerDriver {
         if changed.contains("tags") {
             elbv2::retag(elb, arn, prior.inputs, request.tags).await?;
         }
-        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: attributes(arn) })
+        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: elbv2::arn_attributes(arn) })
     }
 
     async fn delete(
@@ -358,13 +343,7 @@ fn observe(listener: &Snapshot, tags: &BTreeMap<String, String>) -> Observed {
     inputs.insert("forward".into(), forward);
     inputs.insert("redirect_to_https".into(), (listener.action == DefaultAction::RedirectToHttps).into());
     inputs.insert("tags".into(), elbv2::user_tags(tags));
-    Observed { id: listener.arn.clone(), inputs, attributes: attributes(&listener.arn) }
-}
-
-fn attributes(arn: &str) -> JsonMap {
-    let mut attributes = JsonMap::new();
-    attributes.insert("arn".into(), arn.into());
-    attributes
+    Observed { id: listener.arn.clone(), inputs, attributes: elbv2::arn_attributes(&listener.arn) }
 }
 
 #[cfg(test)]

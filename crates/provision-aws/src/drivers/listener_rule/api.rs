@@ -227,14 +227,7 @@ pub(super) async fn set_priority(elb: &Client, arn: &str, config: &RuleConfig) -
 pub(super) async fn delete(elb: &Client, arn: &str) -> Result<(), DriverError> {
     match elb.delete_rule().rule_arn(arn).send().await {
         Ok(_) => Ok(()),
-        Err(error) => {
-            let error = crate::aws_error("DeleteRule", error);
-            if elbv2::is_not_found(&error) {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => elbv2::gone_is_deleted(crate::aws_error("DeleteRule", error)),
     }
 }
 

@@ -274,23 +274,10 @@ impl AwsDriver for ListenerRuleDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        if resources.is_empty() {
-            return Vec::new();
-        }
         let elb = aws.elbv2();
         let arns: Vec<&str> = resources.iter().map(|resource| resource.id).collect();
-        let described = elbv2::describe_many(&arns, elbv2::ARNS_PER_CALL, api::describe_by_arns(elb)).await;
-        let found: Vec<&str> =
-            described.iter().filter_map(|rule| rule.as_ref().ok()?.as_ref().map(|rule| rule.arn.as_str())).collect();
-        let tags = elbv2::tags_of(elb, &found).await;
-        described
-            .iter()
-            .map(|described| {
-                let Some(rule) = described.clone()? else { return Ok(None) };
-                let tags = tags.as_ref().map_err(Clone::clone)?.get(&rule.arn).cloned().unwrap_or_default();
-                Ok(Some(observe(&rule, &tags)))
-            })
-            .collect()
+        let arn_of: fn(&Snapshot) -> &str = |rule| &rule.arn;
+        elbv2::read_tagged(elb, &arns, elbv2::ARNS_PER_CALL, api::describe_by_arns(elb), arn_of, observe).await
     }
 
     async fn create(
@@ -313,7 +300,7 @@ impl AwsDriver for ListenerRuleDriver {
             }
             Err(error) => return Err(error),
         };
-        Ok(Observed { attributes: attributes(&arn), id: arn, inputs: JsonMap::new() })
+        Ok(Observed { attributes: elbv2::arn_attributes(&arn), id: arn, inputs: JsonMap::new() })
     }
 
     async fn update(
@@ -342,7 +329,7 @@ impl AwsDriver for ListenerRuleDriver {
         if changed.contains("tags") {
             elbv2::retag(elb, arn, prior.inputs, request.tags).await?;
         }
-        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: attributes(arn) })
+        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: elbv2::arn_attributes(arn) })
     }
 
     async fn delete(
@@ -384,13 +371,7 @@ fn observe(rule: &Snapshot, tags: &BTreeMap<String, String>) -> Observed {
     inputs.insert("http_methods".into(), rule.http_methods.clone().into());
     inputs.insert("forward".into(), rule.forward.clone().into());
     inputs.insert("tags".into(), elbv2::user_tags(tags));
-    Observed { id: rule.arn.clone(), inputs, attributes: attributes(&rule.arn) }
-}
-
-fn attributes(arn: &str) -> JsonMap {
-    let mut attributes = JsonMap::new();
-    attributes.insert("arn".into(), arn.into());
-    attributes
+    Observed { id: rule.arn.clone(), inputs, attributes: elbv2::arn_attributes(&rule.arn) }
 }
 
 #[cfg(test)]
