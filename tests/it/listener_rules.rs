@@ -195,3 +195,83 @@ fn rules_route_by_path_and_host_change_in_place_refuse_a_taken_priority_and_go_a
     assert!(counts.values().all(|count| *count == 0), "destroy leaves nothing: {counts:?}");
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
+
+/// A rule has no name: a killed run's `CreateRule` still on its way when the next run looks finds
+/// nothing, and lands later. provision-proxy holds the first `CreateRule` for four seconds; the run
+/// is killed while it is held and run again at once. Whichever lands first, the listener ends with
+/// one rule per priority: the later create meets `PriorityInUse`, and the driver adopts the rule
+/// its own tags name (or AWS refuses the held request outright).
+#[test]
+fn a_rule_still_on_its_way_when_apply_is_killed_is_not_made_twice() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let proxy =
+        runtime.block_on(provision_proxy::Proxy::start(crate::support::endpoint())).expect("start provision-proxy");
+    let hold = provision_proxy::Fault::Delay(Duration::from_secs(4));
+    let create_rule = provision_proxy::Matcher::any().operation("CreateRule");
+    proxy.add_rule(provision_proxy::Rule::new(create_rule, hold).times(1));
+
+    let project = Project::new("rulekill", ROUTED).with_endpoint(&proxy.endpoint());
+    let mut child = project
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start provision");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let creating = || -> bool {
+        let text = std::fs::read_to_string(project.state_path()).unwrap_or_default();
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        ["listener_rule.api", "listener_rule.ws"]
+            .iter()
+            .any(|address| state["resources"][address]["status"] == "creating")
+    };
+    while !creating() {
+        assert!(Instant::now() < deadline, "no rule's create started");
+        assert!(child.try_wait().expect("wait").is_none(), "apply ended before a rule's create was sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let killed = Instant::now();
+
+    project.run(&["apply", "--auto-approve"]).success();
+    // The held request lands now, if it has not yet.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(killed.elapsed()));
+    std::thread::sleep(Duration::from_millis(500));
+    let listener = project.state()["resources"]["listener.http"]["id"].as_str().expect("the listener").to_string();
+    let rules = rules_of(&listener);
+    let priorities: Vec<&str> = rules.iter().map(|rule| rule.priority.as_str()).collect();
+    assert_eq!(priorities, ["10", "20"], "one rule per priority: {rules:?}");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success();
+    assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
+}
+
+/// `CreateRule` makes the rule but its answer never arrives (the connection is reset after the
+/// emulator handled it): the SDK's retry meets the rule it made as `PriorityInUse`, and the driver
+/// adopts it by its tags instead of failing (`any.response-lost`).
+#[test]
+fn a_rule_whose_create_answer_was_lost_is_adopted() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let proxy =
+        runtime.block_on(provision_proxy::Proxy::start(crate::support::endpoint())).expect("start provision-proxy");
+    let create_rule = provision_proxy::Matcher::any().operation("CreateRule");
+    proxy.add_rule(provision_proxy::Rule::new(create_rule, provision_proxy::Fault::ResetAfter).times(1));
+
+    let project = Project::new("rulelost", ROUTED).with_endpoint(&proxy.endpoint());
+    project.run(&["apply", "--auto-approve"]).success();
+    assert_eq!(proxy.faults(), 1, "one answer was lost");
+    let creates = proxy.log().iter().filter(|span| span.operation == "CreateRule").count();
+    assert_eq!(creates, 3, "two rules, one of them sent again");
+    let state = project.state();
+    let listener = state["resources"]["listener.http"]["id"].as_str().expect("the listener").to_string();
+    let rules = rules_of(&listener);
+    let priorities: Vec<&str> = rules.iter().map(|rule| rule.priority.as_str()).collect();
+    assert_eq!(priorities, ["10", "20"], "{rules:?}");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success();
+}
