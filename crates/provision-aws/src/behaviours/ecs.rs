@@ -17,7 +17,8 @@ pub const CLUSTER_NOT_FOUND_AFTER_CREATE: Answer = Answer {
 
 /// `ecs.target-group-without-load-balancer`: a service whose target group no listener forwards to
 /// yet (or whose listener was made moments ago) is refused. provision orders the service after the
-/// listener (see `ServiceDriver::implicit_dependencies`); this covers the moments after. Evidence:
+/// listener or listener rule (see `ServiceDriver::implicit_dependencies`); this covers the moments
+/// after. Evidence:
 /// terraform-provider-aws `retryServiceCreate` and `resourceServiceUpdate` retry "does not have an
 /// associated load balancer".
 pub const TARGET_GROUP_WITHOUT_LOAD_BALANCER: Answer = Answer {
@@ -25,7 +26,7 @@ pub const TARGET_GROUP_WITHOUT_LOAD_BALANCER: Answer = Answer {
     codes: &["InvalidParameterException"],
     message: Some("does not have an associated load balancer"),
     waiting_for: "the listener that forwards to the target group",
-    hint: "no listener forwards to the service's target group: add a `listener` with `forward` set to it",
+    hint: "no listener forwards to the service's target group: add a `listener` or a `listener_rule` with `forward` set to it",
 };
 
 /// `CreateService`: the cluster, the roles and the listener may all be moments old. Two minutes
