@@ -53,10 +53,16 @@ pub fn making(type_name: &str) -> &'static [Window] {
 pub fn removing(type_name: &str) -> &'static [Window] {
     match type_name {
         "db_instance" => &[("rds.instance-lifecycle", "deleting")],
-        // Disabled, deployed, deleted; its origin access control is in use for a moment after.
-        "cloudfront_distribution" => {
-            &[("cloudfront.in-progress", "window"), ("cloudfront.origin-access-control-in-use", "window")]
-        }
+        // Disabled and deployed, deleted and still answered until gone; its origin access control
+        // is in use for a moment after.
+        "cloudfront_distribution" => &[
+            ("cloudfront.in-progress", "window"),
+            ("cloudfront.distribution-deleted", "window"),
+            ("cloudfront.origin-access-control-in-use", "window"),
+        ],
+        // Its delete waits until the interfaces ELB made are gone (they hold its groups and
+        // subnets); `DescribeLoadBalancers` forgets it sooner.
+        "load_balancer" => &[("ec2.group-in-use-while-interfaces-linger", "window")],
         "ecs_service" => &[("ecs.service-draining", "window")],
         "elasticache_redis" => &[("elasticache.group-lifecycle", "deleting")],
         "vpc" => &[("ec2.nat-gateway-lifecycle", "deleting")],
@@ -92,7 +98,8 @@ pub fn after_making(dependent: &str, dependency: &str) -> &'static [Window] {
 /// What a resource of type `used` waits, after one of type `user` that used it was removed.
 pub fn after_removing(used: &str, user: &str) -> &'static [Window] {
     match (used, user) {
-        ("security_group", "load_balancer" | "ecs_service" | "db_instance" | "elasticache_redis") => {
+        // A load balancer's delete has waited out its interfaces already.
+        ("security_group", "ecs_service" | "db_instance" | "elasticache_redis") => {
             &[("ec2.group-in-use-while-interfaces-linger", "window")]
         }
         ("target_group", "listener" | "listener_rule") => &[("elbv2.target-group-in-use", "window")],

@@ -222,9 +222,10 @@ impl AwsDriver for DistributionDriver {
 
     /// AWS: a create or change deploys ~5 min (`cloudfront.in-progress`), a create naming a certificate just
     /// issued first waits to see it (`cloudfront.certificate-not-visible`); a delete deploys the disable,
-    /// then its origin access control is in use a moment longer (`cloudfront.origin-access-control-in-use`).
+    /// then `GetDistribution` answers the deleted one ~2 min until it is gone (`cloudfront.distribution-deleted`),
+    /// and its origin access control is in use a moment longer (`cloudfront.origin-access-control-in-use`).
     fn typical_durations(&self) -> super::TypicalDurations {
-        super::TypicalDurations::seconds(330, 300, 330)
+        super::TypicalDurations::seconds(330, 300, 450)
     }
 
     fn prepare(&self, _stack: &StackInfo, inputs: &mut JsonMap) -> Result<(), DriverError> {

@@ -107,8 +107,10 @@ impl AwsDriver for LoadBalancerDriver {
     }
 
     /// AWS: `provisioning` ~3 min (`elbv2.load-balancer-provisioning`).
+    /// AWS: `provisioning` ~3 min (`elbv2.load-balancer-provisioning`); a delete waits until the
+    /// interfaces ELB made are gone, ~3 min (`elbv2.load-balancer-interfaces-linger`).
     fn typical_durations(&self) -> super::TypicalDurations {
-        super::TypicalDurations::seconds(180, 0, 0)
+        super::TypicalDurations::seconds(180, 0, 180)
     }
 
     fn check(&self, values: &BTreeMap<String, Value>) -> Vec<Problem> {
