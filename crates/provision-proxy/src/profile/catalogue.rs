@@ -156,6 +156,8 @@ pub const RULES: &[RuleSpec] = &[
         "RunTask/DescribeTasks for FARGATE (moto: HTTP 500) run a task PROVISIONING → PENDING → RUNNING → STOPPED with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
         "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
+    rule!("complete.ec2.client-token", [], "EC2 query",
+        "a call with the `ClientToken` of a call already answered (CreateRouteTable, CreateNatGateway, CreateVpcEndpoint …) answers the first call's answer and makes nothing, as AWS does (moto makes a second)"),
     rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
         "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",

@@ -1,8 +1,8 @@
 //! What moto lacks, completed as AWS answers, with enough state kept that later reads agree:
 //! ElastiCache's subnet group delete and modifications, Fargate tasks (`RunTask`,
 //! `DescribeTasks`, `StopTask`), the delete of a gateway VPC endpoint, and CloudFront's origin
-//! access controls (a name taken once, a delete of a gone one answered), and ELBv2's idempotent
-//! creates of load balancers and listeners. Each is a rule of the
+//! access controls (a name taken once, a delete of a gone one answered), ELBv2's idempotent
+//! creates of load balancers and listeners, and EC2's client tokens. Each is a rule of the
 //! catalogue (`complete.…`), so a test can turn it off and meet moto's own answer.
 
 pub(crate) mod cloudfront;
@@ -20,6 +20,7 @@ pub(crate) struct Completions {
     pub elasticache: elasticache::Caches,
     pub tasks: tasks::Tasks,
     pub endpoints: ec2::Endpoints,
+    pub tokens: ec2::Tokens,
     pub origin_access_controls: cloudfront::Controls,
     pub creates: elbv2::Creates,
 }
@@ -28,6 +29,7 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
     match call.service.as_str() {
         "elasticache" => elasticache::before(turn, state, call),
         "ecs" => tasks::before(turn, state, call),
+        "ec2" => ec2::before(turn, state, call),
         "cloudfront" => cloudfront::before(turn, state, call),
         "elasticloadbalancing" => elbv2::before(turn, state, call),
         _ => None,
