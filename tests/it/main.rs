@@ -19,6 +19,7 @@ mod example_stacks;
 mod interrupt;
 mod kill;
 mod logs_and_secrets;
+mod lost_answers;
 mod moving_in;
 mod network;
 mod notify;

@@ -155,7 +155,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!("complete.ecs.run-task", ["provisioning" = s(30), "pending" = s(30), "running" = min(1)], "ECS JSON",
         "RunTask/DescribeTasks for FARGATE (moto: HTTP 500) run a task PROVISIONING → PENDING → RUNNING → STOPPED with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
-        "DeleteVpcEndpoints that moto fails with HTTP 500 (a gateway endpoint) is answered and the endpoint reads `deleted`"),
+        "DeleteVpcEndpoints that moto fails with HTTP 500 or `InvalidRoute.NotFound` (a gateway endpoint, its route gone) is answered and the endpoint reads `deleted`"),
     rule!("complete.ec2.client-token", [], "EC2 query",
         "a call with the `ClientToken` of a call already answered (CreateRouteTable, CreateNatGateway, CreateVpcEndpoint …) answers the first call's answer and makes nothing, as AWS does (moto makes a second)"),
     rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",

@@ -276,7 +276,10 @@ fn an_ec2_call_repeated_with_its_client_token_answers_the_first_result() {
     assert!(answered(profile.before(&create("t1"))).text().contains("rtb-1"));
     assert!(forwarded(profile.before(&create("t2"))), "another token makes another");
     let failed = query("ec2", "Action=CreateNatGateway&SubnetId=subnet-1&ClientToken=t3");
-    profile.after(&failed, xml(400, "<Response><Errors><Error><Code>InvalidSubnetID.NotFound</Code></Error></Errors></Response>"));
+    profile.after(
+        &failed,
+        xml(400, "<Response><Errors><Error><Code>InvalidSubnetID.NotFound</Code></Error></Errors></Response>"),
+    );
     assert!(forwarded(profile.before(&failed)), "a refused call may be sent again");
     assert_eq!(profile.met("complete.ec2.client-token"), 1);
 }
@@ -510,6 +513,8 @@ fn a_gateway_endpoint_delete_that_the_emulator_fails_is_answered_and_reads_delet
     let read = profile.after(&query("ec2", "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-1"), xml(200, listed));
     assert_eq!(read.xml().unwrap().texts_of("state"), ["deleted"]);
     assert_eq!(profile.met("complete.ec2.delete-vpc-endpoints"), 2);
+    let again = "<Response><Errors><Error><Code>InvalidRoute.NotFound</Code><Message>no route</Message></Error></Errors></Response>";
+    assert_eq!(profile.after(&delete, xml(400, again)).status, 200, "a second delete (its answer lost) too");
 }
 
 /// An interface endpoint is `pending` for a minute after its create and `deleting` for a minute

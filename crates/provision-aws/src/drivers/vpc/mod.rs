@@ -21,6 +21,7 @@ mod lifecycle;
 mod observation;
 mod survey;
 mod teardown;
+mod tokenless;
 pub(crate) mod zones;
 
 use std::collections::BTreeMap;

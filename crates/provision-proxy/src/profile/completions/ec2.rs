@@ -1,6 +1,7 @@
 //! `DeleteVpcEndpoints`: moto 5.1.22 fails with HTTP 500 for a gateway endpoint whose route it
-//! cannot find to remove (AWS deletes it). The profile answers as AWS does and shows the endpoint
-//! `deleted` afterwards.
+//! cannot find to remove, and with `InvalidRoute.NotFound` when the endpoint's route is already
+//! gone (a second delete of it); AWS deletes it, or answers a deleted one as such. The profile
+//! answers as AWS does and shows the endpoint `deleted` afterwards.
 //!
 //! Client tokens: moto 5.1.22 ignores an EC2 call's `ClientToken` (`CreateRouteTable`,
 //! `CreateNatGateway`, `CreateVpcEndpoint` make a second object when called again with the same
@@ -53,7 +54,12 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
     }
     let endpoints = &mut state.completions.endpoints;
     match call.operation.as_str() {
-        "DeleteVpcEndpoints" if response.status >= 500 && turn.on(ID) => {
+        // moto's own trouble removing a gateway endpoint's routes: HTTP 500, or (a second delete
+        // of it, after a lost answer) `InvalidRoute.NotFound` for the route the first one removed.
+        "DeleteVpcEndpoints"
+            if (response.status >= 500 || response.text().contains("<Code>InvalidRoute.NotFound</Code>"))
+                && turn.on(ID) =>
+        {
             endpoints.deleted.extend(call.list("VpcEndpointId", ""));
             turn.meet(ID);
             *response = ec2_result(call, vec![Element::new("unsuccessful")]);
