@@ -19,6 +19,7 @@ mod emulator;
 mod layout;
 mod lifecycle;
 mod observation;
+mod retag;
 mod survey;
 mod teardown;
 mod tokenless;
@@ -229,7 +230,7 @@ impl AwsDriver for VpcDriver {
         converge::converge(&work, &config, &mut layout).await?;
         let changed = |field: &str| changes.iter().any(|c| c.path == field);
         if changed("tags") || changed("name") {
-            converge::retag(&work, &layout, &removed_tags(prior.inputs, request.tags)).await?;
+            retag::retag(&work, &layout, &removed_tags(prior.inputs, request.tags)).await?;
         }
         Ok(Observed { id: prior.id.to_string(), inputs: JsonMap::new(), attributes: observation::attributes(&layout) })
     }
