@@ -329,19 +329,21 @@ fn parse_location(text: &str) -> Result<provision_core::stack::StateLocation, St
     provision_core::stack::StateLocation::parse(text)
 }
 
-/// `0s`, `30s`, `5m`, `1h`, or plain seconds.
+/// `0s`, `30s`, `5m`, `1h`, or plain seconds; at most a year (the stack file's rule, shared).
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like `30s` or `5m`"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" => value * 60,
-        "h" => value * 3600,
-        "d" => value * 86400,
-        _ => return Err(format!("`{text}` is not a duration like `30s` or `5m` (units: s, m, h, d)")),
-    };
-    Ok(std::time::Duration::from_secs(seconds))
+    // Days (`--ttl 7d`) are the command line's own; the rest is the stack file's rule.
+    if let Some(days) =
+        text.strip_suffix('d').filter(|days| !days.is_empty() && days.chars().all(|c| c.is_ascii_digit()))
+    {
+        let too_long = || format!("`{text}` is longer than provision waits for anything (a year at most)");
+        let days: u64 = days.parse().map_err(|_| too_long())?;
+        return match days.checked_mul(86_400).map(std::time::Duration::from_secs) {
+            Some(duration) if duration <= provision_core::stack::MAX_DURATION => Ok(duration),
+            _ => Err(too_long()),
+        };
+    }
+    provision_core::stack::parse_duration(text)
 }
 
 fn parse_variable(text: &str) -> Result<(String, String), String> {
@@ -353,7 +355,12 @@ fn parse_variable(text: &str) -> Result<(String, String), String> {
 
 pub fn main() -> ExitCode {
     one_malloc_arena();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let stack_file_given = given_on_command_line(&matches, "stack");
     let stderr_color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
     init_logging(cli.quiet, cli.verbose, stderr_color);
@@ -361,6 +368,7 @@ pub fn main() -> ExitCode {
         !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal();
     let global = GlobalOptions {
         stack_file: cli.stack.clone(),
+        stack_file_given,
         variables: cli.variables.clone(),
         endpoint: cli.endpoint.clone().filter(|e| !e.is_empty()),
         region: cli.region.clone(),
@@ -388,6 +396,14 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a (global) flag was given on the command line, at whichever level it was written.
+fn given_on_command_line(matches: &clap::ArgMatches, id: &str) -> bool {
+    if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+        return true;
+    }
+    matches.subcommand().is_some_and(|(_, sub)| given_on_command_line(sub, id))
 }
 
 /// glibc gives each thread that allocates its own arena (up to eight per core), and each arena keeps

@@ -143,8 +143,8 @@ async fn apply_saved(
 ) -> Result<u8> {
     let file = PlanFile::load(path)?;
     let mut saved_global = global.clone();
+    saved_global.variables = file.variables_for(global, path)?;
     saved_global.stack_file = file.stack_file.clone();
-    saved_global.variables = file.variables.clone();
     let loaded = load(&saved_global)?;
     let notifier = Notifier::start(&loaded.stack)?;
     let reporters = with_notifier(reporter, notifier.as_ref());
@@ -153,6 +153,7 @@ async fn apply_saved(
         state: file.state.clone(),
         network: file.network.clone(),
         region: file.region.clone(),
+        account: file.account.clone(),
     };
     let check = |current: &provision_core::state::State, info: &provision_core::driver::StackInfo| {
         file.check_state(current, path)?;

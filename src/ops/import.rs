@@ -130,16 +130,21 @@ pub async fn adopt(
         .ok_or_else(|| anyhow!("unknown resource type `{}`", address.type_name))?;
     let mut resource =
         stack.resources.get(address).ok_or_else(|| anyhow!("`{address}` is not in the stack file"))?.clone();
-    // A secret whose value is known stands in the inputs as its hash, as the environment's would.
-    let hashes: BTreeMap<&String, String> =
-        secrets.iter().map(|(field, value)| (field, provision_core::plan::secret_hash(value, None))).collect();
-    for (field, hash) in &hashes {
-        if let Some(expr) = resource.fields.get_mut(*field) {
-            expr.expr = provision_core::stack::Expr::Template(vec![provision_core::stack::Part::Literal(hash.clone())]);
+    // A secret whose value is known stands in for its environment variable (which need not be
+    // set to adopt): resolved like any secret value, it reaches the inputs only as its hash.
+    for (field, value) in secrets {
+        if let Some(expr) = resource.fields.get_mut(field) {
+            expr.expr =
+                provision_core::stack::Expr::Template(vec![provision_core::stack::Part::Literal(value.clone())]);
         }
     }
     let region = super::region(cloud).await?;
-    let info = StackInfo { name: stack.name.clone(), region: region.clone(), directory: stack.directory() };
+    let info = StackInfo {
+        name: stack.name.clone(),
+        region: region.clone(),
+        directory: stack.directory(),
+        lineage: Some(state.lineage.clone()),
+    };
     let network = stack_network(stack, cloud, state).await?;
     let canonical = driver.import_id(id).await.map_err(|error| anyhow!("{address}: {error}"))?;
 

@@ -1,6 +1,8 @@
 //! `provision init [--template NAME] [--name NAME]`: a commented starter stack file from one of the
 //! example stacks, with its upload folder's files, and the stack named after the project folder.
-//! It never overwrites anything: a file already there stops it before anything is written.
+//! It never overwrites anything: a file already there — or a symbolic link, even one that points
+//! nowhere — stops it before anything is written, and each file is created new (`O_EXCL`), so a
+//! link planted meanwhile is not followed either.
 //!
 //! The stack file starts with a `#:schema` directive naming `stack.schema.json`, written beside it
 //! (kept if one is there already), so that taplo and VS Code's Even Better TOML complete and check
@@ -45,8 +47,11 @@ pub fn run(options: &InitOptions) -> Result<u8> {
     let mut writes = vec![(options.file.clone(), stack_text(template, &name, &options.file))];
     writes.extend(template.files.iter().map(|(path, contents)| (directory.join(path), contents.to_string())));
     let schema = directory.join(SCHEMA_FILE);
-    let write_schema = !schema.exists();
-    if let Some((existing, _)) = writes.iter().find(|(path, _)| path.exists()) {
+    // `symlink_metadata`, not `exists`: a dangling link does not "exist", but writing to it would
+    // create the file it points to.
+    let present = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    let write_schema = !present(&schema);
+    if let Some((existing, _)) = writes.iter().find(|(path, _)| present(path)) {
         bail!(
             "`{}` already exists; nothing was written\n\nhint: choose another file with `-f FILE`, or move the existing one away",
             existing.display()
@@ -56,7 +61,13 @@ pub fn run(options: &InitOptions) -> Result<u8> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
         }
-        std::fs::write(path, contents).with_context(|| format!("cannot write `{}`", path.display()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::io::Write::write_all(&mut file, contents.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     if write_schema {
         super::schema::write_schema(&schema)?;

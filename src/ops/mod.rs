@@ -38,6 +38,8 @@ use provision_core::state::{acquire_lock, LocalBackend, LockGuard, LockOptions, 
 #[derive(Clone, Debug)]
 pub struct GlobalOptions {
     pub stack_file: PathBuf,
+    /// Whether `-f` was given (rather than the default `stack.toml`).
+    pub stack_file_given: bool,
     pub variables: Vec<(String, String)>,
     pub endpoint: Option<String>,
     pub region: Option<String>,

@@ -1,6 +1,11 @@
-//! Resources tagged `provision:stack = <name>` that the state does not know: left by a run that was
-//! killed before it could record them, or by a state that was lost. `provision state orphans` lists
-//! them with the import command that would adopt each; `provision destroy --sweep` deletes them.
+//! Resources tagged as this state's (`provision:stack = <name>` and `provision:lineage = <the state's
+//! lineage>`) that the state does not know: left by a run that was killed before it could record
+//! them. `provision state orphans` lists them with the import command that would adopt each;
+//! `provision destroy --sweep` lists them and asks before deleting them.
+//!
+//! The stack's name alone proves nothing (another team's stack, or an earlier copy of this one, may
+//! share it), so what carries the name but no lineage is listed as unproven and never swept, and
+//! what carries another lineage is not listed at all (`provision_core::state::ownership`).
 //!
 //! They are found with the Resource Groups Tagging API (one paginated call for every service it
 //! covers) plus each driver's own listing for services it does not cover (IAM).
@@ -13,7 +18,7 @@ use provision_aws::AwsCloud;
 use provision_core::address::Address;
 use provision_core::cloud::{Cloud, TaggedResource};
 use provision_core::driver::{ExistingResource, Leftover, ProgressSink, StackInfo};
-use provision_core::state::State;
+use provision_core::state::{ownership, Ownership, State};
 use provision_core::value::JsonMap;
 
 #[derive(Clone, Debug)]
@@ -55,6 +60,8 @@ const NEVER_SWEPT: &[&str] = &["dns_zone"];
 pub struct Strays {
     /// Whole resources, with the import command that would adopt each.
     pub orphans: Vec<Orphan>,
+    /// Tagged with the stack's name but no lineage: listed, never swept.
+    pub unproven: Vec<Orphan>,
     /// Parts drivers made that nothing recorded uses, by resource type.
     pub leftovers: Vec<(String, Leftover)>,
 }
@@ -74,9 +81,19 @@ pub async fn find(cloud: &AwsCloud, stack_name: &str, state: &State) -> Result<S
         .tagged(stack_name)
         .await
         .map_err(|error| anyhow!("looking for resources tagged with the stack: {error}"))?;
-    let orphans = find_orphans(cloud, stack_name, state, &tagged).await?;
-    let leftovers = find_leftovers(cloud, stack_name, state, &tagged).await?;
-    Ok(Strays { orphans, leftovers })
+    let (orphans, unproven) = find_orphans(cloud, stack_name, state, &tagged).await?;
+    // Parts found through tags count only when the tags say they are this state's.
+    let ours: Vec<TaggedResource> = tagged
+        .into_iter()
+        .filter(|t| !t.tags.contains_key(provision_core::state::LINEAGE_TAG) || is_ours(&t.tags, stack_name, state))
+        .collect();
+    let leftovers = find_leftovers(cloud, stack_name, state, &ours).await?;
+    Ok(Strays { orphans, unproven, leftovers })
+}
+
+/// Whether `tags` mark a resource as made by this state (the one rule, shared with adoption).
+pub fn is_ours(tags: &std::collections::BTreeMap<String, String>, stack_name: &str, state: &State) -> bool {
+    ownership(tags, stack_name, &state.lineage) == Ownership::Ours
 }
 
 /// Each driver's parts that nothing in the state uses, all types at once.
@@ -87,7 +104,7 @@ async fn find_leftovers(
     tagged: &[TaggedResource],
 ) -> Result<Vec<(String, Leftover)>> {
     let region = cloud.region().await.map_err(|error| anyhow!("{error}"))?;
-    let info = StackInfo { name: stack_name.to_string(), region, directory: ".".into() };
+    let info = StackInfo { name: stack_name.to_string(), region, directory: ".".into(), lineage: None };
     let lookups = cloud.drivers().iter().map(|driver| {
         let type_name = driver.schema().type_name;
         let recorded: Vec<ExistingResource<'_>> = state
@@ -118,12 +135,14 @@ async fn find_orphans(
     stack_name: &str,
     state: &State,
     tagged: &[TaggedResource],
-) -> Result<Vec<Orphan>> {
+) -> Result<(Vec<Orphan>, Vec<Orphan>)> {
     let drivers = cloud.drivers();
     let mut candidates = Vec::new();
+    let mut unproven_candidates = Vec::new();
     for TaggedResource { arn, tags } in tagged {
         let arn = arn.clone();
-        if tags.get("provision:stack").map(String::as_str) != Some(stack_name) {
+        let owner = ownership(tags, stack_name, &state.lineage);
+        if owner == Ownership::Other {
             continue;
         }
         let Some(address) = tags.get("provision:address").and_then(|a| a.parse::<Address>().ok()) else { continue };
@@ -134,21 +153,27 @@ async fn find_orphans(
         // Other things a driver tags (task definitions, snapshots) are not resources of its type.
         let Some(id) = driver.id_from_arn(&arn) else { continue };
         if !is_known(state, &address, &id, &arn) {
-            candidates.push(Orphan { address, arn, id });
+            match owner {
+                Ownership::Ours => candidates.push(Orphan { address, arn, id }),
+                _ => unproven_candidates.push(Orphan { address, arn, id }),
+            }
         }
     }
-    let mut orphans = still_existing(cloud, stack_name, candidates).await?;
-    orphans.sort_by(|a, b| {
+    let order = |a: &Orphan, b: &Orphan| {
         (delete_rank(&a.address), &a.address, &a.id).cmp(&(delete_rank(&b.address), &b.address, &b.id))
-    });
-    Ok(orphans)
+    };
+    let mut orphans = still_existing(cloud, stack_name, candidates).await?;
+    orphans.sort_by(order);
+    let mut unproven = still_existing(cloud, stack_name, unproven_candidates).await?;
+    unproven.sort_by(order);
+    Ok((orphans, unproven))
 }
 
 /// Only what still exists: tag listings can lag behind deletes (and the emulator keeps listing
 /// inactive ECS services), so each candidate is read by its driver, one batch per type.
 async fn still_existing(cloud: &AwsCloud, stack_name: &str, candidates: Vec<Orphan>) -> Result<Vec<Orphan>> {
     let region = cloud.region().await.map_err(|error| anyhow!("{error}"))?;
-    let info = StackInfo { name: stack_name.to_string(), region, directory: ".".into() };
+    let info = StackInfo { name: stack_name.to_string(), region, directory: ".".into(), lineage: None };
     let mut by_type: BTreeMap<String, Vec<Orphan>> = BTreeMap::new();
     for candidate in candidates {
         by_type.entry(candidate.address.type_name.clone()).or_default().push(candidate);
@@ -273,17 +298,26 @@ pub(super) async fn remove_strays(
     let say = |line: String| if options.json { eprintln!("{line}") } else { println!("{line}") };
     let (stack, cloud) = (&loaded.stack, &loaded.cloud);
     let strays = find(cloud, &stack.name, state).await?;
+    for orphan in &strays.unproven {
+        eprintln!(
+            "warning: {} `{}` is tagged `provision:stack = {}` but carries no `provision:lineage`, so it cannot be told to be this state's; it was left alone (adopt it with `provision import {} {}`)",
+            orphan.address, orphan.id, stack.name, orphan.address, orphan.id
+        );
+    }
     if strays.is_empty() {
-        say(format!("Sweep: nothing tagged `provision:stack = {}` or made for it is left.", stack.name));
+        say(format!("Sweep: nothing tagged as this state's (`provision:lineage = {}`) is left.", state.lineage));
         return Ok(0);
     }
-    say(format!(
-        "Sweep: deleting {} resource(s) and {} leftover part(s) of the stack that the state does not know.",
-        strays.orphans.len(),
-        strays.leftovers.len()
-    ));
     let info = provision_core::engine::stack_info(stack, super::region(cloud).await?);
-    let settings = |address: &Address| stack_settings(loaded, &info, state, address);
+    say(sweep_list(loaded, state, &strays));
+    if !options.auto_approve {
+        use provision_core::run::Frontend;
+        let frontend = super::terminal_frontend::TerminalFrontend { global, json: options.json, auto_approve: false };
+        if !frontend.confirm("sweep")? {
+            return Ok(1);
+        }
+    }
+    let settings = |address: &Address| stack_settings(loaded, address);
     let progress = SweepProgress(reporter);
     let mut failures: Vec<(String, String)> = sweep(cloud, &info, &strays.orphans, &settings, &progress)
         .await
@@ -321,17 +355,36 @@ impl ProgressSink for SweepProgress<'_> {
     }
 }
 
-/// The stack file's settings for an address (e.g. `force_destroy`), as far as they are known.
-fn stack_settings(loaded: &super::Loaded, info: &StackInfo, state: &State, address: &Address) -> JsonMap {
-    let stack = &loaded.stack;
-    let (Some(resource), Some(driver)) = (stack.resources.get(address), loaded.cloud.drivers().get(&address.type_name))
-    else {
-        return JsonMap::new();
-    };
-    let resolver = provision_core::plan::Resolver { stack, info, network: state.network.as_ref() };
-    let lookup = |_: &Address| None;
-    match provision_core::plan::resolve_inputs(&resolver, driver, resource, &lookup, None) {
-        Ok(desired) => desired.values.iter().filter_map(|(k, v)| Some((k.clone(), v.to_json()?))).collect(),
-        Err(_) => JsonMap::new(),
+/// What a sweep will delete, one line each, with what each delete takes with it.
+fn sweep_list(loaded: &super::Loaded, state: &State, strays: &Strays) -> String {
+    let mut lines = vec![format!(
+        "Sweep: {} resource(s) and {} leftover part(s) are tagged as this state's (`provision:lineage = {}`) but the state does not know them; sweeping deletes:",
+        strays.orphans.len(),
+        strays.leftovers.len(),
+        state.lineage
+    )];
+    for orphan in &strays.orphans {
+        let settings = stack_settings(loaded, &orphan.address);
+        let mut extra = Vec::new();
+        if settings.get("force_destroy").and_then(|v| v.as_bool()) == Some(true) {
+            extra.push("`force_destroy`: with everything it holds");
+        }
+        if settings.get("skip_final_snapshot").and_then(|v| v.as_bool()) == Some(true) {
+            extra.push("`skip_final_snapshot`: no final snapshot");
+        }
+        let extra = if extra.is_empty() { String::new() } else { format!("  ({})", extra.join("; ")) };
+        lines.push(format!("  - {}  `{}`{extra}", orphan.address, orphan.id));
     }
+    for (type_name, leftover) in &strays.leftovers {
+        let owner = leftover.owner.as_ref().map(|a| a.to_string()).unwrap_or_else(|| type_name.clone());
+        lines.push(format!("  - {owner}: {} `{}`", leftover.kind, leftover.id));
+    }
+    lines.join("\n")
+}
+
+/// The settings a sweep deletes an address with: the stack file's destructive ones (e.g.
+/// `force_destroy`) where it names the address, the safe defaults otherwise — never the state's.
+fn stack_settings(loaded: &super::Loaded, address: &Address) -> JsonMap {
+    let Some(driver) = loaded.cloud.drivers().get(&address.type_name) else { return JsonMap::new() };
+    provision_core::plan::deletion_inputs(&loaded.stack, driver, address, &JsonMap::new())
 }

@@ -66,7 +66,7 @@ pub async fn run(global: &GlobalOptions, command: &PlanCommand) -> Result<u8> {
     }
     if let Some(path) = &command.out {
         let file = PlanFile::new(
-            &stack.path,
+            stack,
             &global.variables,
             planned.info.region.clone(),
             planned.plan.clone(),

@@ -1,8 +1,10 @@
 //! Saved plans (`plan --out FILE`, `apply FILE`).
 //!
-//! A saved plan records everything it was computed from: the stack file's hash and variables, and
-//! the refreshed state with its lineage and serial. Applying it after the state or the stack file
-//! moved on is refused, so what runs is exactly what was reviewed.
+//! A saved plan records everything it was computed from: the stack file (its path and hash), the
+//! `--var`s (a sensitive one only as its Argon2id hash), the region and the account, and the
+//! refreshed state with its lineage and serial. Applying it after the state or the stack file moved
+//! on, in another account, or with other `-f`/`--var` than it was made with, is refused, so what
+//! runs is exactly what was reviewed. The file is private (0600) and never written through a link.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +16,11 @@ use provision_core::cloud::Network;
 use provision_core::driver::{DriverRegistry, StackInfo};
 use provision_core::plan::{desired_inputs, Plan, Resolver};
 use provision_core::stack::Stack;
-use provision_core::state::{ResourceStatus, State};
+use provision_core::state::secret_hash;
+use provision_core::state::{private_file, ResourceStatus, State};
 use provision_core::value::Value;
+
+use super::GlobalOptions;
 
 const FORMAT: &str = "provision-plan";
 const VERSION: u32 = 1;
@@ -26,8 +31,15 @@ pub struct PlanFile {
     pub version: u32,
     pub stack_file: PathBuf,
     pub stack_sha256: String,
+    /// The `--var`s the plan was made with; a sensitive one's value is its Argon2id hash.
     pub variables: Vec<(String, String)>,
+    /// The names of the `--var`s kept as hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_variables: Vec<String>,
     pub region: String,
+    /// The AWS account the plan was made for (`None` for an offline plan of a new state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub plan: Plan,
     /// The refreshed state the plan was made against.
     pub state: State,
@@ -41,20 +53,35 @@ pub fn hash_file(path: &Path) -> Result<String> {
 
 impl PlanFile {
     pub fn new(
-        stack_file: &Path,
+        stack: &Stack,
         variables: &[(String, String)],
         region: String,
         plan: Plan,
         state: State,
         network: Option<Network>,
     ) -> Result<PlanFile> {
+        let stack_file = &stack.path;
+        let sensitive: Vec<String> = variables
+            .iter()
+            .filter(|(name, _)| stack.sensitive_variables.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let variables = variables
+            .iter()
+            .map(|(name, value)| match sensitive.contains(name) {
+                true => (name.clone(), secret_hash::new_hash(value)),
+                false => (name.clone(), value.clone()),
+            })
+            .collect();
         Ok(PlanFile {
             format: FORMAT.into(),
             version: VERSION,
             stack_file: std::fs::canonicalize(stack_file).unwrap_or_else(|_| stack_file.to_path_buf()),
             stack_sha256: hash_file(stack_file)?,
-            variables: variables.to_vec(),
+            variables,
+            sensitive_variables: sensitive,
             region,
+            account: state.account.clone(),
             plan,
             state,
             network,
@@ -63,17 +90,75 @@ impl PlanFile {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+        private_file::write(path, text.as_bytes())
+            .with_context(|| format!("failed to write plan file `{}`", path.display()))
+    }
+
+    /// The `--var`s to load the stack with: the plan's, or the ones given, which must be the same.
+    /// `-f` and `--var` given to `apply PLANFILE` must name what the plan was made with: a plan is
+    /// never applied with another file or other values than were reviewed, silently or not.
+    pub fn variables_for(&self, global: &GlobalOptions, path: &Path) -> Result<Vec<(String, String)>> {
+        if global.stack_file_given {
+            let given = std::fs::canonicalize(&global.stack_file).unwrap_or_else(|_| global.stack_file.clone());
+            if given != self.stack_file {
+                bail!(
+                    "the saved plan `{}` was made from `{}`, not `{}`\n\nhint: leave `-f` out to apply the plan as it was made, or make a plan of `{}` with `provision -f {} plan --out FILE`",
+                    path.display(),
+                    self.stack_file.display(),
+                    global.stack_file.display(),
+                    global.stack_file.display(),
+                    global.stack_file.display()
+                );
+            }
         }
-        use std::io::Write;
-        let mut file = options.open(path).with_context(|| format!("failed to write plan file `{}`", path.display()))?;
-        file.write_all(text.as_bytes())?;
-        Ok(())
+        let planned: std::collections::BTreeMap<&str, &str> =
+            self.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        if global.variables.is_empty() {
+            if let Some(name) = self.sensitive_variables.first() {
+                bail!(
+                    "the saved plan `{}` was made with the sensitive `--var {name}=…`, which it keeps only as a hash\n\nhint: give it again: `provision apply --var {name}=… {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+            return Ok(self.variables.clone());
+        }
+        let given: std::collections::BTreeMap<&str, &str> =
+            global.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let shown = |name: &str, value: &str| {
+            if self.sensitive_variables.iter().any(|s| s == name) {
+                format!("`--var {name}=(sensitive)`")
+            } else {
+                format!("`--var {name}={value}`")
+            }
+        };
+        for (name, value) in &given {
+            let same = match planned.get(name) {
+                Some(stored) if self.sensitive_variables.iter().any(|s| s == name) => {
+                    secret_hash::matches(value, stored)
+                }
+                Some(stored) => stored == value,
+                None => false,
+            };
+            if !same {
+                let then = match planned.get(name) {
+                    Some(stored) => format!("it was made with {}", shown(name, stored)),
+                    None => format!("it was made without `--var {name}`"),
+                };
+                bail!(
+                    "the saved plan `{}` does not match {}: {then}\n\nhint: apply it with the `--var`s it was made with (or none), or make a new plan with these",
+                    path.display(),
+                    shown(name, value)
+                );
+            }
+        }
+        if let Some(missing) = planned.keys().find(|name| !given.contains_key(*name)) {
+            bail!(
+                "the saved plan `{}` was made with `--var {missing}=…`, which is not given here\n\nhint: give every `--var` it was made with, or none",
+                path.display()
+            );
+        }
+        Ok(global.variables.clone())
     }
 
     pub fn load(path: &Path) -> Result<PlanFile> {
@@ -143,7 +228,7 @@ impl PlanFile {
                 let now = desired.values.get(key).and_then(Value::to_json);
                 if outside && now.as_ref().is_some_and(|now| now != planned) {
                     let what = if desired.secrets.contains_key(key) {
-                        format!("the secret `{}.{key}` (its environment variable)", action.address)
+                        format!("the secret `{}.{key}` (its environment variable or `--var`)", action.address)
                     } else {
                         format!("the local files behind `{}` (`{key}`)", action.address)
                     };
@@ -178,4 +263,104 @@ pub fn refuse_unsettled(state: &State, refreshed: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The saved-plan reader against hostile files (see `tests/it/fuzz.rs` for the other targets): a
+/// plan file edited by hand or by an attacker must never panic provision, whether it is parsed,
+/// checked against the state and the command line, or shown.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    const SEED: &str = r#"{
+  "format": "provision-plan",
+  "version": 1,
+  "stack_file": "/nowhere/stack.toml",
+  "stack_sha256": "00",
+  "variables": [["env", "dev"], ["pw", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA"]],
+  "sensitive_variables": ["pw"],
+  "region": "us-east-1",
+  "account": "123456789012",
+  "plan": {
+    "stack": "fuzz", "lineage": "l", "serial": 3, "refreshed": true,
+    "actions": [
+      { "address": "s3_bucket.site", "action": "create",
+        "changes": [ { "path": "bucket", "before": null, "after": { "known": "fuzz-site" }, "forces_replacement": false },
+                     { "path": "value", "before": "sensitive", "after": "unknown", "forces_replacement": true } ],
+        "inputs": { "bucket": "fuzz-site" } },
+      { "address": "secret.db", "action": "replace", "changes": [], "forced_by": ["name"], "notes": ["é"] }
+    ],
+    "drift": [ { "address": "log_group.api", "changes": [], "deleted": true } ],
+    "outputs": { "url": { "known": "https://x" } },
+    "moves": [ { "from": "s3_bucket.a", "to": "s3_bucket.b" } ]
+  },
+  "state": { "version": 1, "lineage": "l", "serial": 18446744073709551615, "stack": "fuzz" },
+  "network": null
+}"#;
+
+    const FRAGMENTS: &[&str] = &[
+        "18446744073709551615",
+        "-1",
+        "null",
+        "\"\"",
+        "{}",
+        "[]",
+        ",",
+        ":",
+        "\"é𝄞\"",
+        "\"a.b\"",
+        "\"create\"",
+        "\"delete\"",
+        "\"unknown\"",
+        "\"sensitive\"",
+        "{\"known\": 1e300}",
+        "\"pw\"",
+        "true",
+    ];
+
+    #[test]
+    fn hostile_plan_files_are_refused_or_used_never_panicked_on() {
+        let cases = std::env::var("PROVISION_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(256);
+        let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+        let piece = prop_oneof![3 => proptest::sample::select(FRAGMENTS).prop_map(str::to_string), 1 => "\\PC{0,6}"];
+        let edit = (any::<usize>(), 0usize..16, piece);
+        let global = GlobalOptions {
+            stack_file: PathBuf::from("stack.toml"),
+            stack_file_given: true,
+            variables: vec![("pw".into(), "hunter2".into()), ("env".into(), "dev".into())],
+            endpoint: None,
+            region: None,
+            profile: None,
+            paint: provision_core::render::Paint { enabled: true },
+            error_paint: provision_core::render::Paint { enabled: false },
+            quiet: false,
+        };
+        runner
+            .run(&proptest::collection::vec(edit, 0..6), |edits| {
+                let mut text = SEED.to_string();
+                for (at, len, piece) in edits {
+                    let mut start = at % (text.len() + 1);
+                    while !text.is_char_boundary(start) {
+                        start -= 1;
+                    }
+                    let mut end = (start + len).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.replace_range(start..end, &piece);
+                }
+                let Ok(file) = serde_json::from_str::<PlanFile>(&text) else { return Ok(()) };
+                let path = Path::new("fuzz.plan");
+                let _ = file.check_state(&State::new("fuzz"), path);
+                let _ = file.check_state(&file.state, path);
+                let _ = file.variables_for(&global, path);
+                let _ = refuse_unsettled(&file.state, false);
+                let _ = provision_core::render::plan_text::render(&file.plan, global.paint);
+                let _ = provision_core::render::plan_json::render(&file.plan);
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -115,7 +115,7 @@ pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Du
             let mut pushed = pushed;
             // The writer adds one to the serial as it writes; a forced push still moves it forward.
             let current_serial = stored.as_ref().map(|s| s.state.serial).unwrap_or(0);
-            pushed.serial = pushed.serial.max(current_serial + 1).saturating_sub(1);
+            pushed.serial = pushed.serial.max(current_serial.saturating_add(1)).saturating_sub(1);
             let writer = StateWriter::start(backend.clone(), pushed, stored.map(|s| s.version), "state push");
             writer.commit(|_| {}).await.map_err(|error| anyhow::anyhow!("{error}"))?;
             let (written, _, _) = writer.finish().await;
@@ -126,7 +126,16 @@ pub async fn run(global: &GlobalOptions, command: StateCommand, lock_timeout: Du
             let (state, _) = read_state(backend.as_ref(), stack).await?;
             let strays = super::orphans::find(&loaded.cloud, &stack.name, &state).await?;
             if strays.is_empty() {
-                println!("No orphans: every resource tagged `provision:stack = {}` is in the state.", stack.name);
+                println!(
+                    "No orphans: every resource tagged as this state's (`provision:stack = {}`, `provision:lineage = {}`) is in the state.",
+                    stack.name, state.lineage
+                );
+            }
+            for orphan in &strays.unproven {
+                println!(
+                    "{}\t{}\t(tagged `provision:stack = {}` without a lineage: not proven this state's; never swept)\n  adopt it:  provision import {} {}",
+                    orphan.address, orphan.arn, stack.name, orphan.address, orphan.id
+                );
             }
             for orphan in &strays.orphans {
                 println!(

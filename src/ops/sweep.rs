@@ -9,7 +9,7 @@
 //! expiry wins over its tags (a re-apply with `--ttl` extends it), an environment applied without
 //! `--ttl` never expires, and a value that does not parse as a time never matches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,6 +55,8 @@ pub struct Environment {
     pub resources: usize,
     /// Resources tagged with it.
     pub tagged: usize,
+    /// The `provision:lineage` its tagged resources carry: which state made them.
+    pub lineages: BTreeSet<String>,
 }
 
 /// The expired environments among `states` and `tagged` whose stack name starts with `prefix`.
@@ -67,11 +69,15 @@ pub fn expired_environments(
     let parse = |text: &str| DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc));
     // Per stack: how many resources carry its expiry, and the latest one they carry.
     let mut by_tags: BTreeMap<&str, (usize, Option<DateTime<Utc>>)> = BTreeMap::new();
+    let mut lineages: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for resource in tagged {
         let (Some(stack), Some(expires)) = (resource.tags.get("provision:stack"), resource.tags.get(EXPIRES_TAG))
         else {
             continue;
         };
+        if let Some(lineage) = resource.tags.get(provision_core::state::LINEAGE_TAG) {
+            lineages.entry(stack.as_str()).or_default().insert(lineage.clone());
+        }
         let entry = by_tags.entry(stack.as_str()).or_default();
         entry.0 += 1;
         if let Some(expires) = parse(expires) {
@@ -88,6 +94,7 @@ pub fn expired_environments(
                 state: Some(state.location.clone()),
                 resources: state.resources,
                 tagged: by_tags.get(state.stack.as_str()).map(|(count, _)| *count).unwrap_or(0),
+                lineages: lineages.get(state.stack.as_str()).cloned().unwrap_or_default(),
             });
         }
     }
@@ -100,6 +107,7 @@ pub fn expired_environments(
                 state: None,
                 resources: 0,
                 tagged: count,
+                lineages: lineages.get(stack).cloned().unwrap_or_default(),
             }),
             _ => {}
         }
@@ -208,7 +216,18 @@ async fn remove(
             }
         }
         None => {
-            let state = State::new(&environment.stack);
+            // No state to say which resources are its: the one lineage they all carry does (a
+            // sweep never reaches past one state's own). Several lineages, or none, are left alone.
+            let mut state = State::new(&environment.stack);
+            match environment.lineages.iter().collect::<Vec<_>>().as_slice() {
+                [lineage] => state.lineage = (*lineage).clone(),
+                [] => {}
+                several => eprintln!(
+                    "warning: `{}`'s tagged resources carry {} lineages (made by different states); only what a state of it names can be swept",
+                    environment.stack,
+                    several.len()
+                ),
+            }
             super::orphans::remove_strays(global, &destroy, &loaded, &state, &reporters).await
         }
     };

@@ -75,14 +75,8 @@ impl Frontend for TerminalFrontend<'_> {
     /// stored and pushes it if it is right.
     fn keep_errored_state(&self, state: &State) {
         let path = PathBuf::from(format!("{}.errored.json", state.stack));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&path).and_then(|mut file| file.write_all(&state.to_document())) {
+        // A new private file renamed into place: never left readable, never written through a link.
+        match provision_core::state::private_file::write(&path, &state.to_document()) {
             Ok(()) => eprintln!(
                 "This run's view of the state was kept in `{}` (it includes what this run made). Compare it with `provision state pull`; to record it in place of what is stored now, `provision state push --force {}`; then `provision plan` shows what is left to do.",
                 path.display(),

@@ -173,7 +173,16 @@ fn sweep_deletes_tagged_resources_the_state_does_not_know() {
     let project = Project::new("sweep", "[stack]\nname = \"{name}\"\n\n[s3_bucket.kept]\n").with_emulator();
     project.run(&["apply", "--auto-approve"]).success();
     let lost = format!("{}-lost", project.stack_name);
-    create_bucket(&lost, &[("provision:stack", &project.stack_name), ("provision:address", "s3_bucket.lost")]);
+    // What a killed run leaves: tagged with the stack, the address and the state's lineage.
+    let lineage = project.state()["lineage"].as_str().expect("lineage").to_string();
+    create_bucket(
+        &lost,
+        &[
+            ("provision:stack", &project.stack_name),
+            ("provision:address", "s3_bucket.lost"),
+            ("provision:lineage", &lineage),
+        ],
+    );
 
     project
         .run(&["state", "orphans"])

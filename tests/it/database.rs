@@ -100,7 +100,7 @@ fn the_password_is_applied_and_changed_but_never_written_anywhere() {
             assert!(!text.contains(password), "a password appeared in the state");
         }
     }
-    assert!(state_files[0].contains("sha256:"), "the state keeps a salted hash");
+    assert!(state_files[0].contains("$argon2id$"), "the state keeps an Argon2id hash");
 }
 
 #[test]

@@ -100,7 +100,7 @@ fn a_cache_is_created_with_its_subnet_group_read_back_and_destroyed_and_its_toke
     assert_eq!(entry["attributes"]["address"], primary.address().expect("an address"));
     assert_eq!(entry["attributes"]["port"], 6379);
     assert_eq!(entry["attributes"]["endpoint"], format!("{}:6379", primary.address().unwrap_or_default()));
-    assert!(entry["inputs"]["auth_token"].as_str().is_some_and(|h| h.starts_with("sha256:")), "a salted hash");
+    assert!(entry["inputs"]["auth_token"].as_str().is_some_and(|h| h.starts_with("$argon2id$")), "an Argon2id hash");
 
     run_with_token(&project, first, &["plan", "--detailed-exitcode"], &mut log).code(0);
     // A new token is a sensitive in-place change.

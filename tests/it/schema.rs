@@ -266,7 +266,7 @@ fn mistakes() -> Vec<Mistake> {
             "a decimal number for a variable",
             "[stack]\nname = \"shop\"\n[variables]\nratio = 1.5\n",
             json!(["variables", "ratio"]),
-            "stack.toml:4:9: `[variables] ratio` must be a string, integer, boolean or list, found a decimal number",
+            "stack.toml:4:9: `[variables] ratio` must be a string, integer, boolean or list or a table, found a decimal number",
         ),
         m(
             "a date for an output",

@@ -80,7 +80,7 @@ fn the_error_output_shows_the_offending_line() {
 
 #[test]
 fn more_tags_than_aws_allows_are_refused_offline() {
-    let tags: Vec<String> = (0..49).map(|i| format!("t{i} = \"v\"")).collect();
+    let tags: Vec<String> = (0..48).map(|i| format!("t{i} = \"v\"")).collect();
     let stack = format!("[stack]\nname = \"{{name}}\"\n\n[s3_bucket.site]\ntags = {{ {} }}\n", tags.join(", "));
     plan_fails(&stack)
         .stderr_has("stack.toml:5:8: `s3_bucket.site` would carry 51 tags")

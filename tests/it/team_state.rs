@@ -249,7 +249,7 @@ fn a_second_apply_fails_at_once_naming_the_holder_and_with_lock_timeout_waits_it
 fn a_killed_holders_lease_runs_out_and_the_next_run_takes_it_over() {
     let faults = crate::team_state_faults::Faults::start();
     faults.proxy.set_latency(Duration::from_millis(20));
-    let mut team = Team::new("tkill", &buckets(16), "lock_ttl = \"6s\"", true);
+    let mut team = Team::new("tkill", &buckets(16), "lock_ttl = \"30s\"", true);
     team.a = team.a.with_endpoint(&faults.proxy.endpoint());
     let secret = ("AWS_SECRET_ACCESS_KEY", "team-secret-Xy9-never-stored");
     let mut holder = Running::start(

@@ -98,11 +98,11 @@ fn a_reset_after_a_stored_lock_write_is_recognised_by_the_lock_id() {
 #[test]
 fn a_lock_renewal_that_fails_finishes_what_is_in_flight_and_stops() {
     let faults = Faults::start();
-    // Every request 50 ms late, so 30 buckets one at a time take several seconds: the run outlasts
-    // the first failed renewal however fast the emulator is (at 20 ms it once finished first).
-    faults.proxy.set_latency(Duration::from_millis(50));
-    // A short lease, renewed every 2 s; long enough that a busy emulator answers a renewal in time.
-    let team = team_behind(&faults, "frenew", 30, "lock_ttl = \"6s\"");
+    // Every request 100 ms late, so 60 buckets one at a time take half a minute: the run outlasts
+    // the first failed renewal however fast the emulator is.
+    faults.proxy.set_latency(Duration::from_millis(100));
+    // The shortest lease there is (30 s), renewed every 10 s.
+    let team = team_behind(&faults, "frenew", 60, "lock_ttl = \"30s\"");
     let mut run = Running::start(&team.a, &["apply", "--auto-approve", "--parallelism", "1"], &[]);
     run.wait_for(": created");
     // From now on every renewal fails (the lock's If-Match PUT); creating it is long done.
@@ -116,16 +116,16 @@ fn a_lock_renewal_that_fails_finishes_what_is_in_flight_and_stops() {
     let state = team.stored();
     let recorded = state["resources"].as_object().expect("resources").len();
     assert_eq!(recorded, team.buckets_made().len(), "{stderr}");
-    assert!(recorded < 30, "it stopped early: {recorded}");
-    team.b.run(&["apply", "--auto-approve", "--lock-timeout", "30s"]).success();
-    team.settled(&team.b, 30);
+    assert!(recorded < 60, "it stopped early: {recorded}");
+    team.b.run(&["apply", "--auto-approve", "--lock-timeout", "60s"]).success();
+    team.settled(&team.b, 60);
 }
 
 #[test]
 fn slow_answers_slow_the_run_down_but_break_neither_the_lease_nor_the_writes() {
     let faults = Faults::start();
     faults.proxy.set_latency(Duration::from_millis(100));
-    let team = team_behind(&faults, "fslow", 4, "lock_ttl = \"6s\"");
+    let team = team_behind(&faults, "fslow", 4, "lock_ttl = \"30s\"");
     faults.proxy.add_rule(Rule::new(state_put(), Fault::Delay(Duration::from_secs(3))).times(2));
     faults.proxy.add_rule(Rule::new(lock_put().header("if-match"), Fault::Delay(Duration::from_secs(1))).times(2));
     team.a.run(&["apply", "--auto-approve"]).success();

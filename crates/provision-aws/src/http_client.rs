@@ -32,6 +32,11 @@ pub const MOST_IN_FLIGHT: usize = 256;
 /// large stack, at about 50 KB of memory each.
 pub const MOST_IN_FLIGHT_VARIABLE: &str = "PROVISION_MAX_REQUESTS";
 
+/// The largest cap accepted: far more requests than any machine keeps in flight (each holds a
+/// connection and ~50 KB), and far below what a semaphore can count (2^61), whose constructor
+/// panics beyond it.
+pub const MOST_ALLOWED: usize = 65_536;
+
 /// The SDK's default HTTPS client behind one cap of [`MOST_IN_FLIGHT`] requests (or what
 /// [`MOST_IN_FLIGHT_VARIABLE`] says).
 pub fn capped() -> anyhow::Result<Capped> {
@@ -44,10 +49,10 @@ fn most_in_flight(value: Option<&str>) -> anyhow::Result<usize> {
     match value.map(str::trim).filter(|value| !value.is_empty()) {
         None => Ok(MOST_IN_FLIGHT),
         Some(text) => match text.parse::<usize>() {
-            Ok(most) if most >= 1 => Ok(most),
+            Ok(most) if (1..=MOST_ALLOWED).contains(&most) => Ok(most),
             _ => anyhow::bail!(
-                "{MOST_IN_FLIGHT_VARIABLE}={text:?} is not a number of requests: give a whole number of at least 1 \
-                 (the default is {MOST_IN_FLIGHT}), or unset it"
+                "{MOST_IN_FLIGHT_VARIABLE}={text:?} is not a number of requests: give a whole number from 1 to \
+                 {MOST_ALLOWED} (the default is {MOST_IN_FLIGHT}), or unset it"
             ),
         },
     }
@@ -126,7 +131,8 @@ mod tests {
         assert_eq!(most_in_flight(None).unwrap(), MOST_IN_FLIGHT);
         assert_eq!(most_in_flight(Some(" ")).unwrap(), MOST_IN_FLIGHT);
         assert_eq!(most_in_flight(Some("512")).unwrap(), 512);
-        for bad in ["0", "-3", "many"] {
+        assert_eq!(most_in_flight(Some("65536")).unwrap(), 65_536);
+        for bad in ["0", "-3", "many", "65537", "2305843009213693952", "18446744073709551615"] {
             let message = most_in_flight(Some(bad)).unwrap_err().to_string();
             assert!(message.contains("PROVISION_MAX_REQUESTS") && message.contains(bad), "{message}");
         }

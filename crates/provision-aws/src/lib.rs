@@ -23,6 +23,7 @@ pub mod network;
 pub mod object_reader;
 mod observer;
 pub mod route53_emulator;
+pub(crate) mod server_clock;
 pub mod state_backend;
 
 pub use cloud::AwsCloud;

@@ -35,7 +35,7 @@ pub struct Planned {
 }
 
 pub fn stack_info(stack: &Stack, region: String) -> StackInfo {
-    StackInfo { name: stack.name.clone(), region, directory: stack.directory() }
+    StackInfo { name: stack.name.clone(), region, directory: stack.directory(), lineage: None }
 }
 
 /// Refuses a run set for another region than the state was made in.
@@ -83,7 +83,8 @@ pub async fn make_plan(
         // Its resources were not read: planned against them, everything would be deleted.
         bail!("the stack file was loaded without its resources, which only `destroy` and a refresh can plan with");
     }
-    let info = stack_info(stack, region.clone());
+    let mut info = stack_info(stack, region.clone());
+    info.lineage = Some(state.lineage.clone());
     check_region(&state, &region)?;
     if !options.destroy {
         preflight(drivers, stack, &info, &state)?;
@@ -158,6 +159,9 @@ pub async fn make_plan(
     }
     if network.is_some() {
         state.network = network.clone();
+    }
+    if !options.destroy {
+        plan::upgrade_secret_hashes(drivers, stack, &info, &mut state);
     }
     let online = match cloud {
         Some(_) if !options.destroy => resolve_online(drivers, stack, &info, network.as_ref(), &state).await?,

@@ -299,8 +299,8 @@ async fn profiled(
             client.write_all(&response.to_bytes()).await?;
             client.shutdown().await
         }
-        profile::Before::Forward { lose } => {
-            let answer = relay(shared, head_bytes, rest, None).await?;
+        profile::Before::Forward { lose, body } => {
+            let answer = relay(shared, head_bytes, body.as_deref().unwrap_or(rest), None).await?;
             // An answer the profile leaves as it is goes on byte for byte (a HEAD answer's
             // Content-Length, for one, describes a body that is not there).
             let answer = match profile::Response::parse(&answer) {

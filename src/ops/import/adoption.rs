@@ -67,7 +67,7 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
     });
     let region = crate::ops::region(&cloud).await?;
     let directory = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let info = StackInfo { name: request.stack_name.to_string(), region, directory };
+    let info = StackInfo { name: request.stack_name.to_string(), region, directory, lineage: None };
 
     let reads = futures::stream::iter(inventory.resources.iter().map(|found| {
         let (cloud, info) = (&cloud, &info);

@@ -367,7 +367,7 @@ mod tests {
             .as_object()
             .cloned()
             .expect("an object");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         SubnetGroupDriver.prepare(&stack, &mut inputs).expect("prepare");
         assert_eq!(inputs["subnets"], serde_json::json!(["subnet-a", "subnet-b"]));
     }

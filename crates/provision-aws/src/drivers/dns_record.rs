@@ -2,10 +2,15 @@
 //! an alias to an AWS resource (a load balancer, a CloudFront distribution) or with values and a TTL.
 //!
 //! A record has no id of its own and no tags: it is its zone, name and type, so the state id is
-//! `ZONE/NAME/TYPE`, known before the create call (a killed run finds the record by it). Creates
-//! and updates are `UPSERT`s, so a record that already exists (made by hand, or by a run that was
-//! killed before it recorded success) is taken over rather than failing the apply. A delete sends
-//! the record exactly as Route 53 holds it at that moment, which is what a `DELETE` must name.
+//! `ZONE/NAME/TYPE`, known before the create call (a killed run finds the record by it). A create
+//! is a `CREATE`, which Route 53 refuses when the name and type are taken: a record someone made by
+//! hand (the production `www`) is never silently taken over — and later deleted by a destroy. The
+//! refusal names `provision import`; `allow_overwrite = true` takes such a record over on purpose
+//! (`UPSERT`). A record that holds exactly what this create sends is this create's own (a retried
+//! call, or a killed run's request that landed late), and is adopted; the intent a create records
+//! carries a fingerprint of those values, so a refresh after a kill adopts only that record too.
+//! Updates of a record provision holds are `UPSERT`s. A delete sends the record exactly as Route 53
+//! holds it at that moment, which is what a `DELETE` must name.
 //!
 //! Values are a set (Route 53 answers them in its own order), compared sorted; TXT values are
 //! quoted for Route 53 and read back without the quotes.
@@ -48,8 +53,8 @@ static ALIAS_FIELDS: &[FieldSpec] = &[
 static SCHEMA: ResourceSchema = ResourceSchema {
     type_name: "dns_record",
     description: "A Route 53 record in an existing hosted zone: an alias to a load balancer or CloudFront \
-                  distribution, or plain values with a TTL. An existing record of the same name and type is \
-                  taken over.",
+                  distribution, or plain values with a TTL. An existing record of the same name and type stops \
+                  the create (adopt it with `provision import`) unless `allow_overwrite = true`.",
     fields: &[
         FieldSpec::new("zone", FieldKind::String, "The hosted zone id, usually `\"${dns_zone.NAME.id}\"`")
             .required()
@@ -70,6 +75,13 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(FieldDefault::EmptyList),
         FieldSpec::new("ttl", FieldKind::Int, "Seconds resolvers may cache `records` (aliases have no TTL)")
             .default(FieldDefault::Int(300)),
+        FieldSpec::new(
+            "allow_overwrite",
+            FieldKind::Bool,
+            "Take over a record of this name and type that already exists (its values are replaced, and a \
+             destroy deletes it); otherwise such a record stops the create",
+        )
+        .default(FieldDefault::Bool(false)),
     ],
     attributes: &["fqdn"],
     taggable: false,
@@ -97,6 +109,8 @@ struct RecordConfig {
     records: Vec<String>,
     #[serde(default = "default_ttl")]
     ttl: i64,
+    #[serde(default)]
+    allow_overwrite: bool,
 }
 
 fn default_type() -> String {
@@ -144,9 +158,20 @@ fn record_id(zone: &str, name: &str, record_type: &str) -> String {
 }
 
 fn parse_id(id: &str) -> Option<(&str, &str, &str)> {
+    // An intent may carry `#FINGERPRINT` of the values its create sends.
+    let id = id.split_once('#').map_or(id, |(id, _)| id);
     let (zone, rest) = id.split_once('/')?;
     let (name, record_type) = rest.rsplit_once('/')?;
     (!zone.is_empty() && !name.is_empty() && !record_type.is_empty()).then_some((zone, name, record_type))
+}
+
+/// A short hash of what a record answers (values or alias, and TTL), in the shape a read gives:
+/// equal for the record a create sends and the record Route 53 holds afterwards.
+fn fingerprint(id: &str, set: &RecordSet) -> String {
+    use sha2::{Digest, Sha256};
+    let inputs = observed(id, set).inputs;
+    let answer = serde_json::json!([inputs.get("alias"), inputs.get("records"), inputs.get("ttl")]);
+    hex::encode(&Sha256::digest(answer.to_string().as_bytes())[..8])
 }
 
 /// A TXT value is one quoted string for Route 53; the stack file writes it without quotes.
@@ -327,7 +352,11 @@ impl AwsDriver for RecordDriver {
 
     fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
         let text = |field: &str| request.inputs.get(field).and_then(Json::as_str).unwrap_or_default();
-        record_id(text("zone"), text("name"), if text("type").is_empty() { "A" } else { text("type") })
+        let id = record_id(text("zone"), text("name"), if text("type").is_empty() { "A" } else { text("type") });
+        match RecordConfig::from_inputs(request.inputs) {
+            Ok(config) if !config.allow_overwrite => format!("{id}#{}", fingerprint(&id, &config.record_set())),
+            _ => id,
+        }
     }
 
     async fn read(
@@ -346,7 +375,7 @@ impl AwsDriver for RecordDriver {
         request: &ResourceRequest<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
-        upsert(aws, request, progress).await
+        write(aws, request, progress, true).await
     }
 
     async fn update(
@@ -357,7 +386,7 @@ impl AwsDriver for RecordDriver {
         _changes: &[FieldChange],
         progress: &dyn ProgressSink,
     ) -> Result<Observed, DriverError> {
-        upsert(aws, request, progress).await
+        write(aws, request, progress, false).await
     }
 
     async fn delete(
@@ -380,8 +409,13 @@ impl AwsDriver for RecordDriver {
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let Some((zone, name, record_type)) = parse_id(intended_id) else { return Ok(None) };
-        let found = route53::find(aws.route53(), zone, name, record_type).await?;
-        Ok(found.map(|_| intended_id.to_string()))
+        let id = record_id(zone, name, record_type);
+        let Some(found) = route53::find(aws.route53(), zone, name, record_type).await? else { return Ok(None) };
+        // Only a record holding what the create sent is its doing; any other was there before.
+        match intended_id.split_once('#') {
+            Some((_, wanted)) if fingerprint(&id, &RecordSet::from_aws(&found)) != wanted => Ok(None),
+            _ => Ok(Some(id)),
+        }
     }
 }
 
@@ -393,36 +427,88 @@ async fn read_one(aws: &AwsContext, id: &str) -> Result<Option<Observed>, Driver
     Ok(found.map(|set| observed(id, &RecordSet::from_aws(&set))))
 }
 
-async fn upsert(
+/// Writes the record: a create sends `CREATE` (or `UPSERT` with `allow_overwrite`), an update
+/// `UPSERT`.
+async fn write(
     aws: &AwsContext,
     request: &ResourceRequest<'_>,
     progress: &dyn ProgressSink,
+    create: bool,
 ) -> Result<Observed, DriverError> {
     let config = RecordConfig::from_inputs(request.inputs)?;
     let set = config.record_set();
     let comment = format!("provision: {} {}", request.stack.name, request.address);
+    let action = if create && !config.allow_overwrite { ChangeAction::Create } else { ChangeAction::Upsert };
+    if action == ChangeAction::Create {
+        // Look first: AWS refuses a `CREATE` of a name and type that exist, but the emulator
+        // accepts one whose values differ; looking first refuses it the same way everywhere.
+        if let Some(answer) = existing(aws, &config, &set, request.address).await? {
+            return answer;
+        }
+    }
     let outcome = route53::change(
         aws.route53(),
         &config.zone,
-        vec![(ChangeAction::Upsert, set.to_aws()?)],
+        vec![(action.clone(), set.to_aws()?)],
         &comment,
         request.address,
         progress,
     )
     .await;
-    if let Err(error) = outcome {
-        return Err(match error.code.as_deref() {
-            Some("InvalidChangeBatch") => error.with_hint(format!(
-                "check that `{}` is inside the zone `{}` and that the alias target exists",
-                set.name, config.zone
-            )),
-            Some("NoSuchHostedZone") => {
-                error.with_hint("the zone is gone; check the `dns_zone` it comes from (`provision plan` looks again)")
-            }
-            _ => error,
-        });
+    let Err(error) = outcome else {
+        return Ok(Observed { id: config.id(), inputs: JsonMap::new(), attributes: attributes(&set.name) });
+    };
+    if action == ChangeAction::Create && is_taken(&error) {
+        // Made between the look and the create.
+        if let Some(answer) = existing(aws, &config, &set, request.address).await? {
+            return answer;
+        }
     }
-    Ok(Observed { id: config.id(), inputs: JsonMap::new(), attributes: attributes(&set.name) })
+    Err(match error.code.as_deref() {
+        Some("InvalidChangeBatch") => error.with_hint(format!(
+            "check that `{}` is inside the zone `{}` and that the alias target exists",
+            set.name, config.zone
+        )),
+        Some("NoSuchHostedZone") => {
+            error.with_hint("the zone is gone; check the `dns_zone` it comes from (`provision plan` looks again)")
+        }
+        _ => error,
+    })
+}
+
+/// What a create does about a record of its name and type that exists already: one holding exactly
+/// what it sends is its own earlier attempt (a retried call, a killed run's request that landed) and
+/// is adopted; any other was made by someone else and stops the create, naming `provision import`.
+/// `None` when there is no such record.
+async fn existing(
+    aws: &AwsContext,
+    config: &RecordConfig,
+    set: &RecordSet,
+    address: &Address,
+) -> Result<Option<Result<Observed, DriverError>>, DriverError> {
+    let id = config.id();
+    let (zone, name, record_type) = parse_id(&id).unwrap_or_default();
+    let Some(found) = route53::find(aws.route53(), zone, name, record_type).await? else { return Ok(None) };
+    if fingerprint(&id, &RecordSet::from_aws(&found)) == fingerprint(&id, set) {
+        return Ok(Some(Ok(Observed { id, inputs: JsonMap::new(), attributes: attributes(&set.name) })));
+    }
+    let error = DriverError::service(
+        "ChangeResourceRecordSets",
+        Some("InvalidChangeBatch".into()),
+        format!(
+            "a `{}` record `{}` already exists in the hosted zone `{}`; provision did not make it and leaves it as it is",
+            config.record_type, set.name, config.zone
+        ),
+    )
+    .with_hint(format!(
+        "adopt it with `provision import {address} {id}`, or set `allow_overwrite = true` to replace it with this one (a destroy then deletes it)"
+    ));
+    Ok(Some(Err(error)))
+}
+
+/// Route 53's answer to a `CREATE` of a name and type that exist.
+fn is_taken(error: &DriverError) -> bool {
+    error.code_is("InvalidChangeBatch") && error.message.contains("already exists")
 }
 
 #[cfg(test)]
@@ -494,7 +580,7 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap();
-        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         RecordDriver.prepare(&stack, &mut inputs).unwrap();
         assert_eq!(inputs["zone"], "Z1");
         assert_eq!(inputs["name"], "ws.example.com");
@@ -514,7 +600,7 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap();
-        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "s".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         RecordDriver.prepare(&stack, &mut inputs).unwrap();
         let config = RecordConfig::from_inputs(&inputs).unwrap();
         let sent = config.record_set().to_aws().unwrap();

@@ -244,7 +244,7 @@ impl AwsDriver for ZoneDriver {
 
 /// `read` does not use the stack; an update has none at hand.
 fn placeholder_stack() -> StackInfo {
-    StackInfo { name: String::new(), region: String::new(), directory: ".".into() }
+    StackInfo { name: String::new(), region: String::new(), directory: ".".into(), lineage: None }
 }
 
 #[cfg(test)]

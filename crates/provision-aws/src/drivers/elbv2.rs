@@ -96,7 +96,14 @@ pub(crate) fn imported_arn(id: &str, marker: &str, what: &str) -> Option<Result<
     })
 }
 
-pub(crate) use crate::behaviours::adopt::made_by;
+/// Whether a resource's tags say that this state's `address` made it (`tags::made_by`).
+pub(crate) fn made_by(
+    tags: &BTreeMap<String, String>,
+    stack: &provision_core::driver::StackInfo,
+    address: &provision_core::address::Address,
+) -> bool {
+    crate::drivers::tags::made_by(tags, stack, address)
+}
 
 /// The tags of many ELB resources, by ARN, in one `DescribeTags` per 20. A resource that no longer
 /// exists is left out (AWS fails the whole batch for it; the batch is then asked ARN by ARN).
@@ -258,27 +265,36 @@ mod tests {
     }
 
     #[test]
-    fn ownership_needs_stack_and_address() {
+    fn ownership_needs_stack_address_and_lineage() {
         let address = Address::new("load_balancer", "web");
         let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
-        assert!(made_by(
-            &tags(&[("provision:stack", "shop"), ("provision:address", "load_balancer.web")]),
-            "shop",
-            &address
-        ));
+        let mut shop = provision_core::driver::StackInfo {
+            name: "shop".into(),
+            region: "us-east-1".into(),
+            directory: ".".into(),
+            lineage: None,
+        };
+        let ours = tags(&[
+            ("provision:stack", "shop"),
+            ("provision:address", "load_balancer.web"),
+            ("provision:lineage", "L"),
+        ]);
+        assert!(made_by(&ours, &shop, &address));
         assert!(!made_by(
             &tags(&[("provision:stack", "shop"), ("provision:address", "load_balancer.api")]),
-            "shop",
+            &shop,
             &address
         ));
         assert!(!made_by(
             &tags(&[("provision:stack", "other"), ("provision:address", "load_balancer.web")]),
-            "shop",
+            &shop,
             &address
         ));
-        assert!(!made_by(&tags(&[]), "shop", &address));
+        assert!(!made_by(&tags(&[]), &shop, &address));
+        shop.lineage = Some("M".into());
+        assert!(!made_by(&ours, &shop, &address), "another state of a stack of the same name");
     }
 
     #[test]

@@ -15,10 +15,13 @@ use tokio::time::Instant;
 use super::object_io::{Condition, Refused};
 use super::S3Backend;
 
-/// A lock object as read: who holds it, and the ETag a takeover or release must name.
+/// A lock object as read: who holds it, the ETag a takeover or release must name, and the server's
+/// times that decide whether its lease ran out.
 pub(super) struct LockObject {
     pub info: LockInfo,
     pub etag: String,
+    pub last_modified: Option<std::time::SystemTime>,
+    pub server_now: Option<std::time::SystemTime>,
 }
 
 /// How many times the lock is looked at again when it changes under a contender's hands.
@@ -33,7 +36,12 @@ impl S3Backend {
     pub(super) async fn read_lock(&self) -> Result<Option<LockObject>, BackendError> {
         let Some(object) = self.store.get(&self.location.lock_key(), None).await? else { return Ok(None) };
         match serde_json::from_slice::<LockInfo>(&object.body) {
-            Ok(info) => Ok(Some(LockObject { info, etag: object.etag })),
+            Ok(info) => Ok(Some(LockObject {
+                info,
+                etag: object.etag,
+                last_modified: object.last_modified,
+                server_now: object.server_now,
+            })),
             Err(error) => Err(BackendError::with_hint(
                 format!("`{}` is not a provision lock ({error})", self.lock_url()),
                 format!(
@@ -48,6 +56,7 @@ impl S3Backend {
     /// This run's lock, with a fresh expiry, as the document to store.
     fn lock_document(&self, info: &mut LockInfo) -> Vec<u8> {
         info.expires = Some(expiry(self.location.lock_ttl));
+        info.lease_s = Some(self.location.lock_ttl.as_secs());
         serde_json::to_vec_pretty(info).unwrap_or_default()
     }
 
@@ -73,7 +82,7 @@ impl S3Backend {
                     tracing::debug!("the lock `{}` is this run's own (a retried request had succeeded)", info.id);
                     return Ok(Lease { info: current.info, token: current.etag });
                 }
-                Some(current) if has_expired(&current.info) => {
+                Some(current) if has_expired(&current) => {
                     tracing::warn!(
                         "taking over the state lock `{}` held by {}: its lease ran out",
                         current.info.id,
@@ -177,13 +186,26 @@ fn expiry(ttl: Duration) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Whether a lock's lease has run out. A lock without `expires` (or with one that does not
-/// parse) never does: only `force-unlock` removes it.
-pub(super) fn has_expired(info: &LockInfo) -> bool {
-    info.expires
+/// Whether a lock's lease has run out, judged by the S3 server's clock: its `Date` past the lock's
+/// `Last-Modified` plus the lease the holder wrote (`lease_s`); for a lock without a lease length,
+/// its `expires` against the server's `Date`. Only when the server gave no time at all does this
+/// run's clock decide. A lock without `expires` (or with one that does not parse) never runs out:
+/// only `force-unlock` removes it.
+pub(super) fn has_expired(lock: &LockObject) -> bool {
+    let expires = lock
+        .info
+        .expires
         .as_deref()
         .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
-        .is_some_and(|expires| expires.with_timezone(&chrono::Utc) < chrono::Utc::now())
+        .map(|expires| std::time::SystemTime::from(expires.with_timezone(&chrono::Utc)));
+    let Some(expires) = expires else { return false };
+    match (lock.server_now, lock.last_modified, lock.info.lease_s) {
+        (Some(now), Some(written), Some(lease)) => {
+            written.checked_add(Duration::from_secs(lease)).is_some_and(|until| now > until)
+        }
+        (Some(now), _, _) => now > expires,
+        _ => std::time::SystemTime::now() > expires,
+    }
 }
 
 /// How long a lease has left.

@@ -59,6 +59,10 @@ pub(super) enum Encryption {
 pub(super) struct Object {
     pub body: Vec<u8>,
     pub etag: String,
+    /// When it was last written, by the server's clock.
+    pub last_modified: Option<std::time::SystemTime>,
+    /// The server's time when it answered (its `Date`).
+    pub server_now: Option<std::time::SystemTime>,
 }
 
 /// What a write or delete expects to find.
@@ -133,6 +137,7 @@ impl ObjectStore {
     /// Reads an object (a given version of it); `None` when there is none.
     pub async fn get(&self, key: &str, version: Option<&str>) -> Result<Option<Object>, BackendError> {
         let client = self.client().await?;
+        let clock = crate::server_clock::ServerClock::default();
         let result = self
             .retrying(&self.url(key), None, || async {
                 let answer = client
@@ -140,6 +145,8 @@ impl ObjectStore {
                     .bucket(&self.bucket)
                     .key(key)
                     .set_version_id(version.map(str::to_string))
+                    .customize()
+                    .interceptor(clock.clone())
                     .send()
                     .await
                     .map_err(|error| match error.as_service_error() {
@@ -147,12 +154,13 @@ impl ObjectStore {
                         _ => classify("GetObject", &self.bucket, key, error),
                     })?;
                 let etag = answer.e_tag().unwrap_or_default().to_string();
+                let last_modified = answer.last_modified().and_then(|t| std::time::SystemTime::try_from(*t).ok());
                 let body = answer
                     .body
                     .collect()
                     .await
                     .map_err(|error| Attempt::Retry(format!("reading `{}` was cut off: {error}", self.url(key))))?;
-                Ok(Object { body: body.into_bytes().to_vec(), etag })
+                Ok(Object { body: body.into_bytes().to_vec(), etag, last_modified, server_now: clock.now() })
             })
             .await;
         match result {

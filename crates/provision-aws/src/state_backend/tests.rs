@@ -245,3 +245,50 @@ async fn a_missing_state_is_none_and_a_missing_bucket_says_how_to_make_one() {
     assert!(error.to_string().contains("does not exist"), "{error}");
     assert!(hint.contains("--create-bucket"), "{hint}");
 }
+
+/// A `GetObject` answer as S3 sends it: the lock, its `Last-Modified` and the server's `Date`.
+fn lock_answer(
+    info: &LockInfo,
+    last_modified: chrono::DateTime<chrono::Utc>,
+    date: chrono::DateTime<chrono::Utc>,
+) -> Rule {
+    let body = serde_json::to_vec(info).unwrap();
+    let http_date = |t: chrono::DateTime<chrono::Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let (modified, now) = (http_date(last_modified), http_date(date));
+    mock!(Client::get_object).then_http_response(move || {
+        let mut response = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+            aws_smithy_types::body::SdkBody::from(body.clone()),
+        );
+        response.headers_mut().insert("ETag", "\"held\"");
+        response.headers_mut().insert("Last-Modified", modified.clone());
+        response.headers_mut().insert("Date", now.clone());
+        response
+    })
+}
+
+#[tokio::test]
+async fn a_lease_is_judged_by_the_servers_clock_not_the_contenders() {
+    // The holder renewed 10 s ago by the server's clock, with a 60 s lease; its `expires`, written
+    // by a clock that was behind, already looks past to this run. The server says it is live.
+    let server_now = chrono::Utc::now();
+    let mut holder = lock_held_by("bob@ci", chrono::Duration::minutes(-5));
+    holder.lease_s = Some(60);
+    let put = mock!(Client::put_object).sequence().http_status(412, Some(PRECONDITION.into())).build();
+    let get = lock_answer(&holder, server_now - chrono::Duration::seconds(10), server_now);
+    let error = backend(&[&put, &get]).lock("apply").await.unwrap_err();
+    assert!(matches!(error, BackendError::Locked { .. }), "a live lease is not taken over: {error}");
+
+    // And the other way: `expires` looks hours away to this run (the holder's clock was fast),
+    // but the server last saw the holder 2 minutes ago with a 60 s lease: it ran out.
+    let mut gone = lock_held_by("bob@ci", chrono::Duration::hours(3));
+    gone.lease_s = Some(60);
+    let create = mock!(Client::put_object).sequence().http_status(412, Some(PRECONDITION.into())).build();
+    let get = lock_answer(&gone, server_now - chrono::Duration::minutes(2), server_now);
+    let takeover = mock!(Client::put_object)
+        .match_requests(|input| input.if_match() == Some("\"held\""))
+        .then_output(|| PutObjectOutput::builder().e_tag("\"mine\"").build());
+    let lease = backend(&[&create, &get, &takeover]).lock("apply").await.unwrap();
+    assert_eq!(lease.token, "\"mine\"");
+    assert_eq!(lease.info.lease_s, Some(60), "this run's lock says how long its lease is");
+}

@@ -30,6 +30,9 @@ pub struct StackInfo {
     pub region: String,
     /// The folder holding the stack file; relative paths in fields (e.g. `upload`) start here.
     pub directory: PathBuf,
+    /// The lineage of the state this run works on, when known: what a resource must be tagged
+    /// with (`provision:lineage`) to be taken for this state's own after a kill.
+    pub lineage: Option<String>,
 }
 
 /// A resource as it exists in AWS, read back by a driver.

@@ -15,7 +15,7 @@ use crate::driver::{Driver, ExistingResource, FieldChange, ResourceRequest};
 use crate::plan::{
     known_parts, merge_resolved, prepare_inputs, resolve_inputs, Action, DesiredInputs, PlannedAction, Resolver,
 };
-use crate::state::{ResourceState, ResourceStatus};
+use crate::state::{ResourceState, ResourceStatus, LINEAGE_TAG};
 use crate::value::{JsonMap, Value};
 
 impl Executor<'_> {
@@ -66,7 +66,8 @@ impl Executor<'_> {
         // A replacement that kept the same id (an interrupted run adopted the old copy as the new
         // one) has nothing old to delete: deleting it would delete the live resource.
         if live_id.as_deref() != Some(old.id.as_str()) {
-            let existing = ExistingResource { address, id: &old.id, inputs: &old.inputs, attributes: &old.attributes };
+            let inputs = crate::plan::deletion_inputs(self.stack, driver, address, &old.inputs);
+            let existing = ExistingResource { address, id: &old.id, inputs: &inputs, attributes: &old.attributes };
             driver.delete(&existing, progress).await?;
         }
         self.writer
@@ -149,6 +150,9 @@ impl Executor<'_> {
             .unwrap_or_default();
         tags.insert("provision:stack".into(), self.stack.name.clone());
         tags.insert("provision:address".into(), address.to_string());
+        // Which state made it: two stacks of the same name (two teams, two accounts' worth of
+        // copies) never take each other's resources for their own.
+        tags.insert(LINEAGE_TAG.into(), self.writer.read(|state| state.lineage.clone()));
         // A preview environment's expiry (`apply --ttl`), so `sweep --expired` finds it by its tags.
         if let Some(expires) = self.writer.read(|state| state.expires.clone()) {
             tags.insert(crate::state::EXPIRES_TAG.into(), expires);
@@ -242,8 +246,8 @@ impl Executor<'_> {
         progress: &ActionProgress<'_>,
     ) -> Result<(), ActionError> {
         let Some(prior) = self.writer.read(|state| state.resources.get(address).cloned()) else { return Ok(()) };
-        let existing =
-            ExistingResource { address, id: &prior.id, inputs: &prior.inputs, attributes: &prior.attributes };
+        let inputs = crate::plan::deletion_inputs(self.stack, driver, address, &prior.inputs);
+        let existing = ExistingResource { address, id: &prior.id, inputs: &inputs, attributes: &prior.attributes };
         driver.delete(&existing, progress).await?;
         self.writer
             .commit(|state| {
@@ -269,7 +273,7 @@ fn check_against_plan(driver: &dyn Driver, action: &PlannedAction, desired: &Des
         let now = desired.values.get(key).and_then(Value::to_json);
         if now.as_ref().is_some_and(|now| now != planned) {
             let what = if desired.secrets.contains_key(key) {
-                format!("the secret `{key}` (its environment variable) changed")
+                format!("the secret `{key}` (its environment variable or `--var`) changed")
             } else {
                 format!("`{key}` (read from local files) changed")
             };

@@ -23,7 +23,7 @@ pub fn diff_inputs(schema: &ResourceSchema, before: &JsonMap, after: &BTreeMap<S
         }
         let spec = schema.field(name);
         let forces = spec.is_some_and(|s| s.forces_replacement);
-        let sensitive = spec.is_some_and(|s| s.sensitive);
+        let sensitive = spec.is_some_and(|s| s.sensitive || matches!(s.kind, crate::schema::FieldKind::Secret));
         let first = changes.len();
         diff_value(name.clone(), before.get(name.as_str()), after.get(name.as_str()), forces, sensitive, &mut changes);
         if spec.is_none() && name != "tags" {

@@ -18,7 +18,10 @@ pub use diff::diff_inputs;
 pub use online::{keep_unresolved, known_parts, merge_resolved};
 pub use planner::{plan, PlanInputs, PlanOptions, REPLACE_FLAG};
 pub use refresh::{refresh, RefreshReport};
-pub use resolve::{desired_inputs, prepare_inputs, resolve_inputs, secret_hash, DesiredInputs, Resolver};
+pub use resolve::{
+    deletion_inputs, desired_inputs, prepare_inputs, resolve_inputs, secret_hash, secret_values, upgrade_secret_hashes,
+    DesiredInputs, Resolver, DESTRUCTIVE_FIELDS,
+};
 pub use undone::{undone_drift, UndoneChange};
 
 use crate::address::Address;

@@ -10,7 +10,7 @@ use crate::address::Address;
 use crate::cloud::Network;
 use crate::driver::{Driver, StackInfo};
 use crate::schema::{Default, FieldKind, FieldSpec};
-use crate::stack::{default_aws_name, Reference, ResourceSpec, SpannedExpr, Stack};
+use crate::stack::{default_aws_name, Expr, Reference, ResourceSpec, SpannedExpr, Stack};
 use crate::value::{JsonMap, Value};
 
 pub struct Resolver<'a> {
@@ -105,19 +105,22 @@ pub fn resolve_inputs(
     let address = &resource.address;
     let mut values = BTreeMap::new();
     let mut secrets = BTreeMap::new();
-    for spec in schema.fields.iter().filter(|f| matches!(f.kind, FieldKind::Secret)) {
-        let Some(expr) = resource.fields.get(spec.name) else { continue };
-        let Value::Map(source) = expr.resolve(&|_| Value::Unknown) else { continue };
-        let Some(Value::Str(variable)) = source.get("env") else { continue };
-        let secret = std::env::var(variable).map_err(|_| {
-            format!("`{address}.{}` reads the environment variable `{variable}`, which is not set", spec.name)
-        })?;
-        let previous = prior.and_then(|p| p.get(spec.name)).and_then(|v| v.as_str());
-        values.insert(spec.name.to_string(), Value::Str(secret_hash(&secret, previous)));
-        secrets.insert(spec.name.to_string(), secret);
+    let mut unknown_secrets = Vec::new();
+    for (name, secret) in secret_values(resolver, driver, resource, attributes)? {
+        match secret {
+            Some(secret) => {
+                let previous = prior.and_then(|p| p.get(&name)).and_then(|v| v.as_str());
+                values.insert(name.clone(), Value::Str(secret_hash(&secret, previous)));
+                secrets.insert(name, secret);
+            }
+            None => unknown_secrets.push(name),
+        }
+    }
+    for name in unknown_secrets {
+        values.insert(name, Value::Unknown);
     }
     for (name, expr) in &resource.fields {
-        if secrets.contains_key(name) {
+        if values.contains_key(name) {
             continue;
         }
         let value = resolver.resolve_expr(expr, attributes);
@@ -209,17 +212,134 @@ pub fn prepare_inputs(
 /// The hidden input counting forced replacements of a resource whose default name is hashed.
 pub const GENERATION: &str = "generation";
 
-/// `sha256:SALT:HASH` of a secret. With the previously stored hash, its salt is reused, so an
-/// unchanged secret hashes the same and a changed one differently — without the value being kept.
-pub fn secret_hash(secret: &str, previous: Option<&str>) -> String {
-    use sha2::{Digest, Sha256};
-    let salt = previous
-        .and_then(|p| p.strip_prefix("sha256:"))
-        .and_then(|p| p.split_once(':'))
-        .map(|(salt, _)| salt.to_string())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let hash = hex::encode(Sha256::digest(format!("{salt}:{secret}").as_bytes()));
-    format!("sha256:{salt}:{hash}")
+pub use crate::state::secret_hash::secret_hash;
+
+/// The clear values of a resource's secret fields, by field name: `{ env = "VAR" }` read from the
+/// environment, a reference (a sensitive variable, another resource's attribute) resolved. `None`
+/// for a reference that is not known yet (an attribute only its create will tell). These go only to
+/// the driver; everything else sees their hashes.
+pub fn secret_values(
+    resolver: &Resolver<'_>,
+    driver: &dyn Driver,
+    resource: &ResourceSpec,
+    attributes: &dyn Fn(&Address) -> Option<BTreeMap<String, Value>>,
+) -> Result<BTreeMap<String, Option<String>>, String> {
+    let address = &resource.address;
+    let mut secrets = BTreeMap::new();
+    for spec in driver.schema().fields.iter().filter(|f| matches!(f.kind, FieldKind::Secret)) {
+        let Some(expr) = resource.fields.get(spec.name) else { continue };
+        let secret = match &expr.expr {
+            Expr::Table(_) => {
+                let Value::Map(source) = expr.resolve(&|_| Value::Unknown) else { continue };
+                let Some(Value::Str(variable)) = source.get("env") else { continue };
+                let secret = std::env::var(variable).map_err(|_| {
+                    format!("`{address}.{}` reads the environment variable `{variable}`, which is not set", spec.name)
+                })?;
+                Some(secret)
+            }
+            _ => match resolver.resolve_expr(expr, attributes) {
+                Value::Unknown => None,
+                Value::Null => continue,
+                value => match value.interpolated() {
+                    Some(text) => Some(text),
+                    None => {
+                        return Err(format!(
+                            "`{address}.{}` must be a string secret, got {}",
+                            spec.name,
+                            value.type_name()
+                        ))
+                    }
+                },
+            },
+        };
+        secrets.insert(spec.name.to_string(), secret);
+    }
+    Ok(secrets)
+}
+
+/// Replaces the secret hashes a state made before Argon2id (or with weaker parameters) by current
+/// ones, where the secret still has the value the old hash was made of. Runs before planning, so an
+/// unchanged secret shows no change and the state keeps the new hash on its next write; a secret
+/// whose value changed keeps its old hash, and the plan shows the change.
+pub fn upgrade_secret_hashes(
+    drivers: &crate::driver::DriverRegistry,
+    stack: &Stack,
+    info: &StackInfo,
+    state: &mut crate::state::State,
+) {
+    use crate::state::secret_hash::{is_outdated, matches, new_hash};
+    let resolver = Resolver { stack, info, network: state.network.as_ref() };
+    let mut upgrades = Vec::new();
+    for (address, entry) in &state.resources {
+        let (Some(resource), Some(driver)) = (stack.resources.get(address), drivers.get(&address.type_name)) else {
+            continue;
+        };
+        let outdated: Vec<&String> =
+            entry.inputs.iter().filter(|(_, v)| v.as_str().is_some_and(is_outdated)).map(|(k, _)| k).collect();
+        if outdated.is_empty() {
+            continue;
+        }
+        let lookup = |a: &Address| {
+            state.resources.get(a).map(|r| r.attributes.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+        };
+        let Ok(secrets) = secret_values(&resolver, driver, resource, &lookup) else { continue };
+        for field in outdated {
+            let (Some(Some(secret)), Some(stored)) =
+                (secrets.get(field), entry.inputs.get(field).and_then(|v| v.as_str()))
+            else {
+                continue;
+            };
+            if matches(secret, stored) {
+                upgrades.push((address.clone(), field.clone(), new_hash(secret)));
+            }
+        }
+    }
+    for (address, field, hash) in upgrades {
+        if let Some(entry) = state.resources.get_mut(&address) {
+            entry.inputs.insert(field, serde_json::Value::String(hash));
+        }
+    }
+}
+
+/// Fields that decide how much a delete destroys beyond the resource itself: the objects in a
+/// bucket or the images in a repository, a database's final snapshot, a secret's recovery window.
+pub const DESTRUCTIVE_FIELDS: &[&str] = &["force_destroy", "skip_final_snapshot", "final_snapshot", "recovery_days"];
+
+/// The inputs a delete is handed: what the state recorded, except the [`DESTRUCTIVE_FIELDS`],
+/// which come from the stack file (its literal value or a variable) or else the field's default.
+///
+/// The state is not a trusted witness of intent: whoever can write it (a CI role, a leaked
+/// bucket policy) could plant an entry for someone else's bucket with `force_destroy = true`, or
+/// flip `skip_final_snapshot` on a database. Only the stack file — what the team reviews — can make
+/// a delete destroy more than the resource; a resource the file no longer names is deleted with the
+/// safe defaults (its objects kept, a final snapshot taken).
+pub fn deletion_inputs(stack: &Stack, driver: &dyn Driver, address: &Address, recorded: &JsonMap) -> JsonMap {
+    let mut inputs = recorded.clone();
+    let schema = driver.schema();
+    let written = stack.deletion_settings.get(address).filter(|_| address.type_name == schema.type_name);
+    for name in DESTRUCTIVE_FIELDS {
+        let Some(spec) = schema.field(name) else { continue };
+        let written = written.and_then(|fields| fields.get(*name)).cloned();
+        let value = written
+            .and_then(|value| coerce(name, &spec.kind, value).ok())
+            .and_then(|value| value.to_json())
+            .filter(|json| !json.is_null())
+            .or_else(|| literal_default(&spec.default).and_then(|value| value.to_json()));
+        match value {
+            Some(value) => inputs.insert(name.to_string(), value),
+            None => inputs.remove(*name),
+        };
+    }
+    inputs
+}
+
+fn literal_default(default: &Default) -> Option<Value> {
+    match default {
+        Default::Bool(b) => Some(Value::Bool(*b)),
+        Default::Int(i) => Some(Value::Int(*i)),
+        Default::Str(s) => Some(Value::Str(s.to_string())),
+        _ => None,
+    }
 }
 
 fn default_value(resolver: &Resolver<'_>, address: &Address, spec: &FieldSpec) -> Option<Value> {
@@ -429,15 +549,6 @@ fn coerce_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_hashes_keep_their_salt_and_never_hold_the_value() {
-        let first = secret_hash("hunter2", None);
-        assert!(!first.contains("hunter2"));
-        assert_eq!(secret_hash("hunter2", Some(&first)), first);
-        assert_ne!(secret_hash("hunter3", Some(&first)), first);
-        assert_ne!(secret_hash("hunter2", None), first, "a new salt each time there is no previous hash");
-    }
 
     #[test]
     fn strings_become_integers_where_the_field_says_so() {

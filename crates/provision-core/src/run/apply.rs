@@ -24,6 +24,8 @@ pub struct SavedPlan {
     pub network: Option<Network>,
     /// The region the plan was made for.
     pub region: String,
+    /// The AWS account the plan was made for (`None` for an offline plan of a new state).
+    pub account: Option<String>,
 }
 
 impl Run<'_> {
@@ -104,10 +106,30 @@ impl Run<'_> {
         let verb = "apply";
         let guard = self.lock(verb, options.lock_timeout, frontend).await?;
         let (current, version) = self.read_state().await?;
-        let info = stack_info(self.stack, saved.region.clone());
+        let mut info = stack_info(self.stack, saved.region.clone());
+        info.lineage = Some(current.lineage.clone());
         check(&current, &info)?;
         let region = self.region().await?;
         check_region(&current, &region)?;
+        if region != saved.region {
+            anyhow::bail!(
+                "the saved plan was made for {}, this run is set for {region}\n\nhint: run with `--region {}`, or make a new plan",
+                saved.region,
+                saved.region
+            );
+        }
+        // The account, like the region, before anything is changed: a plan reviewed for staging is
+        // never applied with production's credentials.
+        let identity =
+            self.cloud.identity().await.map_err(|error| anyhow::anyhow!("checking the AWS account: {error}"))?;
+        crate::engine::check_account(&current, &identity)?;
+        if let Some(planned) = saved.account.as_ref().filter(|planned| **planned != identity.account) {
+            anyhow::bail!(
+                "the saved plan was made for account {planned} ({}), this run's credentials are for account {}\n\nhint: use the credentials of account {planned}, or make a new plan in this account",
+                saved.region,
+                identity.account
+            );
+        }
         let SavedPlan { plan, mut state, network, .. } = saved;
         state.lineage = current.lineage.clone();
         state.expires = options.expires.clone().or(state.expires);

@@ -23,6 +23,9 @@ pub const ADDRESS_RULE: &str = "an address `TYPE.NAME`, e.g. `\"s3_bucket.site\"
 /// An environment variable's name.
 pub const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 pub const ENV_NAME_RULE: &str = "an environment variable's name: letters, digits and `_`, not starting with a digit";
+/// `default`, or a VPC id: `vpc-` and 8 or 17 lowercase hexadecimal digits (AWS's two lengths).
+pub const VPC_PATTERN: &str = "^(default|vpc-[0-9a-f]{8}|vpc-[0-9a-f]{17})$";
+pub const VPC_RULE: &str = "`\"default\"` or `vpc-` and 8 or 17 hexadecimal digits";
 const S3_PATTERN: &str = "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*[^/]$";
 const DURATION_PATTERN: &str = "^\\s*[0-9]+[smh]?\\s*$";
 
@@ -39,8 +42,10 @@ pub static SECTIONS: &[FieldSpec] = &[
     .references(References::VariablesAndStackName),
     FieldSpec::new(
         "variables",
-        FieldKind::Map(&FieldKind::Value),
-        "Values the stack uses as `${var.NAME}`; `--var NAME=VALUE` overrides one",
+        FieldKind::Map(&FieldKind::OneOf(&[FieldKind::Value, FieldKind::Table(VARIABLE)])),
+        "Values the stack uses as `${var.NAME}`; `--var NAME=VALUE` overrides one. A secret is declared \
+         `NAME = { sensitive = true }` (its value from `--var`) or `{ default = \"…\", sensitive = true }`: \
+         it may be used only in secret fields, and is never shown or stored in clear",
     )
     .references(References::None),
     FieldSpec::new(
@@ -137,6 +142,22 @@ const STATE: &[FieldSpec] = &[
     .non_empty(),
 ];
 
+/// `NAME = { default = …, sensitive = true }` in `[variables]`.
+const VARIABLE: &[FieldSpec] = &[
+    FieldSpec::new(
+        "default",
+        FieldKind::Value,
+        "The value unless `--var NAME=VALUE` gives one; without it, `--var` must",
+    ),
+    FieldSpec::new(
+        "sensitive",
+        FieldKind::Bool,
+        "A secret: usable only in secret fields, hashed in the state and plans, never printed",
+    )
+    .default(Default::Bool(false)),
+    FieldSpec::new("description", FieldKind::String, "What the variable is for"),
+];
+
 const NETWORK: &[FieldSpec] = &[
     FieldSpec::new(
         "vpc",
@@ -144,6 +165,7 @@ const NETWORK: &[FieldSpec] = &[
         "`\"default\"` (the region's default VPC), a VPC id, or the stack's own network: `\"${vpc.NAME.id}\"`",
     )
     .default(Default::Str("default"))
+    .pattern(VPC_PATTERN, VPC_RULE)
     .references(References::Resources),
     FieldSpec::new(
         "subnets",

@@ -5,8 +5,9 @@
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_KEY: usize = 128;
 pub const MAX_TAG_VALUE: usize = 256;
-/// `provision:stack` and `provision:address`.
-pub const PROVISION_TAGS: usize = 2;
+/// `provision:stack`, `provision:address` and `provision:lineage` (a preview's `provision:expires`
+/// is a fourth, on environments applied with `--ttl`).
+pub const PROVISION_TAGS: usize = 3;
 /// Keys AWS (`aws:`, in any case) and provision (`provision:`) keep for themselves.
 pub const RESERVED_KEY_PATTERN: &str = "^(?:[aA][wW][sS]|provision):";
 

@@ -90,11 +90,20 @@ impl std::fmt::Display for StackError {
 impl std::error::Error for StackError {}
 
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..offset];
+    let before = &source[..char_boundary(source, offset)];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
     (line, column)
+}
+
+/// `offset` moved back to the start of the character it falls in (and into the text): a span must
+/// never cut a character, or slicing and rendering the source would panic.
+pub fn char_boundary(source: &str, offset: usize) -> usize {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 pub fn render(path: &Path, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
@@ -112,7 +121,8 @@ pub fn render(path: &Path, source: &str, diagnostics: &[Diagnostic], color: bool
         }
         .with_message(message);
         if let Some(span) = &diagnostic.span {
-            let span = span.start.min(source.len())..span.end.min(source.len()).max(span.start.min(source.len()));
+            let start = char_boundary(source, span.start);
+            let span = start..char_boundary(source, span.end).max(start);
             let mut label = Label::primary((), span);
             if let Some(text) = &diagnostic.label {
                 label = label.with_message(text.clone());
@@ -137,6 +147,18 @@ mod tests {
         assert_eq!(line_column(source, 0), (1, 1));
         assert_eq!(line_column(source, 6), (2, 1));
         assert_eq!(line_column(source, 8), (2, 3));
+    }
+
+    #[test]
+    fn a_span_inside_a_character_never_panics() {
+        let source = "bucket = \"é\"\n";
+        assert_eq!(line_column(source, 11), (1, 11));
+        let error = StackError {
+            path: PathBuf::from("stack.toml"),
+            source: source.into(),
+            diagnostics: vec![Diagnostic::error("bad", Some(11..12))],
+        };
+        assert!(error.to_string().contains("stack.toml:1:11: bad"), "{error}");
     }
 
     #[test]

@@ -6,24 +6,26 @@
 //! that only exist after a create, the planner.
 
 pub mod diagnostic;
+pub mod endpoint;
 pub mod expression;
 mod loader;
 mod naming;
 pub mod notify;
 pub mod region;
 mod state_location;
+pub mod string_spans;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, StackError};
 pub use expression::{Expr, Part, Reference, SpannedExpr};
-pub use loader::{is_valid_stack_name, load, LoadOptions};
+pub use loader::{is_valid_stack_name, load, load_source, LoadOptions};
 pub use naming::default_aws_name;
 pub use state_location::{
     check_bucket_name, check_duration, check_s3_url, parse_duration, parse_s3_url, S3Location, StateLocation,
-    DEFAULT_LOCK_TTL,
+    DEFAULT_LOCK_TTL, MAX_DURATION,
 };
 
 use crate::address::Address;
@@ -40,6 +42,13 @@ pub struct Stack {
     pub tags: BTreeMap<String, String>,
     pub state: StateLocation,
     pub variables: BTreeMap<String, Value>,
+    /// Variables whose values are secrets (declared `sensitive = true`, or given to a secret field):
+    /// never shown, stored or put in an error, and refused anywhere but in a secret field.
+    pub sensitive_variables: BTreeSet<String>,
+    /// What the file says of each resource's destructive settings (`force_destroy`,
+    /// `skip_final_snapshot`, …; `crate::plan::DESTRUCTIVE_FIELDS`), read even by a state-only load:
+    /// a delete takes them from here, never from the state.
+    pub deletion_settings: BTreeMap<Address, BTreeMap<String, Value>>,
     pub network: NetworkSpec,
     pub outputs: Vec<Output>,
     pub resources: BTreeMap<Address, ResourceSpec>,

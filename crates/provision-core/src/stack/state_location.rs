@@ -112,20 +112,33 @@ pub fn check_bucket_name(bucket: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `30s`, `5m`, `1h` (a bare number is seconds).
+/// The longest duration provision takes anywhere (a wait, a lease, a timeout): longer ones are a
+/// typo, and a clock cannot add them to its present without overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// `30s`, `5m`, `1h` (a bare number is seconds), at most a year ([`MAX_DURATION`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
     let shape = || format!("`{text}` is not a duration like `30s`, `5m` or `1h`");
-    let value: u64 = number.parse().map_err(|_| shape())?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "m" => value.saturating_mul(60),
-        "h" => value.saturating_mul(3600),
+    let multiplier = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(shape()),
     };
-    Ok(Duration::from_secs(seconds))
+    let too_long = || format!("`{text}` is longer than provision waits for anything (a year at most)");
+    // Digits alone can still be too many for a number: that is too long, not malformed.
+    let value: u64 = match number.parse() {
+        Ok(value) => value,
+        Err(_) if !number.is_empty() => return Err(too_long()),
+        Err(_) => return Err(shape()),
+    };
+    match value.checked_mul(multiplier).map(Duration::from_secs) {
+        Some(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(too_long()),
+    }
 }
 
 #[cfg(test)]
@@ -161,5 +174,9 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("m").is_err());
+        for huge in ["18446744073709551615", "999999999999999999h", "99999999999999999999999", "367d", "9000h"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
+        assert!(parse_duration("18446744073709551615").unwrap_err().contains("a year at most"));
     }
 }

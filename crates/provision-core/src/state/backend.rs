@@ -45,6 +45,10 @@ pub struct LockInfo {
     /// When the lease runs out unless renewed (RFC 3339, UTC); `None` for a lock held until released.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// The lease's length in seconds, so that a contender can judge its expiry on the storage's
+    /// clock (its last write plus this) rather than on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_s: Option<u64>,
 }
 
 impl LockInfo {
@@ -57,6 +61,7 @@ impl LockInfo {
             operation: operation.to_string(),
             created: now_rfc3339(),
             expires: None,
+            lease_s: None,
         }
     }
 

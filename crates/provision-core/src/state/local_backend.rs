@@ -7,7 +7,7 @@
 //! someone else rewrote behind a run's back is a conflict, not silently overwritten. All file I/O runs
 //! on the blocking pool, never on the task that drives the actions.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 
 use super::backend::{BackendError, Lease, LockInfo, StateBackend, Stored, Version, Written};
+use super::private_file::{self, with_suffix};
 use super::State;
 
 pub struct LocalBackend {
@@ -41,9 +42,9 @@ impl LocalBackend {
     }
 
     fn read_now(&self) -> Result<Option<Stored>, BackendError> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        let text = match private_file::read_to_string(&self.path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
             Err(error) => {
                 return Err(BackendError::other(format!(
                     "failed to read state file `{}`: {error}",
@@ -90,8 +91,10 @@ impl LocalBackend {
             })?;
         }
         let info = LockInfo::new(operation);
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&lock_path) {
+        private_file::refuse_symlink(&lock_path).map_err(|error| BackendError::other(error.to_string()))?;
+        // Enough turns for several runs taking over one stale lock at once (`take_over`).
+        for _ in 0..100 {
+            match private_file::create_new_private().open(&lock_path) {
                 Ok(mut file) => {
                     let text = serde_json::to_string_pretty(&info).map_err(|e| BackendError::other(e.to_string()))?;
                     file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|error| {
@@ -103,15 +106,13 @@ impl LocalBackend {
                     let text = fs::read_to_string(&lock_path).unwrap_or_default();
                     match serde_json::from_str::<LockInfo>(&text) {
                         Ok(other) if same_host(&other.who) && !process_is_running(other.pid) => {
-                            tracing::warn!(
-                                "taking over the lock `{}` left by process {} ({}), which is no longer running",
-                                lock_path.display(),
-                                other.pid,
-                                other.operation
-                            );
-                            let _ = fs::remove_file(&lock_path);
+                            self.take_over(&lock_path, &other, &info)?;
                         }
                         Ok(other) => return Err(BackendError::Locked { location: self.location(), holder: other }),
+                        Err(_) if text.is_empty() => {
+                            // Another run is writing its lock this very moment.
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                        }
                         Err(_) => {
                             return Err(BackendError::with_hint(
                                 format!("the state is locked: `{}` exists", lock_path.display()),
@@ -129,6 +130,54 @@ impl LocalBackend {
             }
         }
         Err(BackendError::other(format!("could not take the state lock `{}`", lock_path.display())))
+    }
+
+    /// Removes the lock `stale` left by a process that is gone, so that this run can make its own.
+    /// Several runs may find the same stale lock at once: only the one that makes the takeover
+    /// file (`O_EXCL`) looks again and removes the lock — if it is still that stale one — while the
+    /// others wait and look again. A takeover file older than a few seconds was left by a run
+    /// killed mid-takeover and is removed.
+    fn take_over(&self, lock_path: &Path, stale: &LockInfo, _mine: &LockInfo) -> Result<(), BackendError> {
+        let guard = with_suffix(lock_path, ".takeover");
+        match private_file::create_new_private().open(&guard) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let age = fs::metadata(&guard).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                if age.is_some_and(|age| age > std::time::Duration::from_secs(10)) {
+                    let _ = fs::remove_file(&guard);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                return Ok(());
+            }
+            Err(error) => {
+                return Err(BackendError::other(format!(
+                    "failed to take over the stale lock `{}`: {error}",
+                    lock_path.display()
+                )))
+            }
+        }
+        let current = fs::read_to_string(lock_path).ok().and_then(|text| serde_json::from_str::<LockInfo>(&text).ok());
+        let removed = if current.is_some_and(|current| current.id == stale.id) {
+            fs::remove_file(lock_path).map(|()| true)
+        } else {
+            Ok(false)
+        };
+        let _ = fs::remove_file(&guard);
+        match removed {
+            Ok(true) => {
+                tracing::warn!(
+                    "taking over the lock `{}` left by process {} ({}), which is no longer running",
+                    lock_path.display(),
+                    stale.pid,
+                    stale.operation
+                );
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(error) => {
+                Err(BackendError::other(format!("failed to remove the stale lock `{}`: {error}", lock_path.display())))
+            }
+        }
     }
 
     fn holder(&self) -> Option<LockInfo> {
@@ -238,33 +287,8 @@ fn keep_backup(path: &Path, backup: &Path) -> Result<(), BackendError> {
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BackendError> {
-    let failed = |what: &str, error: std::io::Error| BackendError::other(format!("failed to {what}: {error}"));
-    let temporary = with_suffix(path, ".tmp");
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temporary).map_err(|e| failed(&format!("write `{}`", temporary.display()), e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| failed(&format!("write `{}`", temporary.display()), e))?;
-    drop(file);
-    fs::rename(&temporary, path).map_err(|e| failed(&format!("replace `{}`", path.display()), e))?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(directory) = File::open(parent) {
-            let _ = directory.sync_all();
-        }
-    }
-    Ok(())
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut text = path.as_os_str().to_os_string();
-    text.push(suffix);
-    PathBuf::from(text)
+    private_file::write(path, bytes)
+        .map_err(|error| BackendError::other(format!("failed to write `{}`: {error}", path.display())))
 }
 
 fn same_host(who: &str) -> bool {
@@ -341,6 +365,55 @@ mod tests {
             assert!(backend.force_unlock("not-the-id").await.is_err());
             backend.force_unlock(&held.info.id).await.unwrap();
             assert!(backend.lock("destroy").await.is_ok());
+        });
+    }
+
+    #[test]
+    fn of_many_runs_taking_over_one_stale_lock_exactly_one_wins() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.json");
+            let mut stale = LockInfo::new("apply");
+            stale.pid = u32::MAX - 1;
+            fs::write(with_suffix(&path, ".lock"), serde_json::to_string(&stale).unwrap()).unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let backend = LocalBackend::new(path);
+                        barrier.wait();
+                        backend.lock_now("apply").map(|lease| lease.info.id)
+                    })
+                })
+                .collect();
+            let won: Vec<String> = handles.into_iter().filter_map(|h| h.join().unwrap().ok()).collect();
+            assert_eq!(won.len(), 1, "exactly one run holds the lock: {won:?}");
+            let holder: LockInfo =
+                serde_json::from_str(&fs::read_to_string(with_suffix(&path, ".lock")).unwrap()).unwrap();
+            assert_eq!(holder.id, won[0], "the lock file is the winner's");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_state_and_its_lock_are_private_and_never_followed_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere.json");
+        fs::write(&target, "not a state").unwrap();
+        let path = dir.path().join("app.json");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let backend = LocalBackend::new(path.clone());
+        runtime().block_on(async {
+            let error = backend.read().await.unwrap_err().to_string();
+            assert!(error.contains("is a symbolic link"), "{error}");
+            assert!(backend.write(&State::new("app"), None).await.is_err());
+            assert_eq!(fs::read_to_string(&target).unwrap(), "not a state");
+            fs::remove_file(&path).unwrap();
+            backend.lock("apply").await.unwrap();
+            let mode = fs::metadata(backend.lock_path()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
         });
     }
 

@@ -22,7 +22,9 @@ pub async fn acquire_lock(
     operation: &str,
     options: &LockOptions,
 ) -> Result<LockGuard, BackendError> {
-    let deadline = tokio::time::Instant::now() + options.timeout;
+    // A timeout past what a clock can hold waits as long as a clock can (no overflow, no panic).
+    let now = tokio::time::Instant::now();
+    let deadline = now.checked_add(options.timeout).unwrap_or_else(|| now + Duration::from_secs(10 * 365 * 86_400));
     let mut pause = Duration::from_millis(250);
     let lease = loop {
         match backend.lock(operation).await {

@@ -14,6 +14,9 @@
 mod backend;
 mod local_backend;
 mod lock;
+pub mod ownership;
+pub mod private_file;
+pub mod secret_hash;
 mod writer;
 
 use std::collections::BTreeMap;
@@ -26,11 +29,16 @@ pub use backend::{
 };
 pub use local_backend::LocalBackend;
 pub use lock::{acquire_lock, LockGuard, LockOptions};
+pub use ownership::{ownership, Ownership};
 pub use writer::{StateWriter, WriteFailed, WriteStats};
 
 use crate::address::Address;
 use crate::cloud::Network;
 use crate::value::JsonMap;
+
+/// The tag every taggable resource carries with the lineage of the state that made it. Adoption
+/// after a kill, `state orphans` and `destroy --sweep` match it, not only the stack's name.
+pub const LINEAGE_TAG: &str = "provision:lineage";
 
 /// The state format this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;

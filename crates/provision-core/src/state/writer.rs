@@ -187,7 +187,17 @@ async fn write_loop(shared: Arc<Shared>, mut version: Option<Version>) {
         let next = {
             let mut pending = shared.pending.lock().unwrap_or_else(|p| p.into_inner());
             if pending.changed > written {
-                pending.state.serial += 1;
+                let Some(serial) = pending.state.serial.checked_add(1) else {
+                    drop(pending);
+                    let error = BackendError::with_hint(
+                        format!("the state's serial is {}, the largest there is; it cannot be written again", u64::MAX),
+                        "a serial that large was not written by provision; restore a backup or `provision state push` a corrected copy",
+                    );
+                    shared.durable.lock().unwrap_or_else(|p| p.into_inner()).failed = Some(Arc::new(error));
+                    shared.durable_changed.notify_waiters();
+                    return;
+                };
+                pending.state.serial = serial;
                 pending.state.written_by =
                     Some(WrittenBy { who: who(), operation: shared.operation.clone(), time: now_rfc3339() });
                 Some((pending.state.clone(), pending.changed))
@@ -262,6 +272,18 @@ mod tests {
         assert_eq!(stored.serial, state.serial);
         assert_eq!(stored.serial, stats.writes, "the serial grows by one per write");
         assert_eq!(stored.written_by.unwrap().operation, "apply");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serial_at_its_largest_fails_the_write_instead_of_wrapping_or_panicking() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(LocalBackend::new(dir.path().join("app.json")));
+        let mut state = State::new("app");
+        state.serial = u64::MAX;
+        let writer = StateWriter::start(backend.clone(), state, None, "state rm");
+        let error = writer.commit(|state| state.outputs.clear()).await.unwrap_err();
+        assert!(error.to_string().contains("the largest there is"), "{error}");
+        assert!(backend.read().await.unwrap().is_none(), "nothing was written");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

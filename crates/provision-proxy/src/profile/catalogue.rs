@@ -147,6 +147,10 @@ pub const RULES: &[RuleSpec] = &[
     // `InvalidParameterValue` "Tag keys starting with 'aws:' are reserved for internal use".
     rule!("any.aws-reserved-tags", [], "all",
         "a call that sets or removes a tag key starting with `aws:` answers the protocol's validation error (EC2 `InvalidParameterValue`, S3 `InvalidTag`); moto takes it"),
+    // --- Names that are taken ---
+    // S3 API Reference, CreateBucket: in us-east-1 a bucket the account owns answers 200 OK.
+    rule!("s3.create-owned-bucket-succeeds", [], "S3 REST-XML",
+        "CreateBucket in us-east-1 of a bucket the account owns answers 200 (elsewhere `BucketAlreadyOwnedByYou`): moto answers so itself, and the profile passes the answer through unchanged"),
     // --- What moto lacks, completed as AWS answers ---
     rule!("complete.elasticache.delete-cache-subnet-group", [], "ElastiCache query",
         "DeleteCacheSubnetGroup (moto: an HTML error page) is answered, and the group is gone from later reads"),
@@ -160,6 +164,8 @@ pub const RULES: &[RuleSpec] = &[
         "a call with the `ClientToken` of a call already answered (CreateRouteTable, CreateNatGateway, CreateVpcEndpoint …) answers the first call's answer and makes nothing, as AWS does (moto makes a second)"),
     rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
         "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
+    rule!("complete.route53.create-after-delete", [], "Route 53 REST-XML",
+        "a `CREATE` of a record that is not there (moto refuses one identical to a change it journaled before when any record sorts after it) is sent on as an `UPSERT`, after a look"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
         "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];

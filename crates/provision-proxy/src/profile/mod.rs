@@ -167,7 +167,11 @@ pub struct Profile {
 /// What the profile decided before the call reaches the emulator.
 pub(crate) enum Before {
     Answer(Response),
-    Forward { lose: bool },
+    /// Pass the call on (with `body` in place of its own, when the profile rewrote it).
+    Forward {
+        lose: bool,
+        body: Option<Vec<u8>>,
+    },
 }
 
 impl Profile {
@@ -337,6 +341,7 @@ impl Profile {
         if let Some(answer) = answer {
             return Before::Answer(answer);
         }
+        let body = self.with_turn(call, |turn, state| completions::rewrite(turn, state, call));
         let lose = call.mutates()
             && self.is_enabled("any.response-lost")
             && (self.lose_targeted(call)
@@ -344,7 +349,7 @@ impl Profile {
         if lose {
             self.with_turn(call, |turn, _| turn.meet("any.response-lost"));
         }
-        Before::Forward { lose }
+        Before::Forward { lose, body }
     }
 
     /// A call the profile needs answered by the emulator before it can handle `call` (e.g. the

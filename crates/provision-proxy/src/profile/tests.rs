@@ -237,13 +237,13 @@ fn a_share_of_mutating_calls_loses_its_answer_and_reads_never_do() {
     let profile = Profile::new(ProfileOptions { lost_responses: 0.5, seed: 3, ..ProfileOptions::default() });
     let lost = (0..200)
         .filter(|_| {
-            matches!(profile.before(&query("iam", "Action=TagRole&RoleName=r")), Before::Forward { lose: true })
+            matches!(profile.before(&query("iam", "Action=TagRole&RoleName=r")), Before::Forward { lose: true, .. })
         })
         .count();
     assert!((60..140).contains(&lost), "{lost}");
     assert!((0..50).all(|_| matches!(
         profile.before(&query("iam", "Action=GetRole&RoleName=r")),
-        Before::Forward { lose: false }
+        Before::Forward { lose: false, .. }
     )));
     assert_eq!(profile.met("any.response-lost"), lost as u64);
 }

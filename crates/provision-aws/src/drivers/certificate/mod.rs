@@ -389,7 +389,7 @@ impl AwsDriver for CertificateDriver {
                 continue;
             }
             let Some(tags) = acm::tags(&acm, arn).await? else { continue };
-            if !super::elbv2::made_by(&tags, &stack.name, address) {
+            if !super::elbv2::made_by(&tags, stack, address) {
                 continue;
             }
             let Some(snapshot) = acm::describe(&acm, arn).await? else { continue };
@@ -459,7 +459,7 @@ mod tests {
     use super::*;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: ".".into() }
+        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: ".".into(), lineage: None }
     }
 
     fn values(json: Json) -> BTreeMap<String, Value> {

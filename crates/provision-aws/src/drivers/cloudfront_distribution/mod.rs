@@ -369,7 +369,7 @@ mod tests {
     use super::*;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop-dev".into(), region: "eu-west-1".into(), directory: ".".into() }
+        StackInfo { name: "shop-dev".into(), region: "eu-west-1".into(), directory: ".".into(), lineage: None }
     }
 
     #[test]
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn aliases_are_a_set_so_their_order_is_no_change() {
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let mut inputs = serde_json::json!({ "aliases": ["www.shop.com", "shop.com", "www.shop.com"] })
             .as_object()
             .cloned()

@@ -382,7 +382,7 @@ mod tests {
     }
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() }
+        StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None }
     }
 
     #[test]

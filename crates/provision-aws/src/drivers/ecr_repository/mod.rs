@@ -301,8 +301,7 @@ impl AwsDriver for RepositoryDriver {
         let ecr = aws.ecr();
         let Some(repository) = repository_api::describe_one(ecr, intended_id).await? else { return Ok(None) };
         let tags = repository_api::tags(ecr, repository.repository_arn().unwrap_or_default()).await?;
-        let address = address.to_string();
-        let ours = tags.get("provision:stack") == Some(&stack.name) && tags.get("provision:address") == Some(&address);
+        let ours = crate::drivers::tags::made_by(&tags, stack, address);
         Ok(ours.then(|| intended_id.to_string()))
     }
 }

@@ -183,13 +183,16 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || format!("`{text}` is not a duration; write a whole number and a unit, e.g. `90s`, `15m` or `1h`");
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
     let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let too_long = || format!("`{text}` is longer than provision waits for anything (a year at most)");
+    let number: u64 = number.parse().map_err(|_| if number.is_empty() { invalid() } else { too_long() })?;
     let seconds = match unit {
-        "s" => number,
-        "m" => number.saturating_mul(60),
-        "h" => number.saturating_mul(3600),
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
         _ => return Err(invalid()),
-    };
+    }
+    .filter(|seconds| Duration::from_secs(*seconds) <= provision_core::stack::MAX_DURATION)
+    .ok_or_else(too_long)?;
     if seconds == 0 {
         return Err(format!("`{text}` is no time at all; give the longest a deployment may take, e.g. `15m`"));
     }
@@ -432,6 +435,7 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("999999999999999999h").unwrap_err().contains("a year at most"));
         assert!(parse_duration("15").unwrap_err().contains("e.g. `90s`"));
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("1.5h").is_err());

@@ -378,7 +378,7 @@ mod tests {
     use super::*;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() }
+        StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None }
     }
 
     #[test]

@@ -173,6 +173,7 @@ pub(super) async fn create_group(
         .cache_subnet_group_name(subnet_group)
         .set_security_group_ids(security_groups)
         .transit_encryption_enabled(config.transit_encryption)
+        .at_rest_encryption_enabled(config.at_rest_encryption)
         .set_auth_token(auth_token.map(str::to_string))
         .snapshot_retention_limit(config.snapshot_retention_days)
         .port(PORT)

@@ -40,6 +40,9 @@ pub(super) struct CacheConfig {
     pub security_groups: Vec<String>,
     #[serde(default = "yes")]
     pub transit_encryption: bool,
+    /// A state from before this was chosen made caches without it; absent is `false`, as they are.
+    #[serde(default)]
+    pub at_rest_encryption: bool,
     #[serde(default)]
     pub snapshot_retention_days: i32,
 }

@@ -209,8 +209,12 @@ mod tests {
     #[test]
     fn a_bad_token_is_named_by_address_but_never_shown() {
         let address = Address::new("elasticache_redis", "sessions");
-        let stack =
-            crate::drivers::StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = crate::drivers::StackInfo {
+            name: "shop".into(),
+            region: "us-east-1".into(),
+            directory: ".".into(),
+            lineage: None,
+        };
         let inputs = serde_json::json!({ "auth_token": "sha256:s:h" }).as_object().cloned().expect("an object");
         let tags = BTreeMap::new();
         let secrets = BTreeMap::from([("auth_token".to_string(), "too-short".to_string())]);

@@ -80,6 +80,14 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             .default(schema::Default::Bool(true))
             .forces_replacement(),
         FieldSpec::new(
+            "at_rest_encryption",
+            FieldKind::Bool,
+            "Encrypt the cache's data on disk (snapshots, swap) with an AWS-managed key. ElastiCache decides \
+             this only when the cache is created: a change replaces it.",
+        )
+        .default(schema::Default::Bool(true))
+        .forces_replacement(),
+        FieldSpec::new(
             "auth_token",
             FieldKind::Secret,
             "The AUTH password clients send, from the environment: `{ env = \"REDIS_AUTH_TOKEN\" }` (16 to 128 \
@@ -291,7 +299,7 @@ impl AwsDriver for CacheDriver {
         let ec = aws.elasticache();
         let Some(group) = api::describe_group(ec, intended_id).await? else { return Ok(None) };
         match api::list_tags(ec, group.arn().unwrap_or_default()).await {
-            Ok(tags) if tags.get("provision:stack") == Some(&stack.name) => {
+            Ok(tags) if crate::drivers::tags::made_by(&tags, stack, address) => {
                 // As a database's: a group still `creating` has no endpoint yet; the create's wait is
                 // finished before the group is taken over (`elasticache.group-lifecycle`).
                 let lifecycle = crate::behaviours::elasticache::LIFECYCLE;

@@ -56,6 +56,9 @@ pub(super) fn observe(reading: &Reading, applied: &JsonMap) -> Observed {
         put("security_groups", primary.map(|primary| Json::from(security_groups(primary))));
     }
     put("transit_encryption", group.transit_encryption_enabled().map(Json::from));
+    // Read always: an adopted cache's choice is written into a generated file, and a cache made
+    // before encryption at rest became the default plans its replacement (docs/security.md).
+    put("at_rest_encryption", Some(Json::from(group.at_rest_encryption_enabled().unwrap_or(false))));
     let applied_token = applied.get("auth_token").is_some_and(|token| !token.is_null());
     if applied_token && group.auth_token_enabled() == Some(false) {
         put("auth_token", Some(Json::Null));

@@ -7,13 +7,13 @@ fn inputs(json: Json) -> JsonMap {
 }
 
 fn stack() -> StackInfo {
-    StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() }
+    StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None }
 }
 
 #[test]
 fn engine_transit_encryption_subnets_and_the_id_force_a_replacement_the_rest_changes_in_place() {
     let replacing: Vec<&str> = SCHEMA.fields.iter().filter(|f| f.forces_replacement).map(|f| f.name).collect();
-    assert_eq!(replacing, ["name", "engine", "subnets", "transit_encryption"]);
+    assert_eq!(replacing, ["name", "engine", "subnets", "transit_encryption", "at_rest_encryption"]);
     for in_place in [
         "node_type",
         "replicas",

@@ -206,7 +206,7 @@ impl AwsDriver for RoleDriver {
     ) -> Result<Observed, DriverError> {
         let config = RoleConfig::from_inputs(request.inputs)?;
         let iam = aws.iam();
-        let trust_policy = policy_document::trust_policy(&config.service);
+        let trust_policy = policy_document::trust_policy(&config.service, Some(aws.account().await?));
         let created =
             role_api::create(iam, &config.name, &trust_policy, config.description.as_deref(), request.tags).await;
         let role = match created {
@@ -239,7 +239,8 @@ impl AwsDriver for RoleDriver {
         let (iam, name) = (aws.iam(), prior.id);
         let changed = |field: &str| changes.iter().any(|change| change.path.split(['.', '[']).next() == Some(field));
         if changed("service") {
-            role_api::update_trust_policy(iam, name, &policy_document::trust_policy(&config.service)).await?;
+            let document = policy_document::trust_policy(&config.service, Some(aws.account().await?));
+            role_api::update_trust_policy(iam, name, &document).await?;
         }
         if changed("description") {
             role_api::update_description(iam, name, config.description.as_deref().unwrap_or_default()).await?;
@@ -284,8 +285,7 @@ impl AwsDriver for RoleDriver {
     ) -> Result<Option<String>, DriverError> {
         let Some(role) = role_api::get(aws.iam(), intended_id).await? else { return Ok(None) };
         let tags = tag_map(role.tags());
-        let address = address.to_string();
-        let ours = tags.get("provision:stack") == Some(&stack.name) && tags.get("provision:address") == Some(&address);
+        let ours = crate::drivers::tags::made_by(&tags, stack, address);
         Ok(ours.then(|| intended_id.to_string()))
     }
 }
@@ -520,7 +520,7 @@ mod tests {
     fn prepare_sorts_managed_policies() {
         let mut inputs =
             json!({ "managed_policies": ["arn:b", "arn:a", "arn:b"] }).as_object().cloned().expect("object");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         RoleDriver.prepare(&stack, &mut inputs).expect("prepare");
         assert_eq!(inputs["managed_policies"], json!(["arn:a", "arn:b"]));
     }

@@ -9,13 +9,27 @@ use serde_json::{json, Value as Json};
 
 use provision_core::value::Value;
 
-/// The trust policy that lets one AWS service assume the role.
-pub(super) fn trust_policy(service: &str) -> String {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [{ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" }],
-    })
-    .to_string()
+/// Service principals that put the calling account in `aws:SourceAccount` when they assume a role
+/// on its behalf, so a trust policy can require it (AWS IAM User Guide, "The confused deputy
+/// problem"; the ECS Developer Guide's task IAM role page recommends it for `ecs-tasks`).
+const SOURCE_ACCOUNT_SERVICES: &[&str] = &[
+    "ecs-tasks.amazonaws.com",
+    "lambda.amazonaws.com",
+    "events.amazonaws.com",
+    "scheduler.amazonaws.com",
+    "states.amazonaws.com",
+    "codebuild.amazonaws.com",
+];
+
+/// The trust policy that lets one AWS service assume the role — only on behalf of this account
+/// where the service says which account it acts for, so that another account's use of the same
+/// service cannot borrow the role (the confused deputy).
+pub(super) fn trust_policy(service: &str, account: Option<&str>) -> String {
+    let mut statement = json!({ "Effect": "Allow", "Principal": { "Service": service }, "Action": "sts:AssumeRole" });
+    if let Some(account) = account.filter(|_| SOURCE_ACCOUNT_SERVICES.contains(&service)) {
+        statement["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": account } });
+    }
+    json!({ "Version": "2012-10-17", "Statement": [statement] }).to_string()
 }
 
 /// The document as JSON, whether or not IAM URL-encoded it.
@@ -87,7 +101,15 @@ mod tests {
     #[test]
     fn the_service_is_read_from_an_encoded_trust_policy() {
         assert_eq!(trusted_service(ENCODED).as_deref(), Some("ecs-tasks.amazonaws.com"));
-        assert_eq!(trusted_service(&trust_policy("lambda.amazonaws.com")).as_deref(), Some("lambda.amazonaws.com"));
+        assert_eq!(
+            trusted_service(&trust_policy("lambda.amazonaws.com", None)).as_deref(),
+            Some("lambda.amazonaws.com")
+        );
+        let scoped = trust_policy("ecs-tasks.amazonaws.com", Some("123456789012"));
+        assert!(scoped.contains(r#""aws:SourceAccount":"123456789012""#), "{scoped}");
+        assert_eq!(trusted_service(&scoped).as_deref(), Some("ecs-tasks.amazonaws.com"));
+        let unscoped = trust_policy("ec2.amazonaws.com", Some("123456789012"));
+        assert!(!unscoped.contains("SourceAccount"), "EC2 does not set it: {unscoped}");
     }
 
     #[test]

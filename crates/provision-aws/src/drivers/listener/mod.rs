@@ -342,7 +342,7 @@ impl AwsDriver for ListenerDriver {
             return Ok(None);
         };
         let tags = elbv2::tags_of(elb, &[listener.arn.as_str()]).await?;
-        let ours = tags.get(&listener.arn).is_some_and(|tags| elbv2::made_by(tags, &stack.name, address));
+        let ours = tags.get(&listener.arn).is_some_and(|tags| elbv2::made_by(tags, stack, address));
         Ok(ours.then_some(listener.arn))
     }
 }
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn https_listeners_get_the_default_ssl_policy_and_http_ones_none() {
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let mut https = serde_json::json!({ "load_balancer": "a", "port": 443, "protocol": "HTTPS" })
             .as_object()
             .cloned()
@@ -506,7 +506,7 @@ mod tests {
         let inputs = serde_json::json!({ "load_balancer": "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/w/1", "port": 443 });
         let inputs = inputs.as_object().cloned().expect("object");
         let address = Address::new("listener", "https");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let tags = BTreeMap::new();
         let secrets = BTreeMap::new();
         let request = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);

@@ -277,7 +277,7 @@ impl AwsDriver for LoadBalancerDriver {
         let elb = aws.elbv2();
         let Some(lb) = api::describe_by_name(elb, intended_id).await? else { return Ok(None) };
         let tags = elbv2::tags_of(elb, &[lb.arn.as_str()]).await?;
-        let ours = tags.get(&lb.arn).is_some_and(|tags| elbv2::made_by(tags, &stack.name, address));
+        let ours = tags.get(&lb.arn).is_some_and(|tags| elbv2::made_by(tags, stack, address));
         Ok(ours.then_some(lb.arn))
     }
 }
@@ -426,7 +426,7 @@ mod tests {
                 .as_object()
                 .cloned()
                 .expect("object");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         LoadBalancerDriver.prepare(&stack, &mut inputs).expect("prepare");
         assert_eq!(inputs["subnets"], serde_json::json!(["subnet-a", "subnet-b"]));
         assert_eq!(inputs["security_groups"], serde_json::json!(["sg-1", "sg-2"]));
@@ -470,7 +470,7 @@ mod tests {
 
     #[test]
     fn planned_attributes_know_the_name() {
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let inputs = serde_json::json!({ "name": "shop-web" }).as_object().cloned().expect("object");
         let planned = LoadBalancerDriver.planned_attributes(&stack, &inputs);
         assert_eq!(Json::Object(planned), serde_json::json!({ "name": "shop-web" }));

@@ -339,8 +339,7 @@ impl AwsDriver for LogGroupDriver {
             Err(error) if error.code_is(NOT_FOUND) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let address = address.to_string();
-        let ours = tags.get("provision:stack") == Some(&stack.name) && tags.get("provision:address") == Some(&address);
+        let ours = crate::drivers::tags::made_by(&tags, stack, address);
         Ok(ours.then(|| intended_id.to_string()))
     }
 }

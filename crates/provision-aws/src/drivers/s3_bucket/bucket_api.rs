@@ -26,6 +26,43 @@ pub(super) async fn existing_buckets(s3: &Client) -> Result<BTreeSet<String>, Dr
     Ok(names)
 }
 
+/// When the account's bucket `name` was created and how far this machine's clock is ahead of S3's
+/// (negative: behind), both as S3 answered the listing; `None` for a bucket the account does not have.
+pub(super) async fn creation_date(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<(std::time::SystemTime, f64)>, DriverError> {
+    let clock = crate::server_clock::ServerClock::default();
+    let mut token: Option<String> = None;
+    loop {
+        let page = s3
+            .list_buckets()
+            .set_continuation_token(token.clone())
+            .customize()
+            .interceptor(clock.clone())
+            .send()
+            .await
+            .map_err(|error| crate::aws_error("ListBuckets", error))?;
+        let ahead = clock.now().map_or(0.0, |server| seconds_between(server, std::time::SystemTime::now()));
+        if let Some(bucket) = page.buckets().iter().find(|bucket| bucket.name() == Some(name)) {
+            let created = bucket.creation_date().and_then(|date| std::time::SystemTime::try_from(*date).ok());
+            return Ok(created.map(|created| (created, ahead)));
+        }
+        token = page.continuation_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+/// `later - earlier` in seconds, negative when `later` is earlier.
+fn seconds_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> f64 {
+    match later.duration_since(earlier) {
+        Ok(difference) => difference.as_secs_f64(),
+        Err(error) => -error.duration().as_secs_f64(),
+    }
+}
+
 /// What `HeadBucket` says of a name.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Presence {

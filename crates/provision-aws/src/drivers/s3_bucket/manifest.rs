@@ -4,6 +4,12 @@
 //! CloudFront distribution in front of it must be invalidated) without asking S3. Its MD5 values are
 //! what S3 reports as the ETag of an object written by a single PutObject, which is what lets a
 //! refresh compare the bucket with the folder key by key.
+//!
+//! Only regular files inside the folder are sent: the folder often goes to a public CDN, and a
+//! symbolic link left in it (`.env` → `~/.aws/credentials`) must not publish what it points at. A link
+//! is followed only while its target stays inside the folder; one that leaves it is an error naming
+//! it. Fifos, sockets and devices are skipped with a warning and never opened (opening a fifo waits
+//! for a writer, for ever).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,22 +25,91 @@ use crate::drivers::DriverError;
 /// Object key (relative path with `/` separators) → MD5 hex of the content.
 pub(super) type Manifest = BTreeMap<String, String>;
 
-/// Every file under `folder` (following symbolic links), keyed as its object will be.
+/// Every regular file under `folder`, keyed as its object will be. Symbolic links are followed
+/// only to targets inside the folder.
 pub(super) fn scan(folder: &Path) -> Result<Manifest, DriverError> {
+    let unreadable = |error: &dyn std::fmt::Display| {
+        DriverError::invalid(format!("cannot read the `upload` folder `{}`: {error}", folder.display()))
+    };
+    let root = folder.canonicalize().map_err(|error| unreadable(&error))?;
     let mut manifest = Manifest::new();
     for entry in WalkDir::new(folder).follow_links(true) {
-        let entry = entry.map_err(|error| {
-            DriverError::invalid(format!("cannot read the `upload` folder `{}`: {error}", folder.display()))
-        })?;
-        if entry.file_type().is_dir() {
+        let entry = entry.map_err(|error| unreadable(&error))?;
+        let path = entry.path();
+        // Where the entry really is, once every link on its way is followed.
+        let real = path.canonicalize().map_err(|error| unreadable(&error))?;
+        if !real.starts_with(&root) {
+            let relative = path.strip_prefix(folder).unwrap_or(path);
+            return Err(DriverError::invalid(format!(
+                "`upload`: `{}` in `{}` is a symbolic link to `{}`, outside the folder",
+                relative.display(),
+                folder.display(),
+                real.display()
+            ))
+            .with_hint(
+                "only files inside the `upload` folder are uploaded; remove the link or copy the file into the folder",
+            ));
+        }
+        let kind = entry.file_type();
+        if kind.is_dir() {
             continue;
         }
-        let key = object_key(folder, entry.path())?;
-        let md5 = md5_hex(entry.path())
-            .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", entry.path().display())))?;
+        if !kind.is_file() {
+            tracing::warn!(
+                "`upload`: skipped `{}`, which is not a regular file (a fifo, socket or device)",
+                path.display()
+            );
+            continue;
+        }
+        let key = object_key(folder, path)?;
+        let md5 = md5_hex(path)
+            .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
         manifest.insert(key, md5);
     }
     Ok(manifest)
+}
+
+/// Opens a file that must be a regular one, without waiting on a fifo swapped in for it.
+pub(super) fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!("`{}` is not a regular file", path.display())));
+    }
+    Ok(file)
+}
+
+/// Where a literal `upload` path would lead, checked offline: an absolute path, or one that `..`
+/// takes out of the stack's folder, is refused.
+pub(super) fn check_upload_path(upload: &str) -> Result<(), String> {
+    use std::path::Component;
+    let mut depth: usize = 0;
+    for component in Path::new(upload).components() {
+        match component {
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "`{upload}` is an absolute path; `upload` names a folder inside the stack's folder (relative to the stack file)"
+                ))
+            }
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(up) => depth = up,
+                None => {
+                    return Err(format!(
+                        "`{upload}` leaves the stack's folder through `..`; `upload` names a folder inside it"
+                    ))
+                }
+            },
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+        }
+    }
+    Ok(())
 }
 
 fn object_key(folder: &Path, path: &Path) -> Result<String, DriverError> {
@@ -48,7 +123,7 @@ fn object_key(folder: &Path, path: &Path) -> Result<String, DriverError> {
 
 fn md5_hex(path: &Path) -> io::Result<String> {
     let mut hasher = Md5::new();
-    io::copy(&mut File::open(path)?, &mut hasher)?;
+    io::copy(&mut open_regular(path)?, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -94,6 +169,40 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(manifest, expected);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_folder_are_refused_and_fifos_skipped_without_waiting() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("secrets.env"), "AWS_SECRET=x").expect("write");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("index.html"), "hello").expect("write");
+        std::fs::write(dir.path().join("real.css"), "body{}").expect("write");
+        std::os::unix::fs::symlink(dir.path().join("real.css"), dir.path().join("alias.css")).expect("link");
+        let fifo = std::ffi::CString::new(dir.path().join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo only reads the path it is given.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let manifest = scan(dir.path()).expect("a link inside the folder is fine, the fifo is skipped");
+        assert_eq!(manifest.keys().cloned().collect::<Vec<_>>(), ["alias.css", "index.html", "real.css"]);
+
+        std::os::unix::fs::symlink(outside.path().join("secrets.env"), dir.path().join(".env")).expect("link");
+        let error = scan(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("`.env`") && error.contains("outside the folder"), "{error}");
+        std::fs::remove_file(dir.path().join(".env")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("ssl")).expect("link");
+        let error = scan(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("`ssl`") && error.contains("outside the folder"), "{error}");
+    }
+
+    #[test]
+    fn upload_paths_stay_in_the_stack_folder() {
+        for good in ["site", "./site", "web/dist", "a/../b"] {
+            assert_eq!(check_upload_path(good), Ok(()), "{good}");
+        }
+        for bad in ["/etc/ssl", "/etc/hostname", "..", "../site", "a/../../b"] {
+            assert!(check_upload_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

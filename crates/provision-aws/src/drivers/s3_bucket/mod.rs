@@ -11,10 +11,19 @@
 //!
 //! Deleting a bucket removes what provision uploaded but nothing else unless `force_destroy` says so:
 //! a bucket may hold data someone else put there, and S3 offers no undo.
+//!
+//! A bucket that exists already is never taken over: in us-east-1 a second `CreateBucket` of a
+//! bucket the account owns answers `200`, so a create looks first (its tags) and refuses a bucket
+//! this state did not make, naming `provision import`. After a kill between `CreateBucket` and its
+//! tags, the bucket carries no tags yet; the intent a create records holds the time it was
+//! recorded, and such a bucket is adopted only if S3 created it after that time (on S3's clock:
+//! this machine's offset from it is measured from S3's `Date`) — one that was there before is
+//! someone else's.
 
 mod bucket_api;
 mod manifest;
 mod objects;
+mod ownership;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -26,6 +35,7 @@ use serde_json::Value as Json;
 
 use self::manifest::Manifest;
 use self::objects::ObjectRef;
+use self::ownership::{claim, made_since, split_intent};
 use crate::behaviours::{adopt, s3 as behaviour, Retry};
 use crate::context::AwsContext;
 use crate::drivers::tags::{user_tags, PROVISION_TAG_PREFIX};
@@ -58,8 +68,10 @@ static SCHEMA: ResourceSchema = ResourceSchema {
             "upload",
             FieldKind::String,
             "A local folder, relative to the stack file, whose files are synced to the bucket: changed \
-             files are uploaded, removed ones deleted.",
-        ),
+             files are uploaded, removed ones deleted. Only regular files inside the folder are sent: \
+             a symbolic link out of it is an error.",
+        )
+        .check(manifest::check_upload_path),
     ],
     attributes: &["name", "arn", "regional_domain_name", "content_hash"],
     taggable: true,
@@ -168,10 +180,6 @@ impl AwsDriver for BucketDriver {
 
     fn id_from_arn(&self, arn: &str) -> Option<String> {
         arn.strip_prefix("arn:aws:s3:::").filter(|name| !name.contains('/')).map(str::to_string)
-    }
-
-    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
-        request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default().to_string()
     }
 
     async fn read(
@@ -295,10 +303,25 @@ impl AwsDriver for BucketDriver {
         }
     }
 
-    /// One GetBucketTagging answers all three cases (missing, someone else's, ours) where a
-    /// HeadBucket first would only add a round trip. A bucket of that name in this account with no
-    /// provision tags is ours too: the killed create made it and died before tagging it (the next
-    /// plan tags it). One tagged for another stack or address is not.
+    /// The intent is the bucket's name and when the intent was recorded (`NAME@SECONDS`), so that
+    /// a bucket the killed create made but could not tag yet can be told from one that was there:
+    /// a create looks first and never calls `CreateBucket` for a bucket that exists, so an untagged
+    /// bucket S3 made before the intent is someone else's.
+    fn intended_id(&self, request: &ResourceRequest<'_>) -> String {
+        let name = request.inputs.get("bucket").and_then(Json::as_str).unwrap_or_default();
+        // A create planned again after an interrupted one keeps that one's time: its CreateBucket
+        // may still land, and the bucket it makes is this create's as much as that one's.
+        if let Some(earlier) = request.intent.filter(|intent| split_intent(intent).0 == name) {
+            return earlier.to_string();
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        format!("{name}@{now}")
+    }
+
+    /// One GetBucketTagging answers the three cases (missing, someone else's, ours) where a
+    /// HeadBucket first would only add a round trip. A bucket tagged as this state's for this
+    /// address is ours; one tagged otherwise is not; an untagged one is ours only if S3 made it
+    /// after the intent was recorded (the create was killed before it could tag it).
     async fn find_interrupted(
         &self,
         aws: &AwsContext,
@@ -306,13 +329,12 @@ impl AwsDriver for BucketDriver {
         address: &Address,
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
-        match bucket_api::tags(aws.s3(), intended_id).await {
-            Ok(tags) => {
-                let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
-                let ours = tags.get("provision:stack") == Some(&stack.name)
-                    && tags.get("provision:address").is_none_or(|a| *a == address.to_string());
-                Ok((ours || untagged).then(|| intended_id.to_string()))
+        let (name, since) = split_intent(intended_id);
+        match bucket_api::tags(aws.s3(), name).await {
+            Ok(tags) if tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX)) => {
+                Ok(crate::drivers::tags::made_by(&tags, stack, address).then(|| name.to_string()))
             }
+            Ok(_) => Ok(made_since(aws.s3(), name, since).await?.then(|| name.to_string())),
             Err(error) if NOT_OURS.iter().any(|code| error.code_is(code)) => Ok(None),
             Err(error) => Err(error),
         }
@@ -321,12 +343,13 @@ impl AwsDriver for BucketDriver {
 
 /// Makes the bucket, or finds it made by this create already.
 ///
-/// It looks first: in us-east-1 a second `CreateBucket` of a bucket the account owns answers `200`,
-/// so the answer alone cannot tell a new bucket from someone's old one. A bucket that is there
-/// already is this create's only when it carries this stack's and this address's tags. A name
-/// deleted moments ago answers `OperationAborted` for a while (`s3.operation-aborted-on-recreate`);
-/// a create whose answer was lost meets `BucketAlreadyOwnedByYou` on the SDK's retry, and the bucket
-/// it made (untagged yet, or tagged for this address) is adopted (`any.response-lost`).
+/// It looks first (`ownership::claim`): in us-east-1 a second `CreateBucket` of a bucket the account
+/// owns answers `200`, so the answer alone cannot tell a new bucket from someone's old one. A bucket
+/// that is there already is this create's only when it is tagged as this state's for this address,
+/// or untagged and made by S3 after this create's intent. A name deleted moments ago answers
+/// `OperationAborted` for a while (`s3.operation-aborted-on-recreate`); a create whose answer was lost
+/// meets `BucketAlreadyOwnedByYou` on the SDK's retry, and the bucket it made is judged the same way
+/// (`any.response-lost`).
 async fn make_bucket(
     s3: &Client,
     request: &ResourceRequest<'_>,
@@ -334,35 +357,48 @@ async fn make_bucket(
     region: &str,
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
-    let taken = |error: DriverError| adopt::name_taken(error, request.address, "bucket", name, name);
     if bucket_api::presence(s3, name).await? == bucket_api::Presence::Owned {
-        let tags = bucket_api::tags(s3, name).await?;
-        if adopt::made_by(&tags, &request.stack.name, request.address) {
-            return Ok(());
-        }
-        return Err(taken(DriverError::invalid(String::new())));
+        return claim(s3, name, request).await;
     }
     let created = behaviour::CREATE_BUCKET
         .run_reporting(request.address, progress, || bucket_api::create(s3, name, region))
         .await;
     match created {
+        // Made between the look and the create: by this create's own request whose answer was
+        // lost (still untagged, or tagged for this address), or else by someone else.
         Err(error) if adopt::ALREADY_EXISTS.matches(&error) => {
             let tags = behaviour::NEW_BUCKET.run(|| bucket_api::tags(s3, name)).await?;
             let untagged = !tags.keys().any(|key| key.starts_with(PROVISION_TAG_PREFIX));
-            if untagged || adopt::made_by(&tags, &request.stack.name, request.address) {
+            if untagged || crate::drivers::tags::made_by(&tags, request.stack, request.address) {
                 Ok(())
             } else {
-                Err(taken(error))
+                claim(s3, name, request).await
             }
         }
         other => other,
     }
 }
 
-/// The `upload` folder, which must exist: syncing a missing folder would empty the bucket.
+/// The `upload` folder, which must exist (syncing a missing folder would empty the bucket) and lie
+/// inside the stack's folder: not absolute, not out through `..`, not a link that leads elsewhere.
 fn upload_folder(stack: &StackInfo, upload: &str) -> Result<PathBuf, DriverError> {
+    manifest::check_upload_path(upload).map_err(|problem| {
+        DriverError::invalid(format!("`upload`: {problem}"))
+            .with_hint("move the files into a folder beside the stack file, e.g. `upload = \"site\"`")
+    })?;
     let folder = stack.directory.join(upload);
     if folder.is_dir() {
+        let inside = match (folder.canonicalize(), stack.directory.canonicalize()) {
+            (Ok(real), Ok(base)) => real.starts_with(&base).then_some(()).ok_or(real),
+            (Err(_), _) | (_, Err(_)) => Ok(()),
+        };
+        if let Err(real) = inside {
+            return Err(DriverError::invalid(format!(
+                "`upload` folder `{upload}` is a symbolic link to `{}`, outside the stack's folder",
+                real.display()
+            ))
+            .with_hint("only a folder inside the stack's folder is uploaded; copy the files there"));
+        }
         return Ok(folder);
     }
     let problem = if folder.exists() { "is not a folder" } else { "does not exist" };
@@ -528,7 +564,7 @@ mod tests {
     }
 
     fn stack(directory: &std::path::Path) -> StackInfo {
-        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: directory.to_path_buf() }
+        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: directory.to_path_buf(), lineage: None }
     }
 
     fn inputs(json: Json) -> JsonMap {
@@ -659,7 +695,8 @@ mod making {
             retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         );
         let address = Address::new("s3_bucket", "site");
-        let stack = StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: PathBuf::from(".") };
+        let stack =
+            StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: PathBuf::from("."), lineage: None };
         let inputs = JsonMap::new();
         let tags = BTreeMap::new();
         let secrets = BTreeMap::new();
@@ -705,7 +742,7 @@ mod making {
         let exists = mock!(Client::head_bucket).then_output(|| HeadBucketOutput::builder().build());
         let never = mock!(Client::create_bucket).then_output(|| CreateBucketOutput::builder().build());
         let error = make(&[&exists, &tagged("other", "s3_bucket.site"), &never]).await.expect_err("refused");
-        assert_eq!(error.message, "a bucket named `shop-site` already exists and was not made for `s3_bucket.site`");
+        assert!(error.message.contains("the bucket `shop-site` already exists in this account"), "{}", error.message);
         assert!(error.hint.expect("a hint").contains("provision import s3_bucket.site shop-site"));
         assert_eq!(never.num_calls(), 0);
     }

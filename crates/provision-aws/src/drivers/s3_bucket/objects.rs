@@ -52,9 +52,15 @@ pub(super) async fn upload(
 
 async fn put_file(s3: &Client, bucket: &str, folder: &Path, key: &str) -> Result<(), DriverError> {
     let path = folder.join(key);
-    let body = ByteStream::from_path(&path)
-        .await
-        .map_err(|error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display())))?;
+    // A regular file only (never a fifo swapped in since the plan: opening one would wait for ever).
+    // Read whole into memory: a body built from an open file is sent once, so the SDK could not
+    // retry a throttled (`SlowDown`) PutObject; bytes in memory are sent again on each attempt.
+    let cannot_read =
+        |error: std::io::Error| DriverError::invalid(format!("cannot read `{}`: {error}", path.display()));
+    let mut file = tokio::fs::File::from_std(super::manifest::open_regular(&path).map_err(cannot_read)?);
+    let mut contents = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut file, &mut contents).await.map_err(cannot_read)?;
+    let body = ByteStream::from(contents);
     s3.put_object().bucket(bucket).key(key).content_type(content_type(key)).body(body).send().await.map_err(
         |error| {
             let mut error = crate::aws_error("PutObject", error);

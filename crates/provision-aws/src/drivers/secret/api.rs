@@ -65,7 +65,7 @@ pub(super) async fn restore_own(
 ) -> Result<String, DriverError> {
     let name = found.name().unwrap_or_default();
     let arn = found.arn().unwrap_or(name).to_string();
-    if !made_by(found.tags(), &request.stack.name, request.address) {
+    if !made_by(found.tags(), request.stack, request.address) {
         return Err(DriverError::invalid(format!(
             "a secret named `{name}` that provision did not make for `{}` is scheduled for deletion, so the name is taken",
             request.address
@@ -229,9 +229,9 @@ fn listed(entry: &SecretListEntry) -> Option<Listed> {
 }
 
 /// Whether these tags say the secret is the one this stack made for `address`.
-pub(super) fn made_by(tags: &[Tag], stack: &str, address: &Address) -> bool {
-    let tag = |key: &str| tags.iter().find(|tag| tag.key() == Some(key)).and_then(Tag::value);
-    tag("provision:stack") == Some(stack) && tag("provision:address") == Some(address.to_string().as_str())
+pub(super) fn made_by(tags: &[Tag], stack: &provision_core::driver::StackInfo, address: &Address) -> bool {
+    let tags = tags.iter().filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string()))).collect();
+    crate::drivers::tags::made_by(&tags, stack, address)
 }
 
 /// `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf` → `NAME` (AWS appends `-` and six
@@ -267,8 +267,14 @@ mod tests {
             Tag::builder().key("provision:stack").value("shop").build(),
             Tag::builder().key("provision:address").value("secret.session").build(),
         ];
-        assert!(made_by(&tags, "shop", &address));
-        assert!(!made_by(&tags, "other", &address));
-        assert!(!made_by(&tags[..1], "shop", &address));
+        let stack = |name: &str| provision_core::driver::StackInfo {
+            name: name.into(),
+            region: "us-east-1".into(),
+            directory: ".".into(),
+            lineage: None,
+        };
+        assert!(made_by(&tags, &stack("shop"), &address));
+        assert!(!made_by(&tags, &stack("other"), &address));
+        assert!(!made_by(&tags[..1], &stack("shop"), &address));
     }
 }

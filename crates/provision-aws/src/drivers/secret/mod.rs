@@ -298,8 +298,17 @@ impl AwsDriver for SecretDriver {
         let changed = changed_fields(changes);
         let arn = prior.id;
         if changed.contains("value") {
-            if let Some(value) = request.secrets.get("value") {
-                api::put_value(client, arn, value).await?;
+            match request.secrets.get("value") {
+                Some(value) => api::put_value(client, arn, value).await?,
+                // A new value the run was not handed is an error, never a change skipped in silence.
+                None if request.inputs.get("value").is_some_and(|v| !v.is_null()) => {
+                    return Err(DriverError::invalid(format!(
+                        "`{}.value` changed but its new value was not given to provision",
+                        request.address
+                    ))
+                    .with_hint("set the environment variable or `--var` the stack file names for it"))
+                }
+                None => {}
             }
         }
         if changed.contains("description") {
@@ -330,7 +339,7 @@ impl AwsDriver for SecretDriver {
         intended_id: &str,
     ) -> Result<Option<String>, DriverError> {
         let Some(found) = api::describe(aws.secretsmanager(), intended_id).await? else { return Ok(None) };
-        let ours = api::made_by(found.tags(), &stack.name, address) && found.deleted_date().is_none();
+        let ours = api::made_by(found.tags(), stack, address) && found.deleted_date().is_none();
         Ok(ours.then(|| found.arn().unwrap_or(intended_id).to_string()))
     }
 }

@@ -358,7 +358,12 @@ mod tests {
     use serde_json::json;
 
     fn stack() -> StackInfo {
-        StackInfo { name: "shop".into(), region: "eu-west-1".into(), directory: std::path::PathBuf::from(".") }
+        StackInfo {
+            name: "shop".into(),
+            region: "eu-west-1".into(),
+            directory: std::path::PathBuf::from("."),
+            lineage: None,
+        }
     }
 
     #[test]

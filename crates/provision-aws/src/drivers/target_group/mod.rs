@@ -364,7 +364,7 @@ impl AwsDriver for TargetGroupDriver {
         let elb = aws.elbv2();
         let Some(group) = api::describe_by_name(elb, intended_id).await? else { return Ok(None) };
         let tags = elbv2::tags_of(elb, &[group.arn.as_str()]).await?;
-        let ours = tags.get(&group.arn).is_some_and(|tags| elbv2::made_by(tags, &stack.name, address));
+        let ours = tags.get(&group.arn).is_some_and(|tags| elbv2::made_by(tags, stack, address));
         Ok(ours.then_some(group.arn))
     }
 }

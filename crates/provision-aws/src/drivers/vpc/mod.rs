@@ -365,7 +365,7 @@ mod tests {
     #[test]
     fn prepare_sorts_the_endpoints_and_wants_nothing_repaired() {
         let mut inputs = json!({ "endpoints": ["s3", "ecr", "s3"] }).as_object().cloned().unwrap();
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         VpcDriver.prepare(&stack, &mut inputs).unwrap();
         assert_eq!(inputs["endpoints"], json!(["ecr", "s3"]));
         assert_eq!(inputs[REPAIRS], json!([]));
@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn an_interrupted_create_keeps_its_token() {
         let address = Address::new("vpc", "main");
-        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into() };
+        let stack = StackInfo { name: "shop".into(), region: "us-east-1".into(), directory: ".".into(), lineage: None };
         let (inputs, tags, secrets) = (JsonMap::new(), BTreeMap::new(), BTreeMap::new());
         let fresh = ResourceRequest::new(&address, &stack, &inputs, &tags, &secrets);
         let token = VpcDriver.intended_id(&fresh);

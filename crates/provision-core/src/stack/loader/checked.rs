@@ -52,6 +52,10 @@ impl Loader<'_> {
         for part in parts {
             match part {
                 Part::Literal(literal) => result.push_str(literal),
+                Part::Reference(Reference::Variable(name), reference_span) if self.sensitive.contains(name) => {
+                    self.error(super::sensitive::sensitive_misuse(name, "this field", reference_span.clone()));
+                    return None;
+                }
                 Part::Reference(Reference::Variable(name), reference_span) => match variables.get(name) {
                     Some(value) => match value.interpolated() {
                         Some(piece) => result.push_str(&piece),

@@ -32,6 +32,7 @@ mod own_network;
 mod protect;
 mod references;
 mod sections;
+mod sensitive;
 mod state_only;
 mod state_section;
 mod suggest;
@@ -59,6 +60,17 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
         diagnostics: vec![Diagnostic::error(format!("cannot read stack file `{}`: {error}", path.display()), None)
             .hint("pass the stack file with `-f FILE` (default: `./stack.toml`)")],
     })?;
+    load_source(path, source, options, drivers)
+}
+
+/// Loads a stack file's text as if read from `path` (which names it in errors and anchors relative
+/// paths); nothing is read from disk.
+pub fn load_source(
+    path: &Path,
+    source: String,
+    options: &LoadOptions,
+    drivers: &DriverRegistry,
+) -> Result<Stack, StackError> {
     let table = match DeTable::parse(&source) {
         Ok(table) => table,
         Err(error) => {
@@ -67,7 +79,8 @@ pub fn load(path: &Path, options: &LoadOptions, drivers: &DriverRegistry) -> Res
             return Err(StackError { path: path.to_path_buf(), source, diagnostics: vec![diagnostic] });
         }
     };
-    let mut loader = Loader { diagnostics: Vec::new(), drivers, file: path, source: &source };
+    let mut loader =
+        Loader { diagnostics: Vec::new(), drivers, file: path, source: &source, sensitive: BTreeSet::new() };
     let stack = loader.stack(table.get_ref(), options);
     let diagnostics = loader.diagnostics;
     let errors: Vec<Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
@@ -86,6 +99,9 @@ struct Loader<'d> {
     /// The stack file and its text, for messages that must not show an excerpt.
     file: &'d Path,
     source: &'d str,
+    /// Variables whose values are secrets: declared `sensitive = true`, or used whole by a secret
+    /// field. They may flow only into secret fields (`sensitive.rs`).
+    sensitive: BTreeSet<String>,
 }
 
 /// The sections of a file, checked against their descriptors: what passed, by name, and which
@@ -108,6 +124,8 @@ impl Loader<'_> {
 
     fn stack(&mut self, root: &DeTable<'_>, options: &LoadOptions) -> Option<Stack> {
         let sections = self.sections(root, options.state_only);
+        // Which variables hold secrets is known before any of them is used.
+        self.sensitive = self.secret_field_variables(root);
         let variables = self.variables(sections.get("variables"), options);
         let header = self.stack_header(&sections, &variables)?;
         let state = match sections.get("state") {
@@ -116,7 +134,7 @@ impl Loader<'_> {
             None => StateLocation::Local(PathBuf::from("state").join(format!("{}.json", header.name))),
         };
         if options.state_only {
-            return Some(self.state_only_stack(&sections, header, state, variables));
+            return Some(self.state_only_stack(root, &sections, header, state, variables));
         }
         let network = self.network(sections.get("network"));
         let notify = sections.get("notify").and_then(|section| self.notify(section));
@@ -144,6 +162,7 @@ impl Loader<'_> {
             None => Vec::new(),
         };
         self.check_references(&resources, &outputs, &variables);
+        self.check_sensitive_uses(&resources, &outputs);
         self.checks_across_resources(&resources);
         let graph = self.graph(&resources);
 
@@ -156,6 +175,7 @@ impl Loader<'_> {
         let uses_network = resources.values().any(|r| r.fields.values().any(uses) || defaults_to_network(r))
             || outputs.iter().any(|o| uses(&o.value));
 
+        let deletion_settings = sensitive::deletion_settings(self.drivers, root, &variables);
         Some(Stack {
             path: self.file.to_path_buf(),
             source: self.source.to_string(),
@@ -165,6 +185,8 @@ impl Loader<'_> {
             tags: header.tags,
             state,
             variables,
+            sensitive_variables: std::mem::take(&mut self.sensitive),
+            deletion_settings,
             network,
             outputs,
             resources,
@@ -369,7 +391,9 @@ impl Loader<'_> {
         variables: &BTreeMap<String, Value>,
     ) {
         let Some(driver) = self.drivers.get(schema.type_name) else { return };
+        // A secret's value stays out of the checks (and so out of their messages).
         let lookup = |reference: &Reference| match reference {
+            Reference::Variable(name) if self.sensitive.contains(name) => Value::Unknown,
             Reference::Variable(name) => variables.get(name).cloned().unwrap_or(Value::Unknown),
             _ => Value::Unknown,
         };

@@ -20,20 +20,34 @@ impl Loader<'_> {
         options: &LoadOptions,
     ) -> BTreeMap<String, Value> {
         let mut variables = BTreeMap::new();
+        // Declared without a default: `--var` must give it.
+        let mut needed = Vec::new();
         for (name, expr) in section.map(entries).unwrap_or_default() {
-            if let Some(value) = checked::literal_value(expr) {
+            if let Expr::Table(_) = &expr.expr {
+                match self.variable_declaration(name, expr) {
+                    Some(default) => {
+                        variables.insert(name.clone(), default);
+                    }
+                    None => {
+                        needed.push((name.clone(), expr.span.clone()));
+                        variables.insert(name.clone(), Value::Str(String::new()));
+                    }
+                }
+            } else if let Some(value) = checked::literal_value(expr) {
                 variables.insert(name.clone(), value);
             }
         }
         self.unknown_overrides(options, &variables);
         for (name, text) in &options.variables {
             let Some(declared) = variables.get(name) else { continue };
+            // A secret's value is never repeated back, not even in an error about it.
+            let shown = if self.sensitive.contains(name) { "(sensitive)" } else { text.as_str() };
             let value = match declared {
                 Value::Int(_) => match text.parse::<i64>() {
                     Ok(i) => Value::Int(i),
                     Err(_) => {
                         self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is an integer variable"),
+                            format!("`--var {name}={shown}`: `{name}` is an integer variable"),
                             None,
                         ));
                         continue;
@@ -44,7 +58,7 @@ impl Loader<'_> {
                     "false" => Value::Bool(false),
                     _ => {
                         self.error(Diagnostic::error(
-                            format!("`--var {name}={text}`: `{name}` is a boolean variable; use `true` or `false`"),
+                            format!("`--var {name}={shown}`: `{name}` is a boolean variable; use `true` or `false`"),
                             None,
                         ));
                         continue;
@@ -54,6 +68,14 @@ impl Loader<'_> {
                 _ => Value::Str(text.clone()),
             };
             variables.insert(name.clone(), value);
+        }
+        for (name, span) in needed {
+            if !options.variables.iter().any(|(given, _)| *given == name) {
+                self.error(
+                    Diagnostic::error(format!("variable `{name}` has no default and no value"), Some(span))
+                        .hint(format!("pass `--var {name}=…`, or give it a `default`")),
+                );
+            }
         }
         variables
     }
@@ -94,7 +116,17 @@ impl Loader<'_> {
             });
         }
         if let Some(endpoint) = entry(section, "endpoint") {
-            header.endpoint = self.resolved_text(endpoint, variables, None).map(|(text, _)| text);
+            header.endpoint = self.resolved_text(endpoint, variables, None).and_then(|(text, span)| {
+                match super::super::endpoint::loopback_problem(&text) {
+                    None => Some(text),
+                    Some(problem) => {
+                        self.error(Diagnostic::error(format!("`endpoint`: {problem}"), Some(span)).hint(
+                            "a stack file may only name a local emulator (`http://127.0.0.1:PORT` or `http://localhost:PORT`); give any other endpoint with `--endpoint URL` or `AWS_ENDPOINT_URL`",
+                        ));
+                        None
+                    }
+                }
+            });
         }
         if let Some(tags) = entry(section, "tags") {
             header.tags = self.resolved_tags(tags, variables);

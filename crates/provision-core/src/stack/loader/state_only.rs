@@ -17,12 +17,15 @@ impl Loader<'_> {
     /// The stack with only its header, variables, state location and notifications.
     pub(super) fn state_only_stack(
         &mut self,
+        root: &DeTable<'_>,
         sections: &Sections,
         header: Header,
         state: StateLocation,
         variables: BTreeMap<String, Value>,
     ) -> Stack {
         let notify = sections.get("notify").and_then(|section| self.notify(section));
+        // What a delete may destroy besides the resource comes from the file, even here.
+        let deletion_settings = super::sensitive::deletion_settings(self.drivers, root, &variables);
         Stack {
             path: self.file.to_path_buf(),
             source: self.source.to_string(),
@@ -32,6 +35,8 @@ impl Loader<'_> {
             tags: header.tags,
             state,
             variables,
+            sensitive_variables: std::mem::take(&mut self.sensitive),
+            deletion_settings,
             network: NetworkSpec { vpc: "default".into(), subnets: None, own: None },
             outputs: Vec::new(),
             resources: BTreeMap::new(),

@@ -7,8 +7,9 @@ use std::time::Duration;
 use super::*;
 use crate::stack::{parse_duration, parse_s3_url, S3Location, DEFAULT_LOCK_TTL};
 
-/// A lease shorter than this leaves no room to renew it over a slow network.
-const MIN_LOCK_TTL: Duration = Duration::from_secs(1);
+/// A lease shorter than this leaves no room to renew it over a slow network, and lets a holder
+/// whose clock or network hiccups lose the lock to another run mid-apply.
+const MIN_LOCK_TTL: Duration = Duration::from_secs(30);
 
 impl Loader<'_> {
     /// `[state]`, from its checked values; `${stack.name}` is known here already (a stack per pull
@@ -45,7 +46,7 @@ impl Loader<'_> {
                     Ok(ttl) if ttl >= MIN_LOCK_TTL => lock_ttl = Some((ttl, span)),
                     Ok(_) => self.error(
                         Diagnostic::error(format!("`lock_ttl = \"{text}\"` is too short"), Some(span))
-                            .hint("the lease is renewed every third of it; use at least `1s` (the default, `5m`, suits most teams)"),
+                            .hint("the lease is renewed every third of it; use at least `30s` (the default, `5m`, suits most teams)"),
                     ),
                     Err(problem) => self.error(Diagnostic::error(problem, Some(span)).hint("e.g. `lock_ttl = \"5m\"`")),
                 },

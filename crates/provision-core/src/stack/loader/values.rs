@@ -8,6 +8,7 @@ use super::*;
 use crate::schema::syntax::is_match;
 use crate::schema::tags::{tag_key_problem, MAX_TAG_VALUE};
 use crate::schema::{Check, Pattern, References, ENV_NAME_PATTERN};
+use crate::stack::string_spans::StringSpans;
 
 /// What a field's descriptor asks of its value, handed down to list items, map values and the
 /// alternatives of a [`FieldKind::OneOf`] (a nested table's fields bring their own).
@@ -473,13 +474,23 @@ impl Loader<'_> {
     }
 
     pub(super) fn template(&mut self, text: &str, span: &Range<usize>) -> Option<Vec<Part>> {
-        // The string's text starts after its opening quote(s).
-        let base = span.start + 1;
-        match parse_template(text, base) {
-            Ok(parts) => Some(parts),
+        // Offsets are found in the decoded text and mapped back into the file, past the quotes and
+        // any escapes, so that a diagnostic never points inside a character.
+        let spans = StringSpans::new(self.source, span, text);
+        match parse_template(text, 0) {
+            Ok(parts) => Some(
+                parts
+                    .into_iter()
+                    .map(|part| match part {
+                        Part::Reference(reference, range) => Part::Reference(reference, spans.source_range(range)),
+                        literal => literal,
+                    })
+                    .collect(),
+            ),
             Err(error) => {
-                let start = base + error.offset;
-                self.error(Diagnostic::error(error.message, Some(start..(start + 2).min(span.end))).shape());
+                let at = spans.source_range(error.offset..error.offset + 2);
+                let at = at.start..at.end.min(span.end).max(at.start);
+                self.error(Diagnostic::error(error.message, Some(at)).shape());
                 None
             }
         }

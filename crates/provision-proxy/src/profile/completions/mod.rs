@@ -2,13 +2,15 @@
 //! ElastiCache's subnet group delete and modifications, Fargate tasks (`RunTask`,
 //! `DescribeTasks`, `StopTask`), the delete of a gateway VPC endpoint, and CloudFront's origin
 //! access controls (a name taken once, a delete of a gone one answered), ELBv2's idempotent
-//! creates of load balancers and listeners, and EC2's client tokens. Each is a rule of the
+//! creates of load balancers and listeners, EC2's client tokens, and Route 53's `CREATE` of a
+//! record made and deleted before. Each is a rule of the
 //! catalogue (`complete.…`), so a test can turn it off and meet moto's own answer.
 
 pub(crate) mod cloudfront;
 pub(crate) mod ec2;
 pub(crate) mod elasticache;
 pub(crate) mod elbv2;
+pub(crate) mod route53;
 pub(crate) mod tasks;
 
 use super::call::Call;
@@ -23,6 +25,7 @@ pub(crate) struct Completions {
     pub tokens: ec2::Tokens,
     pub origin_access_controls: cloudfront::Controls,
     pub creates: elbv2::Creates,
+    pub record_creates: route53::Creates,
 }
 
 pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
@@ -50,6 +53,16 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
 /// A call to make to the emulator first, as a request head and body: the description of what a
 /// completion must answer for and has not seen yet.
 pub(crate) fn prerequisite(state: &State, call: &Call) -> Option<(String, Vec<u8>)> {
+    let host = call.header("host").unwrap_or("localhost");
+    if call.service == "route53" {
+        let path = route53::prerequisite(call)?;
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+        if let Some(authorization) = call.header("authorization") {
+            head.push_str(&format!("Authorization: {authorization}\r\n"));
+        }
+        head.push_str("\r\n");
+        return Some((head, Vec::new()));
+    }
     let (content_type, target, body) = match call.service.as_str() {
         "elasticache" => {
             let (content_type, body) = elasticache::prerequisite(state, call)?;
@@ -62,8 +75,7 @@ pub(crate) fn prerequisite(state: &State, call: &Call) -> Option<(String, Vec<u8
         _ => return None,
     };
     let mut head = format!(
-        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
-        call.header("host").unwrap_or("localhost"),
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(authorization) = call.header("authorization") {
@@ -84,6 +96,16 @@ pub(crate) fn learn(state: &mut State, call: &Call, response: &Response) {
     match call.service.as_str() {
         "elasticache" => elasticache::learn(state, response),
         "ecs" => tasks::learn(state, response),
+        "route53" => route53::learn(state, call, response),
         _ => {}
+    }
+}
+
+/// The body to send to the emulator instead of the call's own, where moto would refuse what AWS
+/// accepts.
+pub(crate) fn rewrite(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Vec<u8>> {
+    match call.service.as_str() {
+        "route53" => route53::rewrite(turn, state, call),
+        _ => None,
     }
 }
