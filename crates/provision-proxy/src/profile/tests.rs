@@ -254,7 +254,7 @@ fn a_share_of_mutating_calls_loses_its_answer_and_reads_never_do() {
 fn the_answers_of_one_operation_can_be_lost() {
     let profile = profile();
     profile.lose_answers_of("CreateRoute", 1);
-    let lost = |body: &str| matches!(profile.before(&query("ec2", body)), Before::Forward { lose: true });
+    let lost = |body: &str| matches!(profile.before(&query("ec2", body)), Before::Forward { lose: true, .. });
     assert!(!lost("Action=CreateRouteTable&VpcId=vpc-1"), "another operation, though its name starts alike");
     let made = "<CreateVpcResponse><vpc><vpcId>vpc-2</vpcId></vpc></CreateVpcResponse>";
     profile.after(&query("ec2", "Action=CreateVpc&CidrBlock=10.0.0.0/16"), xml(200, made));
