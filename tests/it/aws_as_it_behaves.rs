@@ -254,7 +254,7 @@ impl Life {
         }
         self.step(what, &["apply", "--auto-approve"]);
         let want = expected(&text, self.zone.is_some());
-        assert_eq!(self.count(), want, "{}: after `{what}`, each object once", self.stack);
+        assert_eq!(self.count(), want, "{}: after `{what}`, each object once\n{}", self.stack, self.world.summary());
     }
 
     /// What of the stack exists, by kind, straight at the emulator; Redis replication groups as the
@@ -290,7 +290,7 @@ impl Life {
         let change = life.step("change", &["apply", "--auto-approve"]);
         assert!(change.stdout.contains(" changed"), "{}: the change changed nothing:\n{}", life.stack, change.stdout);
         let want = expected(&text, life.zone.is_some());
-        assert_eq!(life.count(), want, "{}: after the change, each object once", life.stack);
+        assert_eq!(life.count(), want, "{}: after the change, each object once\n{}", life.stack, life.world.summary());
         life.plan_is_empty("plan after the change (no changes)");
         life.destroy("destroy");
         life.apply("apply again under the same names");

@@ -165,7 +165,7 @@ pub const RULES: &[RuleSpec] = &[
     rule!("complete.elbv2.idempotent-creates", [], "ELBv2 query",
         "CreateLoadBalancer of a name made through the proxy, CreateListener on a port of a load balancer that has one, answer the existing one as AWS does (moto makes a second)"),
     rule!("complete.route53.create-after-delete", [], "Route 53 REST-XML",
-        "a `CREATE` of a record that is not there (moto refuses one identical to a change it journaled before when any record sorts after it) is sent on as an `UPSERT`, after a look"),
+        "a `CREATE` of a record that is not there (moto refuses one identical to a change it journaled before when any record sorts after it) is sent on as an `UPSERT`, after a look; a `CREATE` of one that is there answers `InvalidChangeBatch` (moto may make it twice)"),
     rule!("complete.cloudfront.origin-access-controls", [], "CloudFront REST-XML",
         "CreateOriginAccessControl of a name taken (moto: a second control) answers 409 `OriginAccessControlAlreadyExists`; DeleteOriginAccessControl of one deleted (moto: HTTP 500) answers 404 `NoSuchOriginAccessControl`; reads of a distribution show each origin's `OriginAccessControlId` (moto drops it)"),
 ];

@@ -35,6 +35,7 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
         "ec2" => ec2::before(turn, state, call),
         "cloudfront" => cloudfront::before(turn, state, call),
         "elasticloadbalancing" => elbv2::before(turn, state, call),
+        "route53" => route53::before(turn, state, call),
         _ => None,
     }
 }
