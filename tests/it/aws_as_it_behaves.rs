@@ -397,14 +397,10 @@ fn flask_with_postgres_lives_through_aws_as_it_behaves() {
 }
 
 /// The Star Wars API: everything of the web app's API tier plus a Redis `creating`, `modifying` (the
-/// change is a larger node type) and `deleting`, and its subnet group in use meanwhile.
-///
-/// Not in CI yet: after `apply again under the same names` the plan wants to replace the cache,
-/// reading the subnets of the group the first life made (moto keeps a deleted replication group
-/// `deleting` forever and the profile answers the new create over it, but a read still returns the
-/// old group's subnets, which the destroyed network held). Run it with `--ignored`.
+/// change is a larger node type) and `deleting`, and its subnet group in use meanwhile; in the
+/// second life the cache and its subnet group are made again under the first life's names, in the
+/// new network.
 #[test]
-#[ignore = "a cache made again under a deleted one's id reads the old subnets through the emulator"]
 fn the_star_wars_api_lives_through_aws_as_it_behaves() {
     Life::live(
         &Scenario {

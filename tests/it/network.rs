@@ -218,8 +218,16 @@ fn an_own_network_is_made_placed_by_role_changed_in_place_repaired_imported_and_
     assert_eq!(count_parts(&vpc_id)["nat gateway"], 2, "{nat} was made again");
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
-    // Imported by its id, with its parts.
+    // Described from what is there by `import --generate`: its shape, not the type's defaults.
     project.run(&["state", "rm", "vpc.main"]).success();
+    project.run(&["import", "--generate", "described.toml", &format!("vpc.main={vpc_id}")]).success();
+    let described = std::fs::read_to_string(project.path("described.toml")).expect("the generated file");
+    assert!(described.contains("nat = \"per_az\""), "{described}");
+    assert!(described.contains("endpoints = [\"ecr\", \"s3\"]"), "{described}");
+    project.run(&["-f", "described.toml", "plan", "--detailed-exitcode"]).code(0);
+    project.run(&["-f", "described.toml", "state", "rm", "vpc.main"]).success();
+
+    // Imported by its id, with its parts.
     project.run(&["import", "vpc.main", &vpc_id]).success();
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
@@ -417,6 +425,46 @@ pin_digest = false
             .expect("CreateVpcEndpoint");
     });
     project.run(&["plan"]).success().stdout_has("+ ecs_service.api");
+}
+
+/// One stack file for every environment, each in its own existing VPC: `vpc` and `subnets` come
+/// from `--var`, are checked before any AWS call, and decide where the resources are made.
+#[test]
+fn each_environment_names_its_vpc_with_a_variable() {
+    let stack = r#"
+[stack]
+name = "{name}"
+
+[variables]
+vpc = "default"
+subnets = ["subnet-00000000"]
+
+[network]
+vpc = "${var.vpc}"
+subnets = "${var.subnets}"
+
+[security_group.web]
+description = "Public HTTP"
+ingress = [{ port = 80, cidr = "0.0.0.0/0" }]
+"#;
+    let (vpc_id, subnets) = isolated_vpc();
+    let project = Project::new("envvpc", stack).with_emulator();
+    let staging = ["--var", &format!("vpc={vpc_id}"), "--var", &format!("subnets={},{}", subnets[0], subnets[1])];
+    project.run(&[&["apply", "--auto-approve"][..], &staging[..]].concat()).success();
+    assert_eq!(project.state()["resources"]["security_group.web"]["inputs"]["vpc"], vpc_id.as_str());
+    project.run(&[&["plan", "--detailed-exitcode"][..], &staging[..]].concat()).code(0);
+
+    // Another environment's VPC moves the group (a VPC is chosen when a group is made).
+    let moved = project.run(&["plan", "--var", "vpc=default"]).code(0);
+    assert!(moved.stdout.contains("-/+ security_group.web"), "{}", moved.stdout);
+
+    Project::new("envvpc", stack)
+        .with_unreachable_endpoint()
+        .run(&["plan", "--var", "vpc=vpc-staging"])
+        .code(1)
+        .stderr_has("stack.toml:10:7: `[network] vpc`: `vpc-staging` (from a variable) is not valid")
+        .stderr_has("`vpc-` and 8 or 17 hexadecimal digits");
+    project.run(&[&["destroy", "--auto-approve"][..], &staging[..]].concat()).success();
 }
 
 /// A VPC made by "another tool": two private subnets whose route table has no way out.

@@ -2,12 +2,13 @@
 //! a stack in its own network whose service has a migration. The profile runs the Fargate tasks
 //! moto cannot (`complete.ecs.run-task`: the exit code is the `exit N` of the task's command, or
 //! the outcome the test sets), keeps a deployment `IN_PROGRESS` for a while after every service
-//! change (`ecs.deployment-in-progress`) and a NAT gateway `pending` (`ec2.nat-gateway-lifecycle`).
+//! change (`ecs.deployment-in-progress`), rolls back a rollout whose tasks cannot start
+//! (`ecs.circuit-breaker-rollback`) and keeps a NAT gateway `pending` (`ec2.nat-gateway-lifecycle`).
 //! Its clock runs 120 times faster than real time; provision's own pace is unchanged.
 
 use provision_proxy::{ProfileOptions, Proxy, TaskOutcome};
 
-use crate::support::{ecs, endpoint, live_tagged_with, Project};
+use crate::support::{endpoint, live_tagged_with, Project};
 
 const STACK: &str = r#"
 [stack]
@@ -51,13 +52,21 @@ impl Profiled {
     }
 }
 
-/// The task definition the service runs, as ECS (the emulator itself) says.
-fn running_revision(project: &Project) -> String {
+/// The task definition the service runs, as ECS says: read through the profile, which keeps the
+/// deployments (a rollback included) that the emulator does not.
+fn running_revision(project: &Project, aws: &Profiled) -> String {
     let cluster = project.state()["resources"]["ecs_cluster.main"]["attributes"]["arn"].as_str().unwrap().to_string();
     let service = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
+    let config = aws_sdk_ecs::config::Builder::new()
+        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+        .endpoint_url(aws.proxy.endpoint())
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+        .build();
+    let ecs = aws_sdk_ecs::Client::from_conf(config);
     crate::support::block_on(async {
         let answer =
-            ecs().describe_services().cluster(&cluster).services(&service).send().await.expect("DescribeServices");
+            ecs.describe_services().cluster(&cluster).services(&service).send().await.expect("DescribeServices");
         let service = answer.services().first().expect("the service").clone();
         service.task_definition().expect("a task definition").to_string()
     })
@@ -73,7 +82,7 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
     assert!(aws.met("complete.ecs.run-task") > 0, "the migration ran as a Fargate task:\n{}", aws.proxy.summary());
     assert!(aws.met("ec2.nat-gateway-lifecycle") > 0, "the NAT gateway was waited for");
     assert!(aws.met("ecs.deployment-in-progress") > 0, "the first rollout was waited for");
-    let first = running_revision(&project);
+    let first = running_revision(&project, &aws);
     let vpc_id = project.state()["resources"]["vpc.main"]["attributes"]["id"].as_str().expect("a VPC id").to_string();
 
     // A migration that exits with 3 stops the deploy: the service keeps its revision.
@@ -85,7 +94,7 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
         .stderr_has("ecs_service.api")
         .stderr_has("the migration exited with code 3: Essential container in task exited")
         .stderr_has("the service keeps running its previous revision");
-    assert_eq!(running_revision(&project), first, "the old revision keeps serving");
+    assert_eq!(running_revision(&project, &aws), first, "the old revision keeps serving");
 
     // A task that stops before its command runs says why, and nothing is rolled out either.
     let family = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
@@ -99,12 +108,12 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
         .code(1)
         .stderr_has("the migration stopped without an exit code: CannotPullContainerError")
         .stderr_has("could not pull its image or read a secret");
-    assert_eq!(running_revision(&project), first);
+    assert_eq!(running_revision(&project, &aws), first);
 
     // Once the migration succeeds the new revision rolls out.
     aws.proxy.profile().expect("a profile").set_task_outcome(&family, TaskOutcome::exits(0));
     project.run(&["apply", "--auto-approve"]).success();
-    let second = running_revision(&project);
+    let second = running_revision(&project, &aws);
     assert_ne!(second, first, "the new revision runs");
 
     // A change of `desired_count` alone runs no migration and still waits for its deployment.
@@ -117,11 +126,58 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
     project.run(&["apply", "--auto-approve"]).success();
     assert!(aws.met("ecs.deployment-in-progress") > deployments, "the apply saw the deployment in progress and waited");
     assert_eq!(aws.met("complete.ecs.run-task"), migrations, "no new task definition, no migration");
-    assert_eq!(running_revision(&project), second);
+    assert_eq!(running_revision(&project, &aws), second);
     project.run(&["plan", "--detailed-exitcode"]).code(0);
 
     project.run(&["destroy", "--auto-approve"]).success().stdout_has("3 destroyed");
     assert_eq!(crate::network::count_parts(&vpc_id), crate::network::nothing(), "the network is gone");
+    assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
+}
+
+/// A rollout whose tasks cannot start is stopped by ECS's circuit breaker and rolled back: the
+/// apply fails with ECS's reason and events, the old revision keeps serving, the state still holds
+/// it (the next plan offers the change again), and the fixed release rolls out.
+#[test]
+fn a_rollout_the_circuit_breaker_rolls_back_fails_the_apply_with_ecs_reason() {
+    let stack = r#"
+[stack]
+name = "{name}"
+
+[ecs_cluster.main]
+
+[ecs_service.api]
+cluster = "${ecs_cluster.main.arn}"
+
+[ecs_service.api.container]
+image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v1"
+pin_digest = false
+"#;
+    let aws = Profiled::start();
+    let project = Project::new("rollback", stack).with_endpoint(&aws.proxy.endpoint());
+    project.run(&["apply", "--auto-approve"]).success();
+    let first = running_revision(&project, &aws);
+
+    let family = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
+    let profile = aws.proxy.profile().expect("a profile");
+    profile.set_task_outcome(&family, TaskOutcome::fails_to_start("CannotPullContainerError: api:v2 not found"));
+    project.write_stack(&stack.replace("api:v1", "api:v2"));
+    let failed = project.run(&["apply", "--auto-approve"]);
+    eprint!("{}", aws.proxy.summary());
+    failed
+        .code(1)
+        .stderr_has("ecs_service.api")
+        .stderr_has("failed: ECS deployment circuit breaker: tasks failed to start.")
+        .stderr_has("deployment failed: tasks failed to start")
+        .stderr_has("the circuit breaker rolls a failed deployment back");
+    assert!(aws.met("ecs.circuit-breaker-rollback") > 0, "the breaker tripped:\n{}", aws.proxy.summary());
+    assert_eq!(running_revision(&project, &aws), first, "the old revision keeps serving");
+    project.run(&["plan", "--detailed-exitcode"]).code(2).stdout_has("api:v2");
+
+    profile.set_task_outcome(&family, TaskOutcome::exits(0));
+    project.run(&["apply", "--auto-approve"]).success();
+    assert_ne!(running_revision(&project, &aws), first, "the fixed release runs");
+    project.run(&["plan", "--detailed-exitcode"]).code(0);
+    project.run(&["destroy", "--auto-approve"]).success();
     assert_eq!(live_tagged_with(&project.stack_name), Vec::<String>::new());
 }
 

@@ -425,10 +425,10 @@ fn mistakes() -> Vec<Mistake> {
             "stack.toml:5:11: `s3_bucket.site.protect` must be a boolean, found a string",
         ),
         m(
-            "a [network] vpc given by a variable",
-            "[stack]\nname = \"shop\"\n[variables]\nvpc = \"vpc-1\"\n[network]\nvpc = \"${var.vpc}\"\n",
+            "a [network] vpc given by the stack's name",
+            "[stack]\nname = \"shop\"\n[network]\nvpc = \"${stack.name}\"\n",
             json!(["network", "vpc"]),
-            "stack.toml:6:8: `${var.vpc}` cannot be used in `[network] vpc`",
+            "stack.toml:4:8: `${stack.name}` cannot be used in `[network] vpc`",
         ),
         m(
             "a network in too many zones",

@@ -20,7 +20,7 @@
 //! smithy-rs #4632 and #4749 fix its starved capacity in later releases). The client-side back-off
 //! adaptive mode would give is the per-service AIMD limit in [`crate::concurrency`] instead.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -118,6 +118,8 @@ pub struct AwsContext {
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
     limiters: Arc<[Limiter; Service::COUNT]>,
+    /// An answer came from the emulator's server (see [`AwsContext::is_emulator`]).
+    emulator: Arc<AtomicBool>,
     s3: OnceLock<aws_sdk_s3::Client>,
     cloudfront: OnceLock<aws_sdk_cloudfront::Client>,
     ec2: OnceLock<aws_sdk_ec2::Client>,
@@ -198,6 +200,7 @@ impl AwsContext {
             requests: Arc::new(AtomicU64::new(0)),
             retries: Arc::new(AtomicU64::new(0)),
             limiters: Arc::new(Service::ALL.map(|service| Limiter::new(service.name()))),
+            emulator: Arc::new(AtomicBool::new(false)),
             s3: OnceLock::new(),
             cloudfront: OnceLock::new(),
             ec2: OnceLock::new(),
@@ -252,7 +255,28 @@ impl AwsContext {
     }
 
     fn observer(&self, service: Service) -> Observer {
-        Observer::new(service, self.requests.clone(), self.retries.clone(), self.limiters.clone())
+        Observer::new(
+            service,
+            self.requests.clone(),
+            self.retries.clone(),
+            self.limiters.clone(),
+            self.emulator.clone(),
+        )
+    }
+
+    /// Whether provision talks to the local emulator: an endpoint is set **and** its answers come
+    /// from the emulator's own server (`observer::from_emulator`). A custom endpoint alone proves
+    /// nothing (a proxy or a private endpoint in front of AWS), so the emulator's work-arounds
+    /// never apply there. Asks STS who the caller is when no answer has been seen yet (a call made
+    /// once per run anyway).
+    pub async fn is_emulator(&self) -> bool {
+        if self.endpoint.is_none() {
+            return false;
+        }
+        if !self.emulator.load(Ordering::Relaxed) {
+            let _ = self.account().await;
+        }
+        self.emulator.load(Ordering::Relaxed)
     }
 
     pub fn s3(&self) -> &aws_sdk_s3::Client {

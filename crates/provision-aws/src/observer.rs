@@ -1,8 +1,10 @@
 //! The interceptor every AWS client sends its requests through: it counts requests and retries,
 //! logs each retry at `-v` with what the attempt before it got, and tells the service's
-//! concurrency limit whether an answer was AWS throttling.
+//! concurrency limit whether an answer was AWS throttling. It also notes an answer that came from
+//! the local emulator's own server (see [`from_emulator`]), so the emulator's work-arounds apply
+//! only where the emulator answered, never merely because a custom endpoint is set.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -92,6 +94,8 @@ pub(crate) struct Observer {
     requests: Arc<AtomicU64>,
     retries: Arc<AtomicU64>,
     limiters: Arc<[Limiter; Service::COUNT]>,
+    /// Set once an answer came from the emulator's server.
+    emulator: Arc<AtomicBool>,
 }
 
 impl Observer {
@@ -100,8 +104,9 @@ impl Observer {
         requests: Arc<AtomicU64>,
         retries: Arc<AtomicU64>,
         limiters: Arc<[Limiter; Service::COUNT]>,
+        emulator: Arc<AtomicBool>,
     ) -> Observer {
-        Observer { service, requests, retries, limiters }
+        Observer { service, requests, retries, limiters, emulator }
     }
 
     fn limiter(&self) -> &Limiter {
@@ -144,6 +149,9 @@ impl Intercept for Observer {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let response = context.response();
+        if from_emulator(response.headers()) {
+            self.emulator.store(true, Ordering::Relaxed);
+        }
         let status = response.status().as_u16();
         let body = response.body().bytes().unwrap_or_default();
         if is_throttling(status, body) {
@@ -156,5 +164,34 @@ impl Intercept for Observer {
             cfg.interceptor_state().store_put(LastAnswer(format!("HTTP {status}")));
         }
         Ok(())
+    }
+}
+
+/// Whether an answer came from moto's server: the Python web server it runs on names itself in a
+/// `Server: Werkzeug/…` header (moto adds its own `Server: amazon.com` beside it). AWS never sends
+/// that, and neither does a proxy or a private endpoint in front of AWS, so unlike the endpoint
+/// setting it is proof of the emulator.
+pub(crate) fn from_emulator(headers: &aws_smithy_runtime_api::http::Headers) -> bool {
+    headers.get_all("server").any(|server| server.starts_with("Werkzeug/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(servers: &[&str]) -> aws_smithy_runtime_api::http::Headers {
+        let mut headers = aws_smithy_runtime_api::http::Headers::new();
+        for server in servers {
+            headers.append("server", server.to_string());
+        }
+        headers
+    }
+
+    #[test]
+    fn only_the_emulators_own_server_marks_an_answer_as_the_emulators() {
+        assert!(from_emulator(&headers(&["Werkzeug/3.1.9 Python/3.11.7", "amazon.com"])));
+        assert!(!from_emulator(&headers(&["AmazonS3"])));
+        assert!(!from_emulator(&headers(&["amazon.com"])), "moto's own header alone is what AWS could send too");
+        assert!(!from_emulator(&headers(&[])));
     }
 }

@@ -208,6 +208,16 @@ impl Driver for StandIn {
         self.real.check_in_stack(resource, resources)
     }
 
+    /// The real driver's ordering (a service after the listener that forwards to it), so the
+    /// benchmark's graph is the one an apply against AWS runs.
+    fn implicit_dependencies(
+        &self,
+        resource: &ResourceSpec,
+        resources: &BTreeMap<Address, ResourceSpec>,
+    ) -> Vec<Address> {
+        self.real.implicit_dependencies(resource, resources)
+    }
+
     fn plan_notes(&self, action: Action, inputs: &JsonMap, changed: &[&str]) -> Vec<String> {
         self.real.plan_notes(action, inputs, changed)
     }

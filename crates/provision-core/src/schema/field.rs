@@ -283,8 +283,9 @@ pub enum References {
     Variables,
     /// `${var.NAME}` and `${stack.name}` (`[state]`: one state per stack name).
     VariablesAndStackName,
-    /// `${TYPE.NAME.ATTRIBUTE}` only (`[network] vpc`: the stack's own network).
-    Resources,
+    /// `${var.NAME}` or `${TYPE.NAME.ATTRIBUTE}` (`[network] vpc`: a VPC id per environment, or the
+    /// stack's own network).
+    VariablesOrResources,
     /// None: the text is taken as written, `${` included (`[network]`, `[notify]`, addresses).
     None,
 }
@@ -298,7 +299,7 @@ impl References {
             }
             References::Variables => "`${var.NAME}` references",
             References::VariablesAndStackName => "`${var.NAME}` and `${stack.name}` references",
-            References::Resources => "`${TYPE.NAME.ATTRIBUTE}` references",
+            References::VariablesOrResources => "`${var.NAME}` or `${TYPE.NAME.ATTRIBUTE}` references",
             References::None => "no references",
         }
     }

@@ -240,7 +240,7 @@ fn reference_note(references: References) -> Option<&'static str> {
         References::Any => Some("May hold references: `${TYPE.NAME.ATTRIBUTE}`, `${var.NAME}`, `${network.vpc_id}`, `${stack.name}` (`$${` for a literal `${`)"),
         References::Variables => Some("May hold `${var.NAME}`"),
         References::VariablesAndStackName => Some("May hold `${var.NAME}` and `${stack.name}`"),
-        References::Resources => Some("May hold `${TYPE.NAME.ATTRIBUTE}`"),
+        References::VariablesOrResources => Some("May hold `${var.NAME}` or `${TYPE.NAME.ATTRIBUTE}`"),
         References::None => None,
     }
 }

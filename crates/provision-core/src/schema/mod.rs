@@ -21,7 +21,7 @@ pub mod tags;
 pub use field::{Check, Default, FieldKind, FieldSpec, Pattern, References};
 pub use sections::{
     resource_key, section, ADDRESS_PATTERN, ENV_NAME_PATTERN, RESOURCE_KEYS, RESOURCE_NAME_PATTERN, RESOURCE_NAME_RULE,
-    SECTIONS, STACK_NAME_PATTERN, STACK_NAME_RULE,
+    SECTIONS, STACK_NAME_PATTERN, STACK_NAME_RULE, VPC_PATTERN, VPC_RULE,
 };
 
 #[derive(Debug)]

@@ -162,17 +162,20 @@ const NETWORK: &[FieldSpec] = &[
     FieldSpec::new(
         "vpc",
         FieldKind::String,
-        "`\"default\"` (the region's default VPC), a VPC id, or the stack's own network: `\"${vpc.NAME.id}\"`",
+        "`\"default\"` (the region's default VPC), a VPC id, or the stack's own network: `\"${vpc.NAME.id}\"`; \
+         the first two may come from a variable (`\"${var.vpc}\"`: a VPC per environment)",
     )
     .default(Default::Str("default"))
     .pattern(VPC_PATTERN, VPC_RULE)
-    .references(References::Resources),
+    .references(References::VariablesOrResources),
     FieldSpec::new(
         "subnets",
         FieldKind::StringList,
-        "Subnet ids of an existing VPC; default: its subnets, one per availability zone (the private ones where it has both)",
+        "Subnet ids of an existing VPC; default: its subnets, one per availability zone (the private ones where it has both); \
+         ids may come from variables, or all of them from one list variable (`\"${var.subnets}\"`)",
     )
-    .non_empty(),
+    .non_empty()
+    .references(References::Variables),
 ];
 
 const NOTIFY: &[FieldSpec] = &[

@@ -28,7 +28,7 @@ fn reference(references: References) -> Option<String> {
         References::None => return None,
         References::Variables => variable,
         References::VariablesAndStackName => format!(r"{variable}|stack\.name"),
-        References::Resources => format!(r"{PIECE}\.{PIECE}\.{PIECE}"),
+        References::VariablesOrResources => format!(r"{variable}|{PIECE}\.{PIECE}\.{PIECE}"),
         References::Any => format!(
             r"{variable}|network\.(?:{})|stack\.(?:{})|{PIECE}\.{PIECE}\.{PIECE}",
             NETWORK_ATTRIBUTES.join("|"),

@@ -121,6 +121,10 @@ pub const RULES: &[RuleSpec] = &[
     // A Fargate rollout: tasks start (~1 min), pass the target group's health checks, old ones drain.
     rule!("ecs.deployment-in-progress", ["window" = min(3)], "ECS JSON",
         "DescribeServices after CreateService/UpdateService (desiredCount alone too) shows a new PRIMARY deployment `IN_PROGRESS` with runningCount climbing, the old one ACTIVE, then one `COMPLETED` deployment with runningCount == desiredCount"),
+    // ECS docs, "Deployment circuit breaker": a deployment whose tasks keep failing to reach RUNNING
+    // is marked FAILED; with rollback, the last COMPLETED deployment is rolled out again.
+    rule!("ecs.circuit-breaker-rollback", [], "ECS JSON",
+        "a deployment of a task definition family the test set a failing outcome for runs no task for `ecs.deployment-in-progress`'s window while the previous one serves, then reads `FAILED` (`ECS deployment circuit breaker: tasks failed to start.`) with ECS's service events, and with `rollback` a new PRIMARY deployment of the previous task definition takes over"),
     // DeleteService: tasks stop after the target group's deregistration delay.
     rule!("ecs.service-draining", ["window" = min(3)], "ECS JSON",
         "DescribeServices after DeleteService shows `DRAINING` for the window, then `INACTIVE`"),

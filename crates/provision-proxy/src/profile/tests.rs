@@ -353,6 +353,20 @@ fn a_cache_subnet_group_the_profile_deleted_can_be_made_again() {
     assert_eq!(again.status, 200, "{}", again.text());
     assert!(again.text().contains("<CacheSubnetGroupName>csg</CacheSubnetGroupName>"), "{}", again.text());
     assert_eq!(profile.after(&create, xml(400, exists)).status, 400, "made again: a second create is refused");
+
+    // Made again in another network: reads show the new subnets, not the ones moto kept.
+    assert_eq!(answered(profile.before(&delete)).status, 200);
+    let elsewhere = query(
+        "elasticache",
+        "Action=CreateCacheSubnetGroup&CacheSubnetGroupName=csg&CacheSubnetGroupDescription=d&SubnetIds.SubnetIdentifier.1=new-a&SubnetIds.SubnetIdentifier.2=new-b",
+    );
+    assert_eq!(profile.after(&elsewhere, xml(400, exists)).status, 200);
+    let moto_says = "<DescribeCacheSubnetGroupsResponse><DescribeCacheSubnetGroupsResult><CacheSubnetGroups><CacheSubnetGroup>\
+                     <CacheSubnetGroupName>csg</CacheSubnetGroupName><Subnets><Subnet><SubnetIdentifier>s</SubnetIdentifier></Subnet></Subnets>\
+                     </CacheSubnetGroup></CacheSubnetGroups></DescribeCacheSubnetGroupsResult></DescribeCacheSubnetGroupsResponse>";
+    let describe = query("elasticache", "Action=DescribeCacheSubnetGroups&CacheSubnetGroupName=csg");
+    let read = profile.after(&describe, xml(200, moto_says)).xml().unwrap();
+    assert_eq!(read.texts_of("SubnetIdentifier"), ["new-a", "new-b"]);
 }
 
 /// A lost answer's retry meets what AWS answers, not what moto does: a second control of a name

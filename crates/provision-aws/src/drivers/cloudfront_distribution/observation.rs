@@ -206,7 +206,7 @@ async fn observe(
 ) -> Result<Option<Observed>, DriverError> {
     let Some(summary) = summary else { return Ok(None) };
     let mut inputs = observed_inputs(summary);
-    if aws.endpoint().is_some() {
+    if aws.is_emulator().await {
         // The emulator drops custom error responses (docs/emulator.md): what it answers for
         // `spa_fallback` says nothing about what was applied.
         inputs.remove("spa_fallback");

@@ -248,7 +248,7 @@ impl AwsDriver for InstanceDriver {
                     }
                 }
             }
-            Err(error) => return Err(emulator_hint(aws, &config, error)),
+            Err(error) => return Err(emulator_hint(aws, &config, error).await),
         };
         let instance = waiting::until_available(rds, request.address, created, false, progress).await?;
         Ok(observation::observe(&instance, request.inputs))
@@ -348,9 +348,9 @@ fn master_password<'a>(request: &'a ResourceRequest<'_>) -> Result<&'a str, Driv
 
 /// moto 5.1.22 knows no default MariaDB version: without `engine_version` its create fails with an
 /// HTTP 500 page (no AWS error code). AWS picks its default version and never answers like that.
-fn emulator_hint(aws: &AwsContext, config: &InstanceConfig, error: DriverError) -> DriverError {
+async fn emulator_hint(aws: &AwsContext, config: &InstanceConfig, error: DriverError) -> DriverError {
     let versionless_mariadb = config.engine == "mariadb" && config.engine_version.is_none();
-    if aws.endpoint().is_some() && versionless_mariadb && error.code.is_none() {
+    if versionless_mariadb && error.code.is_none() && aws.is_emulator().await {
         error.with_hint("the local emulator needs `engine_version` for MariaDB, e.g. \"10.11\"")
     } else {
         error

@@ -3,9 +3,10 @@
 //! moto 5.1.22, the pinned emulator, keeps a deleted replication group `deleting` forever, does not
 //! implement `DeleteCacheSubnetGroup`, `ModifyReplicationGroup`, `IncreaseReplicaCount` or
 //! `DecreaseReplicaCount` (it answers an HTML error page), and ignores `NumCacheClusters` when
-//! cluster mode is disabled. Every allowance here applies only when provision talks to an endpoint
-//! (`--endpoint`, `AWS_ENDPOINT_URL`, `[stack] endpoint`); against AWS each one is a no-op, so the
-//! code path AWS runs is the one the emulator tests exercise.
+//! cluster mode is disabled. Every allowance here applies only when the emulator itself answers
+//! (`AwsContext::is_emulator`: its server's own `Server` header, not merely a custom endpoint);
+//! against AWS, or anything else behind an endpoint, each one is a no-op, so the code path AWS runs
+//! is the one the emulator tests exercise.
 
 use crate::context::AwsContext;
 use crate::drivers::DriverError;
@@ -17,8 +18,8 @@ pub(super) struct Emulator {
 }
 
 impl Emulator {
-    pub fn of(aws: &AwsContext) -> Emulator {
-        Emulator { local: aws.endpoint().is_some() }
+    pub async fn of(aws: &AwsContext) -> Emulator {
+        Emulator { local: aws.is_emulator().await }
     }
 
     /// Talking to AWS: nothing here applies.

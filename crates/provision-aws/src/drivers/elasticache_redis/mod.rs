@@ -201,7 +201,7 @@ impl AwsDriver for CacheDriver {
     ) -> Result<Observed, DriverError> {
         lifecycle::create(
             aws.elasticache(),
-            Emulator::of(aws),
+            Emulator::of(aws).await,
             request,
             crate::behaviours::elasticache::LIFECYCLE,
             progress,
@@ -231,9 +231,10 @@ impl AwsDriver for CacheDriver {
             tags: request.tags,
         };
         let ec = aws.elasticache();
+        let emulator = Emulator::of(aws).await;
         let group = update::apply(ec, &target, &steps, crate::behaviours::elasticache::LIFECYCLE, progress)
             .await
-            .map_err(|error| Emulator::of(aws).explain_unimplemented(error))?;
+            .map_err(|error| emulator.explain_unimplemented(error))?;
         if steps.tags {
             // The group's subnet group carries the same tags.
             let subnet_group = config::subnet_group_name(prior.id);
@@ -252,7 +253,7 @@ impl AwsDriver for CacheDriver {
     ) -> Result<(), DriverError> {
         lifecycle::delete(
             aws.elasticache(),
-            Emulator::of(aws),
+            Emulator::of(aws).await,
             resource,
             crate::behaviours::elasticache::LIFECYCLE,
             progress,
@@ -269,7 +270,7 @@ impl AwsDriver for CacheDriver {
         recorded: &[ExistingResource<'_>],
         tagged: &[TaggedResource],
     ) -> Result<Vec<Leftover>, DriverError> {
-        if !Emulator::of(aws).lists_subnet_group_leftovers() {
+        if !Emulator::of(aws).await.lists_subnet_group_leftovers() {
             return Ok(Vec::new());
         }
         let mut leftovers = Vec::new();
@@ -286,7 +287,7 @@ impl AwsDriver for CacheDriver {
     }
 
     async fn delete_leftover(&self, aws: &AwsContext, leftover: &Leftover) -> Result<(), DriverError> {
-        api::delete_subnet_group(aws.elasticache(), &leftover.id, Emulator::of(aws), Retry::NEVER).await
+        api::delete_subnet_group(aws.elasticache(), &leftover.id, Emulator::of(aws).await, Retry::NEVER).await
     }
 
     async fn find_interrupted(

@@ -90,9 +90,10 @@ fn text<'a>(inputs: &'a JsonMap, field: &str) -> &'a str {
     inputs.get(field).and_then(Json::as_str).unwrap_or_default()
 }
 
-/// The inputs as last applied, or `None` when there are none to go by (`import --generate`).
+/// The inputs as last applied, or `None` when there are none to go by (`import --generate`, which
+/// names every field with `null` for "unknown").
 fn recorded(inputs: &JsonMap) -> Option<VpcConfig> {
-    inputs.contains_key("azs").then(|| VpcConfig::from_inputs(inputs).ok()).flatten()
+    inputs.get("azs").is_some_and(|azs| !azs.is_null()).then(|| VpcConfig::from_inputs(inputs).ok()).flatten()
 }
 
 #[async_trait]

@@ -136,7 +136,7 @@ impl Loader<'_> {
         if options.state_only {
             return Some(self.state_only_stack(root, &sections, header, state, variables));
         }
-        let network = self.network(sections.get("network"));
+        let network = self.network(sections.get("network"), &variables);
         let notify = sections.get("notify").and_then(|section| self.notify(section));
         let mut outputs = self.outputs(sections.get("outputs"));
 

@@ -135,25 +135,101 @@ impl Loader<'_> {
         Some(header)
     }
 
-    pub(super) fn network(&mut self, section: Option<&SpannedExpr>) -> NetworkSpec {
+    /// `[network]`. `vpc` is `"default"`, a VPC id, the stack's own network (`${vpc.NAME.id}`), or
+    /// text built from variables that gives one of the first two (a VPC per environment); the
+    /// same for each of `subnets`, or one list variable for all of them.
+    pub(super) fn network(
+        &mut self,
+        section: Option<&SpannedExpr>,
+        variables: &BTreeMap<String, Value>,
+    ) -> NetworkSpec {
         let section = section.map(entries).unwrap_or_default();
         let written = entry(section, "vpc");
-        let own = written.and_then(|vpc| self.own_network_reference(vpc));
-        let vpc = match &own {
-            Some(address) => format!("${{{address}.id}}"),
-            None => written.and_then(literal).unwrap_or("default").to_string(),
-        };
-        let subnets = entry(section, "subnets").and_then(|subnets| match &subnets.expr {
-            Expr::List(items) => items.iter().map(|item| literal(item).map(str::to_string)).collect(),
+        let from_variables = written.filter(|vpc| only_variables(vpc));
+        let own = match written {
+            Some(vpc) if from_variables.is_none() => self.own_network_reference(vpc),
             _ => None,
-        });
+        };
+        let vpc = match (&own, from_variables) {
+            (Some(address), _) => format!("${{{address}.id}}"),
+            (None, Some(vpc)) => match self.resolved_text(vpc, variables, None) {
+                Some((text, span)) => {
+                    self.check_vpc_id(&text, span);
+                    text
+                }
+                None => "default".to_string(),
+            },
+            (None, None) => written.and_then(literal).unwrap_or("default").to_string(),
+        };
+        let subnets = entry(section, "subnets").and_then(|subnets| self.subnet_ids(subnets, variables));
         NetworkSpec { vpc, subnets, own }
+    }
+
+    /// A VPC id that came from a variable, checked as the schema checks a written one.
+    fn check_vpc_id(&mut self, text: &str, span: Range<usize>) {
+        if !crate::schema::syntax::is_match(crate::schema::VPC_PATTERN, text) {
+            self.error(
+                Diagnostic::error(format!("`[network] vpc`: `{text}` (from a variable) is not valid"), Some(span))
+                    .hint(format!("use {}", crate::schema::VPC_RULE)),
+            );
+        }
+    }
+
+    /// `subnets`: a list of ids, each maybe built from variables, or one list variable.
+    fn subnet_ids(&mut self, subnets: &SpannedExpr, variables: &BTreeMap<String, Value>) -> Option<Vec<String>> {
+        match &subnets.expr {
+            Expr::List(items) => items
+                .iter()
+                .map(|item| match literal(item) {
+                    Some(text) => Some(text.to_string()),
+                    None => self.resolved_text(item, variables, None).map(|(text, _)| text),
+                })
+                .collect(),
+            Expr::Template(parts) => {
+                let [Part::Reference(Reference::Variable(name), span)] = parts.as_slice() else { return None };
+                match variables.get(name) {
+                    Some(Value::List(items)) if !items.is_empty() => {
+                        items.iter().map(|item| item.interpolated()).collect::<Option<Vec<_>>>().or_else(|| {
+                            self.error(Diagnostic::error(
+                                format!("variable `{name}` must be a list of subnet ids"),
+                                Some(span.clone()),
+                            ));
+                            None
+                        })
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::error(
+                                format!("`[network] subnets`: variable `{name}` is not a list of subnet ids"),
+                                Some(span.clone()),
+                            )
+                            .hint(format!("declare it as a list: `{name} = [\"subnet-…\", \"subnet-…\"]`")),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
     }
 
     pub(super) fn outputs(&mut self, section: Option<&SpannedExpr>) -> Vec<Output> {
         let section = section.map(entries).unwrap_or_default();
         section.iter().map(|(name, value)| Output { name: name.clone(), value: value.clone() }).collect()
     }
+}
+
+/// Whether a string holds references, all of them to variables (`${var.NAME}`).
+fn only_variables(expr: &SpannedExpr) -> bool {
+    let Expr::Template(parts) = &expr.expr else { return false };
+    let references: Vec<&Reference> = parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Reference(reference, _) => Some(reference),
+            Part::Literal(_) => None,
+        })
+        .collect();
+    !references.is_empty() && references.iter().all(|reference| matches!(reference, Reference::Variable(_)))
 }
 
 #[cfg(test)]
@@ -207,6 +283,49 @@ mod tests {
         let error = load_text("[stack]\nname = \"${var.env}\"\n[variables]\nenv = \"Prod\"\n").unwrap_err();
         assert!(error.to_string().contains("stack.toml:2:8: stack name `Prod` is not valid"), "{error}");
         assert!(!error.diagnostics[0].shape, "the schema cannot know the variable's value");
+    }
+
+    fn load_with(text: &str, vars: &[(&str, &str)]) -> Result<Stack, StackError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("stack.toml");
+        std::fs::write(&path, text).expect("write");
+        let options = LoadOptions {
+            variables: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..LoadOptions::default()
+        };
+        load(&path, &options, &DriverRegistry::new(Vec::new()))
+    }
+
+    /// One file for every environment: each names its own VPC and subnets with `--var`.
+    #[test]
+    fn the_network_of_each_environment_comes_from_variables() {
+        let text = "[stack]\nname = \"shop\"\n[variables]\nvpc = \"default\"\nsubnets = [\"subnet-0a\", \"subnet-0b\"]\nzone = \"0a\"\n\
+                    [network]\nvpc = \"${var.vpc}\"\nsubnets = \"${var.subnets}\"\n";
+        let stack = load_with(text, &[]).unwrap();
+        assert_eq!(stack.network.vpc, "default");
+        assert_eq!(stack.network.subnets, Some(vec!["subnet-0a".to_string(), "subnet-0b".to_string()]));
+        assert!(stack.network.own.is_none());
+
+        let prod = load_with(text, &[("vpc", "vpc-0123456789abcdef0"), ("subnets", "subnet-1, subnet-2")]).unwrap();
+        assert_eq!(prod.network.vpc, "vpc-0123456789abcdef0");
+        assert_eq!(prod.network.subnets, Some(vec!["subnet-1".to_string(), "subnet-2".to_string()]));
+
+        let items = text.replace("subnets = \"${var.subnets}\"\n", "subnets = [\"subnet-${var.zone}\"]\n");
+        assert_eq!(load_with(&items, &[]).unwrap().network.subnets, Some(vec!["subnet-0a".to_string()]));
+
+        let error = load_with(text, &[("vpc", "vpc-prod")]).unwrap_err();
+        assert!(
+            error.to_string().contains("stack.toml:8:7: `[network] vpc`: `vpc-prod` (from a variable) is not valid"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("`vpc-` and 8 or 17 hexadecimal digits"), "{error}");
+
+        let not_a_list = text.replace("subnets = [\"subnet-0a\", \"subnet-0b\"]", "subnets = \"subnet-0a\"");
+        let error = load_with(&not_a_list, &[]).unwrap_err();
+        assert!(error.to_string().contains("variable `subnets` is not a list of subnet ids"), "{error}");
+
+        let error = load_text("[stack]\nname = \"shop\"\n[network]\nvpc = \"${stack.name}\"\n").unwrap_err();
+        assert!(error.to_string().contains("`${stack.name}` cannot be used in `[network] vpc`"), "{error}");
     }
 
     #[test]

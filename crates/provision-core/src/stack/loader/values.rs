@@ -90,7 +90,9 @@ fn allows(references: References, reference: &Reference) -> bool {
         References::VariablesAndStackName => {
             matches!(reference, Reference::Variable(_)) || matches!(reference, Reference::Stack(name) if name == "name")
         }
-        References::Resources => matches!(reference, Reference::Resource { .. }),
+        References::VariablesOrResources => {
+            matches!(reference, Reference::Variable(_) | Reference::Resource { .. })
+        }
         References::None => false,
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct Caches {
     /// Cache subnet groups the proxy saw exist.
     subnet_groups: HashSet<String>,
     deleted_subnet_groups: HashSet<String>,
+    /// Subnet groups made again over the one moto still holds: name → the subnets the new create
+    /// asked for, which reads show in place of moto's old ones.
+    remade_subnet_groups: HashMap<String, Vec<String>>,
 }
 
 impl Caches {
@@ -123,6 +126,7 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
             if !caches.subnet_groups.remove(name) {
                 return None;
             }
+            caches.remade_subnet_groups.remove(name);
             caches.deleted_subnet_groups.insert(name.to_string());
             turn.meet(SUBNET_GROUPS);
             let mut response = query_result(call, Vec::new());
@@ -200,6 +204,15 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
             if let Some(name) = call.param("CacheSubnetGroupName") {
                 caches.subnet_groups.insert(name.to_string());
                 caches.deleted_subnet_groups.remove(name);
+                caches.remade_subnet_groups.remove(name);
+            }
+        }
+        // A modification of a group made again changes what reads of it show.
+        "ModifyCacheSubnetGroup" if response.ok() => {
+            let Some(name) = call.param("CacheSubnetGroupName") else { return };
+            let subnets = call.list("SubnetIds", "");
+            if let (Some(remade), false) = (caches.remade_subnet_groups.get_mut(name), subnets.is_empty()) {
+                *remade = subnets;
             }
         }
         // The profile deleted the group, moto still has it: on AWS the name is free again, so
@@ -213,28 +226,42 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
             }
             caches.subnet_groups.insert(name.to_string());
             turn.meet(SUBNET_GROUPS);
+            let subnets = call.list("SubnetIds", "");
             let mut group = Element::new("CacheSubnetGroup");
             group.push(Element::text_element("CacheSubnetGroupName", name));
             if let Some(description) = call.param("CacheSubnetGroupDescription") {
                 group.push(Element::text_element("CacheSubnetGroupDescription", description));
             }
+            group.push(subnets_element(&subnets));
+            caches.remade_subnet_groups.insert(name.to_string(), subnets);
             *response = query_result(call, vec![group]);
         }
         "DescribeCacheSubnetGroups" if response.ok() => {
             let Some(mut root) = response.xml() else { return };
             let Some(list) = root.find_mut(&["DescribeCacheSubnetGroupsResult", "CacheSubnetGroups"]) else { return };
             let mut removed = false;
+            let mut remade = false;
             let mut kept = Vec::new();
-            for element in list.take_elements() {
+            for mut element in list.take_elements() {
                 let name = element.child_text("CacheSubnetGroupName").unwrap_or_default();
                 if caches.deleted_subnet_groups.contains(&name) {
                     removed = true;
                 } else {
+                    if let Some(subnets) = caches.remade_subnet_groups.get(&name) {
+                        element.remove_children("Subnets");
+                        element.push(subnets_element(subnets));
+                        remade = true;
+                    }
                     caches.subnet_groups.insert(name);
                     kept.push(element);
                 }
             }
             kept.into_iter().for_each(|element| list.push(element));
+            if remade && !removed {
+                turn.meet(SUBNET_GROUPS);
+                response.set_xml(&root);
+                return;
+            }
             if !removed {
                 return;
             }
@@ -253,6 +280,17 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
         }
         _ => {}
     }
+}
+
+/// `<Subnets>` as ElastiCache describes a subnet group's subnets.
+fn subnets_element(subnets: &[String]) -> Element {
+    let mut list = Element::new("Subnets");
+    for subnet in subnets {
+        let mut item = Element::new("Subnet");
+        item.push(Element::text_element("SubnetIdentifier", subnet));
+        list.push(item);
+    }
+    list
 }
 
 /// The description of a group the profile must modify but has not seen yet.
