@@ -33,6 +33,7 @@ pub struct Orphan {
 const DELETE_ORDER: &[&str] = &[
     "dns_record",
     "ecs_service",
+    "listener_rule",
     "listener",
     "cloudfront_distribution",
     "db_instance",

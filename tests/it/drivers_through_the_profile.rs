@@ -4,46 +4,40 @@
 //! that the behaviours its stack is there to meet were met (`Proxy::met`), so a pass proves the
 //! retry or wait of docs/aws-behaviours.md that handles them, not the emulator's kindness.
 //!
-//! provision is told the profile's time scale (`PROVISION_TIME_SCALE`), so its own patience shrinks
-//! with AWS's windows: a database `creating` for five AWS minutes takes five real seconds.
+//! Each runs in the shared harness (`support::aws_world`): provision is told the profile's time
+//! scale (`PROVISION_TIME_SCALE`), so its own patience shrinks with AWS's windows: a database
+//! `creating` for five AWS minutes takes five real seconds.
 
 use std::time::Duration;
 
-use provision_proxy::{ProfileOptions, Proxy};
+use provision_proxy::ProfileOptions;
 
-use crate::support::{endpoint, Project, Run};
+use crate::support::aws_world::{self, AwsWorld};
+use crate::support::{Project, Run};
 
-/// AWS seconds per real second in these worlds (the profile's default).
-const TIME_SCALE: f64 = 60.0;
-
-/// A profiled proxy in front of the shared emulator, on a runtime of its own; stops when dropped.
+/// A world of "AWS as it behaves" (the shared harness, `support::aws_world`) for one test.
 struct World {
-    proxy: Proxy,
-    runtime: tokio::runtime::Runtime,
+    aws: AwsWorld,
 }
 
 impl World {
-    fn start(options: ProfileOptions) -> World {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        let proxy = runtime.block_on(Proxy::start_with_profile(endpoint(), options)).expect("start the proxy");
-        World { proxy, runtime }
-    }
-
     /// Every behaviour on, no answer lost: what each test meets follows from its stack alone.
     fn new() -> World {
-        World::start(ProfileOptions { time_scale: TIME_SCALE, ..ProfileOptions::default() })
+        World::start(ProfileOptions { time_scale: aws_world::time_scale(), ..ProfileOptions::default() })
+    }
+
+    fn start(options: ProfileOptions) -> World {
+        World { aws: AwsWorld::start(options) }
     }
 
     fn project(&self, prefix: &str, stack: &str) -> Project {
-        Project::new(prefix, stack).with_endpoint(&self.proxy.endpoint())
+        Project::new(prefix, stack).through(&self.aws)
     }
 
     /// `provision ARGS` through this world; it must succeed the first time.
     #[track_caller]
     fn run(&self, project: &Project, args: &[&str]) -> Run {
-        let scale = TIME_SCALE.to_string();
-        let run = project.run_with_env(args, &[("PROVISION_TIME_SCALE", &scale)]);
+        let run = project.run(args);
         assert_eq!(
             run.code,
             0,
@@ -51,7 +45,7 @@ impl World {
             args.join(" "),
             run.stdout,
             run.stderr,
-            self.proxy.summary()
+            self.aws.summary()
         );
         run
     }
@@ -59,8 +53,8 @@ impl World {
     /// Asserts that each rule acted on at least one call.
     #[track_caller]
     fn met_all(&self, ids: &[&str]) {
-        let unmet: Vec<&str> = ids.iter().copied().filter(|id| self.proxy.met(id) == 0).collect();
-        assert!(unmet.is_empty(), "never met {unmet:?}\n{}", self.proxy.summary());
+        let unmet: Vec<&str> = ids.iter().copied().filter(|id| self.aws.met(id) == 0).collect();
+        assert!(unmet.is_empty(), "never met {unmet:?}\n{}", self.aws.summary());
     }
 }
 
@@ -127,11 +121,11 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
     world.run(&project, &["plan", "--detailed-exitcode"]);
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
     project.write_stack(&stack.replace("desired_count = 2", "desired_count = 3"));
-    let deployments = world.proxy.met("ecs.deployment-in-progress");
+    let deployments = world.aws.met("ecs.deployment-in-progress");
     let change = world.run(&project, &["apply", "--auto-approve"]);
     assert!(change.stdout.contains("1 changed"), "{}", change.stdout);
     assert!(
-        world.proxy.met("ecs.deployment-in-progress") > deployments,
+        world.aws.met("ecs.deployment-in-progress") > deployments,
         "a new desired count is waited for until its tasks run"
     );
     world.run(&project, &["plan", "--detailed-exitcode"]);
@@ -151,10 +145,10 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
         "elbv2.load-balancer-interfaces-linger",
     ]);
     assert_eq!(
-        world.proxy.met("ec2.group-referenced-by-another"),
+        world.aws.met("ec2.group-referenced-by-another"),
         0,
         "a group is deleted after the group whose rule names it\n{}",
-        world.proxy.summary()
+        world.aws.summary()
     );
 }
 
@@ -164,7 +158,7 @@ fn a_web_tier_is_made_changed_and_destroyed_the_first_time() {
 #[test]
 fn a_service_is_made_while_ecs_does_not_see_its_listener_and_role_yet() {
     let world = World::new();
-    let profile = world.proxy.profile().expect("a profile");
+    let profile = world.aws.profile();
     profile.set_window("ecs.target-group-without-load-balancer", "window", Duration::from_secs(60)).expect("a window");
     profile.set_window("iam.role-not-assumable-after-create", "window", Duration::from_secs(4 * 60)).expect("a window");
     let project = world.project("prof-tg", WEB_TIER);
@@ -195,7 +189,7 @@ fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
     let world = World::new();
     // Long enough to outlast the look at which other distributions use the control, however many
     // the shared emulator holds.
-    let profile = world.proxy.profile().expect("a profile");
+    let profile = world.aws.profile();
     profile
         .set_window("cloudfront.origin-access-control-in-use", "window", Duration::from_secs(2 * 60))
         .expect("a window");
@@ -214,10 +208,10 @@ fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
         "cloudfront.origin-access-control-in-use",
     ]);
     assert_eq!(
-        world.proxy.met("cloudfront.distribution-not-disabled"),
+        world.aws.met("cloudfront.distribution-not-disabled"),
         0,
         "a distribution is deleted once its disable has deployed\n{}",
-        world.proxy.summary()
+        world.aws.summary()
     );
 }
 
@@ -266,10 +260,10 @@ fn a_database_and_a_cache_are_waited_for_and_their_groups_freed_in_order() {
         "ec2.group-in-use-while-interfaces-linger",
     ]);
     assert_eq!(
-        world.proxy.met("rds.subnet-group-in-use"),
+        world.aws.met("rds.subnet-group-in-use"),
         0,
         "a DB subnet group is deleted once its database is gone\n{}",
-        world.proxy.summary()
+        world.aws.summary()
     );
 }
 
@@ -303,13 +297,11 @@ fn a_cluster_is_deleted_once_a_service_deleted_moments_ago_has_drained() {
     let config = aws_sdk_ecs::config::Builder::new()
         .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
         .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-        .endpoint_url(world.proxy.endpoint())
+        .endpoint_url(world.aws.endpoint())
         .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
         .build();
     let ecs = aws_sdk_ecs::Client::from_conf(config);
-    world
-        .runtime
-        .block_on(ecs.delete_service().cluster(&cluster).service(&service).force(true).send())
+    crate::support::block_on(ecs.delete_service().cluster(&cluster).service(&service).force(true).send())
         .expect("delete the service");
     world.run(&project, &["destroy", "--auto-approve"]);
     world.met_all(&["ecs.service-draining", "ecs.cluster-contains-services"]);
@@ -366,7 +358,7 @@ fn objects(stack: &str) -> std::collections::BTreeMap<&'static str, usize> {
 #[test]
 fn creates_and_deletes_whose_answers_are_lost_leave_each_object_once() {
     let world = World::start(ProfileOptions {
-        time_scale: TIME_SCALE,
+        time_scale: aws_world::time_scale(),
         lost_responses: 0.3,
         seed: 21,
         ..ProfileOptions::default()
@@ -376,13 +368,13 @@ fn creates_and_deletes_whose_answers_are_lost_leave_each_object_once() {
         std::collections::BTreeMap::from([("bucket", 1), ("role", 1), ("security group", 2), ("target group", 1)]);
     for round in 0..2 {
         world.run(&project, &["apply", "--auto-approve"]);
-        assert_eq!(objects(&project.stack_name), once, "round {round}: after apply\n{}", world.proxy.summary());
+        assert_eq!(objects(&project.stack_name), once, "round {round}: after apply\n{}", world.aws.summary());
         world.run(&project, &["plan", "--detailed-exitcode"]);
         world.run(&project, &["destroy", "--auto-approve"]);
-        assert!(objects(&project.stack_name).is_empty(), "round {round}: after destroy\n{}", world.proxy.summary());
+        assert!(objects(&project.stack_name).is_empty(), "round {round}: after destroy\n{}", world.aws.summary());
     }
     world.met_all(&["any.response-lost"]);
-    eprintln!("{}", world.proxy.summary());
+    eprintln!("{}", world.aws.summary());
 }
 
 const HTTPS: &str = r#"
@@ -437,7 +429,7 @@ fn a_certificate_is_waited_for_used_as_soon_as_it_is_seen_and_deleted_once_free(
     let world = World::new();
     // The listener waits for the load balancer too, which provisions longer than the certificate
     // validates: ELB must still not see the certificate by then.
-    let profile = world.proxy.profile().expect("a profile");
+    let profile = world.aws.profile();
     profile.set_window("elbv2.certificate-not-found", "window", Duration::from_secs(2 * 60)).expect("a window");
     let project = world.project("prof-tls", HTTPS);
     let domain = format!("{}.example.com", project.stack_name);
@@ -489,26 +481,26 @@ fn a_database_busy_modifying_is_deleted_once_the_modification_ends() {
     let config = aws_sdk_rds::config::Builder::new()
         .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
         .region(aws_sdk_rds::config::Region::new("us-east-1"))
-        .endpoint_url(world.proxy.endpoint())
+        .endpoint_url(world.aws.endpoint())
         .credentials_provider(aws_sdk_rds::config::Credentials::new("test", "test", None, None, "tests"))
         .build();
     let rds = aws_sdk_rds::Client::from_conf(config);
     let identifier = format!("{}-main", project.stack_name);
     let modify =
         rds.modify_db_instance().db_instance_identifier(&identifier).allocated_storage(30).apply_immediately(true);
-    world.runtime.block_on(modify.send()).expect("modify the database by hand");
+    crate::support::block_on(modify.send()).expect("modify the database by hand");
     world.run(&project, &["destroy", "--auto-approve"]);
     assert!(
         deletes_refused(&world) > 0,
         "the delete was refused while the database was modifying\n{}",
-        world.proxy.summary()
+        world.aws.summary()
     );
 }
 
 /// How many `DeleteDBInstance` calls the lifecycle rule acted on: each refusal, and the delete
 /// that went through (its answer says `deleting`).
 fn deletes_refused(world: &World) -> usize {
-    let fired = world.proxy.profile().expect("a profile").fired();
+    let fired = world.aws.profile().fired();
     let deletes =
         fired.iter().filter(|f| f.id == "rds.instance-lifecycle" && f.operation == "DeleteDBInstance").count();
     deletes.saturating_sub(1)

@@ -19,6 +19,7 @@ mod example_stacks;
 mod fuzz;
 mod interrupt;
 mod kill;
+mod listener_rules;
 mod logs_and_secrets;
 mod lost_answers;
 mod moving_in;

@@ -120,7 +120,7 @@ fn modules_count_and_for_each_from_an_s3_state() {
         "iam_role.task_api",
         "log_group.app_1",
         "s3_bucket.storage_assets_this",
-        "module.web.aws_lb_listener_rule.api",
+        "listener_rule.web_api",
         "aws_iam_policy.extra",
         "random_password.api_key",
         "module.network.aws_vpc.this",
@@ -133,6 +133,8 @@ fn modules_count_and_for_each_from_an_s3_state() {
     let stack = std::fs::read_to_string(project.path("app.toml")).expect("stack file");
     schema_check::assert_valid(&project.path("app.toml"));
     assert!(stack.contains("load_balancer = \"${load_balancer.web_this.arn}\""), "{stack}");
+    assert!(stack.contains("listener = \"${listener.web_this_http.arn}\""), "{stack}");
+    assert!(stack.contains("path_patterns = [\"/api/*\"]"), "{stack}");
     // The network stays with Terraform; the stack lives in it and names it once.
     assert!(stack.contains(&format!("[network]\nvpc = \"{}\"\n", ids.get("vpc"))), "{stack}");
     assert!(!stack.contains("\nsubnets = ["), "the look-up finds the subnets the resources use:\n{stack}");
@@ -188,7 +190,7 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
         "ecs_cluster.cluster",
         "load_balancer.public_load_balancer",
         "ecs_service.service",
-        "HTTPListenerRule",
+        "listener_rule.http_listener_rule",
         "DeletionPolicy: Retain",
     ] {
         assert!(run.stdout.contains(expected), "stdout lacks {expected:?}\n{}", run.stdout);
@@ -196,6 +198,10 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("stack file");
     schema_check::assert_valid(&project.path("stack.toml"));
     assert!(!stack.contains("aws:cloudformation"), "AWS's own tags are not the stack's:\n{stack}");
+    assert!(
+        stack.contains("forward = \"${target_group.target_group.arn}\""),
+        "the rule forwards to the adopted group:\n{stack}"
+    );
     let vpc = copilot_world::physical_id(&environment, "VPC");
     assert!(stack.contains(&format!("[network]\nvpc = \"{vpc}\"\n")), "the stack lives in Copilot's VPC:\n{stack}");
     assert!(stack.contains("vpc = \"${network.vpc_id}\"") && stack.contains("\"${network.subnet_ids}\""), "{stack}");

@@ -1,14 +1,16 @@
 //! Releases that tell the truth, through the "AWS as it behaves" profile in front of the emulator:
 //! a stack in its own network whose service has a migration. The profile runs the Fargate tasks
 //! moto cannot (`complete.ecs.run-task`: the exit code is the `exit N` of the task's command, or
-//! the outcome the test sets), keeps a deployment `IN_PROGRESS` for a while after every service
+//! the outcome the test sets) through their lifecycle (`ecs.task-lifecycle`), keeps a deployment `IN_PROGRESS` for a while after every service
 //! change (`ecs.deployment-in-progress`), rolls back a rollout whose tasks cannot start
 //! (`ecs.circuit-breaker-rollback`) and keeps a NAT gateway `pending` (`ec2.nat-gateway-lifecycle`).
-//! Its clock runs 120 times faster than real time; provision's own pace is unchanged.
+//! Its clock runs 120 times faster than real time, and provision is told so (`PROVISION_TIME_SCALE`,
+//! the shared `AwsWorld` harness): its waits shrink alike.
 
-use provision_proxy::{ProfileOptions, Proxy, TaskOutcome};
+use provision_proxy::{ProfileOptions, TaskOutcome};
 
-use crate::support::{endpoint, live_tagged_with, Project};
+use crate::support::aws_world::AwsWorld;
+use crate::support::{live_tagged_with, Project};
 
 const STACK: &str = r#"
 [stack]
@@ -32,54 +34,42 @@ pin_digest = false
 command = ["sh", "-c", "./migrate"]
 "#;
 
-/// The profiled proxy, on a runtime of its own that keeps it serving while the binary runs.
-struct Profiled {
-    proxy: Proxy,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Profiled {
-    fn start() -> Profiled {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        let options = ProfileOptions { time_scale: 120.0, ..ProfileOptions::default() };
-        let proxy = runtime.block_on(Proxy::start_with_profile(endpoint(), options)).expect("start the proxy");
-        Profiled { proxy, _runtime: runtime }
-    }
-
-    fn met(&self, id: &str) -> u64 {
-        self.proxy.met(id)
-    }
+/// The world of these tests: the profile at 120 AWS seconds per real second, no lost answers.
+fn world() -> AwsWorld {
+    AwsWorld::start(ProfileOptions { time_scale: 120.0, ..ProfileOptions::default() })
 }
 
 /// The task definition the service runs, as ECS says: read through the profile, which keeps the
 /// deployments (a rollback included) that the emulator does not.
-fn running_revision(project: &Project, aws: &Profiled) -> String {
+fn running_revision(project: &Project, aws: &AwsWorld) -> String {
     let cluster = project.state()["resources"]["ecs_cluster.main"]["attributes"]["arn"].as_str().unwrap().to_string();
     let service = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
-    let config = aws_sdk_ecs::config::Builder::new()
-        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-        .endpoint_url(aws.proxy.endpoint())
-        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let ecs = aws_sdk_ecs::Client::from_conf(config);
-    crate::support::block_on(async {
-        let answer =
-            ecs.describe_services().cluster(&cluster).services(&service).send().await.expect("DescribeServices");
-        let service = answer.services().first().expect("the service").clone();
-        service.task_definition().expect("a task definition").to_string()
+    aws.read_aside(|endpoint| {
+        let config = aws_sdk_ecs::config::Builder::new()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
+            .build();
+        let ecs = aws_sdk_ecs::Client::from_conf(config);
+        crate::support::block_on(async {
+            let answer =
+                ecs.describe_services().cluster(&cluster).services(&service).send().await.expect("DescribeServices");
+            let service = answer.services().first().expect("the service").clone();
+            service.task_definition().expect("a task definition").to_string()
+        })
     })
 }
 
 #[test]
 fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs() {
-    let aws = Profiled::start();
-    let project = Project::new("release", STACK).with_endpoint(&aws.proxy.endpoint());
+    let aws = world();
+    let project = Project::new("release", STACK).through(&aws);
     let apply = project.run(&["apply", "--auto-approve"]);
-    eprint!("{}", aws.proxy.summary());
+    eprint!("{}", aws.summary());
     apply.success().stdout_has("Apply complete! 3 added");
-    assert!(aws.met("complete.ecs.run-task") > 0, "the migration ran as a Fargate task:\n{}", aws.proxy.summary());
+    assert!(aws.met("complete.ecs.run-task") > 0, "the migration ran as a Fargate task:\n{}", aws.summary());
+    assert!(aws.met("ecs.task-lifecycle") > 0, "the apply waited while the migration's task started and ran");
     assert!(aws.met("ec2.nat-gateway-lifecycle") > 0, "the NAT gateway was waited for");
     assert!(aws.met("ecs.deployment-in-progress") > 0, "the first rollout was waited for");
     let first = running_revision(&project, &aws);
@@ -98,7 +88,7 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
 
     // A task that stops before its command runs says why, and nothing is rolled out either.
     let family = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
-    aws.proxy.profile().expect("a profile").set_task_outcome(
+    aws.profile().set_task_outcome(
         &family,
         TaskOutcome::fails_to_start("CannotPullContainerError: pull image manifest has been retried 5 time(s)"),
     );
@@ -111,7 +101,7 @@ fn a_migration_gates_each_rollout_and_every_service_change_waits_until_it_runs()
     assert_eq!(running_revision(&project, &aws), first);
 
     // Once the migration succeeds the new revision rolls out.
-    aws.proxy.profile().expect("a profile").set_task_outcome(&family, TaskOutcome::exits(0));
+    aws.profile().set_task_outcome(&family, TaskOutcome::exits(0));
     project.run(&["apply", "--auto-approve"]).success();
     let second = running_revision(&project, &aws);
     assert_ne!(second, first, "the new revision runs");
@@ -152,24 +142,24 @@ cluster = "${ecs_cluster.main.arn}"
 image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/api:v1"
 pin_digest = false
 "#;
-    let aws = Profiled::start();
-    let project = Project::new("rollback", stack).with_endpoint(&aws.proxy.endpoint());
+    let aws = world();
+    let project = Project::new("rollback", stack).through(&aws);
     project.run(&["apply", "--auto-approve"]).success();
     let first = running_revision(&project, &aws);
 
     let family = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
-    let profile = aws.proxy.profile().expect("a profile");
+    let profile = aws.profile();
     profile.set_task_outcome(&family, TaskOutcome::fails_to_start("CannotPullContainerError: api:v2 not found"));
     project.write_stack(&stack.replace("api:v1", "api:v2"));
     let failed = project.run(&["apply", "--auto-approve"]);
-    eprint!("{}", aws.proxy.summary());
+    eprint!("{}", aws.summary());
     failed
         .code(1)
         .stderr_has("ecs_service.api")
         .stderr_has("failed: ECS deployment circuit breaker: tasks failed to start.")
         .stderr_has("deployment failed: tasks failed to start")
         .stderr_has("the circuit breaker rolls a failed deployment back");
-    assert!(aws.met("ecs.circuit-breaker-rollback") > 0, "the breaker tripped:\n{}", aws.proxy.summary());
+    assert!(aws.met("ecs.circuit-breaker-rollback") > 0, "the breaker tripped:\n{}", aws.summary());
     assert_eq!(running_revision(&project, &aws), first, "the old revision keeps serving");
     project.run(&["plan", "--detailed-exitcode"]).code(2).stdout_has("api:v2");
 

@@ -82,7 +82,7 @@ pub fn after_making(dependent: &str, dependency: &str) -> &'static [Window] {
     match (dependent, dependency) {
         ("ecs_service", "ecs_cluster") => &[("ecs.cluster-not-found-after-create", "window")],
         ("ecs_service", "iam_role") => &[("iam.role-not-assumable-after-create", "window")],
-        ("ecs_service", "listener") => &[("ecs.target-group-without-load-balancer", "window")],
+        ("ecs_service", "listener" | "listener_rule") => &[("ecs.target-group-without-load-balancer", "window")],
         ("listener", "certificate") => &[("elbv2.certificate-not-found", "window")],
         ("cloudfront_distribution", "certificate") => &[("cloudfront.certificate-not-visible", "window")],
         _ => &[],
@@ -95,7 +95,7 @@ pub fn after_removing(used: &str, user: &str) -> &'static [Window] {
         ("security_group", "load_balancer" | "ecs_service" | "db_instance" | "elasticache_redis") => {
             &[("ec2.group-in-use-while-interfaces-linger", "window")]
         }
-        ("target_group", "listener") => &[("elbv2.target-group-in-use", "window")],
+        ("target_group", "listener" | "listener_rule") => &[("elbv2.target-group-in-use", "window")],
         ("certificate", "listener" | "cloudfront_distribution") => &[("acm.certificate-in-use", "window")],
         _ => &[],
     }

@@ -28,6 +28,7 @@ fn provision_type(resource_type: &str) -> Option<&'static str> {
         "AWS::ElasticLoadBalancingV2::LoadBalancer" => "load_balancer",
         "AWS::ElasticLoadBalancingV2::TargetGroup" => "target_group",
         "AWS::ElasticLoadBalancingV2::Listener" => "listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule" => "listener_rule",
         "AWS::ECR::Repository" => "ecr_repository",
         "AWS::IAM::Role" => "iam_role",
         "AWS::ECS::Cluster" => "ecs_cluster",
@@ -76,9 +77,6 @@ fn other_reason(resource_type: &str) -> String {
         | "AWS::EC2::RouteTable" | "AWS::EC2::Route" | "AWS::EC2::SubnetRouteTableAssociation"
         | "AWS::EC2::NatGateway" | "AWS::EC2::EIP" | "AWS::EC2::VPCEndpoint" => {
             super::network::KEPT.replace("{tool}", "CloudFormation")
-        }
-        "AWS::ElasticLoadBalancingV2::ListenerRule" => {
-            "provision's `listener` has a default action only: the rule stays in AWS as it is, unmanaged".into()
         }
         "AWS::CloudFormation::Stack" => "a nested stack: move it in with its own `--from-cloudformation NAME`".into(),
         "AWS::CloudFormation::WaitConditionHandle" | "AWS::CloudFormation::WaitCondition" => {
@@ -178,6 +176,25 @@ fn check(resource_type: &str, properties: &Json) -> Result<(), String> {
             "ip" => Ok(()),
             other => Err(format!("target type `{other}`; provision's `target_group` holds IP targets (Fargate tasks)")),
         },
+        "AWS::ElasticLoadBalancingV2::ListenerRule" => {
+            let actions = properties["Actions"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if !matches!(actions, [action] if action["Type"].as_str() == Some("forward")) {
+                return Err(
+                    "its actions are not one forward; provision's `listener_rule` forwards to a target group".into()
+                );
+            }
+            let conditions = properties["Conditions"].as_array().map(Vec::as_slice).unwrap_or_default();
+            match conditions
+                .iter()
+                .filter_map(|c| c["Field"].as_str())
+                .find(|field| !matches!(*field, "path-pattern" | "host-header" | "http-request-method"))
+            {
+                Some(field) => {
+                    Err(format!("a `{field}` condition; provision's `listener_rule` matches paths, hosts and methods"))
+                }
+                None => Ok(()),
+            }
+        }
         "AWS::ECS::Service" => match text("LaunchType") {
             Some(launch) if launch != "FARGATE" => {
                 Err(format!("launch type `{launch}`; provision's `ecs_service` runs on Fargate"))
@@ -307,7 +324,16 @@ mod tests {
             "TaskDefinition": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ExecutionRoleArn": {"Fn::GetAtt": ["ExecutionRole", "Arn"]}}},
             "ExecutionRole": {"Type": "AWS::IAM::Role", "Properties": {}},
             "TargetGroup": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"TargetType": "ip"}},
-            "HTTPListenerRule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {}},
+            "HTTPListenerRule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+                "ListenerArn": {"Ref": "ListenerArn"}, "Priority": 100,
+                "Conditions": [{"Field": "path-pattern", "Values": ["/*"]}],
+                "Actions": [{"TargetGroupArn": {"Ref": "TargetGroup"}, "Type": "forward"}]}},
+            "RedirectRule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+                "Conditions": [{"Field": "host-header", "Values": ["old.example.com"]}],
+                "Actions": [{"Type": "redirect", "RedirectConfig": {"Host": "example.com", "StatusCode": "HTTP_301"}}]}},
+            "SourceRule": {"Type": "AWS::ElasticLoadBalancingV2::ListenerRule", "Properties": {
+                "Conditions": [{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}],
+                "Actions": [{"TargetGroupArn": {"Ref": "TargetGroup"}, "Type": "forward"}]}},
             "LogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {}},
             "EnvControllerAction": {"Type": "Custom::EnvControllerFunction", "Properties": {}}
         }});
@@ -319,6 +345,8 @@ mod tests {
                 resource("ExecutionRole", "AWS::IAM::Role", "app-test-api-ExecutionRole-1"),
                 resource("TargetGroup", "AWS::ElasticLoadBalancingV2::TargetGroup", "arn:tg"),
                 resource("HTTPListenerRule", "AWS::ElasticLoadBalancingV2::ListenerRule", "arn:rule"),
+                resource("RedirectRule", "AWS::ElasticLoadBalancingV2::ListenerRule", "arn:redirect-rule"),
+                resource("SourceRule", "AWS::ElasticLoadBalancingV2::ListenerRule", "arn:source-rule"),
                 resource("LogGroup", "AWS::Logs::LogGroup", "/copilot/app-test-api"),
                 resource("EnvControllerAction", "Custom::EnvControllerFunction", "env-controller"),
             ],
@@ -328,12 +356,19 @@ mod tests {
         let addresses: Vec<String> = inventory.resources.iter().map(|f| f.address.to_string()).collect();
         assert_eq!(
             addresses,
-            ["ecs_service.service", "iam_role.execution_role", "target_group.target_group", "log_group.log_group"]
+            [
+                "ecs_service.service",
+                "iam_role.execution_role",
+                "target_group.target_group",
+                "listener_rule.http_listener_rule",
+                "log_group.log_group"
+            ]
         );
         assert_eq!(inventory.resources[0].folded, ["TaskDefinition"]);
         let unmapped: Vec<&str> = inventory.unmapped.iter().map(|u| u.origin.as_str()).collect();
-        assert_eq!(unmapped, ["HTTPListenerRule", "EnvControllerAction"]);
-        assert!(inventory.unmapped[0].reason.contains("default action only"));
+        assert_eq!(unmapped, ["RedirectRule", "SourceRule", "EnvControllerAction"]);
+        assert!(inventory.unmapped[0].reason.contains("not one forward"), "{:?}", inventory.unmapped);
+        assert!(inventory.unmapped[1].reason.contains("`source-ip` condition"), "{:?}", inventory.unmapped);
     }
 
     #[test]

@@ -362,6 +362,26 @@ pub fn deploy_modules(p: &str) -> Ids {
             .send()
             .await
             .expect("idle timeout");
+        // `aws_lb_listener_rule.api`: `/api/*` to the same group, as Terraform's `path_pattern` block sends it.
+        let rule = elbv2()
+            .create_rule()
+            .listener_arn(ids.get("listener_arn"))
+            .priority(10)
+            .conditions(
+                aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+                    .field("path-pattern")
+                    .path_pattern_config(
+                        aws_sdk_elasticloadbalancingv2::types::PathPatternConditionConfig::builder()
+                            .values("/api/*")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(ids.get("tg_arn")).build())
+            .send()
+            .await
+            .expect("CreateRule");
+        ids.set("rule_arn", rule.rules()[0].rule_arn().expect("arn"));
         elbv2()
             .modify_target_group_attributes()
             .target_group_arn(ids.get("tg_arn"))

@@ -114,6 +114,11 @@ impl AwsWorld {
         self.proxy.summary()
     }
 
+    /// The profile, to set a task's outcome or a window.
+    pub fn profile(&self) -> &provision_proxy::Profile {
+        self.proxy.profile().expect("a profile")
+    }
+
     /// Every request the proxy saw so far.
     pub fn requests(&self) -> u64 {
         self.proxy.requests()

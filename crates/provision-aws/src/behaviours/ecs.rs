@@ -17,7 +17,8 @@ pub const CLUSTER_NOT_FOUND_AFTER_CREATE: Answer = Answer {
 
 /// `ecs.target-group-without-load-balancer`: a service whose target group no listener forwards to
 /// yet (or whose listener was made moments ago) is refused. provision orders the service after the
-/// listener (see `ServiceDriver::implicit_dependencies`); this covers the moments after. Evidence:
+/// listener or listener rule (see `ServiceDriver::implicit_dependencies`); this covers the moments
+/// after. Evidence:
 /// terraform-provider-aws `retryServiceCreate` and `resourceServiceUpdate` retry "does not have an
 /// associated load balancer".
 pub const TARGET_GROUP_WITHOUT_LOAD_BALANCER: Answer = Answer {
@@ -25,7 +26,7 @@ pub const TARGET_GROUP_WITHOUT_LOAD_BALANCER: Answer = Answer {
     codes: &["InvalidParameterException"],
     message: Some("does not have an associated load balancer"),
     waiting_for: "the listener that forwards to the target group",
-    hint: "no listener forwards to the service's target group: add a `listener` with `forward` set to it",
+    hint: "no listener forwards to the service's target group: add a `listener` or a `listener_rule` with `forward` set to it",
 };
 
 /// `CreateService`: the cluster, the roles and the listener may all be moments old. Two minutes
@@ -101,6 +102,19 @@ pub const DRAINING: Wait = Wait {
     first_poll: Duration::from_secs(1),
     poll: Duration::from_secs(5),
     hint: "ECS goes on stopping the tasks; run `provision destroy` again later",
+};
+
+/// `ecs.task-lifecycle`: a Fargate task is `PROVISIONING`, `PENDING` (its image pulled, its secrets
+/// read), `RUNNING`, then `STOPPED` with its containers' exit codes — a migration takes a minute
+/// or more before its command even starts. Evidence: ECS developer guide, "Task lifecycle"; the
+/// SDKs' `TasksStopped` waiter (`DescribeTasks` every 6 seconds, 100 times). The timeout is the
+/// migration's `timeout` (default 10 minutes).
+pub const MIGRATION: Wait = Wait {
+    id: "ecs.task-lifecycle",
+    timeout: Duration::from_secs(10 * 60),
+    first_poll: Duration::from_secs(2),
+    poll: Duration::from_secs(6),
+    hint: "the service keeps its previous revision; raise `migration.timeout` or make the migration faster",
 };
 
 /// `CreateCluster` in an account whose ECS service-linked role was made moments ago (ECS makes it

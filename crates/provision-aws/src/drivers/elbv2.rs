@@ -1,4 +1,5 @@
-//! What the three Elastic Load Balancing drivers (`load_balancer`, `target_group`, `listener`) share.
+//! What the Elastic Load Balancing drivers (`load_balancer`, `target_group`, `listener`,
+//! `listener_rule`) share.
 //!
 //! They speak one API with one set of habits: ARNs as identifiers, a `DescribeTags` that takes up to
 //! 20 ARNs of any ELB resource, "not found" errors that fail a whole batch when one ARN is missing,
@@ -7,20 +8,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::types::{Action, Tag};
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 pub(crate) use crate::drivers::tags::user_tags;
-use crate::drivers::{DriverError, FieldChange};
+use crate::drivers::{DriverError, FieldChange, Problem};
 use provision_core::value::{JsonMap, Value};
 
 /// The most ARNs `DescribeLoadBalancers`, `DescribeTags` and `RemoveTags` take in one call.
 pub(crate) const ARNS_PER_CALL: usize = 20;
 /// The error codes that mean "this ARN does not exist" for the ELB resources provision manages.
-const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
+const NOT_FOUND: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound", "RuleNotFound"];
 
 pub(crate) fn is_not_found(error: &DriverError) -> bool {
     NOT_FOUND.iter().any(|code| error.code_is(code))
@@ -60,6 +61,17 @@ pub(crate) fn out_of_range(
     }
 }
 
+/// A literal where an ARN belongs must look like one; references are checked once resolved.
+pub(crate) fn check_arn(values: &BTreeMap<String, Value>, field: &str, example: &str, problems: &mut Vec<Problem>) {
+    if let Some(Value::Str(text)) = values.get(field) {
+        if !text.is_empty() && !text.starts_with("arn:") {
+            problems.push(
+                Problem::error(field, format!("must be an ARN, got `{text}`")).hint(format!("for example `{example}`")),
+            );
+        }
+    }
+}
+
 /// Deserializes a resource's resolved inputs into the driver's typed config.
 pub(crate) fn config_from<T: DeserializeOwned>(type_name: &str, inputs: &JsonMap) -> Result<T, DriverError> {
     serde_json::from_value(Json::Object(inputs.clone()))
@@ -77,6 +89,19 @@ pub(crate) fn sort_list(inputs: &mut JsonMap, field: &str) {
 /// `health_check` and `tags`.
 pub(crate) fn changed_fields(changes: &[FieldChange]) -> BTreeSet<&str> {
     changes.iter().map(|change| change.path.split(['.', '[']).next().unwrap_or(&change.path)).collect()
+}
+
+/// The target groups a forward action sends to: its forward config's (weighted) groups, or the
+/// single `TargetGroupArn` of the older form.
+pub(crate) fn forwarded_to(action: &Action) -> Vec<&str> {
+    let mut groups: Vec<&str> = action
+        .forward_config()
+        .map(|forward| forward.target_groups().iter().filter_map(|group| group.target_group_arn()).collect())
+        .unwrap_or_default();
+    if groups.is_empty() {
+        groups.extend(action.target_group_arn());
+    }
+    groups
 }
 
 pub(crate) fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -187,6 +212,49 @@ pub(crate) async fn retag(
         .await
         .map_err(|error| crate::aws_error("AddTags", error))?;
     Ok(())
+}
+
+/// For a delete: the resource was already gone (deleted by hand, or with its load balancer or
+/// listener), which counts as deleted.
+pub(crate) fn gone_is_deleted(error: DriverError) -> Result<(), DriverError> {
+    if is_not_found(&error) {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+/// A refresh's reads of a type: each ARN described (`per_call` at a time, see [`describe_many`]) and
+/// the tags of those found, then turned into what the driver observed; `None` for those gone.
+pub(crate) async fn read_tagged<T: Clone>(
+    elb: &Client,
+    arns: &[&str],
+    per_call: usize,
+    describe: Describe<'_, T>,
+    arn_of: fn(&T) -> &str,
+    observe: fn(&T, &BTreeMap<String, String>) -> crate::drivers::Observed,
+) -> Vec<Result<Option<crate::drivers::Observed>, DriverError>> {
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let described = describe_many(arns, per_call, describe).await;
+    let found: Vec<&str> = described.iter().filter_map(|item| item.as_ref().ok()?.as_ref().map(arn_of)).collect();
+    let tags = tags_of(elb, &found).await;
+    described
+        .iter()
+        .map(|described| {
+            let Some(item) = described.clone()? else { return Ok(None) };
+            let tags = tags.as_ref().map_err(Clone::clone)?.get(arn_of(&item)).cloned().unwrap_or_default();
+            Ok(Some(observe(&item, &tags)))
+        })
+        .collect()
+}
+
+/// The attributes of a resource whose only one is its ARN.
+pub(crate) fn arn_attributes(arn: &str) -> JsonMap {
+    let mut attributes = JsonMap::new();
+    attributes.insert("arn".into(), arn.into());
+    attributes
 }
 
 /// One describe call for a batch of ARNs, answering `(arn, item)` for those it found.

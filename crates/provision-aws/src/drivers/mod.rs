@@ -20,6 +20,7 @@ pub mod elasticache_redis;
 mod elbv2;
 pub mod iam_role;
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod log_group;
 pub(crate) mod paging;
@@ -218,6 +219,7 @@ pub fn registry(session: Arc<AwsSession>) -> DriverRegistry {
         bind(Arc::new(Bound::new(load_balancer::LoadBalancerDriver, session.clone()))),
         bind(Arc::new(Bound::new(target_group::TargetGroupDriver, session.clone()))),
         bind(Arc::new(Bound::new(listener::ListenerDriver, session.clone()))),
+        bind(Arc::new(Bound::new(listener_rule::ListenerRuleDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecs_cluster::ClusterDriver, session.clone()))),
         bind(Arc::new(Bound::new(ecs_service::ServiceDriver, session.clone()))),
         bind(Arc::new(Bound::new(db_subnet_group::SubnetGroupDriver, session.clone()))),

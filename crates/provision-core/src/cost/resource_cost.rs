@@ -147,7 +147,10 @@ pub fn resource_cost(table: &PriceTable, prices: &RegionPrices, type_name: &str,
         // Looked up, never created: the zone's monthly charge is paid whether or not this stack exists.
         "dns_zone" => {}
         // No charge of their own.
-        "security_group" | "iam_role" | "target_group" | "listener" | "db_subnet_group" | "certificate" => {}
+        // A listener rule's evaluations past the first 10 count in the load balancer's capacity units,
+        // which the load balancer already lists as billed by use.
+        "security_group" | "iam_role" | "target_group" | "listener" | "listener_rule" | "db_subnet_group"
+        | "certificate" => {}
         other => return ResourceCost::unpriced(format!("provision has no cost model for `{other}`")),
     }
     cost

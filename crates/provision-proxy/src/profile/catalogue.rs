@@ -125,6 +125,10 @@ pub const RULES: &[RuleSpec] = &[
     // is marked FAILED; with rollback, the last COMPLETED deployment is rolled out again.
     rule!("ecs.circuit-breaker-rollback", [], "ECS JSON",
         "a deployment of a task definition family the test set a failing outcome for runs no task for `ecs.deployment-in-progress`'s window while the previous one serves, then reads `FAILED` (`ECS deployment circuit breaker: tasks failed to start.`) with ECS's service events, and with `rollback` a new PRIMARY deployment of the previous task definition takes over"),
+    // ECS developer guide, "Task lifecycle": a Fargate task provisions its interface, pulls its
+    // image and reads its secrets before its command runs.
+    rule!("ecs.task-lifecycle", ["provisioning" = s(30), "pending" = s(30), "running" = min(1)], "ECS JSON",
+        "DescribeTasks shows a task `PROVISIONING`, `PENDING`, `RUNNING` for the windows, then `STOPPED` with its exit code (one that cannot start stops after `PENDING`)"),
     // DeleteService: tasks stop after the target group's deregistration delay.
     rule!("ecs.service-draining", ["window" = min(3)], "ECS JSON",
         "DescribeServices after DeleteService shows `DRAINING` for the window, then `INACTIVE`"),
@@ -160,8 +164,8 @@ pub const RULES: &[RuleSpec] = &[
         "DeleteCacheSubnetGroup (moto: an HTML error page) is answered, and the group is gone from later reads"),
     rule!("complete.elasticache.modify-replication-group", [], "ElastiCache query",
         "ModifyReplicationGroup, IncreaseReplicaCount, DecreaseReplicaCount (moto: not implemented) are answered; later reads show the new node type, retention, replicas and token"),
-    rule!("complete.ecs.run-task", ["provisioning" = s(30), "pending" = s(30), "running" = min(1)], "ECS JSON",
-        "RunTask/DescribeTasks for FARGATE (moto: HTTP 500) run a task PROVISIONING → PENDING → RUNNING → STOPPED with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
+    rule!("complete.ecs.run-task", [], "ECS JSON",
+        "RunTask/DescribeTasks/StopTask for FARGATE (moto: HTTP 500) are answered, each task living through `ecs.task-lifecycle` and ending with an exit code (see Profile::set_task_outcome and `exit N` in the command)"),
     rule!("complete.ec2.delete-vpc-endpoints", [], "EC2 query",
         "DeleteVpcEndpoints that moto fails with HTTP 500 or `InvalidRoute.NotFound` (a gateway endpoint, its route gone) is answered and the endpoint reads `deleted`"),
     rule!("complete.ec2.client-token", [], "EC2 query",

@@ -30,6 +30,7 @@ pub fn map(instance: &Instance, state: &StateFile) -> Option<Result<Mapping, Str
         "aws_lb" | "aws_alb" => "load_balancer",
         "aws_lb_target_group" | "aws_alb_target_group" => "target_group",
         "aws_lb_listener" | "aws_alb_listener" => "listener",
+        "aws_lb_listener_rule" | "aws_alb_listener_rule" => "listener_rule",
         "aws_ecr_repository" => "ecr_repository",
         "aws_iam_role" => "iam_role",
         "aws_ecs_cluster" => "ecs_cluster",
@@ -119,6 +120,7 @@ fn check(instance: &Instance, state: &StateFile) -> Result<(), String> {
                 _ => Err("its default action is not one forward or redirect; provision's `listener` has one".into()),
             }
         }
+        "aws_lb_listener_rule" | "aws_alb_listener_rule" => listener_rule_shape(instance),
         "aws_iam_role" => {
             let policy = instance.text("assume_role_policy").unwrap_or_default();
             let document: Json = serde_json::from_str(policy).unwrap_or(Json::Null);
@@ -185,6 +187,25 @@ fn check(instance: &Instance, state: &StateFile) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A rule provision's `listener_rule` holds: one forward action, conditions on paths, hosts or
+/// methods only.
+fn listener_rule_shape(instance: &Instance) -> Result<(), String> {
+    let actions = instance.blocks("action");
+    if !matches!(actions.as_slice(), [action] if text(action, "type") == Some("forward")) {
+        return Err("its actions are not one forward; provision's `listener_rule` forwards to a target group".into());
+    }
+    const HELD: &[&str] = &["path_pattern", "host_header", "http_request_method"];
+    for condition in instance.blocks("condition") {
+        let other = condition.iter().find(|(name, value)| {
+            !HELD.contains(&name.as_str()) && value.as_array().is_some_and(|blocks| !blocks.is_empty())
+        });
+        if let Some((name, _)) = other {
+            return Err(format!("a `{name}` condition; provision's `listener_rule` matches paths, hosts and methods"));
+        }
+    }
+    Ok(())
 }
 
 /// The `aws_ecs_task_definition` a service runs: its `task_definition` names it by ARN, by

@@ -286,9 +286,6 @@ fn other_reason(type_name: &str) -> String {
     ];
     match type_name {
         t if NETWORK.contains(&t) => super::network::KEPT.replace("{tool}", "Terraform"),
-        "aws_lb_listener_rule" | "aws_alb_listener_rule" => {
-            "provision's `listener` has a default action only: the rule stays in AWS as it is, unmanaged".into()
-        }
         "aws_lb_target_group_attachment" | "aws_alb_target_group_attachment" => {
             "targets of an ECS service are registered by ECS: nothing to adopt".into()
         }

@@ -23,6 +23,7 @@ fn filled(template: &str) -> String {
         ("alb_dns", "emp-alb-1.us-east-1.elb.amazonaws.com"),
         ("tg_arn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/emp-tg/2"),
         ("listener_arn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/emp-alb/1/3"),
+        ("rule_arn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/emp-alb/1/3/4"),
         ("oac", "E1OAC"),
         ("distribution", "E2DIST"),
         ("distribution_domain", "d111.cloudfront.net"),
@@ -121,6 +122,7 @@ fn modules_count_and_for_each_become_readable_names() {
             "s3_bucket.storage_assets_this",
             "load_balancer.web_this",
             "listener.web_this_http",
+            "listener_rule.web_api",
             "target_group.web_this",
         ]
     );
@@ -133,7 +135,6 @@ fn modules_count_and_for_each_become_readable_names() {
     assert!(reason("random_password.api_key").contains("not an AWS resource"));
     assert!(reason("module.network.aws_vpc.this").contains("network"));
     assert!(reason("module.network.aws_subnet.public[1]").contains("network"));
-    assert!(reason("module.web.aws_lb_listener_rule.api").contains("default action only"));
     assert!(reason("module.storage[\"assets\"].aws_s3_bucket_website_configuration.this").contains("website"));
     let notes: Vec<&str> = inventory.notes.iter().map(|n| n.message.as_str()).collect();
     assert!(notes.iter().any(|n| n.contains("inline policy `logs` stays")), "{notes:?}");
@@ -216,4 +217,35 @@ fn the_network_is_kept_with_terraform_and_left_out_of_what_it_forgets() {
         assert!(kept.reason.contains("`[network] vpc`"), "{kept:?}");
     }
     assert!(inventory.resources.iter().all(|found| !found.folded.iter().any(|f| f.contains("aws_vpc"))));
+}
+
+#[test]
+fn listener_rules_that_forward_by_path_host_or_method_are_adopted_and_others_listed() {
+    let text = r#"{"version": 4, "serial": 1, "resources": [
+        {"mode": "managed", "type": "aws_lb_listener_rule", "name": "api", "provider": "p", "instances": [{"schema_version": 0,
+            "attributes": {"arn": "arn:rule/1", "id": "arn:rule/1", "listener_arn": "arn:listener", "priority": 10,
+                "action": [{"type": "forward", "target_group_arn": "arn:tg", "forward": []}],
+                "condition": [{"host_header": [{"values": ["api.example.com"]}], "path_pattern": [], "source_ip": []},
+                              {"http_request_method": [{"values": ["GET"]}]}]}}]},
+        {"mode": "managed", "type": "aws_alb_listener_rule", "name": "old", "provider": "p", "instances": [{"schema_version": 0,
+            "attributes": {"arn": "arn:rule/2", "id": "arn:rule/2", "listener_arn": "arn:listener", "priority": 20,
+                "action": [{"type": "redirect", "redirect": [{"host": "example.com", "status_code": "HTTP_301"}]}],
+                "condition": [{"path_pattern": [{"values": ["/old/*"]}]}]}}]},
+        {"mode": "managed", "type": "aws_lb_listener_rule", "name": "office", "provider": "p", "instances": [{"schema_version": 0,
+            "attributes": {"arn": "arn:rule/3", "id": "arn:rule/3", "listener_arn": "arn:listener", "priority": 30,
+                "action": [{"type": "forward", "target_group_arn": "arn:tg"}],
+                "condition": [{"source_ip": [{"values": ["10.0.0.0/8"]}], "path_pattern": []}]}}]}
+    ]}"#;
+    let state = state_file::parse(text, "r.tfstate").unwrap();
+    let (inventory, _) = inventory(&state, "r.tfstate").unwrap();
+    assert_eq!(addresses(&inventory), ["listener_rule.api"]);
+    assert_eq!(found(&inventory, "listener_rule.api").id, "arn:rule/1");
+    let reasons: Vec<String> = inventory.unmapped.iter().map(|u| format!("{}: {}", u.origin, u.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            "aws_alb_listener_rule.old: its actions are not one forward; provision's `listener_rule` forwards to a target group",
+            "aws_lb_listener_rule.office: a `source_ip` condition; provision's `listener_rule` matches paths, hosts and methods",
+        ]
+    );
 }

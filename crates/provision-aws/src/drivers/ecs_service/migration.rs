@@ -19,27 +19,17 @@
 //! the unit tests here use the SDK's mocks for what the profile does not reach (a timeout, an
 //! interrupted run's task), with the exit codes and stopped reasons ECS documents.
 
-use std::time::{Duration, Instant};
-
 use aws_sdk_ecs::types::{ContainerOverride, DesiredStatus, LaunchType, Task, TaskOverride};
 use aws_sdk_ecs::Client;
 
 use super::config::{MigrationConfig, ServiceConfig};
 use super::lifecycle::network;
+use crate::behaviours::Wait;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
 
 /// The mark on every migration task, by which a later run finds one still running.
 pub(super) const STARTED_BY: &str = "provision-migration";
-
-/// How often to look at the task while it runs.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Pace {
-    pub first: Duration,
-    pub longest: Duration,
-}
-
-const PACE: Pace = Pace { first: Duration::from_secs(2), longest: Duration::from_secs(10) };
 
 /// Runs the service's migration, if it has one, with the task definition `task_definition`.
 pub(super) async fn before_rollout(
@@ -50,7 +40,7 @@ pub(super) async fn before_rollout(
     progress: &dyn ProgressSink,
 ) -> Result<(), DriverError> {
     let Some(migration) = &config.migration else { return Ok(()) };
-    run(ecs, config, migration, task_definition, address, progress, PACE).await
+    run(ecs, config, migration, task_definition, address, progress, crate::behaviours::ecs::MIGRATION).await
 }
 
 pub(super) async fn run(
@@ -60,16 +50,15 @@ pub(super) async fn run(
     task_definition: &str,
     address: &Address,
     progress: &dyn ProgressSink,
-    pace: Pace,
+    wait: Wait,
 ) -> Result<(), DriverError> {
-    let timeout = migration.timeout();
-    let started = Instant::now();
+    let wait = wait.with_timeout(migration.timeout());
     for earlier in running_migrations(ecs, config).await? {
         progress.waiting(
             address,
             &format!("a migration an earlier run started is still running ({earlier}); waiting for it"),
         );
-        let _ = wait_until_stopped(ecs, config, &earlier, address, progress, pace, timeout, started).await;
+        let _ = wait_until_stopped(ecs, config, &earlier, address, progress, wait).await;
     }
     let container = address.name.as_str();
     let overrides = TaskOverride::builder()
@@ -114,7 +103,7 @@ pub(super) async fn run(
         .map(str::to_string)
         .ok_or_else(|| DriverError::invalid("RunTask answered without a task"))?;
     progress.waiting(address, &format!("running the migration ({arn})"));
-    let task = wait_until_stopped(ecs, config, &arn, address, progress, pace, timeout, started).await?;
+    let task = wait_until_stopped(ecs, config, &arn, address, progress, wait).await?;
     outcome(&task, container, &arn)
 }
 
@@ -132,20 +121,19 @@ async fn running_migrations(ecs: &Client, config: &ServiceConfig) -> Result<Vec<
     Ok(answer.task_arns().to_vec())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Looks at the task until it stops (`ecs.task-lifecycle`), paced and bounded by `wait`; a task
+/// still running at the timeout is stopped.
 async fn wait_until_stopped(
     ecs: &Client,
     config: &ServiceConfig,
     arn: &str,
     address: &Address,
     progress: &dyn ProgressSink,
-    pace: Pace,
-    timeout: Duration,
-    started: Instant,
+    wait: Wait,
 ) -> Result<Task, DriverError> {
-    let mut pause = pace.first;
+    let mut waiter = wait.start(address, progress);
     loop {
-        tokio::time::sleep(pause).await;
+        waiter.pause().await;
         let answer = ecs
             .describe_tasks()
             .cluster(&config.cluster)
@@ -160,7 +148,7 @@ async fn wait_until_stopped(
         if status == "STOPPED" {
             return Ok(task);
         }
-        if started.elapsed() >= timeout {
+        if waiter.timed_out() {
             let _ = ecs
                 .stop_task()
                 .cluster(&config.cluster)
@@ -170,15 +158,11 @@ async fn wait_until_stopped(
                 .await;
             return Err(DriverError::invalid(format!(
                 "the migration did not finish within {} (task {arn}, last {status}); it was stopped",
-                crate::behaviours::pace::human(timeout)
+                crate::behaviours::pace::human(wait.timeout)
             ))
-            .with_hint(
-                "the service keeps its previous revision; raise `migration.timeout` or make the migration faster",
-            ));
+            .with_hint(wait.hint));
         }
-        progress.waiting(address, &format!("migration {status} ({}s)", started.elapsed().as_secs()));
-        pause =
-            (pause * 2).min(pace.longest).min(timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1)));
+        waiter.report(&format!("migration {status}"));
     }
 }
 
@@ -217,7 +201,7 @@ mod tests {
     use aws_smithy_mocks::{mock, Rule};
 
     const ARN: &str = "arn:aws:ecs:us-east-1:1:task/shop/abc";
-    const FAST: Pace = Pace { first: Duration::from_millis(1), longest: Duration::from_millis(2) };
+    const FAST: Wait = crate::behaviours::ecs::MIGRATION.fast();
 
     struct Quiet;
 
@@ -357,7 +341,6 @@ mod tests {
         let (config, mut migration) = config();
         migration.timeout = Some("1s".into());
         let address = Address::new("ecs_service", "api");
-        let pace = Pace { first: Duration::from_millis(300), longest: Duration::from_millis(300) };
         let error = run(
             &ecs,
             &config,
@@ -365,7 +348,7 @@ mod tests {
             "arn:aws:ecs:us-east-1:1:task-definition/shop-api:8",
             &address,
             &Quiet,
-            pace,
+            FAST,
         )
         .await
         .unwrap_err();

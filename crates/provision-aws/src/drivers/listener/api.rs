@@ -66,15 +66,7 @@ impl DefaultAction {
         let action = last.1;
         match action.r#type() {
             Some(ActionTypeEnum::Forward) => {
-                let mut groups: Vec<&str> = action
-                    .forward_config()
-                    .map(|forward| {
-                        forward.target_groups().iter().filter_map(|group| group.target_group_arn()).collect()
-                    })
-                    .unwrap_or_default();
-                if groups.is_empty() {
-                    groups.extend(action.target_group_arn());
-                }
+                let groups = elbv2::forwarded_to(action);
                 match groups.as_slice() {
                     [] => DefaultAction::Other,
                     // Weighted forwarding to several groups reads as their list, which never equals one ARN.
@@ -233,14 +225,7 @@ async fn modify_within(elb: &Client, arn: &str, config: &ListenerConfig, retry: 
 pub(super) async fn delete(elb: &Client, arn: &str) -> Result<(), DriverError> {
     match elb.delete_listener().listener_arn(arn).send().await {
         Ok(_) => Ok(()),
-        Err(error) => {
-            let error = crate::aws_error("DeleteListener", error);
-            if elbv2::is_not_found(&error) {
-                Ok(())
-            } else {
-                Err(error)
-            }
-        }
+        Err(error) => elbv2::gone_is_deleted(crate::aws_error("DeleteListener", error)),
     }
 }
 

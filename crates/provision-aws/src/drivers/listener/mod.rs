@@ -133,17 +133,6 @@ fn is_set(value: Option<&Value>) -> bool {
     }
 }
 
-/// A literal where an ARN belongs must look like one; references are checked once resolved.
-fn check_arn(values: &BTreeMap<String, Value>, field: &str, example: &str, problems: &mut Vec<Problem>) {
-    if let Some(Value::Str(text)) = values.get(field) {
-        if !text.is_empty() && !text.starts_with("arn:") {
-            problems.push(
-                Problem::error(field, format!("must be an ARN, got `{text}`")).hint(format!("for example `{example}`")),
-            );
-        }
-    }
-}
-
 #[async_trait]
 impl AwsDriver for ListenerDriver {
     fn schema(&self) -> &'static ResourceSchema {
@@ -161,9 +150,9 @@ impl AwsDriver for ListenerDriver {
         if let Some(message) = elbv2::out_of_range(values, "port", 1..=65535) {
             problems.push(Problem::error("port", message));
         }
-        check_arn(values, "load_balancer", "\"${load_balancer.web.arn}\"", &mut problems);
-        check_arn(values, "forward", "\"${target_group.api.arn}\"", &mut problems);
-        check_arn(values, "certificate_arn", "an ACM certificate ARN", &mut problems);
+        elbv2::check_arn(values, "load_balancer", "\"${load_balancer.web.arn}\"", &mut problems);
+        elbv2::check_arn(values, "forward", "\"${target_group.api.arn}\"", &mut problems);
+        elbv2::check_arn(values, "certificate_arn", "an ACM certificate ARN", &mut problems);
         let https = match values.get("protocol") {
             Some(Value::Str(protocol)) => Some(protocol == "HTTPS"),
             _ => None,
@@ -241,25 +230,10 @@ impl AwsDriver for ListenerDriver {
         _stack: &StackInfo,
         resources: &[ExistingResource<'_>],
     ) -> Vec<Result<Option<Observed>, DriverError>> {
-        if resources.is_empty() {
-            return Vec::new();
-        }
         let elb = aws.elbv2();
         let arns: Vec<&str> = resources.iter().map(|resource| resource.id).collect();
-        let described = elbv2::describe_many(&arns, arns.len(), api::describe_by_arns(elb)).await;
-        let found: Vec<&str> = described
-            .iter()
-            .filter_map(|listener| listener.as_ref().ok()?.as_ref().map(|listener| listener.arn.as_str()))
-            .collect();
-        let tags = elbv2::tags_of(elb, &found).await;
-        described
-            .iter()
-            .map(|described| {
-                let Some(listener) = described.clone()? else { return Ok(None) };
-                let tags = tags.as_ref().map_err(Clone::clone)?.get(&listener.arn).cloned().unwrap_or_default();
-                Ok(Some(observe(&listener, &tags)))
-            })
-            .collect()
+        let arn_of: fn(&Snapshot) -> &str = |listener| &listener.arn;
+        elbv2::read_tagged(elb, &arns, arns.len(), api::describe_by_arns(elb), arn_of, observe).await
     }
 
     async fn create(
@@ -294,7 +268,7 @@ impl AwsDriver for ListenerDriver {
             }
             Err(error) => return Err(error),
         };
-        Ok(Observed { attributes: attributes(&arn), id: arn, inputs: JsonMap::new() })
+        Ok(Observed { attributes: elbv2::arn_attributes(&arn), id: arn, inputs: JsonMap::new() })
     }
 
     async fn update(
@@ -315,7 +289,7 @@ impl AwsDriver for ListenerDriver {
         if changed.contains("tags") {
             elbv2::retag(elb, arn, prior.inputs, request.tags).await?;
         }
-        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: attributes(arn) })
+        Ok(Observed { id: arn.to_string(), inputs: JsonMap::new(), attributes: elbv2::arn_attributes(arn) })
     }
 
     async fn delete(
@@ -369,13 +343,7 @@ fn observe(listener: &Snapshot, tags: &BTreeMap<String, String>) -> Observed {
     inputs.insert("forward".into(), forward);
     inputs.insert("redirect_to_https".into(), (listener.action == DefaultAction::RedirectToHttps).into());
     inputs.insert("tags".into(), elbv2::user_tags(tags));
-    Observed { id: listener.arn.clone(), inputs, attributes: attributes(&listener.arn) }
-}
-
-fn attributes(arn: &str) -> JsonMap {
-    let mut attributes = JsonMap::new();
-    attributes.insert("arn".into(), arn.into());
-    attributes
+    Observed { id: listener.arn.clone(), inputs, attributes: elbv2::arn_attributes(&listener.arn) }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Fargate tasks, which moto 5.1.22 cannot run (`RunTask` with `launchType = FARGATE` answers
 //! HTTP 500): the profile answers `RunTask`, `DescribeTasks` and `StopTask` as ECS does, and each
 //! task goes `PROVISIONING` → `PENDING` → `RUNNING` → `STOPPED` on the clock (the
-//! `complete.ecs.run-task` windows).
+//! `ecs.task-lifecycle` windows).
 //!
 //! How a task ends, so a test can choose: [`Profile::set_task_outcome`](crate::Profile) per task
 //! definition family; otherwise from the command the task runs (the container override's, else the
@@ -20,6 +20,7 @@ use super::super::shapes::json_result;
 use super::super::{State, Turn};
 
 const ID: &str = "complete.ecs.run-task";
+const LIFECYCLE: &str = "ecs.task-lifecycle";
 
 /// How a task ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +173,9 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
             }
             let described: Vec<Value> =
                 found.iter().filter_map(|arn| tasks.tasks.get(arn)).map(|task| describe(turn, task)).collect();
+            if described.iter().any(|task| task["lastStatus"] != "STOPPED") {
+                turn.meet(LIFECYCLE);
+            }
             Some(json_result(&json!({"tasks": described, "failures": failures})))
         }
         _ => None,
@@ -225,9 +229,9 @@ fn run(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> 
 /// The task as DescribeTasks shows it now.
 fn describe(turn: &Turn<'_>, task: &Task) -> Value {
     let elapsed = turn.now.saturating_sub(task.started);
-    let provisioning = turn.window(ID, "provisioning");
-    let pending = provisioning + turn.window(ID, "pending");
-    let ran = pending + turn.window(ID, "running");
+    let provisioning = turn.window(LIFECYCLE, "provisioning");
+    let pending = provisioning + turn.window(LIFECYCLE, "pending");
+    let ran = pending + turn.window(LIFECYCLE, "running");
     // A task that cannot start stops once it tried; one asked to stop stops then.
     let natural_end = if task.outcome.exit_code.is_some() { ran } else { pending };
     let stop_at =
