@@ -19,15 +19,7 @@ use crate::support::inventory::{count, create_zone, replication_groups_at, KINDS
 use crate::support::{example_stack, push_image, Project, Run};
 
 /// The share of mutating calls whose answer is lost after AWS acted.
-const LOST_RESPONSES: f64 = 0.05;
-
-/// The same for a stack with a network of its own: none yet. The `vpc` type's parts are made by
-/// calls with no idempotency token (`CreateInternetGateway`, `CreateSecurityGroup` for the endpoints,
-/// `CreateRouteTable` without one): when such an answer is lost, the SDK's retry makes the part a
-/// second time (a duplicate internet gateway, `InvalidGroup.Duplicate`). Until the `vpc` driver
-/// looks for what a lost call made before calling again, as the other drivers do
-/// (`any.response-lost`), these stacks meet every other behaviour of the profile but that one.
-const LOST_RESPONSES_WITH_OWN_NETWORK: f64 = 0.0;
+pub(crate) const LOST_RESPONSES: f64 = 0.05;
 
 /// Secrets the example stacks read from the environment (example-only values).
 const SECRETS: &[(&str, &str)] =
@@ -200,8 +192,7 @@ impl Life {
         // A life ends in `destroy`, which `protect = true` refuses until an apply turns it off;
         // that refusal is tested on its own (tests/it/network.rs), so here the stack is unprotected.
         let stack = example_stack(scenario.file).replace("protect = true", "protect = false");
-        let lost = if stack.contains("\n[vpc.") { LOST_RESPONSES_WITH_OWN_NETWORK } else { LOST_RESPONSES };
-        let world = AwsWorld::with_lost_responses(lost, seed);
+        let world = AwsWorld::with_lost_responses(LOST_RESPONSES, seed);
         let prefix = scenario.file.trim_end_matches(".toml").split('-').next().unwrap_or("stack");
         let project = Project::new(&format!("aws-{prefix}"), &stack).through(&world);
         copy_upload_folder(&project, &stack);
@@ -263,7 +254,7 @@ impl Life {
         }
         self.step(what, &["apply", "--auto-approve"]);
         let want = expected(&text, self.zone.is_some());
-        assert_eq!(self.count(), want, "{}: after `{what}`, each object once", self.stack);
+        assert_eq!(self.count(), want, "{}: after `{what}`, each object once\n{}", self.stack, self.world.summary());
     }
 
     /// What of the stack exists, by kind, straight at the emulator; Redis replication groups as the
@@ -299,7 +290,7 @@ impl Life {
         let change = life.step("change", &["apply", "--auto-approve"]);
         assert!(change.stdout.contains(" changed"), "{}: the change changed nothing:\n{}", life.stack, change.stdout);
         let want = expected(&text, life.zone.is_some());
-        assert_eq!(life.count(), want, "{}: after the change, each object once", life.stack);
+        assert_eq!(life.count(), want, "{}: after the change, each object once\n{}", life.stack, life.world.summary());
         life.plan_is_empty("plan after the change (no changes)");
         life.destroy("destroy");
         life.apply("apply again under the same names");

@@ -178,9 +178,8 @@ fn round(project: &Project, zone: &str, delays: (Duration, Duration), context: &
 fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     let rounds: u64 = std::env::var("PROVISION_KILL_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
     let seed: u64 = std::env::var("PROVISION_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261201);
-    // No answers lost: the web app lives in a network of its own, and the `vpc` type does not yet
-    // survive a lost answer (see `aws_as_it_behaves::LOST_RESPONSES_WITH_OWN_NETWORK`).
-    let world = AwsWorld::with_lost_responses(0.0, seed);
+    // A share of answers lost, as in the whole-life tests: a killed run's successor meets them too.
+    let world = AwsWorld::with_lost_responses(crate::aws_as_it_behaves::LOST_RESPONSES, seed);
     let span = |aws: Duration| aws.div_f64(world.time_scale()).as_millis() as u64;
     let mut rng = Rng(seed);
     let mut kills = 0;

@@ -21,6 +21,7 @@ mod interrupt;
 mod kill;
 mod listener_rules;
 mod logs_and_secrets;
+mod lost_answers;
 mod moving_in;
 mod network;
 mod notify;

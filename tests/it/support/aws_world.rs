@@ -73,6 +73,12 @@ impl AwsWorld {
         })
     }
 
+    /// Loses the answers of the next `times` calls of `operation` that reach the emulator
+    /// (`Profile::lose_answers_of`).
+    pub fn lose_answers_of(&self, operation: &str, times: u64) {
+        self.proxy.profile().expect("a profile").lose_answers_of(operation, times);
+    }
+
     /// The endpoint to give provision.
     pub fn endpoint(&self) -> String {
         self.proxy.endpoint()

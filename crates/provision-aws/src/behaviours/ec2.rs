@@ -40,6 +40,20 @@ pub const NETWORK_NOT_FOUND_AFTER_CREATE: Answer = Answer {
     hint: "EC2 had not made the network part just created visible yet; run the command again",
 };
 
+/// `any.response-lost`, as a create of a VPC's part meets it: a second `CreateSubnet` of the range
+/// a first one (whose answer was lost) took answers `InvalidSubnet.Conflict`, a second
+/// `CreateSecurityGroup` of the name `InvalidGroup.Duplicate`. The part the first one made is
+/// looked for by its tags ([`super::adopt::create_once`]). Evidence: EC2 API reference, error codes
+/// ("InvalidSubnet.Conflict: The specified CIDR block conflicts with that of another subnet in
+/// your VPC", "InvalidGroup.Duplicate: The security group name already exists in this VPC").
+pub const PART_ALREADY_MADE: Answer = Answer {
+    id: "any.response-lost",
+    codes: &["InvalidSubnet.Conflict", "InvalidGroup.Duplicate"],
+    message: None,
+    waiting_for: "",
+    hint: "",
+};
+
 /// Calls naming network parts (or a security group) just made: two minutes.
 pub const NEW_NETWORK_PART: Retry =
     Retry::new(&[NETWORK_NOT_FOUND_AFTER_CREATE, GROUP_NOT_FOUND_AFTER_CREATE], Bound::minutes(2));

@@ -95,6 +95,8 @@ pub(crate) struct Settings {
     disabled: BTreeSet<&'static str>,
     windows: BTreeMap<(&'static str, &'static str), Duration>,
     pub(crate) task_outcomes: BTreeMap<String, TaskOutcome>,
+    /// Operations whose next answers are lost, and how many more (see [`Profile::lose_answers_of`]).
+    lose_next: BTreeMap<String, u64>,
 }
 
 /// Everything the profile has learnt, by concern.
@@ -240,6 +242,26 @@ impl Profile {
         self.world().settings.task_outcomes.insert(family.to_string(), outcome);
     }
 
+    /// Loses the answers of the next `times` calls of `operation` (e.g. `CreateInternetGateway`, as
+    /// the summary names it) that reach the emulator, as `any.response-lost` does to a seeded share:
+    /// the emulator acts, the caller never hears. A call the profile answers itself (a throttling,
+    /// a resource not found yet) does not count, so the loss meets a call AWS acted on.
+    pub fn lose_answers_of(&self, operation: &str, times: u64) {
+        self.world().settings.lose_next.insert(operation.to_string(), times);
+    }
+
+    /// Whether this call's answer is one [`Profile::lose_answers_of`] asked to lose (using it up).
+    fn lose_targeted(&self, call: &Call) -> bool {
+        let mut world = self.world();
+        match world.settings.lose_next.get_mut(&call.operation) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// How many calls rule `id` acted on.
     pub fn met(&self, id: &str) -> u64 {
         self.met.lock().unwrap_or_else(|p| p.into_inner()).0.get(id).copied().unwrap_or(0)
@@ -321,9 +343,9 @@ impl Profile {
         }
         let body = self.with_turn(call, |turn, state| completions::rewrite(turn, state, call));
         let lose = call.mutates()
-            && self.options.lost_responses > 0.0
             && self.is_enabled("any.response-lost")
-            && self.draw() < self.options.lost_responses;
+            && (self.lose_targeted(call)
+                || (self.options.lost_responses > 0.0 && self.draw() < self.options.lost_responses));
         if lose {
             self.with_turn(call, |turn, _| turn.meet("any.response-lost"));
         }

@@ -248,6 +248,42 @@ fn a_share_of_mutating_calls_loses_its_answer_and_reads_never_do() {
     assert_eq!(profile.met("any.response-lost"), lost as u64);
 }
 
+/// A test can lose the answer of one operation: the next calls of it that reach the emulator, no
+/// other operation's, and no call the profile answers itself.
+#[test]
+fn the_answers_of_one_operation_can_be_lost() {
+    let profile = profile();
+    profile.lose_answers_of("CreateRoute", 1);
+    let lost = |body: &str| matches!(profile.before(&query("ec2", body)), Before::Forward { lose: true, .. });
+    assert!(!lost("Action=CreateRouteTable&VpcId=vpc-1"), "another operation, though its name starts alike");
+    let made = "<CreateVpcResponse><vpc><vpcId>vpc-2</vpcId></vpc></CreateVpcResponse>";
+    profile.after(&query("ec2", "Action=CreateVpc&CidrBlock=10.0.0.0/16"), xml(200, made));
+    let stale = query("ec2", "Action=CreateRoute&RouteTableId=vpc-2");
+    assert!(!forwarded(profile.before(&stale)), "answered by the profile (not found yet): not lost");
+    assert!(lost("Action=CreateRoute&RouteTableId=rtb-1"), "the next one that reaches the emulator");
+    assert!(!lost("Action=CreateRoute&RouteTableId=rtb-1"), "one only");
+    assert_eq!(profile.met("any.response-lost"), 1);
+}
+
+/// A repeat of an EC2 call with a client token gets the first answer, as AWS gives it.
+#[test]
+fn an_ec2_call_repeated_with_its_client_token_answers_the_first_result() {
+    let profile = profile();
+    let create = |token: &str| query("ec2", &format!("Action=CreateRouteTable&VpcId=vpc-1&ClientToken={token}"));
+    assert!(forwarded(profile.before(&create("t1"))));
+    let made = "<CreateRouteTableResponse><routeTable><routeTableId>rtb-1</routeTableId></routeTable></CreateRouteTableResponse>";
+    profile.after(&create("t1"), xml(200, made));
+    assert!(answered(profile.before(&create("t1"))).text().contains("rtb-1"));
+    assert!(forwarded(profile.before(&create("t2"))), "another token makes another");
+    let failed = query("ec2", "Action=CreateNatGateway&SubnetId=subnet-1&ClientToken=t3");
+    profile.after(
+        &failed,
+        xml(400, "<Response><Errors><Error><Code>InvalidSubnetID.NotFound</Code></Error></Errors></Response>"),
+    );
+    assert!(forwarded(profile.before(&failed)), "a refused call may be sent again");
+    assert_eq!(profile.met("complete.ec2.client-token"), 1);
+}
+
 #[test]
 fn an_elasticache_modification_is_answered_and_later_reads_agree() {
     let profile = profile();
@@ -491,6 +527,8 @@ fn a_gateway_endpoint_delete_that_the_emulator_fails_is_answered_and_reads_delet
     let read = profile.after(&query("ec2", "Action=DescribeVpcEndpoints&VpcEndpointId.1=vpce-1"), xml(200, listed));
     assert_eq!(read.xml().unwrap().texts_of("state"), ["deleted"]);
     assert_eq!(profile.met("complete.ec2.delete-vpc-endpoints"), 2);
+    let again = "<Response><Errors><Error><Code>InvalidRoute.NotFound</Code><Message>no route</Message></Error></Errors></Response>";
+    assert_eq!(profile.after(&delete, xml(400, again)).status, 200, "a second delete (its answer lost) too");
 }
 
 /// An interface endpoint is `pending` for a minute after its create and `deleting` for a minute

@@ -4,14 +4,16 @@
 //!
 //! Each part is made with its tags in the same call (`TagSpecifications`), NAT gateways, route
 //! tables and endpoints also with a client token, so that a run killed at any point leaves only
-//! parts the next run finds by their tags (`layout.rs`) and completes (`survey.rs`). A create is
+//! parts the next run finds by their tags (`layout.rs`) and completes (`survey.rs`). The parts
+//! that take no token are made by `tokenless.rs`, which finds by those tags what a create whose
+//! answer was lost made, rather than making it twice. A create is
 //! therefore the VPC itself, tagged with the token its intent recorded, and then the same work an
 //! update does.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, DomainType, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
+    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
 };
 use aws_sdk_ec2::Client;
 
@@ -20,7 +22,7 @@ use super::layout::{
     AddressPart, EndpointPart, Gateway, Layout, NatPart, SubnetPart, TablePart, TableRole, Target, PART_TAG, TOKEN_TAG,
     VPC_TAG,
 };
-use super::{lifecycle, survey, teardown, zones};
+use super::{lifecycle, survey, teardown, tokenless, zones};
 use crate::behaviours::ec2::NEW_NETWORK_PART;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
@@ -64,15 +66,8 @@ pub(super) async fn create(work: &Work<'_>, config: &VpcConfig, token: &str) -> 
     let mut tags: Vec<Tag> = work.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     tags.push(Tag::builder().key(TOKEN_TAG).value(token).build());
     tags.push(Tag::builder().key("Name").value(work.name).build());
-    let created = work
-        .ec2
-        .create_vpc()
-        .cidr_block(&config.cidr)
-        .tag_specifications(TagSpecification::builder().resource_type(ResourceType::Vpc).set_tags(Some(tags)).build())
-        .send()
-        .await
-        .map_err(|error| crate::aws_error("CreateVpc", error))?;
-    let vpc_id = created.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_string();
+    let tagging = TagSpecification::builder().resource_type(ResourceType::Vpc).set_tags(Some(tags)).build();
+    let vpc_id = tokenless::vpc(work, &config.cidr, tagging, token).await?;
     if vpc_id.is_empty() {
         return Err(DriverError::invalid("CreateVpc answered without a VPC id"));
     }
@@ -122,19 +117,12 @@ async fn gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError
         Some(gateway) => gateway.id.clone(),
         None => {
             let tagging = work.tagging(ResourceType::InternetGateway, &vpc_id, "internet-gateway", "igw");
-            let created = work
-                .ec2
-                .create_internet_gateway()
-                .tag_specifications(tagging)
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("CreateInternetGateway", error))?;
-            let id = created.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_string();
+            let id = tokenless::gateway(work, &vpc_id, tagging).await?;
             layout.gateways.push(Gateway { id: id.clone(), attached: false });
             id
         }
     };
-    NEW_NETWORK_PART
+    let attached = NEW_NETWORK_PART
         .run(|| async {
             work.ec2
                 .attach_internet_gateway()
@@ -144,11 +132,30 @@ async fn gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError
                 .await
                 .map_err(|error| crate::aws_error("AttachInternetGateway", error))
         })
-        .await?;
+        .await;
+    if let Err(error) = attached {
+        // The SDK's retry of an attach whose answer was lost meets the attachment it made
+        // (`any.response-lost`).
+        if !(error.code_is("Resource.AlreadyAssociated") && gateway_attached(work, &id, &vpc_id).await?) {
+            return Err(error);
+        }
+    }
     if let Some(gateway) = layout.gateways.iter_mut().find(|g| g.id == id) {
         gateway.attached = true;
     }
     Ok(())
+}
+
+/// Whether the internet gateway `id` is attached to the VPC `vpc_id`.
+async fn gateway_attached(work: &Work<'_>, id: &str, vpc_id: &str) -> Result<bool, DriverError> {
+    let answer = work
+        .ec2
+        .describe_internet_gateways()
+        .filters(Filter::builder().name("attachment.vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("DescribeInternetGateways", error))?;
+    Ok(answer.internet_gateways().iter().any(|g| g.internet_gateway_id() == Some(id)))
 }
 
 async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
@@ -172,20 +179,8 @@ async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Re
         let tagging =
             work.tagging(ResourceType::Subnet, &layout.vpc_id, &part, &format!("{}-{}", role.as_str(), zone.name));
         let vpc_id = layout.vpc_id.clone();
-        let created = NEW_NETWORK_PART
-            .run(|| async {
-                work.ec2
-                    .create_subnet()
-                    .vpc_id(&vpc_id)
-                    .cidr_block(&cidr)
-                    .availability_zone(&zone.name)
-                    .tag_specifications(tagging.clone())
-                    .send()
-                    .await
-                    .map_err(|error| crate::aws_error("CreateSubnet", error))
-            })
-            .await?;
-        let id = created.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_string();
+        let id =
+            NEW_NETWORK_PART.run(|| tokenless::subnet(work, &vpc_id, (&cidr, &zone.name), &part, &tagging)).await?;
         layout.subnets.push(SubnetPart { id, cidr, zone: zone.clone(), role, index: Some(index), ours: true });
     }
     Ok(())
@@ -239,7 +234,7 @@ async fn associations(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
                             .map(|answer| answer.new_association_id.unwrap_or_default())
                             .map_err(|error| crate::aws_error("ReplaceRouteTableAssociation", error))
                     })
-                    .await?
+                    .await
             }
             None => {
                 NEW_NETWORK_PART
@@ -253,8 +248,19 @@ async fn associations(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
                             .map(|answer| answer.association_id.unwrap_or_default())
                             .map_err(|error| crate::aws_error("AssociateRouteTable", error))
                     })
-                    .await?
+                    .await
             }
+        };
+        let association = match association {
+            // The SDK's retry of a call whose answer was lost meets what it did (`any.response-lost`):
+            // the subnet already served (`Resource.AlreadyAssociated`), the association replaced
+            // gone (`InvalidAssociationID.NotFound`). Done if the subnet is with the wanted table.
+            Err(error)
+                if error.code_is("Resource.AlreadyAssociated") || error.code_is("InvalidAssociationID.NotFound") =>
+            {
+                association_of(work, &needed.subnet_id, &needed.table_id).await?.ok_or(error)?
+            }
+            other => other?,
         };
         for table in layout.tables.iter_mut() {
             table.associations.retain(|(_, subnet)| subnet != &needed.subnet_id);
@@ -266,33 +272,32 @@ async fn associations(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
     Ok(())
 }
 
+/// The association of the subnet `subnet_id` with the route table `table_id`, if it has one.
+async fn association_of(work: &Work<'_>, subnet_id: &str, table_id: &str) -> Result<Option<String>, DriverError> {
+    let answer = work
+        .ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("association.subnet-id").values(subnet_id).build())
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("DescribeRouteTables", error))?;
+    Ok(answer
+        .route_tables()
+        .iter()
+        .filter(|table| table.route_table_id() == Some(table_id))
+        .flat_map(|table| table.associations())
+        .find(|a| a.subnet_id() == Some(subnet_id))
+        .and_then(|a| a.route_table_association_id())
+        .map(str::to_string))
+}
+
 async fn routes(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
     for change in survey::route_changes(config, layout) {
         let table = change.table_id.as_str();
         match (&change.current, &change.wanted) {
             (_, Some(target)) => {
                 let replace = change.current.is_some();
-                NEW_NETWORK_PART
-                    .run(|| async {
-                        if replace {
-                            let request =
-                                work.ec2.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-                            let request = match target {
-                                Target::Nat(id) => request.nat_gateway_id(id),
-                                Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
-                            };
-                            request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
-                        } else {
-                            let request =
-                                work.ec2.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
-                            let request = match target {
-                                Target::Nat(id) => request.nat_gateway_id(id),
-                                Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
-                            };
-                            request.send().await.map(|_| ()).map_err(|error| crate::aws_error("CreateRoute", error))
-                        }
-                    })
-                    .await?;
+                NEW_NETWORK_PART.run(|| default_route(work, table, target, replace)).await?;
             }
             (Some(_), None) => {
                 let deleted = work
@@ -319,24 +324,36 @@ async fn routes(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Res
     Ok(())
 }
 
+/// Points the table's `0.0.0.0/0` at `target`: made, or (`replace`) changed.
+async fn default_route(work: &Work<'_>, table: &str, target: &Target, replace: bool) -> Result<(), DriverError> {
+    if !replace {
+        let request = work.ec2.create_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+        let request = match target {
+            Target::Nat(id) => request.nat_gateway_id(id),
+            Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+        };
+        match request.send().await.map(|_| ()).map_err(|error| crate::aws_error("CreateRoute", error)) {
+            // The SDK's retry of a create whose answer was lost meets the route it made
+            // (`any.response-lost`): replaced below, so it surely goes to `target`.
+            Err(error) if error.code_is("RouteAlreadyExists") => {}
+            other => return other,
+        }
+    }
+    let request = work.ec2.replace_route().route_table_id(table).destination_cidr_block("0.0.0.0/0");
+    let request = match target {
+        Target::Nat(id) => request.nat_gateway_id(id),
+        Target::Gateway(id) | Target::Other(id) => request.gateway_id(id),
+    };
+    request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
+}
+
 async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
     for index in survey::missing_addresses(config, layout) {
         let name = format!("nat-{}", layout.zone_label(index));
-        let tagging = work.tagging(ResourceType::ElasticIp, &layout.vpc_id, &format!("nat-address-{index}"), &name);
-        let allocated = work
-            .ec2
-            .allocate_address()
-            .domain(DomainType::Vpc)
-            .tag_specifications(tagging)
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("AllocateAddress", error))?;
-        layout.addresses.push(AddressPart {
-            allocation_id: allocated.allocation_id().unwrap_or_default().to_string(),
-            association_id: None,
-            index: Some(index),
-            ours: true,
-        });
+        let part = format!("nat-address-{index}");
+        let tagging = work.tagging(ResourceType::ElasticIp, &layout.vpc_id, &part, &name);
+        let allocation_id = tokenless::address(work, &layout.vpc_id, &part, tagging).await?;
+        layout.addresses.push(AddressPart { allocation_id, association_id: None, index: Some(index), ours: true });
     }
     super::emulator::free_deleted_nat_addresses(&work.ec2, layout).await;
     let mut made = Vec::new();
@@ -473,19 +490,10 @@ async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, Driv
     let id = match &layout.endpoint_group {
         Some(id) => id.clone(),
         None => {
-            let tagging =
-                work.tagging(ResourceType::SecurityGroup, &layout.vpc_id, "endpoints-security-group", "endpoints");
-            let created = work
-                .ec2
-                .create_security_group()
-                .group_name(format!("{}-endpoints", work.name))
-                .description("HTTPS from the VPC to its interface endpoints (managed by provision)")
-                .vpc_id(&layout.vpc_id)
-                .tag_specifications(tagging)
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("CreateSecurityGroup", error))?;
-            created.group_id().unwrap_or_default().to_string()
+            const PART: &str = "endpoints-security-group";
+            let tagging = work.tagging(ResourceType::SecurityGroup, &layout.vpc_id, PART, "endpoints");
+            let name = format!("{}-endpoints", work.name);
+            tokenless::group(work, &layout.vpc_id, &name, PART, tagging).await?
         }
     };
     let https = IpPermission::builder()
@@ -509,79 +517,4 @@ async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, Driv
         Err(error) if error.code_is("InvalidPermission.Duplicate") => Ok(id),
         other => other.map(|_| id),
     }
-}
-
-/// Gives every part the tags and names the request carries now (the VPC's `tags` or `name`
-/// changed), and removes the user tags no longer wanted.
-pub(super) async fn retag(work: &Work<'_>, layout: &Layout, removed: &[String]) -> Result<(), DriverError> {
-    let named = part_names(layout);
-    let ids: Vec<String> =
-        std::iter::once(layout.vpc_id.clone()).chain(named.iter().map(|(id, _)| id.clone())).collect();
-    let tags: Vec<Tag> = work.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    for batch in ids.chunks(TAG_BATCH) {
-        work.ec2
-            .create_tags()
-            .set_resources(Some(batch.to_vec()))
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("CreateTags", error))?;
-        if !removed.is_empty() {
-            let keys: Vec<Tag> = removed.iter().map(|k| Tag::builder().key(k).build()).collect();
-            work.ec2
-                .delete_tags()
-                .set_resources(Some(batch.to_vec()))
-                .set_tags(Some(keys))
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("DeleteTags", error))?;
-        }
-    }
-    let names = std::iter::once((layout.vpc_id.clone(), work.name.to_string()))
-        .chain(named.into_iter().map(|(id, suffix)| (id, format!("{}-{suffix}", work.name))));
-    for (id, name) in names {
-        work.ec2
-            .create_tags()
-            .resources(id)
-            .tags(Tag::builder().key("Name").value(name).build())
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("CreateTags", error))?;
-    }
-    Ok(())
-}
-
-/// Resources one `CreateTags` call names at most (EC2 takes up to 1,000).
-const TAG_BATCH: usize = 500;
-
-/// provision's parts of the VPC, each with the name it carries after the VPC's.
-fn part_names(layout: &Layout) -> Vec<(String, String)> {
-    let mut named = Vec::new();
-    for gateway in &layout.gateways {
-        named.push((gateway.id.clone(), "igw".to_string()));
-    }
-    for subnet in layout.subnets.iter().filter(|s| s.ours) {
-        named.push((subnet.id.clone(), format!("{}-{}", subnet.role.as_str(), subnet.zone.name)));
-    }
-    for table in layout.tables.iter().filter(|t| t.ours) {
-        let name = match table.role {
-            Some(TableRole::Private(i)) => format!("private-{}", layout.zone_label(i)),
-            _ => "public".to_string(),
-        };
-        named.push((table.id.clone(), name));
-    }
-    for nat in layout.nats.iter().filter(|n| n.ours) {
-        named.push((nat.id.clone(), format!("nat-{}", nat.index.map(|i| layout.zone_label(i)).unwrap_or_default())));
-    }
-    for address in layout.addresses.iter().filter(|a| a.ours) {
-        let zone = address.index.map(|i| layout.zone_label(i)).unwrap_or_default();
-        named.push((address.allocation_id.clone(), format!("nat-{zone}")));
-    }
-    for endpoint in layout.endpoints.iter().filter(|e| e.ours) {
-        named.push((endpoint.id.clone(), endpoint.service.clone()));
-    }
-    if let Some(group) = &layout.endpoint_group {
-        named.push((group.clone(), "endpoints".to_string()));
-    }
-    named
 }

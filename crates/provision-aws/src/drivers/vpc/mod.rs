@@ -19,8 +19,10 @@ mod emulator;
 mod layout;
 mod lifecycle;
 mod observation;
+mod retag;
 mod survey;
 mod teardown;
+mod tokenless;
 pub(crate) mod zones;
 
 use std::collections::BTreeMap;
@@ -229,7 +231,7 @@ impl AwsDriver for VpcDriver {
         converge::converge(&work, &config, &mut layout).await?;
         let changed = |field: &str| changes.iter().any(|c| c.path == field);
         if changed("tags") || changed("name") {
-            converge::retag(&work, &layout, &removed_tags(prior.inputs, request.tags)).await?;
+            retag::retag(&work, &layout, &removed_tags(prior.inputs, request.tags)).await?;
         }
         Ok(Observed { id: prior.id.to_string(), inputs: JsonMap::new(), attributes: observation::attributes(&layout) })
     }

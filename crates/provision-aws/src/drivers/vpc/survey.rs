@@ -4,7 +4,9 @@
 //! (`converge.rs`), and a refresh reports them as the hidden input `repairs` — so a NAT gateway
 //! someone deleted, or a create a `kill -9` cut short, shows in the plan and the next apply makes
 //! what is missing. Only parts provision made (tagged with the VPC) are ever counted as too many;
-//! what an adopted VPC already had stays.
+//! what an adopted VPC already had stays. Two parts of ours in one role (an internet gateway or an
+//! address made twice because a create's answer was lost and AWS's reads had not caught up, see
+//! `tokenless.rs`) are one too many: the one the network uses is kept, the other removed.
 
 use super::config::{Role, VpcConfig};
 use super::layout::{Layout, TableRole, Target};
@@ -227,8 +229,15 @@ pub(super) fn unwanted(config: &VpcConfig, layout: &Layout) -> Unwanted {
             unwanted.addresses.push(address.allocation_id.clone());
         }
     }
-    for subnet in layout.subnets.iter().filter(|s| s.ours && s.index.is_none_or(|i| i >= config.azs)) {
-        unwanted.subnets.push(subnet.id.clone());
+    for subnet in layout.subnets.iter().filter(|s| s.ours) {
+        let Some(index) = subnet.index.filter(|i| *i < config.azs) else {
+            unwanted.subnets.push(subnet.id.clone());
+            continue;
+        };
+        // A second subnet of ours in the same role: the one the network uses is kept.
+        if layout.subnet(subnet.role, index).is_some_and(|kept| kept.id != subnet.id) {
+            unwanted.subnets.push(subnet.id.clone());
+        }
     }
     let mut seen_tables = Vec::new();
     for table in layout.tables.iter().filter(|t| t.ours && !t.main) {
@@ -426,6 +435,31 @@ mod tests {
         assert!(repairs.contains(&"the `s3` endpoint is missing".to_string()), "{repairs:?}");
         assert!(unwanted(&wanted, &layout).is_empty(), "the detached gateway and the waiting address are reused");
         assert!(missing_addresses(&wanted, &layout).is_empty(), "the address made before the kill is used");
+    }
+
+    /// What a create made twice leaves (its answer lost, the look for it too early): extras of ours.
+    #[test]
+    fn a_part_made_twice_is_an_extra_the_same_apply_removes() {
+        let mut layout = complete();
+        layout.gateways.push(Gateway { id: "igw-2".into(), attached: false });
+        layout.addresses.push(AddressPart { allocation_id: "eipalloc-0b".into(), ..address(0) });
+        layout.subnets.push(SubnetPart { id: "subnet-public0b".into(), ..subnet(Role::Public, 0) });
+        let wanted = config("single", 2, &[]);
+        let unwanted = unwanted(&wanted, &layout);
+        assert_eq!(unwanted.gateways, vec!["igw-2".to_string()], "the attached one is kept");
+        assert_eq!(unwanted.addresses, vec!["eipalloc-0b".to_string()], "the NAT gateway's is kept");
+        assert_eq!(unwanted.subnets, vec!["subnet-public0b".to_string()], "the one first found is kept");
+        let repairs = repairs(&wanted, &layout);
+        assert!(repairs.contains(&"internet gateway igw-2 is no longer wanted".to_string()), "{repairs:?}");
+        assert_eq!(repairs.len(), 3, "{repairs:?}");
+        let mut before_nat = complete();
+        before_nat.nats.clear();
+        before_nat.addresses.push(AddressPart { allocation_id: "eipalloc-0b".into(), ..address(0) });
+        assert_eq!(
+            super::unwanted(&wanted, &before_nat).addresses,
+            vec!["eipalloc-0b".to_string()],
+            "one address waits for the NAT gateway"
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! What moto lacks, completed as AWS answers, with enough state kept that later reads agree:
 //! ElastiCache's subnet group delete and modifications, Fargate tasks (`RunTask`,
 //! `DescribeTasks`, `StopTask`), the delete of a gateway VPC endpoint, and CloudFront's origin
-//! access controls (a name taken once, a delete of a gone one answered), and ELBv2's idempotent
-//! creates of load balancers and listeners, and Route 53's `CREATE` of a record made and deleted
-//! before. Each is a rule of the
+//! access controls (a name taken once, a delete of a gone one answered), ELBv2's idempotent
+//! creates of load balancers and listeners, EC2's client tokens, and Route 53's `CREATE` of a
+//! record made and deleted before. Each is a rule of the
 //! catalogue (`complete.…`), so a test can turn it off and meet moto's own answer.
 
 pub(crate) mod cloudfront;
@@ -22,6 +22,7 @@ pub(crate) struct Completions {
     pub elasticache: elasticache::Caches,
     pub tasks: tasks::Tasks,
     pub endpoints: ec2::Endpoints,
+    pub tokens: ec2::Tokens,
     pub origin_access_controls: cloudfront::Controls,
     pub creates: elbv2::Creates,
     pub record_creates: route53::Creates,
@@ -31,8 +32,10 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
     match call.service.as_str() {
         "elasticache" => elasticache::before(turn, state, call),
         "ecs" => tasks::before(turn, state, call),
+        "ec2" => ec2::before(turn, state, call),
         "cloudfront" => cloudfront::before(turn, state, call),
         "elasticloadbalancing" => elbv2::before(turn, state, call),
+        "route53" => route53::before(turn, state, call),
         _ => None,
     }
 }

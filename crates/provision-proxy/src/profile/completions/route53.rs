@@ -4,13 +4,16 @@
 //! name and type, so any record sorting after it reads as "already exists". AWS refuses a `CREATE`
 //! only when that name and type exist. The profile looks first (`ListResourceRecordSets` from the
 //! name and type, one item) and passes a `CREATE` of a record that is not there on as an `UPSERT`,
-//! which makes the same record; a `CREATE` of a record that is there reaches moto unchanged and is
-//! refused as AWS refuses it.
+//! which makes the same record. A `CREATE` of a record that is there is refused by the profile as
+//! AWS refuses it (`InvalidChangeBatch`, "… but it already exists"): moto takes one whose journal
+//! it does not match, and makes the record twice (the SDK's retry of a `CREATE` whose answer was
+//! lost, in a stack's second life).
 
 use std::collections::HashSet;
 
 use super::super::call::Call;
 use super::super::http::Response;
+use super::super::shapes::error;
 use super::super::xml::Element;
 use super::super::{State, Turn};
 
@@ -20,6 +23,8 @@ pub(crate) const ID: &str = "complete.route53.create-after-delete";
 pub(crate) struct Creates {
     /// `(zone, name, type)` of creates whose record the look found absent, until they are sent.
     absent: HashSet<(String, String, String)>,
+    /// The same, of creates whose record the look found there, until they are answered.
+    present: HashSet<(String, String, String)>,
 }
 
 /// A name as Route 53 compares it: lowercase, without the final dot.
@@ -68,9 +73,25 @@ pub(crate) fn learn(state: &mut State, call: &Call, response: &Response) {
         }
     });
     let present = first.is_some_and(|(name, record_type)| name == key.1 && record_type.as_deref() == Some(&key.2));
-    if !present {
-        state.completions.record_creates.absent.insert(key);
+    let creates = &mut state.completions.record_creates;
+    if present {
+        creates.present.insert(key);
+    } else {
+        creates.absent.insert(key);
     }
+}
+
+/// A `CREATE` of a record the look found there: refused as AWS refuses it.
+pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Option<Response> {
+    let key = create_of(call)?;
+    if !state.completions.record_creates.present.remove(&key) || !turn.on(ID) {
+        return None;
+    }
+    turn.meet(ID);
+    let (_, name, record_type) = key;
+    let message =
+        format!("[Tried to create resource record set [name='{name}.', type='{record_type}'] but it already exists]");
+    Some(error(call, 400, "InvalidChangeBatch", &message))
 }
 
 /// The body to send instead of the call's: the `CREATE` of a record the look found absent, as an
@@ -116,7 +137,11 @@ mod tests {
         assert_eq!(profile.met(super::ID), 1);
 
         profile.learn(&create, &listing("ws.example.com.", "A"));
-        assert!(matches!(profile.before(&create), Before::Forward { body: None, .. }), "taken: refused as on AWS");
+        let Before::Answer(refused) = profile.before(&create) else { panic!("taken: refused as on AWS") };
+        assert_eq!(refused.status, 400);
+        assert!(
+            refused.text().contains("<Code>InvalidChangeBatch</Code>") && refused.text().contains("already exists")
+        );
         let upsert = call(
             "POST",
             "/2013-04-01/hostedzone/Z1/rrset",
