@@ -215,6 +215,26 @@ fn a_static_site_is_made_destroyed_and_made_again_under_the_same_names() {
     );
 }
 
+/// A distribution update whose answer is lost after CloudFront acted: the SDK's retry sends the
+/// same `If-Match`, which the new version no longer has (`PreconditionFailed`), and the driver reads
+/// the config and its ETag afresh before it sends the update again.
+#[test]
+fn a_distribution_update_whose_answer_is_lost_is_sent_again_with_a_fresh_etag() {
+    let world = World::new();
+    let project = world.project("prof-etag", STATIC_SITE);
+    project.write("site/index.html", "<h1>hello</h1>");
+    world.run(&project, &["apply", "--auto-approve"]);
+    project.write_stack(&STATIC_SITE.replace(
+        "default_root_object = \"index.html\"",
+        "default_root_object = \"index.html\"\nprice_class = \"PriceClass_200\"",
+    ));
+    world.aws.lose_answers_of("UpdateDistribution", 1);
+    world.run(&project, &["apply", "--auto-approve"]).stdout_has("1 changed");
+    world.met_all(&["any.response-lost", "cloudfront.stale-etag"]);
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+}
+
 const DATA_TIER: &str = r#"
 [stack]
 name = "{name}"
