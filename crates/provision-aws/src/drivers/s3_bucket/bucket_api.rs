@@ -28,6 +28,11 @@ pub(super) async fn existing_buckets(s3: &Client) -> Result<BTreeSet<String>, Dr
 
 /// When the account's bucket `name` was created and how far this machine's clock is ahead of S3's
 /// (negative: behind), both as S3 answered the listing; `None` for a bucket the account does not have.
+///
+/// The offset is taken from when the request was sent, not when the answer arrived: S3 stamps its
+/// `Date` somewhere in between, so a slow answer (a long listing, a busy endpoint) would otherwise
+/// count its time in flight as clock offset and make a bucket look newer than it is — the unsafe
+/// direction, since an untagged bucket made after an intent is adopted.
 pub(super) async fn creation_date(
     s3: &Client,
     name: &str,
@@ -35,6 +40,7 @@ pub(super) async fn creation_date(
     let clock = crate::server_clock::ServerClock::default();
     let mut token: Option<String> = None;
     loop {
+        let sent = std::time::SystemTime::now();
         let page = s3
             .list_buckets()
             .set_continuation_token(token.clone())
@@ -43,7 +49,7 @@ pub(super) async fn creation_date(
             .send()
             .await
             .map_err(|error| crate::aws_error("ListBuckets", error))?;
-        let ahead = clock.now().map_or(0.0, |server| seconds_between(server, std::time::SystemTime::now()));
+        let ahead = clock.now().map_or(0.0, |server| seconds_between(server, sent));
         if let Some(bucket) = page.buckets().iter().find(|bucket| bucket.name() == Some(name)) {
             let created = bucket.creation_date().and_then(|date| std::time::SystemTime::try_from(*date).ok());
             return Ok(created.map(|created| (created, ahead)));
