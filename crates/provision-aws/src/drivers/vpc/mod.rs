@@ -148,8 +148,10 @@ impl AwsDriver for VpcDriver {
         attributes
     }
 
+    /// A change of zones, or a repair (a create killed before it made every subnet, a subnet deleted
+    /// by hand), gives the subnet lists new values: what is placed in them waits for the apply.
     fn attributes_changed_by(&self, fields: &[&str]) -> Vec<&'static str> {
-        if fields.contains(&"azs") {
+        if fields.contains(&"azs") || fields.contains(&REPAIRS) {
             vec!["public_subnet_ids", "private_subnet_ids", "availability_zones"]
         } else {
             Vec::new()
