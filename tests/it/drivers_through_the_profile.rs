@@ -314,13 +314,7 @@ fn a_cluster_is_deleted_once_a_service_deleted_moments_ago_has_drained() {
     world.run(&project, &["state", "rm", "ecs_service.worker"]);
     let cluster = format!("{}-main", project.stack_name);
     let service = format!("{}-worker", project.stack_name);
-    let config = aws_sdk_ecs::config::Builder::new()
-        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-        .endpoint_url(world.aws.endpoint())
-        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let ecs = aws_sdk_ecs::Client::from_conf(config);
+    let ecs = crate::support::client_at!(aws_sdk_ecs, world.aws.endpoint());
     crate::support::block_on(ecs.delete_service().cluster(&cluster).service(&service).force(true).send())
         .expect("delete the service");
     world.run(&project, &["destroy", "--auto-approve"]);
@@ -498,13 +492,7 @@ fn a_database_busy_modifying_is_deleted_once_the_modification_ends() {
     let world = World::new();
     let project = world.project("prof-db", DATABASE);
     world.run(&project, &["apply", "--auto-approve"]);
-    let config = aws_sdk_rds::config::Builder::new()
-        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-        .region(aws_sdk_rds::config::Region::new("us-east-1"))
-        .endpoint_url(world.aws.endpoint())
-        .credentials_provider(aws_sdk_rds::config::Credentials::new("test", "test", None, None, "tests"))
-        .build();
-    let rds = aws_sdk_rds::Client::from_conf(config);
+    let rds = crate::support::client_at!(aws_sdk_rds, world.aws.endpoint());
     let identifier = format!("{}-main", project.stack_name);
     let modify =
         rds.modify_db_instance().db_instance_identifier(&identifier).allocated_storage(30).apply_immediately(true);

@@ -45,13 +45,7 @@ fn running_revision(project: &Project, aws: &AwsWorld) -> String {
     let cluster = project.state()["resources"]["ecs_cluster.main"]["attributes"]["arn"].as_str().unwrap().to_string();
     let service = project.state()["resources"]["ecs_service.api"]["attributes"]["name"].as_str().unwrap().to_string();
     aws.read_aside(|endpoint| {
-        let config = aws_sdk_ecs::config::Builder::new()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
-            .build();
-        let ecs = aws_sdk_ecs::Client::from_conf(config);
+        let ecs = crate::support::client_at!(aws_sdk_ecs, endpoint);
         crate::support::block_on(async {
             let answer =
                 ecs.describe_services().cluster(&cluster).services(&service).send().await.expect("DescribeServices");

@@ -260,17 +260,26 @@ pub fn emulator_get(path: &str) -> String {
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer)
 }
 
+/// `client_at!(aws_sdk_ecs, endpoint)`: a client of that SDK crate in us-east-1 with the tests'
+/// credentials, sending to `endpoint` (the emulator, or a world's proxy to act or read through it).
+macro_rules! client_at {
+    ($krate:ident, $endpoint:expr) => {{
+        let config = $krate::config::Builder::new()
+            .behavior_version($krate::config::BehaviorVersion::latest())
+            .region($krate::config::Region::new("us-east-1"))
+            .endpoint_url($endpoint)
+            .credentials_provider($krate::config::Credentials::new("test", "test", None, None, "tests"))
+            .build();
+        $krate::Client::from_conf(config)
+    }};
+}
+pub(crate) use client_at;
+
 macro_rules! emulator_client {
     ($name:ident, $krate:ident) => {
         #[doc = concat!("A `", stringify!($krate), "` client for checking what really exists in the emulator.")]
         pub fn $name() -> $krate::Client {
-            let config = $krate::config::Builder::new()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .region($krate::config::Region::new("us-east-1"))
-                .endpoint_url(endpoint())
-                .credentials_provider($krate::config::Credentials::new("test", "test", None, None, "tests"))
-                .build();
-            $krate::Client::from_conf(config)
+            client_at!($krate, endpoint())
         }
     };
 }
