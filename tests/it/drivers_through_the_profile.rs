@@ -391,6 +391,25 @@ fn creates_and_deletes_whose_answers_are_lost_leave_each_object_once() {
     eprintln!("{}", world.aws.summary());
 }
 
+/// S3 answers `200` to a `CreateBucket` of a bucket the account already owns (us-east-1,
+/// `s3.create-owned-bucket-succeeds`): the SDK's retry of a create whose answer was lost gets it.
+/// provision keeps such a bucket only because nothing but this create can have made it (untagged,
+/// made after the create's intent was recorded); someone's older bucket of the same name is refused
+/// (tests/it/security.rs). The bucket exists once, the plan is empty, the destroy removes it.
+#[test]
+fn a_bucket_create_whose_answer_is_lost_meets_s3s_200_for_an_owned_bucket_and_keeps_it() {
+    let world = World::new();
+    world.aws.lose_answers_of("CreateBucket", 1);
+    let project =
+        world.project("prof-own", "[stack]\nname = \"{name}\"\nregion = \"us-east-1\"\n\n[s3_bucket.assets]\n");
+    world.run(&project, &["apply", "--auto-approve"]);
+    world.met_all(&["any.response-lost", "s3.create-owned-bucket-succeeds"]);
+    assert_eq!(objects(&project.stack_name), std::collections::BTreeMap::from([("bucket", 1)]));
+    world.run(&project, &["plan", "--detailed-exitcode"]);
+    world.run(&project, &["destroy", "--auto-approve"]);
+    assert!(objects(&project.stack_name).is_empty(), "{}", world.aws.summary());
+}
+
 const HTTPS: &str = r#"
 [stack]
 name = "{name}"

@@ -63,7 +63,7 @@ pub const RULES: &[RuleSpec] = &[
         "Attach/DetachRolePolicy, Put/DeleteRolePolicy on a role while another such call on it is in flight answer 409 `ConcurrentModification`"),
     // EC2 API docs, "Eventual consistency"; terraform `ec2/find.go` retries NotFound after create.
     rule!("ec2.network-not-found-after-create", ["window" = s(10)], "EC2 query",
-        "calls naming a VPC, subnet, route table, internet or NAT gateway or address created within the window answer its `Invalid…ID.NotFound`"),
+        "calls naming a VPC, subnet, route table, internet or NAT gateway or address created within the window (as a parameter, not in a tag's value) answer its `Invalid…ID.NotFound`"),
     // --- Objects in use during teardown ---
     // terraform `vpc_security_group.go` deletes with a 15-minute retry on DependencyViolation; an
     // ALB's or a Fargate task's interfaces take minutes to go after their owner is deleted.
@@ -158,7 +158,7 @@ pub const RULES: &[RuleSpec] = &[
     // --- Names that are taken ---
     // S3 API Reference, CreateBucket: in us-east-1 a bucket the account owns answers 200 OK.
     rule!("s3.create-owned-bucket-succeeds", [], "S3 REST-XML",
-        "CreateBucket in us-east-1 of a bucket the account owns answers 200 (elsewhere `BucketAlreadyOwnedByYou`): moto answers so itself, and the profile passes the answer through unchanged"),
+        "CreateBucket in us-east-1 of a bucket the account owns answers 200 (elsewhere `BucketAlreadyOwnedByYou`): moto answers so itself; the profile looks first (`GetBucketLocation`) only to count it, and passes the answer through unchanged"),
     // --- What moto lacks, completed as AWS answers ---
     rule!("complete.elasticache.delete-cache-subnet-group", [], "ElastiCache query",
         "DeleteCacheSubnetGroup (moto: an HTML error page) is answered, and the group is gone from later reads"),

@@ -48,7 +48,13 @@ pub(crate) fn before(turn: &mut Turn<'_>, state: &mut State, call: &Call) -> Opt
             let named: Vec<&String> = call
                 .form
                 .iter()
-                .filter(|(name, _)| name != "Action" && !name.starts_with("Filter"))
+                // A tag's value is a string to EC2, whatever id it spells (`provision:vpc = vpc-…`).
+                .filter(|(name, _)| {
+                    name != "Action"
+                        && !name.starts_with("Filter")
+                        && !name.starts_with("TagSpecification")
+                        && !name.starts_with("Tag.")
+                })
                 .map(|(_, value)| value)
                 .collect();
             if GROUP_CALLS.contains(&operation) {

@@ -28,6 +28,7 @@ mod consistency;
 mod http;
 mod in_use;
 mod lifecycles;
+mod owned_buckets;
 mod paging;
 mod reserved_tags;
 mod shapes;
@@ -107,6 +108,7 @@ pub(crate) struct State {
     pub lifecycles: lifecycles::Lifecycles,
     pub completions: completions::Completions,
     pub pages: paging::Pages,
+    pub owned_buckets: owned_buckets::Owned,
 }
 
 #[derive(Debug, Default)]
@@ -355,6 +357,9 @@ impl Profile {
     /// A call the profile needs answered by the emulator before it can handle `call` (e.g. the
     /// task definition of a task to run), as a request head and body.
     pub(crate) fn prerequisite(&self, call: &Call) -> Option<(String, Vec<u8>)> {
+        if let Some(head) = owned_buckets::prerequisite(call) {
+            return Some((head, Vec::new()));
+        }
         let world = self.world();
         completions::prerequisite(&world.state, call)
     }
@@ -362,6 +367,7 @@ impl Profile {
     /// Learns from the answer to a [`Profile::prerequisite`] call.
     pub(crate) fn learn(&self, call: &Call, response: &Response) {
         let mut world = self.world();
+        owned_buckets::learn(&mut world.state, call, response);
         completions::learn(&mut world.state, call, response);
     }
 
@@ -370,6 +376,7 @@ impl Profile {
         self.with_turn(call, |turn, state| {
             consistency::after(turn, state, call, &response);
             in_use::after(turn, state, call, &response);
+            owned_buckets::after(turn, state, call, &response);
             completions::after(turn, state, call, &mut response);
             lifecycles::after(turn, state, call, &mut response);
             paging::after(turn, state, call, &mut response);

@@ -61,6 +61,26 @@ fn a_new_security_group_is_not_found_until_the_window_passes() {
     assert!(forwarded(profile.before(&other)), "a group the proxy never saw made passes");
 }
 
+/// A call naming a VPC just made as a parameter meets its `InvalidVpcID.NotFound`; one that only
+/// carries the id in a tag's value does not (a tag value is a string to EC2).
+#[test]
+fn a_new_vpc_is_not_found_by_calls_that_name_it_but_a_tag_value_is_only_text() {
+    let profile = profile();
+    profile.after(
+        &query("ec2", "Action=CreateVpc&CidrBlock=10.0.0.0%2F16"),
+        xml(200, "<CreateVpcResponse><vpc><vpcId>vpc-1</vpcId></vpc></CreateVpcResponse>"),
+    );
+    let subnet = query("ec2", "Action=CreateSubnet&VpcId=vpc-1&CidrBlock=10.0.0.0%2F24");
+    assert!(answered(profile.before(&subnet)).text().contains("<Code>InvalidVpcID.NotFound</Code>"));
+    let gateway = query(
+        "ec2",
+        "Action=CreateInternetGateway&TagSpecification.1.ResourceType=internet-gateway&TagSpecification.1.Tag.1.Key=provision%3Avpc&TagSpecification.1.Tag.1.Value=vpc-1",
+    );
+    assert!(forwarded(profile.before(&gateway)));
+    let tags = query("ec2", "Action=CreateTags&ResourceId.1=igw-1&Tag.1.Key=provision%3Avpc&Tag.1.Value=vpc-1");
+    assert!(forwarded(profile.before(&tags)));
+}
+
 #[test]
 fn rules_turn_off_by_id_and_unknown_ids_are_refused() {
     let profile = profile();
