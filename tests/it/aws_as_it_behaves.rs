@@ -1,6 +1,6 @@
 //! Every example stack through "AWS as it behaves" (provision-proxy's profile, docs/aws-profile.md):
-//! AWS slow, eventually consistent, "in use" while things linger, losing a share of its answers and
-//! paging its listings. Each stack goes through its whole life — apply, an empty plan, a change,
+//! AWS slow, eventually consistent, "in use" while things linger, losing a share of its answers,
+//! throttling a share of its calls and paging its listings. Each stack goes through its whole life — apply, an empty plan, a change,
 //! destroy, apply again under the same names, destroy — and every command must succeed the first
 //! time: a second apply or destroy is never needed. After each apply every object of the stack
 //! exists exactly once, and after each destroy nothing of it is left, counted through each
@@ -17,9 +17,6 @@ use std::time::Instant;
 use crate::support::aws_world::AwsWorld;
 use crate::support::inventory::{count, create_zone, replication_groups_at, KINDS};
 use crate::support::{example_stack, push_image, Project, Run};
-
-/// The share of mutating calls whose answer is lost after AWS acted.
-pub(crate) const LOST_RESPONSES: f64 = 0.05;
 
 /// Secrets the example stacks read from the environment (example-only values).
 const SECRETS: &[(&str, &str)] =
@@ -192,7 +189,7 @@ impl Life {
         // A life ends in `destroy`, which `protect = true` refuses until an apply turns it off;
         // that refusal is tested on its own (tests/it/network.rs), so here the stack is unprotected.
         let stack = example_stack(scenario.file).replace("protect = true", "protect = false");
-        let world = AwsWorld::with_lost_responses(LOST_RESPONSES, seed);
+        let world = AwsWorld::unkind(seed);
         let prefix = scenario.file.trim_end_matches(".toml").split('-').next().unwrap_or("stack");
         let project = Project::new(&format!("aws-{prefix}"), &stack).through(&world);
         copy_upload_folder(&project, &stack);
@@ -297,7 +294,10 @@ impl Life {
         life.plan_is_empty("plan after applying again (no changes)");
         life.destroy("destroy again");
 
-        let unmet: Vec<&str> = scenario.meets.iter().copied().filter(|id| life.world.met(id) == 0).collect();
+        // Every life also meets lost answers and throttling (`AwsWorld::unkind`), and gets through.
+        let everywhere = ["any.response-lost", "any.throttling"];
+        let unmet: Vec<&str> =
+            scenario.meets.iter().chain(&everywhere).copied().filter(|id| life.world.met(id) == 0).collect();
         assert!(unmet.is_empty(), "{}: never met {unmet:?}\n{}", scenario.file, life.world.summary());
         let steps: Vec<String> = life.steps.iter().map(|(what, s)| format!("{what} {s:.1}s")).collect();
         eprintln!(

@@ -178,8 +178,8 @@ fn round(project: &Project, zone: &str, delays: (Duration, Duration), context: &
 fn killed_applies_and_destroys_leave_nothing_behind_and_nothing_twice() {
     let rounds: u64 = std::env::var("PROVISION_KILL_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
     let seed: u64 = std::env::var("PROVISION_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261201);
-    // A share of answers lost, as in the whole-life tests: a killed run's successor meets them too.
-    let world = AwsWorld::with_lost_responses(crate::aws_as_it_behaves::LOST_RESPONSES, seed);
+    // Answers lost and calls throttled, as in the whole-life tests: a killed run's successor meets them too.
+    let world = AwsWorld::unkind(seed);
     let span = |aws: Duration| aws.div_f64(world.time_scale()).as_millis() as u64;
     let mut rng = Rng(seed);
     let mut kills = 0;

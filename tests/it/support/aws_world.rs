@@ -24,6 +24,13 @@ use super::endpoint;
 /// milliseconds) is a few AWS seconds, well inside the 10-second windows of eventual consistency.
 pub const DEFAULT_TIME_SCALE: f64 = 60.0;
 
+/// The share of mutating calls whose answer is lost after AWS acted, in an [`AwsWorld::unkind`].
+pub const LOST_RESPONSES: f64 = 0.05;
+
+/// The share of calls answered with a throttling error, in an [`AwsWorld::unkind`]: enough that
+/// every example stack's life meets some, few enough that the SDK's retry quota is never spent.
+pub const THROTTLED: f64 = 0.02;
+
 /// The time scale of this run.
 pub fn time_scale() -> f64 {
     std::env::var("PROVISION_TEST_TIME_SCALE")
@@ -61,7 +68,7 @@ impl AwsWorld {
         AwsWorld { proxy, own_reads: Mutex::new(BTreeMap::new()) }
     }
 
-    /// The world of the main scenarios: the run's time scale, a share of lost answers (`lost`, drawn
+    /// A world at the run's time scale with a share of lost answers (`lost`, drawn
     /// from `seed` so a run replays) and listings five items to a page.
     pub fn with_lost_responses(lost: f64, seed: u64) -> AwsWorld {
         AwsWorld::start(ProfileOptions {
@@ -70,6 +77,19 @@ impl AwsWorld {
             page_size: 5,
             seed,
             ..ProfileOptions::default()
+        })
+    }
+
+    /// The world of the main scenarios and the kill test: [`LOST_RESPONSES`] of the answers lost
+    /// and [`THROTTLED`] of all calls answered with their
+    /// protocol's throttling error (`any.throttling`), all drawn from `seed`.
+    pub fn unkind(seed: u64) -> AwsWorld {
+        AwsWorld::start(ProfileOptions {
+            time_scale: time_scale(),
+            lost_responses: LOST_RESPONSES,
+            throttling: THROTTLED,
+            page_size: 5,
+            seed,
         })
     }
 
