@@ -19,7 +19,7 @@ pub const GROUP_NOT_FOUND_AFTER_CREATE: Answer = Answer {
 };
 
 /// Rules and tags of a group just made: retried while EC2 does not see it yet.
-pub const NEW_GROUP: Retry = Retry::new(&[GROUP_NOT_FOUND_AFTER_CREATE], Bound::minutes(5));
+pub const NEW_GROUP: Retry = Retry::new(&[GROUP_NOT_FOUND_AFTER_CREATE], Bound::propagation(5));
 
 /// `ec2.network-not-found-after-create`: a VPC, subnet, route table, gateway or address made a
 /// moment ago may not be known yet to the next call naming it. Evidence: EC2 API reference,
@@ -56,7 +56,7 @@ pub const PART_ALREADY_MADE: Answer = Answer {
 
 /// Calls naming network parts (or a security group) just made: two minutes.
 pub const NEW_NETWORK_PART: Retry =
-    Retry::new(&[NETWORK_NOT_FOUND_AFTER_CREATE, GROUP_NOT_FOUND_AFTER_CREATE], Bound::minutes(2));
+    Retry::new(&[NETWORK_NOT_FOUND_AFTER_CREATE, GROUP_NOT_FOUND_AFTER_CREATE], Bound::propagation(2));
 
 /// `ec2.group-in-use-while-interfaces-linger` (and `ec2.group-referenced-by-another`): a group is
 /// refused while a network interface (of a load balancer, task, database or cache deleted moments

@@ -41,7 +41,7 @@ pub const CREATE_SERVICE: Retry = Retry::new(
         iam::ROLE_NOT_PASSABLE_DENIED,
         TARGET_GROUP_WITHOUT_LOAD_BALANCER,
     ],
-    Bound::minutes(4),
+    Bound::propagation(4),
 );
 
 /// `UpdateService`: a new role or target group may be moments old, as terraform-provider-aws
@@ -54,7 +54,7 @@ pub const UPDATE_SERVICE: Retry = Retry::new(
         iam::ROLE_NOT_PASSABLE_DENIED,
         TARGET_GROUP_WITHOUT_LOAD_BALANCER,
     ],
-    Bound::minutes(4),
+    Bound::propagation(4),
 );
 
 /// `ecs.cluster-contains-services`: a cluster is refused while a service deleted moments ago is
@@ -120,9 +120,11 @@ pub const MIGRATION: Wait = Wait {
 /// `CreateCluster` in an account whose ECS service-linked role was made moments ago (ECS makes it
 /// on first use). Evidence: terraform-provider-aws `retryClusterCreate` retries "Unable to assume
 /// the service linked role" for `propagationTimeout` (2 minutes).
-pub const CREATE_CLUSTER: Retry = Retry::new(&[iam::SERVICE_LINKED_ROLE_NOT_ASSUMABLE], Bound::minutes(2));
+pub const CREATE_CLUSTER: Retry = Retry::new(&[iam::SERVICE_LINKED_ROLE_NOT_ASSUMABLE], Bound::propagation(2));
 
 /// `RunTask` (a migration) right after the task's roles were made: two minutes, as
 /// terraform-provider-aws's `propagationTimeout`.
-pub const RUN_TASK: Retry =
-    Retry::new(&[iam::ROLE_NOT_ASSUMABLE, iam::ROLE_NOT_PASSABLE, iam::ROLE_NOT_PASSABLE_DENIED], Bound::minutes(2));
+pub const RUN_TASK: Retry = Retry::new(
+    &[iam::ROLE_NOT_ASSUMABLE, iam::ROLE_NOT_PASSABLE, iam::ROLE_NOT_PASSABLE_DENIED],
+    Bound::propagation(2),
+);

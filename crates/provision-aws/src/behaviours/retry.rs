@@ -33,6 +33,18 @@ impl Bound {
         }
     }
 
+    /// `minutes` in all, pausing 1 s, 2 s, 4 s, 4 s …: for an object just made that AWS has not
+    /// made visible everywhere yet (eventual consistency, IAM propagation). It usually is within
+    /// seconds, and each step of a chain (a group's rules after the group, a subnet after its VPC)
+    /// meets it once: pauses growing to 10 s would notice it up to 10 s late at every step.
+    pub const fn propagation(minutes: u64) -> Bound {
+        Bound {
+            total: Duration::from_secs(minutes * 60),
+            first_pause: Duration::from_secs(1),
+            longest_pause: Duration::from_secs(4),
+        }
+    }
+
     /// A few milliseconds, for unit tests.
     #[cfg(test)]
     pub const TEST: Bound = Bound {

@@ -33,4 +33,4 @@ pub const NO_SUCH_BUCKET_AFTER_CREATE: Answer = Answer {
 };
 
 /// Configuration and uploads of a bucket made by this create: 2 minutes.
-pub const NEW_BUCKET: Retry = Retry::new(&[NO_SUCH_BUCKET_AFTER_CREATE, OPERATION_ABORTED], Bound::minutes(2));
+pub const NEW_BUCKET: Retry = Retry::new(&[NO_SUCH_BUCKET_AFTER_CREATE, OPERATION_ABORTED], Bound::propagation(2));
