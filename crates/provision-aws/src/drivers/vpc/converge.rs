@@ -74,9 +74,42 @@ pub(super) async fn create(work: &Work<'_>, config: &VpcConfig, token: &str) -> 
     let mut layout = Layout { vpc_id: vpc_id.clone(), cidr: config.cidr.clone(), ..Layout::default() };
     layout.tags = work.tags.clone();
     layout.tags.insert("Name".into(), work.name.to_string());
-    enable_dns_hostnames(work, &vpc_id).await?;
-    converge(work, config, &mut layout).await?;
+    let (dns, parts) = tokio::join!(enable_dns_hostnames(work, &vpc_id), converge(work, config, &mut layout));
+    dns?;
+    parts?;
+    remove_duplicates(work, token, &vpc_id).await?;
     Ok(layout)
+}
+/// VPCs made by this create besides the one it used: `CreateVpc`'s answer was lost and the look by
+/// the token (`tokenless::vpc`) came too early for AWS's tag-filtered reads, so the create was sent
+/// again. By the time every part is made those reads have caught up; each extra, carrying the
+/// token and nothing of ours inside, is taken apart now rather than left for `state orphans`.
+async fn remove_duplicates(work: &Work<'_>, token: &str, kept: &str) -> Result<(), DriverError> {
+    let answer = work
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name(format!("tag:{TOKEN_TAG}")).values(token).build())
+        .send()
+        .await
+        .map_err(|error| crate::aws_error("DescribeVpcs", error))?;
+    let found: Vec<(&str, &[Tag])> = answer.vpcs().iter().filter_map(|vpc| Some((vpc.vpc_id()?, vpc.tags()))).collect();
+    for extra in duplicates(&found, token, kept) {
+        tracing::info!("{}: VPC {extra} was made by a create whose answer was lost; removing it", work.address);
+        teardown::delete(work.ec2, work.address, work.progress, &extra).await?;
+    }
+    Ok(())
+}
+
+/// The VPCs of `found` that carry `token` (checked again: a filter an endpoint ignores would answer
+/// every VPC) other than `kept`.
+fn duplicates(found: &[(&str, &[Tag])], token: &str, kept: &str) -> Vec<String> {
+    found
+        .iter()
+        .filter(|(id, tags)| {
+            *id != kept && tags.iter().any(|tag| tag.key() == Some(TOKEN_TAG) && tag.value() == Some(token))
+        })
+        .map(|(id, _)| id.to_string())
+        .collect()
 }
 
 /// Interface endpoints answer under the services' own names only with DNS hostnames on.
@@ -96,31 +129,70 @@ async fn enable_dns_hostnames(work: &Work<'_>, vpc_id: &str) -> Result<(), Drive
 }
 
 /// Brings the VPC's parts to what `config` describes.
+///
+/// The NAT gateways are what takes long (minutes `pending`, `ec2.nat-gateway-lifecycle`), so they
+/// are made as early as AWS lets them be — once their public subnet, their address and the
+/// attached internet gateway exist — and waited out together with the interface endpoints while
+/// the route tables are made: a new network takes the NAT gateway's time and the few seconds
+/// before it, not the sum of every step. The parts that name only the VPC (its internet gateway,
+/// its subnets, the NAT gateways' addresses) are made at once, each meeting the fresh VPC's
+/// `ec2.network-not-found-after-create` window side by side rather than one after another.
 pub(super) async fn converge(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
-    gateway(work, layout).await?;
-    subnets(work, config, layout).await?;
+    let (gateway, subnets, addresses) =
+        tokio::join!(new_gateway(work, layout), subnets(work, config, layout), addresses(work, config, layout));
+    let (gateway, subnets, addresses) = (gateway?, subnets?, addresses?);
+    layout.gateways.extend(gateway);
+    layout.subnets.extend(subnets);
+    layout.addresses.extend(addresses);
+    attach_gateway(work, layout).await?;
+    let made_nats = nat_gateways(work, config, layout).await?;
     tables(work, config, layout).await?;
     associations(work, config, layout).await?;
     routes(work, config, layout).await?;
-    nat_gateways(work, config, layout).await?;
+    let interfaces = endpoints(work, config, layout).await?;
+    // Routes to a NAT gateway that is not yet available carry no traffic: the private subnets are
+    // pointed at it once it is (and a task started before its endpoints answer cannot pull its image).
+    let pending: Vec<String> = layout.nats.iter().filter(|n| n.state == "pending").map(|n| n.id.clone()).collect();
+    let (nats, endpoints) = tokio::join!(
+        async {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            lifecycle::nats_available(work.ec2, work.address, work.progress, &pending).await
+        },
+        async {
+            if interfaces.is_empty() {
+                return Ok(());
+            }
+            lifecycle::endpoints_available(work.ec2, work.address, work.progress, &interfaces).await
+        }
+    );
+    nats?;
+    endpoints?;
+    for nat in layout.nats.iter_mut().filter(|n| pending.contains(&n.id) || made_nats.contains(&n.id)) {
+        nat.state = "available".into();
+    }
     routes(work, config, layout).await?;
-    endpoints(work, config, layout).await?;
     teardown::remove_unwanted(work, config, layout).await
 }
 
-async fn gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError> {
+/// The internet gateway to make, unless the VPC has one (attached or ours, left detached).
+async fn new_gateway(work: &Work<'_>, layout: &Layout) -> Result<Option<Gateway>, DriverError> {
+    if !survey::missing_gateway(layout) || layout.gateways.iter().any(|g| !g.attached) {
+        return Ok(None);
+    }
+    let tagging = work.tagging(ResourceType::InternetGateway, &layout.vpc_id, "internet-gateway", "igw");
+    let id = tokenless::gateway(work, &layout.vpc_id, tagging).await?;
+    Ok(Some(Gateway { id, attached: false }))
+}
+
+async fn attach_gateway(work: &Work<'_>, layout: &mut Layout) -> Result<(), DriverError> {
     if !survey::missing_gateway(layout) {
         return Ok(());
     }
     let vpc_id = layout.vpc_id.clone();
-    let id = match layout.gateways.iter().find(|g| !g.attached) {
-        Some(gateway) => gateway.id.clone(),
-        None => {
-            let tagging = work.tagging(ResourceType::InternetGateway, &vpc_id, "internet-gateway", "igw");
-            let id = tokenless::gateway(work, &vpc_id, tagging).await?;
-            layout.gateways.push(Gateway { id: id.clone(), attached: false });
-            id
-        }
+    let Some(id) = layout.gateways.iter().find(|g| !g.attached).map(|g| g.id.clone()) else {
+        return Ok(());
     };
     let attached = NEW_NETWORK_PART
         .run(|| async {
@@ -158,10 +230,11 @@ async fn gateway_attached(work: &Work<'_>, id: &str, vpc_id: &str) -> Result<boo
     Ok(answer.internet_gateways().iter().any(|g| g.internet_gateway_id() == Some(id)))
 }
 
-async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+/// The subnets to make, made one after another (each range is chosen beside the ones before it).
+async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &Layout) -> Result<Vec<SubnetPart>, DriverError> {
     let missing = survey::missing_subnets(config, layout);
     if missing.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let in_use: BTreeMap<usize, zones::Zone> =
         (0..config.azs).filter_map(|i| layout.zone(i).map(|zone| (i, zone.clone()))).collect();
@@ -171,9 +244,10 @@ async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Re
         zones::usable(work.ec2, work.region).await?
     };
     let chosen = zones::choose(config.azs, &in_use, &usable, work.region)?;
+    let mut made: Vec<SubnetPart> = Vec::new();
     for (role, index) in missing {
         let zone = &chosen[index];
-        let taken: Vec<String> = layout.subnets.iter().map(|s| s.cidr.clone()).collect();
+        let taken: Vec<String> = layout.subnets.iter().chain(&made).map(|s| s.cidr.clone()).collect();
         let cidr = super::config::subnet_range(&layout.cidr, role, index, &taken)?;
         let part = format!("{}-subnet-{index}", role.as_str());
         let tagging =
@@ -181,9 +255,9 @@ async fn subnets(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Re
         let vpc_id = layout.vpc_id.clone();
         let id =
             NEW_NETWORK_PART.run(|| tokenless::subnet(work, &vpc_id, (&cidr, &zone.name), &part, &tagging)).await?;
-        layout.subnets.push(SubnetPart { id, cidr, zone: zone.clone(), role, index: Some(index), ours: true });
+        made.push(SubnetPart { id, cidr, zone: zone.clone(), role, index: Some(index), ours: true });
     }
-    Ok(())
+    Ok(made)
 }
 
 async fn tables(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
@@ -293,6 +367,11 @@ async fn association_of(work: &Work<'_>, subnet_id: &str, table_id: &str) -> Res
 
 async fn routes(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
     for change in survey::route_changes(config, layout) {
+        // A NAT gateway still `pending` is routed to once it is available (see `converge`).
+        let pending = |id: &String| layout.nats.iter().any(|n| &n.id == id && n.state == "pending");
+        if matches!(&change.wanted, Some(Target::Nat(id)) if pending(id)) {
+            continue;
+        }
         let table = change.table_id.as_str();
         match (&change.current, &change.wanted) {
             (_, Some(target)) => {
@@ -347,14 +426,21 @@ async fn default_route(work: &Work<'_>, table: &str, target: &Target, replace: b
     request.send().await.map(|_| ()).map_err(|error| crate::aws_error("ReplaceRoute", error))
 }
 
-async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+/// The Elastic IP addresses the NAT gateways to make need.
+async fn addresses(work: &Work<'_>, config: &VpcConfig, layout: &Layout) -> Result<Vec<AddressPart>, DriverError> {
+    let mut made = Vec::new();
     for index in survey::missing_addresses(config, layout) {
         let name = format!("nat-{}", layout.zone_label(index));
         let part = format!("nat-address-{index}");
         let tagging = work.tagging(ResourceType::ElasticIp, &layout.vpc_id, &part, &name);
         let allocation_id = tokenless::address(work, &layout.vpc_id, &part, tagging).await?;
-        layout.addresses.push(AddressPart { allocation_id, association_id: None, index: Some(index), ours: true });
+        made.push(AddressPart { allocation_id, association_id: None, index: Some(index), ours: true });
     }
+    Ok(made)
+}
+
+/// Makes the missing NAT gateways (without waiting for them); returns their ids.
+async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<Vec<String>, DriverError> {
     super::emulator::free_deleted_nat_addresses(&work.ec2, layout).await;
     let mut made = Vec::new();
     for index in survey::missing_nats(config, layout) {
@@ -402,19 +488,12 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
         });
         made.push(id);
     }
-    if made.is_empty() {
-        return Ok(());
-    }
-    // Routes to a NAT gateway that is not yet available carry no traffic: wait before pointing
-    // the private subnets at it.
-    lifecycle::nats_available(work.ec2, work.address, work.progress, &made).await?;
-    for nat in layout.nats.iter_mut().filter(|n| made.contains(&n.id)) {
-        nat.state = "available".into();
-    }
-    Ok(())
+    Ok(made)
 }
 
-async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
+/// Makes the missing endpoints and widens the reach of the others; returns the interface
+/// endpoints made, still `pending`.
+async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<Vec<String>, DriverError> {
     let missing = survey::missing_endpoints(config, layout);
     if missing.iter().any(|(_, gateway)| !gateway) {
         enable_dns_hostnames(work, &layout.vpc_id).await?;
@@ -477,11 +556,7 @@ async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> 
             endpoint.subnet_ids.extend(reach.add_subnets);
         }
     }
-    if interfaces.is_empty() {
-        return Ok(());
-    }
-    // A task that starts before its endpoints answer cannot pull its image.
-    lifecycle::endpoints_available(work.ec2, work.address, work.progress, &interfaces).await
+    Ok(interfaces)
 }
 
 /// The security group of the interface endpoints, HTTPS from anywhere in the VPC: made unless a
@@ -516,5 +591,22 @@ async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, Driv
     match authorized {
         Err(error) if error.code_is("InvalidPermission.Duplicate") => Ok(id),
         other => other.map(|_| id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What neither the emulator nor the profile reaches (their tag-filtered reads never lag): two
+    /// VPCs carrying one create's token. The one in use stays; the other is the extra.
+    #[test]
+    fn a_second_vpc_with_the_creates_token_is_an_extra() {
+        let tag = |key: &str, value: &str| Tag::builder().key(key).value(value).build();
+        let ours = [tag(TOKEN_TAG, "token:a"), tag("provision:stack", "web")];
+        let other = [tag(TOKEN_TAG, "token:b")];
+        let found: Vec<(&str, &[Tag])> = vec![("vpc-1", &ours), ("vpc-2", &ours), ("vpc-3", &other), ("vpc-4", &[])];
+        assert_eq!(duplicates(&found, "token:a", "vpc-1"), ["vpc-2"]);
+        assert!(duplicates(&found[..1], "token:a", "vpc-1").is_empty());
     }
 }

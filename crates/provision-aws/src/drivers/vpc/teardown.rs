@@ -2,10 +2,11 @@
 //!
 //! A VPC can only go once nothing is in it, and its parts hold on to each other: an endpoint's
 //! interfaces sit in the subnets, a NAT gateway holds its address and its subnet, a mapped public
-//! address holds the internet gateway. So: endpoints (waiting until their interfaces are gone), NAT
-//! gateways (waiting until `deleted`), their addresses, the subnets (waiting out the interfaces
-//! load balancers and ECS tasks leave for minutes after they are deleted), the route tables, the
-//! internet gateway (detached, then deleted), the endpoints' security group, and the VPC. Every
+//! address holds the internet gateway. So: endpoints (waiting until their interfaces are gone) and
+//! NAT gateways (waiting until `deleted`) side by side, their addresses, the subnets (waiting out
+//! the interfaces load balancers and ECS tasks leave for minutes after they are deleted) beside the
+//! internet gateway (detached, then deleted), the route tables, the endpoints' security group, and
+//! the VPC. Every
 //! step reads what is there first, so a destroy killed half-way is finished by the next one; the
 //! VPC itself found gone, the gateway and addresses made for it are still found by their tags.
 
@@ -31,18 +32,29 @@ pub(super) async fn delete(
     let found = found.remove(vpc_id).unwrap_or_default();
     let exists = found.vpc.is_some();
     let layout = Layout::classify(vpc_id, &found);
+    // Endpoints and NAT gateways each take a minute or more `deleting`: both at once. Then the
+    // addresses they held; then subnets and the internet gateway (no address mapped any more) at
+    // once; then the route tables the subnets were associated with.
     let endpoints: Vec<String> = layout.endpoints.iter().map(|e| e.id.clone()).collect();
-    delete_endpoints(ec2, address, progress, &endpoints).await?;
-    delete_nats(ec2, address, progress, &layout.nats).await?;
+    let (endpoints, nats) = tokio::join!(
+        delete_endpoints(ec2, address, progress, &endpoints),
+        delete_nats(ec2, address, progress, &layout.nats)
+    );
+    endpoints?;
+    nats?;
     let addresses: Vec<String> = layout.addresses.iter().filter(|a| a.ours).map(|a| a.allocation_id.clone()).collect();
     release(ec2, address, progress, &addresses).await?;
     let subnets: Vec<String> = layout.subnets.iter().map(|s| s.id.clone()).collect();
-    delete_subnets(ec2, address, progress, &layout, &subnets).await?;
+    let (subnets, gateways) = tokio::join!(delete_subnets(ec2, address, progress, &layout, &subnets), async {
+        for gateway in &layout.gateways {
+            delete_gateway(ec2, address, progress, vpc_id, &gateway.id, gateway.attached).await?;
+        }
+        Ok::<(), DriverError>(())
+    });
+    subnets?;
+    gateways?;
     let tables: Vec<String> = layout.tables.iter().filter(|t| !t.main).map(|t| t.id.clone()).collect();
     delete_tables(ec2, &layout, &tables).await?;
-    for gateway in &layout.gateways {
-        delete_gateway(ec2, address, progress, vpc_id, &gateway.id, gateway.attached).await?;
-    }
     if let Some(group) = &layout.endpoint_group {
         delete_group(ec2, address, progress, group).await?;
     }
