@@ -22,6 +22,7 @@
 //! Run it with `scripts/bench`, which builds, starts the emulator and stops it afterwards.
 
 mod aws_waits;
+mod images;
 mod latency;
 mod measure;
 mod ordering;

@@ -10,7 +10,7 @@
 //! Each stack runs once first at ten times the scale, unmeasured: moto loads a service's code on
 //! its first request, which would otherwise fall on the measured run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use provision_proxy::{ProfileOptions, Proxy};
 
 use crate::aws_waits::{self, aws_time, Bound, Direction, Graph};
+use crate::images;
 use crate::measure::{against_emulator, counter};
 
 pub struct Options {
@@ -111,6 +112,24 @@ fn stack(
     // Warm: the same runs at ten times the scale, not measured.
     let warm_scale = options.time_scale * 10.0;
     let proxy = start_proxy(runtime, upstream, warm_scale, options);
+    let images = images::deployed_by_digest(&dir);
+    let push = |endpoint: &str, scale: f64| {
+        if images.is_empty() {
+            return;
+        }
+        // The repositories first, then the images a user would push: the plan reads their digests.
+        let mut targeted = args("apply");
+        for image in &images {
+            targeted.extend(["--target".into(), format!("ecr_repository.{}", image.repository)]);
+        }
+        let run = timed_run(binary, &dir, endpoint, scale, &targeted);
+        if !run.success {
+            println!("    (could not make the image repositories:\n{})", indent(&run.stderr, "      "));
+        } else if let Err(error) = images::push(upstream, &dir, &images) {
+            println!("    (could not push the images: {error})");
+        }
+    };
+    push(&proxy.endpoint(), warm_scale);
     let warm_apply = timed_run(binary, &dir, &proxy.endpoint(), warm_scale, &args("apply"));
     let warm_destroy = timed_run(binary, &dir, &proxy.endpoint(), warm_scale, &args("destroy"));
     println!(
@@ -128,6 +147,9 @@ fn stack(
     let mut applied = false;
     for (command, direction) in [("apply", Direction::Apply), ("destroy", Direction::Destroy)] {
         let bound = aws_waits::critical_path(&graph, direction, &enabled);
+        if direction == Direction::Apply {
+            push(&proxy.endpoint(), options.time_scale);
+        }
         let run = timed_run(binary, &dir, &proxy.endpoint(), options.time_scale, &args(command));
         let bound_s = bound.total.as_secs_f64() / options.time_scale;
         if direction == Direction::Destroy && !applied {
@@ -221,18 +243,14 @@ fn indent(text: &str, prefix: &str) -> String {
 }
 
 /// A copy of `stacks/NAME.toml` and its upload folder in a folder of its own (the state lands
-/// there). The websocket platform's service is deployed by tag, as the web app's is: no image is
-/// pushed to the repository the same apply creates.
+/// there). Services deploy their images by digest as the stacks say: the images are pushed before
+/// each apply (`images.rs`).
 fn prepare(name: &str) -> PathBuf {
     let stacks = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks");
     let dir = std::env::temp_dir().join(format!("provision-bench-{}-paced-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench folder");
-    let mut text = std::fs::read_to_string(stacks.join(format!("{name}.toml"))).expect("read the example stack");
-    if let Some(at) = text.find("[ecs_service.socket.container]\n") {
-        let end = at + "[ecs_service.socket.container]\n".len();
-        text.insert_str(end, "pin_digest = false\n");
-    }
+    let text = std::fs::read_to_string(stacks.join(format!("{name}.toml"))).expect("read the example stack");
     std::fs::write(dir.join("stack.toml"), text).expect("write the stack");
     let uploads = stacks.join(name);
     if uploads.is_dir() {
@@ -333,19 +351,7 @@ fn delete_zone(upstream: &str, id: &str) {
     let _ = route53(upstream, "DELETE", &format!("/2013-04-01/hostedzone/{id}"), "");
 }
 
-/// One Route 53 request to the emulator, which reads the service from the credential scope (it
-/// checks no signature); returns the answer's body.
+/// One Route 53 request to the emulator; returns the answer's body.
 fn route53(upstream: &str, method: &str, path: &str, body: &str) -> std::io::Result<String> {
-    let address = upstream.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(address)?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/xml\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/route53/aws4_request, \
-         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or(answer))
+    images::emulator_request(upstream, "route53", method, path, &[("Content-Type", "text/xml")], body)
 }
