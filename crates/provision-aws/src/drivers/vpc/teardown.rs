@@ -34,7 +34,15 @@ pub(super) async fn delete(
     let endpoints: Vec<String> = layout.endpoints.iter().map(|e| e.id.clone()).collect();
     delete_endpoints(ec2, address, progress, &endpoints).await?;
     delete_nats(ec2, address, progress, &layout.nats).await?;
-    let addresses: Vec<String> = layout.addresses.iter().filter(|a| a.ours).map(|a| a.allocation_id.clone()).collect();
+    // Ours, and those of the NAT gateways just deleted: an adopted network's NAT gateways came
+    // with their addresses, which nothing holds once they are gone.
+    let mut addresses: Vec<String> =
+        layout.addresses.iter().filter(|a| a.ours).map(|a| a.allocation_id.clone()).collect();
+    for allocation in layout.nats.iter().flat_map(|nat| nat.allocation_ids.iter()) {
+        if !addresses.contains(allocation) {
+            addresses.push(allocation.clone());
+        }
+    }
     release(ec2, address, progress, &addresses).await?;
     let subnets: Vec<String> = layout.subnets.iter().map(|s| s.id.clone()).collect();
     delete_subnets(ec2, address, progress, &layout, &subnets).await?;
