@@ -117,7 +117,10 @@ fn fit<'a>(parts: &[&'a Instance], vpcs: &[&'a Instance]) -> Result<Fit<'a>, Str
                 && (text("cidr_block") == "0.0.0.0/0" || text("ipv6_cidr_block") == "::/0")
         };
         if !acl.blocks("ingress").iter().chain(acl.blocks("egress").iter()).all(open) {
-            return Err(format!("`{}` has rules that are not AWS's allow-all; provision's `vpc` keeps those", acl.address));
+            return Err(format!(
+                "`{}` has rules that are not AWS's allow-all; provision's `vpc` keeps those",
+                acl.address
+            ));
         }
     }
     let cidr = vpc.text("cidr_block").unwrap_or_default();
@@ -207,7 +210,9 @@ fn unheld(part: &Instance) -> Option<&'static str> {
             "a network ACL; provision's `vpc` keeps the default one"
         }
         "aws_flow_log" => "a flow log; provision's `vpc` has none",
-        "aws_vpc_dhcp_options" | "aws_vpc_dhcp_options_association" => "a DHCP option set; provision's `vpc` keeps AWS's",
+        "aws_vpc_dhcp_options" | "aws_vpc_dhcp_options_association" => {
+            "a DHCP option set; provision's `vpc` keeps AWS's"
+        }
         "aws_egress_only_internet_gateway" | "aws_vpc_ipv6_cidr_block_association" => {
             "IPv6; provision's `vpc` is IPv4 only"
         }
@@ -228,9 +233,8 @@ fn routes<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, Option<Target>
     let mut add = |address: &str, table: &'a str, route: &JsonMap| -> Result<(), String> {
         let text = |name: &str| route.get(name).and_then(Json::as_str).filter(|t| !t.is_empty());
         let destination = text("cidr_block").or(text("destination_cidr_block"));
-        let other_destination = text("ipv6_cidr_block")
-            .or(text("destination_ipv6_cidr_block"))
-            .or(text("destination_prefix_list_id"));
+        let other_destination =
+            text("ipv6_cidr_block").or(text("destination_ipv6_cidr_block")).or(text("destination_prefix_list_id"));
         if let Some(other) = other_destination.or(destination.filter(|d| *d != "0.0.0.0/0")) {
             return Err(format!("`{address}` routes `{other}`; provision's `vpc` routes only `0.0.0.0/0`"));
         }
@@ -242,13 +246,13 @@ fn routes<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, Option<Target>
                     .iter()
                     .find_map(|name| text(name))
                     .unwrap_or("another target");
-                return Err(format!("`{address}` sends `0.0.0.0/0` to `{other}`; provision's `vpc` uses an internet or NAT gateway"));
+                return Err(format!(
+                    "`{address}` sends `0.0.0.0/0` to `{other}`; provision's `vpc` uses an internet or NAT gateway"
+                ));
             }
         };
         match tables.insert(table, Some(target.clone())) {
-            Some(Some(before)) if before != target => {
-                Err(format!("`{address}` gives `0.0.0.0/0` a second target"))
-            }
+            Some(Some(before)) if before != target => Err(format!("`{address}` gives `0.0.0.0/0` a second target")),
             _ => Ok(()),
         }
     };
@@ -300,7 +304,10 @@ fn nat(
     let addresses: Vec<&str> = nats.iter().filter_map(|n| n.text("allocation_id")).collect();
     for address in parts.iter().filter(|p| p.type_name == "aws_eip") {
         if !address.text("id").is_some_and(|id| addresses.contains(&id)) {
-            return Err(format!("the Elastic IP address `{}` is held by no NAT gateway of the network", address.address));
+            return Err(format!(
+                "the Elastic IP address `{}` is held by no NAT gateway of the network",
+                address.address
+            ));
         }
     }
     for nat in &nats {
@@ -358,11 +365,18 @@ fn endpoints(parts: &[&Instance]) -> Result<Vec<&'static str>, String> {
     let mut names = BTreeSet::new();
     for (service, endpoint) in &services {
         let Some((name, all, gateway)) = provision_aws::drivers::vpc::endpoint_for_service(service) else {
-            return Err(format!("`{}` is an endpoint for `{service}`, which provision's `vpc` does not make", endpoint.address));
+            return Err(format!(
+                "`{}` is an endpoint for `{service}`, which provision's `vpc` does not make",
+                endpoint.address
+            ));
         };
         let kind = if gateway { "Gateway" } else { "Interface" };
         if endpoint.text("vpc_endpoint_type").is_some_and(|t| t != kind) {
-            return Err(format!("`{}` is not the {} endpoint provision's `vpc` makes", endpoint.address, kind.to_lowercase()));
+            return Err(format!(
+                "`{}` is not the {} endpoint provision's `vpc` makes",
+                endpoint.address,
+                kind.to_lowercase()
+            ));
         }
         let short = |s: &String| provision_aws::drivers::vpc::endpoint_for_service(s).map(|(n, ..)| n) == Some(name);
         if services.iter().filter(|(s, _)| short(s)).count() != all.len() {

@@ -26,20 +26,28 @@ fn state(resources: Vec<Json>) -> StateFile {
 /// `terraform-aws-modules/vpc` module would describe it.
 fn network(nat: &str) -> Vec<Json> {
     let zones = ["us-east-1a", "us-east-1b"];
-    let subnet = |role: &str, i: usize, block: usize| {
-        json!({"id": format!("subnet-{role}{i}"), "vpc_id": "vpc-1", "cidr_block": format!("10.0.{}.0/20", block * 16), "availability_zone": zones[i]})
-    };
+    let subnet = |role: &str, i: usize, block: usize| json!({"id": format!("subnet-{role}{i}"), "vpc_id": "vpc-1", "cidr_block": format!("10.0.{}.0/20", block * 16), "availability_zone": zones[i]});
     let nats: Vec<usize> = match nat {
         "single" => vec![0],
         "per_az" => vec![0, 1],
         _ => vec![],
     };
     let mut resources = vec![
-        resource("aws_vpc", "this", vec![json!({"id": "vpc-1", "cidr_block": "10.0.0.0/16", "tags": {"Name": "shop"}})]),
+        resource(
+            "aws_vpc",
+            "this",
+            vec![json!({"id": "vpc-1", "cidr_block": "10.0.0.0/16", "tags": {"Name": "shop"}})],
+        ),
         resource("aws_subnet", "public", vec![subnet("public", 0, 8), subnet("public", 1, 9)]),
         resource("aws_subnet", "private", vec![subnet("private", 0, 0), subnet("private", 1, 1)]),
         resource("aws_internet_gateway", "this", vec![json!({"id": "igw-1", "vpc_id": "vpc-1"})]),
-        resource("aws_route_table", "public", vec![json!({"id": "rtb-public", "vpc_id": "vpc-1", "route": [{"cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"}]})]),
+        resource(
+            "aws_route_table",
+            "public",
+            vec![
+                json!({"id": "rtb-public", "vpc_id": "vpc-1", "route": [{"cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"}]}),
+            ],
+        ),
         resource(
             "aws_route_table_association",
             "public",
@@ -54,13 +62,17 @@ fn network(nat: &str) -> Vec<Json> {
             "aws_route_table_association",
             "private",
             (0..2)
-                .map(|i| json!({"subnet_id": format!("subnet-private{i}"), "route_table_id": format!("rtb-private{i}")}))
+                .map(
+                    |i| json!({"subnet_id": format!("subnet-private{i}"), "route_table_id": format!("rtb-private{i}")}),
+                )
                 .collect(),
         ),
         resource(
             "aws_vpc_endpoint",
             "s3",
-            vec![json!({"id": "vpce-1", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.s3", "vpc_endpoint_type": "Gateway"})],
+            vec![
+                json!({"id": "vpce-1", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.s3", "vpc_endpoint_type": "Gateway"}),
+            ],
         ),
         resource(
             "aws_default_network_acl",
@@ -156,19 +168,25 @@ fn what_the_type_does_not_hold_is_named() {
     let peering = with(resource(
         "aws_route",
         "peer",
-        vec![json!({"route_table_id": "rtb-public", "destination_cidr_block": "10.9.0.0/16", "vpc_peering_connection_id": "pcx-1"})],
+        vec![
+            json!({"route_table_id": "rtb-public", "destination_cidr_block": "10.9.0.0/16", "vpc_peering_connection_id": "pcx-1"}),
+        ],
     ));
     assert!(peering.contains("routes `10.9.0.0/16`"), "{peering}");
     let endpoint = with(resource(
         "aws_vpc_endpoint",
         "ecr_api",
-        vec![json!({"id": "vpce-2", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.ecr.api", "vpc_endpoint_type": "Interface"})],
+        vec![
+            json!({"id": "vpce-2", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.ecr.api", "vpc_endpoint_type": "Interface"}),
+        ],
     ));
     assert!(endpoint.contains("not one each of `ecr.api`, `ecr.dkr`"), "{endpoint}");
     let unknown = with(resource(
         "aws_vpc_endpoint",
         "sqs",
-        vec![json!({"id": "vpce-3", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.sqs", "vpc_endpoint_type": "Interface"})],
+        vec![
+            json!({"id": "vpce-3", "vpc_id": "vpc-1", "service_name": "com.amazonaws.us-east-1.sqs", "vpc_endpoint_type": "Interface"}),
+        ],
     ));
     assert!(unknown.contains("which provision's `vpc` does not make"), "{unknown}");
     let second = with(resource("aws_vpc", "other", vec![json!({"id": "vpc-2", "cidr_block": "10.1.0.0/16"})]));
