@@ -149,6 +149,11 @@ fn modules_count_and_for_each_from_an_s3_state() {
         let line = run.stdout.lines().find(|line| line.trim_start().starts_with(part)).unwrap_or_default();
         assert!(line.contains("stays where it is, with Terraform"), "{part} is listed as kept:\n{}", run.stdout);
     }
+    assert!(
+        run.stdout.contains("The network stays with Terraform because it does not fit provision's `vpc` type: subnet `module.network.aws_subnet.public[0]` has no route table of its own"),
+        "the report says why the network is kept:\n{}",
+        run.stdout
+    );
     let forget = run.stdout.lines().find(|line| line.contains("terraform state rm")).unwrap_or_default();
     assert!(!forget.contains("aws_vpc") && !forget.contains("aws_subnet"), "Terraform keeps the network: {forget}");
     assert!(!stack.contains(world::API_KEY), "{stack}");

@@ -48,8 +48,12 @@ pub struct Adopted {
     pub gone: Vec<Unmapped>,
     /// The stack format written beside the stack file (none if one was there already).
     pub schema: Option<std::path::PathBuf>,
-    /// The VPC the stack file's `[network]` names.
-    pub network: Option<String>,
+    /// The VPC the stack file's `[network]` names, and the stack's `vpc` resource when the network
+    /// was adopted as one.
+    pub network: Option<(String, Option<Address>)>,
+    /// Why the network the records hold was not adopted after all: what the driver's read found
+    /// the first apply would change.
+    pub network_kept: Option<String>,
 }
 
 pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inventory: &Inventory) -> Result<Adopted> {
@@ -94,6 +98,7 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
     let mut ids = BTreeMap::new();
     let mut secrets: BTreeMap<Address, BTreeMap<String, String>> = BTreeMap::new();
     let mut gone = Vec::new();
+    let mut network_kept = None;
     for result in reads {
         let (found, read) = result?;
         let Some(read) = read else {
@@ -106,6 +111,13 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
             });
             continue;
         };
+        if let (Some(kept), Some(repair)) = (&found.unless_repaired, first_repair(&read.inputs)) {
+            network_kept = Some(format!("provision's `{}` would change it: {repair}", found.address.type_name));
+            for origin in std::iter::once(&found.origin).chain(&found.folded) {
+                gone.push(Unmapped { origin: origin.clone(), reason: kept.clone() });
+            }
+            continue;
+        }
         let driver = cloud.drivers().get(&found.address.type_name).expect("read above");
         let mut inputs = driver.import_defaults();
         inputs.extend(found.fields.clone());
@@ -149,7 +161,16 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
         bail!("none of the resources found is in AWS any more; nothing was written\n\nhint: check the region (`--region`) and the account the AWS configuration points at");
     }
 
-    let network = if request.point_at_network { super::network::choose(&cloud, &observations).await? } else { None };
+    let own = inventory
+        .resources
+        .iter()
+        .filter(|found| found.unless_repaired.is_some())
+        .find_map(|found| observations.iter().find(|o| o.address == found.address));
+    let network = match own {
+        Some(vpc) if request.point_at_network => Some(super::network::NetworkChoice::own(vpc)),
+        _ if request.point_at_network => super::network::choose(&cloud, &observations).await?,
+        _ => None,
+    };
     let text = render_stack(cloud.drivers(), request.stack_name, request.header, &observations, network.as_ref());
     write_new(file, &text)?;
     let schema = info.directory.join(crate::ops::init::SCHEMA_FILE);
@@ -167,7 +188,8 @@ pub async fn write_and_adopt(global: &GlobalOptions, request: &Request<'_>, inve
             addresses: ids.into_keys().collect(),
             gone,
             schema: wrote_schema.then_some(schema),
-            network: network.map(|n| n.vpc),
+            network: network.map(|n| (n.vpc, n.own)),
+            network_kept,
         }),
         Err(error) => {
             let kept = error.chain().any(|cause| cause.to_string().contains("does not load"));
@@ -215,6 +237,12 @@ fn origin_or_address(found: &super::inventory::Found) -> String {
     } else {
         found.origin.clone()
     }
+}
+
+/// The first of the hidden input `repairs` a read reports (what the next apply would make or
+/// remove: the `vpc` type's parts that differ from its layout).
+fn first_repair(inputs: &JsonMap) -> Option<String> {
+    inputs.get("repairs")?.as_array()?.first().map(|repair| repair.as_str().unwrap_or_default().to_string())
 }
 
 /// `aws:` tags are AWS's own (CloudFormation's `aws:cloudformation:stack-name`): no stack file

@@ -18,6 +18,9 @@ pub struct Inventory {
     pub unmapped: Vec<Unmapped>,
     /// Things the user should know about a mapped resource (a setting provision does not manage).
     pub notes: Vec<Note>,
+    /// Why the network stays with the other tool, when its records hold one that does not fit
+    /// provision's `vpc` type: the first thing that does not.
+    pub network_kept: Option<String>,
 }
 
 /// One resource provision has a type for.
@@ -36,6 +39,10 @@ pub struct Found {
     /// The region the other tool's records place it in, where they say and the type is regional
     /// (a Terraform provider alias may put a resource in another region than the rest).
     pub region: Option<String>,
+    /// A whole network (a `vpc` and its folded parts): adopted only when the driver's read shows
+    /// the first apply would change nothing in it (no `repairs`); otherwise listed, with every
+    /// folded part, under this reason.
+    pub unless_repaired: Option<String>,
 }
 
 impl Found {
@@ -48,6 +55,7 @@ impl Found {
             fields: JsonMap::new(),
             secrets: Vec::new(),
             region: None,
+            unless_repaired: None,
         }
     }
 }

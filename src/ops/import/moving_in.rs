@@ -204,10 +204,21 @@ fn report(source: &Source, inventory: &Inventory, adopted: &Adopted, file: &Path
         adopted.addresses.len(),
         adopted.state
     );
-    if let Some(vpc) = &adopted.network {
-        println!(
+    let tool = match source {
+        Source::Terraform { .. } => "Terraform",
+        Source::CloudFormation { .. } => "CloudFormation",
+    };
+    match &adopted.network {
+        Some((vpc, Some(own))) => println!(
+            "The network moved in as `{own}` (VPC `{vpc}`, with its subnets, gateways, route tables and endpoints); the stack lives in it (`[network]`)."
+        ),
+        Some((vpc, None)) => println!(
             "The network stays where it is: the stack lives in VPC `{vpc}` (`[network]`), and what is added to the file lands there."
-        );
+        ),
+        None => {}
+    }
+    if let Some(why) = adopted.network_kept.as_ref().or(inventory.network_kept.as_ref()) {
+        println!("The network stays with {tool} because it does not fit provision's `vpc` type: {why}.");
     }
     if let Some(schema) = &adopted.schema {
         println!("Wrote `{}`: the stack format, for editors that read the file's `#:schema` line.", schema.display());

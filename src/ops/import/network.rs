@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use anyhow::{anyhow, Result};
 use serde_json::Value as Json;
 
+use provision_core::address::Address;
 use provision_core::cloud::{Cloud, Network};
 use provision_core::stack::NetworkSpec;
 
@@ -29,13 +30,41 @@ pub struct NetworkChoice {
     /// Written as `subnets = [...]` when set.
     pub subnets: Option<Vec<String>>,
     pub found: Network,
+    /// The stack's own `vpc` resource, when the network was adopted as one: `[network]` then
+    /// names it, and ids become references to its attributes.
+    pub own: Option<Address>,
 }
 
 impl NetworkChoice {
-    /// The `${network.…}` reference a value stands for, if it is exactly what the network gives.
-    pub fn reference(&self, value: &Json) -> Option<&'static str> {
+    /// The network adopted as the stack's `vpc` resource `observation`.
+    pub fn own(observation: &Observation) -> NetworkChoice {
+        let text = |name: &str| observation.attributes.get(name).and_then(Json::as_str).unwrap_or_default().to_string();
+        let list = |name: &str| -> Vec<String> {
+            let items = observation.attributes.get(name).and_then(Json::as_array);
+            items.into_iter().flatten().filter_map(Json::as_str).map(str::to_string).collect()
+        };
+        NetworkChoice {
+            vpc: text("id"),
+            subnets: None,
+            found: Network {
+                vpc_id: text("id"),
+                subnet_ids: list("private_subnet_ids"),
+                public_subnet_ids: list("public_subnet_ids"),
+                ..Network::default()
+            },
+            own: Some(observation.address.clone()),
+        }
+    }
+
+    /// The reference a value stands for, if it is exactly what the network gives: `${network.…}`,
+    /// or the attribute of the stack's own `vpc`.
+    pub fn reference(&self, value: &Json) -> Option<String> {
+        let named = |network: &str, own: &str| match &self.own {
+            Some(address) => format!("${{{address}.{own}}}"),
+            None => format!("${{network.{network}}}"),
+        };
         match value {
-            Json::String(text) if *text == self.found.vpc_id => Some("${network.vpc_id}"),
+            Json::String(text) if *text == self.found.vpc_id => Some(named("vpc_id", "id")),
             Json::Array(items) if !items.is_empty() => {
                 let list: BTreeSet<&str> = items.iter().filter_map(Json::as_str).collect();
                 let same = |ids: &[String]| {
@@ -44,9 +73,9 @@ impl NetworkChoice {
                         && ids.iter().all(|id| list.contains(id.as_str()))
                 };
                 if same(&self.found.subnet_ids) {
-                    Some("${network.subnet_ids}")
+                    Some(named("subnet_ids", "private_subnet_ids"))
                 } else if same(self.found.public_subnets()) {
-                    Some("${network.public_subnet_ids}")
+                    Some(named("public_subnet_ids", "public_subnet_ids"))
                 } else {
                     None
                 }
@@ -74,9 +103,9 @@ pub async fn choose(cloud: &dyn Cloud, observations: &[Observation]) -> Result<O
     match used {
         Some(used) if choice_differs(&used, &found.subnet_ids) => {
             let found = look_up(Some(used.clone())).await?;
-            Ok(Some(NetworkChoice { vpc: vpc.to_string(), subnets: Some(used), found }))
+            Ok(Some(NetworkChoice { vpc: vpc.to_string(), subnets: Some(used), found, own: None }))
         }
-        _ => Ok(Some(NetworkChoice { vpc: vpc.to_string(), subnets: None, found })),
+        _ => Ok(Some(NetworkChoice { vpc: vpc.to_string(), subnets: None, found, own: None })),
     }
 }
 
@@ -109,7 +138,11 @@ fn most_used_subnets(observations: &[Observation]) -> Option<Vec<String>> {
 
 /// The `[network]` table: `vpc` first, then `subnets` where written.
 pub fn section(choice: &NetworkChoice) -> String {
-    let mut text = format!("[network]\nvpc = {}\n", toml::Value::String(choice.vpc.clone()));
+    let vpc = match &choice.own {
+        Some(address) => format!("${{{address}.id}}"),
+        None => choice.vpc.clone(),
+    };
+    let mut text = format!("[network]\nvpc = {}\n", toml::Value::String(vpc));
     if let Some(subnets) = &choice.subnets {
         let list: Vec<String> = subnets.iter().map(|id| toml::Value::String(id.clone()).to_string()).collect();
         text.push_str(&format!("subnets = [{}]\n", list.join(", ")));
@@ -120,7 +153,6 @@ pub fn section(choice: &NetworkChoice) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use provision_core::address::Address;
     use serde_json::json;
 
     fn observation(type_name: &str, inputs: Json) -> Observation {
@@ -157,13 +189,17 @@ mod tests {
                 public_subnet_ids: vec!["subnet-p1".into(), "subnet-p2".into()],
                 ..Network::default()
             },
+            own: None,
         };
-        assert_eq!(choice.reference(&json!("vpc-1")), Some("${network.vpc_id}"));
+        assert_eq!(choice.reference(&json!("vpc-1")).as_deref(), Some("${network.vpc_id}"));
         assert_eq!(choice.reference(&json!("vpc-2")), None);
-        assert_eq!(choice.reference(&json!(["subnet-q1", "subnet-q2"])), Some("${network.subnet_ids}"));
-        assert_eq!(choice.reference(&json!(["subnet-p1", "subnet-p2"])), Some("${network.public_subnet_ids}"));
+        assert_eq!(choice.reference(&json!(["subnet-q1", "subnet-q2"])).as_deref(), Some("${network.subnet_ids}"));
         assert_eq!(
-            choice.reference(&json!(["subnet-q2", "subnet-q1"])),
+            choice.reference(&json!(["subnet-p1", "subnet-p2"])).as_deref(),
+            Some("${network.public_subnet_ids}")
+        );
+        assert_eq!(
+            choice.reference(&json!(["subnet-q2", "subnet-q1"])).as_deref(),
             Some("${network.subnet_ids}"),
             "subnets are a set: AWS reads them back in its own order"
         );
@@ -173,5 +209,30 @@ mod tests {
             "[network]\nvpc = \"vpc-1\"\n",
             "no `subnets` when the look-up finds the services' own"
         );
+    }
+
+    #[test]
+    fn an_adopted_network_is_named_by_the_stack_s_own_vpc() {
+        let vpc = Observation {
+            address: Address::new("vpc", "main"),
+            inputs: Default::default(),
+            attributes: json!({"id": "vpc-1", "private_subnet_ids": ["subnet-q1", "subnet-q2"], "public_subnet_ids": ["subnet-p1", "subnet-p2"]})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            secrets: Vec::new(),
+            comment: None,
+        };
+        let choice = NetworkChoice::own(&vpc);
+        assert_eq!(choice.reference(&json!("vpc-1")).as_deref(), Some("${vpc.main.id}"));
+        assert_eq!(
+            choice.reference(&json!(["subnet-q2", "subnet-q1"])).as_deref(),
+            Some("${vpc.main.private_subnet_ids}")
+        );
+        assert_eq!(
+            choice.reference(&json!(["subnet-p1", "subnet-p2"])).as_deref(),
+            Some("${vpc.main.public_subnet_ids}")
+        );
+        assert_eq!(section(&choice), "[network]\nvpc = \"${vpc.main.id}\"\n");
     }
 }

@@ -63,7 +63,10 @@ pub fn render_stack(
     text.push('\n');
     write_table(&mut text, "stack", &stack);
     if let Some(network) = network {
-        text.push_str("\n# The network stays where it is; the stack lives in it.\n");
+        text.push_str(match network.own {
+            Some(_) => "\n# The stack lives in its own network, adopted below.\n",
+            None => "\n# The network stays where it is; the stack lives in it.\n",
+        });
         text.push_str(&super::network::section(network));
     }
     for observation in observations {
@@ -323,9 +326,12 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn to_toml(&self, value: &Json) -> Option<toml::Value> {
-        let network = self.network.filter(|_| !self.own_name).and_then(|network| network.reference(value));
+        let network = self
+            .network
+            .filter(|network| !self.own_name && network.own.as_ref() != Some(self.from))
+            .and_then(|network| network.reference(value));
         if let Some(reference) = network {
-            return Some(toml::Value::String(reference.to_string()));
+            return Some(toml::Value::String(reference));
         }
         self.convert(self.field, value)
     }
@@ -478,6 +484,7 @@ mod tests {
                 subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
                 ..provision_core::cloud::Network::default()
             },
+            own: None,
         };
         let observations = [
             observation(("security_group", "web"), json!({"name": "vpc-1", "vpc": "vpc-1"}), json!({"id": "sg-1111"})),

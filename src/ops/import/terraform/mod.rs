@@ -4,6 +4,7 @@
 //! everything else is listed with its address and the reason. The state is only read.
 
 mod mapping;
+mod network_fit;
 mod parts;
 pub mod state_file;
 
@@ -36,9 +37,30 @@ pub fn inventory(state: &StateFile, source: &str) -> Result<(Inventory, Summary)
     let mut rejected: Vec<(&Instance, Vec<String>)> = Vec::new();
     let mut pending: Vec<(&Instance, parts::Part)> = Vec::new();
     let validations = validation_records(state);
+    let network = network_fit::judge(state);
+    match &network {
+        network_fit::Network::Fits(fit) => {
+            let address = names.address("vpc", &[&network_fit::vpc_name(fit.vpc)]);
+            let mut found = Found::new(address, fit.vpc.text("id").unwrap_or_default(), &fit.vpc.address);
+            found.fields = fit.fields.clone();
+            found.folded = fit.parts.iter().map(|part| part.address.clone()).collect();
+            found.region = mapping::region(fit.vpc, "vpc");
+            found.unless_repaired = Some(super::network::KEPT.replace("{tool}", "Terraform"));
+            inventory.resources.push(found);
+        }
+        network_fit::Network::Kept(why) => inventory.network_kept = Some(why.clone()),
+        network_fit::Network::None => {}
+    }
+    let folded_network = matches!(network, network_fit::Network::Fits(_));
     for instance in state.instances.iter().filter(|i| i.managed) {
         if let Some(reason) = not_adoptable(instance) {
             inventory.unmapped(&instance.address, reason);
+            continue;
+        }
+        if network_fit::is_network(&instance.type_name) {
+            if !folded_network {
+                inventory.unmapped(&instance.address, super::network::KEPT.replace("{tool}", "Terraform"));
+            }
             continue;
         }
         if let Some(certificate) = validations.get(&record_key(instance)) {
@@ -259,33 +281,7 @@ fn private_buckets(inventory: &mut Inventory, state: &StateFile) {
 
 /// Why a type that is neither a provision resource nor a known sub-resource is left alone.
 fn other_reason(type_name: &str) -> String {
-    const NETWORK: &[&str] = &[
-        "aws_vpc",
-        "aws_subnet",
-        "aws_internet_gateway",
-        "aws_internet_gateway_attachment",
-        "aws_egress_only_internet_gateway",
-        "aws_nat_gateway",
-        "aws_eip",
-        "aws_route_table",
-        "aws_route",
-        "aws_route_table_association",
-        "aws_main_route_table_association",
-        "aws_vpc_endpoint",
-        "aws_vpc_endpoint_route_table_association",
-        "aws_vpc_dhcp_options",
-        "aws_vpc_dhcp_options_association",
-        "aws_default_vpc",
-        "aws_default_subnet",
-        "aws_default_route_table",
-        "aws_default_security_group",
-        "aws_default_network_acl",
-        "aws_network_acl",
-        "aws_network_acl_rule",
-        "aws_flow_log",
-    ];
     match type_name {
-        t if NETWORK.contains(&t) => super::network::KEPT.replace("{tool}", "Terraform"),
         "aws_lb_target_group_attachment" | "aws_alb_target_group_attachment" => {
             "targets of an ECS service are registered by ECS: nothing to adopt".into()
         }

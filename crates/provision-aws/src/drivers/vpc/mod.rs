@@ -86,6 +86,23 @@ fn check_cidr(cidr: &str) -> Result<(), String> {
     config::parse_range(cidr).map(|_| ())
 }
 
+/// Whether `cidr` is a range the type holds (a `/16` to a `/24`, no host bits), and why not: for
+/// judging offline whether an existing network fits the type (moving in).
+pub fn check_range(cidr: &str) -> Result<(), String> {
+    check_cidr(cidr)
+}
+
+/// The endpoint the type makes for an AWS service (`com.amazonaws.REGION.ecr.dkr` or `ecr.dkr`):
+/// its name in `endpoints`, every service that name stands for, and whether it is a gateway
+/// endpoint. `None` for a service the type makes no endpoint for.
+pub fn endpoint_for_service(service: &str) -> Option<(&'static str, &'static [&'static str], bool)> {
+    let short = crate::network::short_service_name(service);
+    config::ENDPOINTS
+        .iter()
+        .find(|kind| kind.services.contains(&short.as_str()))
+        .map(|kind| (kind.name, kind.services, kind.gateway))
+}
+
 fn text<'a>(inputs: &'a JsonMap, field: &str) -> &'a str {
     inputs.get(field).and_then(Json::as_str).unwrap_or_default()
 }

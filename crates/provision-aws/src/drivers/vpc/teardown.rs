@@ -42,7 +42,15 @@ pub(super) async fn delete(
     );
     endpoints?;
     nats?;
-    let addresses: Vec<String> = layout.addresses.iter().filter(|a| a.ours).map(|a| a.allocation_id.clone()).collect();
+    // Ours, and those of the NAT gateways just deleted: an adopted network's NAT gateways came
+    // with their addresses, which nothing holds once they are gone.
+    let mut addresses: Vec<String> =
+        layout.addresses.iter().filter(|a| a.ours).map(|a| a.allocation_id.clone()).collect();
+    for allocation in layout.nats.iter().flat_map(|nat| nat.allocation_ids.iter()) {
+        if !addresses.contains(allocation) {
+            addresses.push(allocation.clone());
+        }
+    }
     release(ec2, address, progress, &addresses).await?;
     let subnets: Vec<String> = layout.subnets.iter().map(|s| s.id.clone()).collect();
     let (subnets, gateways) = tokio::join!(delete_subnets(ec2, address, progress, &layout, &subnets), async {
