@@ -135,7 +135,8 @@ async fn read_cloudformation(cloud: &AwsCloud, names: &[String]) -> Result<(Inve
             .map_err(|error| anyhow!("reading CloudFormation stack `{name}`: {error}"))?;
         stacks.push(StackRecords { name: name.clone(), resources, template });
     }
-    let inventory = cloudformation::inventory(&stacks).map_err(|message| anyhow!(message))?;
+    let region = crate::ops::region(cloud).await?;
+    let inventory = cloudformation::inventory(&stacks, &region).map_err(|message| anyhow!(message))?;
     Ok((inventory, Source::CloudFormation { stacks: names.to_vec() }))
 }
 
