@@ -165,7 +165,13 @@ fn a_copilot_network_laid_out_as_provision_lays_one_out_moves_in_as_one_vpc() {
     {
         assert!(listed.contains(part), "{part} is folded into the vpc: {listed}");
     }
-    assert!(run.stdout.contains("DeletionPolicy: Retain"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "give every resource `DeletionPolicy: Retain`, the network's parts included (they are `vpc.main`'s now)"
+        ),
+        "the network is retired with the stack, not deleted with it:\n{}",
+        run.stdout
+    );
 
     let stack = std::fs::read_to_string(project.path("stack.toml")).expect("the stack file");
     crate::support::schema_check::assert_valid(&project.path("stack.toml"));

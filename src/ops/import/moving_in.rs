@@ -257,9 +257,13 @@ fn report(source: &Source, inventory: &Inventory, adopted: &Adopted, file: &Path
             );
         }
         Source::CloudFormation { stacks } => {
+            let network = match &adopted.network {
+                Some((_, Some(own))) => format!(", the network's parts included (they are `{own}`'s now)"),
+                _ => String::new(),
+            };
             for stack in stacks {
                 println!(
-                    "  then retire CloudFormation stack `{stack}` without deleting what it made: give every resource `DeletionPolicy: Retain` (an update of the template), then `aws cloudformation delete-stack --stack-name {stack}` (docs/moving-in.md)"
+                    "  then retire CloudFormation stack `{stack}` without deleting what it made: give every resource `DeletionPolicy: Retain`{network} (an update of the template), then `aws cloudformation delete-stack --stack-name {stack}` (docs/moving-in.md)"
                 );
             }
         }
