@@ -26,6 +26,7 @@ mod generate;
 mod inventory;
 mod moving_in;
 mod network;
+mod network_fit;
 mod render;
 mod terraform;
 

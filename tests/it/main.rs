@@ -23,6 +23,7 @@ mod listener_rules;
 mod logs_and_secrets;
 mod lost_answers;
 mod moving_in;
+mod moving_in_cfn_network;
 mod moving_in_network;
 mod network;
 mod notify;

@@ -210,6 +210,11 @@ fn a_copilot_environment_and_service_move_in_from_cloudformation() {
     let vpc = copilot_world::physical_id(&environment, "VPC");
     assert!(stack.contains(&format!("[network]\nvpc = \"{vpc}\"\n")), "the stack lives in Copilot's VPC:\n{stack}");
     assert!(stack.contains("vpc = \"${network.vpc_id}\"") && stack.contains("\"${network.subnet_ids}\""), "{stack}");
+    assert!(
+        run.stdout.contains("The network stays with CloudFormation because it does not fit provision's `vpc` type: `us-east-1a` has no private subnet."),
+        "the environment's network has public subnets only:\n{}",
+        run.stdout
+    );
     for part in ["/VPC ", "/PublicSubnet1 ", "/PublicRouteTable ", "/InternetGatewayAttachment "] {
         let line = run.stdout.lines().find(|line| line.contains(part)).unwrap_or_default();
         assert!(line.contains("stays where it is, with CloudFormation"), "{part} is listed as kept:\n{}", run.stdout);

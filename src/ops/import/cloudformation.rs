@@ -3,6 +3,12 @@
 //! type and physical id, which is what `import` takes; the template tells which resources belong
 //! together (a task definition to the service that runs it, an ingress rule to its group), by the
 //! `Ref` and `Fn::GetAtt` between them. The stack is only read.
+//!
+//! A network the stacks make is judged as a Terraform state's is (`network_fit.rs`, through
+//! `network.rs`): laid out as provision's `vpc` type lays it out, it moves in as one `[vpc]` with
+//! every part folded in; otherwise it stays with CloudFormation and the report says why.
+
+mod network;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +17,7 @@ use serde_json::{json, Value as Json};
 use provision_aws::cloudformation::StackResource;
 
 use super::inventory::{Found, Inventory, Names};
+use super::network_fit;
 
 /// One stack as read: its name, resources and template.
 pub struct StackRecords {
@@ -73,9 +80,7 @@ fn part(resource_type: &str) -> Option<(&'static [&'static str], Option<&'static
 
 fn other_reason(resource_type: &str) -> String {
     match resource_type {
-        "AWS::EC2::VPC" | "AWS::EC2::Subnet" | "AWS::EC2::InternetGateway" | "AWS::EC2::VPCGatewayAttachment"
-        | "AWS::EC2::RouteTable" | "AWS::EC2::Route" | "AWS::EC2::SubnetRouteTableAssociation"
-        | "AWS::EC2::NatGateway" | "AWS::EC2::EIP" | "AWS::EC2::VPCEndpoint" => {
+        t if network::terraform_type(t, &Json::Null).is_some() => {
             super::network::KEPT.replace("{tool}", "CloudFormation")
         }
         "AWS::CloudFormation::Stack" => "a nested stack: move it in with its own `--from-cloudformation NAME`".into(),
@@ -95,10 +100,12 @@ fn other_reason(resource_type: &str) -> String {
     }
 }
 
-pub fn inventory(stacks: &[StackRecords]) -> Result<Inventory, String> {
+/// Maps the stacks; `region` is the one they are in (what `AWS::Region` stands for).
+pub fn inventory(stacks: &[StackRecords], region: &str) -> Result<Inventory, String> {
     let mut inventory = Inventory::default();
     let mut names = Names::default();
     let several = stacks.len() > 1;
+    let folded_network = judge_network(stacks, region, &mut inventory, &mut names);
     for stack in stacks {
         if stack.resources.is_empty() {
             return Err(format!("CloudFormation stack `{}` has no resources", stack.name));
@@ -133,6 +140,8 @@ pub fn inventory(stacks: &[StackRecords]) -> Result<Inventory, String> {
                         }
                     },
                 }
+            } else if folded_network && network::terraform_type(&resource.resource_type, properties).is_some() {
+                continue;
             } else if part(&resource.resource_type).is_some() {
                 parts.push(resource);
             } else {
@@ -160,6 +169,39 @@ pub fn inventory(stacks: &[StackRecords]) -> Result<Inventory, String> {
         }
     }
     Ok(inventory)
+}
+
+/// Judges the stacks' network: one that fits becomes the inventory's `vpc` with every part folded
+/// in (and `true`); one that does not leaves the reason. A stack with no VPC has no network to
+/// judge: its network parts, if any, are listed as kept.
+fn judge_network(stacks: &[StackRecords], region: &str, inventory: &mut Inventory, names: &mut Names) -> bool {
+    let has_vpc = stacks.iter().flat_map(|s| &s.resources).any(|r| r.resource_type == "AWS::EC2::VPC");
+    if !has_vpc {
+        return false;
+    }
+    let records = match network::records(stacks, region) {
+        Ok(records) => records,
+        Err(why) => {
+            inventory.network_kept = Some(why);
+            return false;
+        }
+    };
+    match network_fit::judge(&records) {
+        network_fit::Network::Fits(fit) => {
+            let address = names.address("vpc", &[&network_fit::vpc_name(fit.vpc)]);
+            let mut found = Found::new(address, fit.vpc.text("id").unwrap_or_default(), &fit.vpc.address);
+            found.fields = fit.fields.clone();
+            found.folded = fit.parts.iter().map(|part| part.address.clone()).collect();
+            found.unless_repaired = Some(super::network::KEPT.replace("{tool}", "CloudFormation"));
+            inventory.resources.push(found);
+            true
+        }
+        network_fit::Network::Kept(why) => {
+            inventory.network_kept = Some(why);
+            false
+        }
+        network_fit::Network::None => false,
+    }
 }
 
 /// Shapes of a provision type that its resource cannot hold.
@@ -352,7 +394,7 @@ mod tests {
             ],
             template,
         };
-        let inventory = inventory(&[stack]).expect("maps");
+        let inventory = inventory(&[stack], "us-east-1").expect("maps");
         let addresses: Vec<String> = inventory.resources.iter().map(|f| f.address.to_string()).collect();
         assert_eq!(
             addresses,
@@ -379,7 +421,7 @@ mod tests {
             resources: vec![resource("NLB", "AWS::ElasticLoadBalancingV2::LoadBalancer", "arn:lb")],
             template,
         };
-        let inventory = inventory(&[stack]).expect("maps");
+        let inventory = inventory(&[stack], "us-east-1").expect("maps");
         assert!(inventory.resources.is_empty());
         assert!(inventory.unmapped[0].reason.contains("`network` load balancer"), "{:?}", inventory.unmapped);
     }

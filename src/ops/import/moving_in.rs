@@ -135,7 +135,8 @@ async fn read_cloudformation(cloud: &AwsCloud, names: &[String]) -> Result<(Inve
             .map_err(|error| anyhow!("reading CloudFormation stack `{name}`: {error}"))?;
         stacks.push(StackRecords { name: name.clone(), resources, template });
     }
-    let inventory = cloudformation::inventory(&stacks).map_err(|message| anyhow!(message))?;
+    let region = crate::ops::region(cloud).await?;
+    let inventory = cloudformation::inventory(&stacks, &region).map_err(|message| anyhow!(message))?;
     Ok((inventory, Source::CloudFormation { stacks: names.to_vec() }))
 }
 
@@ -256,9 +257,13 @@ fn report(source: &Source, inventory: &Inventory, adopted: &Adopted, file: &Path
             );
         }
         Source::CloudFormation { stacks } => {
+            let network = match &adopted.network {
+                Some((_, Some(own))) => format!(", the network's parts included (they are `{own}`'s now)"),
+                _ => String::new(),
+            };
             for stack in stacks {
                 println!(
-                    "  then retire CloudFormation stack `{stack}` without deleting what it made: give every resource `DeletionPolicy: Retain` (an update of the template), then `aws cloudformation delete-stack --stack-name {stack}` (docs/moving-in.md)"
+                    "  then retire CloudFormation stack `{stack}` without deleting what it made: give every resource `DeletionPolicy: Retain`{network} (an update of the template), then `aws cloudformation delete-stack --stack-name {stack}` (docs/moving-in.md)"
                 );
             }
         }

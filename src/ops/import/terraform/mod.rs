@@ -4,7 +4,6 @@
 //! everything else is listed with its address and the reason. The state is only read.
 
 mod mapping;
-mod network_fit;
 mod parts;
 pub mod state_file;
 
@@ -13,6 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::inventory::{secret_variable, Found, Inventory, Names, Secret};
+use super::network_fit::{self, Record};
 use parts::Fold;
 use state_file::{Instance, StateFile};
 
@@ -37,14 +37,16 @@ pub fn inventory(state: &StateFile, source: &str) -> Result<(Inventory, Summary)
     let mut rejected: Vec<(&Instance, Vec<String>)> = Vec::new();
     let mut pending: Vec<(&Instance, parts::Part)> = Vec::new();
     let validations = validation_records(state);
-    let network = network_fit::judge(state);
+    let records = network_records(state);
+    let network = network_fit::judge(&records);
     match &network {
         network_fit::Network::Fits(fit) => {
             let address = names.address("vpc", &[&network_fit::vpc_name(fit.vpc)]);
             let mut found = Found::new(address, fit.vpc.text("id").unwrap_or_default(), &fit.vpc.address);
             found.fields = fit.fields.clone();
             found.folded = fit.parts.iter().map(|part| part.address.clone()).collect();
-            found.region = mapping::region(fit.vpc, "vpc");
+            let instance = state.instances.iter().find(|i| i.managed && i.address == fit.vpc.address);
+            found.region = instance.and_then(|vpc| mapping::region(vpc, "vpc"));
             found.unless_repaired = Some(super::network::KEPT.replace("{tool}", "Terraform"));
             inventory.resources.push(found);
         }
@@ -120,6 +122,20 @@ pub fn inventory(state: &StateFile, source: &str) -> Result<(Inventory, Summary)
     zones_for_certificates(&mut inventory, &parents);
     private_buckets(&mut inventory, state);
     Ok((inventory, summary))
+}
+
+/// The state's network resources (managed, not deposed) as the network judge reads them: a
+/// state already speaks its vocabulary.
+pub(super) fn network_records(state: &StateFile) -> Vec<Record> {
+    let network = state.instances.iter().filter(|i| i.managed && !i.deposed && network_fit::is_network(&i.type_name));
+    network
+        .map(|i| Record {
+            address: i.address.clone(),
+            name: i.name.clone(),
+            type_name: i.type_name.clone(),
+            attributes: i.attributes.clone(),
+        })
+        .collect()
 }
 
 /// The name parts of an address: module names and keys, the resource name, its key.

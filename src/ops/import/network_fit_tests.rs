@@ -1,6 +1,6 @@
 use serde_json::{json, Value as Json};
 
-use super::super::state_file::{parse, StateFile};
+use super::super::terraform::{network_records, state_file::parse};
 use super::*;
 
 fn resource(type_name: &str, name: &str, instances: Vec<Json>) -> Json {
@@ -17,9 +17,10 @@ fn resource(type_name: &str, name: &str, instances: Vec<Json>) -> Json {
     json!({"mode": "managed", "type": type_name, "name": name, "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]", "instances": instances})
 }
 
-fn state(resources: Vec<Json>) -> StateFile {
+/// A Terraform state's network records.
+fn state(resources: Vec<Json>) -> Vec<Record> {
     let text = json!({"version": 4, "terraform_version": "1.9.8", "serial": 1, "lineage": "l", "outputs": {}, "resources": resources});
-    parse(&text.to_string(), "test.tfstate").expect("a state")
+    network_records(&parse(&text.to_string(), "test.tfstate").expect("a state"))
 }
 
 /// The network provision's `vpc` makes with `azs = 2`, `nat`, and the S3 endpoint, as the

@@ -1,21 +1,25 @@
-//! Whether the network of a Terraform state is one provision's `vpc` type would make, judged from
-//! Terraform's records alone (no AWS call): one VPC; a public and a private subnet in each of 2 to
-//! 6 zones; the public ones on one route table whose `0.0.0.0/0` goes to the internet gateway; each
+//! Whether another tool's network is one provision's `vpc` type would make, judged from that
+//! tool's records alone (no AWS call): one VPC; a public and a private subnet in each of 2 to 6
+//! zones; the public ones on one route table whose `0.0.0.0/0` goes to the internet gateway; each
 //! private one on a route table of its own, going out through one NAT gateway in the first zone,
 //! one per zone, or none; endpoints from the type's list; nothing else (no network ACLs, flow
 //! logs, other routes, a second range). Such a network moves in as one `[vpc]` with every part
-//! folded into it; the first thing that does not fit keeps the whole network with Terraform, and
-//! is the reason the report gives. The driver's read then has the last word (`repairs` must be
+//! folded into it; the first thing that does not fit keeps the whole network with the other tool,
+//! and is the reason the report gives. The driver's read then has the last word (`repairs` must be
 //! empty, see `adoption.rs`): the records may be older than AWS.
+//!
+//! One judge serves every tool: each turns its records into [`Record`]s in one vocabulary, the
+//! Terraform AWS provider's type and attribute names (`aws_subnet`, `availability_zone`), which a
+//! Terraform state holds as they are and a CloudFormation template maps onto
+//! (`cloudformation/network.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value as Json};
 
-use super::state_file::{Instance, StateFile};
 use provision_core::value::JsonMap;
 
-/// Terraform's network resource types: folded into a `vpc` when the network fits, else kept.
+/// Network resource types: folded into a `vpc` when the network fits, else kept.
 pub const NETWORK: &[&str] = &[
     "aws_vpc",
     "aws_subnet",
@@ -35,6 +39,9 @@ pub const NETWORK: &[&str] = &[
     "aws_vpc_dhcp_options_association",
     "aws_vpc_ipv4_cidr_block_association",
     "aws_vpc_ipv6_cidr_block_association",
+    "aws_vpn_gateway",
+    "aws_vpn_gateway_attachment",
+    "aws_vpn_gateway_route_propagation",
     "aws_default_vpc",
     "aws_default_subnet",
     "aws_default_route_table",
@@ -46,21 +53,55 @@ pub const NETWORK: &[&str] = &[
     "aws_flow_log",
 ];
 
+/// One network resource of the other tool's records, in the Terraform AWS provider's vocabulary.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// How the other tool names it, for the report: `module.vpc.aws_subnet.private[0]`,
+    /// `PrivateSubnet1`.
+    pub address: String,
+    /// Its own name, from which the `vpc` resource is named (`this`, `vpc`).
+    pub name: String,
+    /// `aws_subnet` …
+    pub type_name: String,
+    pub attributes: JsonMap,
+}
+
+impl Record {
+    /// An attribute as text (`None` when absent, null or empty).
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).and_then(Json::as_str).filter(|text| !text.is_empty())
+    }
+
+    fn boolean(&self, name: &str) -> Option<bool> {
+        self.attributes.get(name).and_then(Json::as_bool)
+    }
+
+    fn texts(&self, name: &str) -> Vec<&str> {
+        let items = self.attributes.get(name).and_then(Json::as_array);
+        items.into_iter().flatten().filter_map(Json::as_str).collect()
+    }
+
+    fn blocks(&self, name: &str) -> Vec<&JsonMap> {
+        let items = self.attributes.get(name).and_then(Json::as_array);
+        items.into_iter().flatten().filter_map(Json::as_object).collect()
+    }
+}
+
 /// A network that fits: the VPC, the `vpc` fields that reproduce it, and every part's address.
 #[derive(Debug)]
 pub struct Fit<'a> {
-    pub vpc: &'a Instance,
+    pub vpc: &'a Record,
     pub fields: JsonMap,
-    pub parts: Vec<&'a Instance>,
+    pub parts: Vec<&'a Record>,
 }
 
 /// What the state's network is.
 #[derive(Debug)]
 pub enum Network<'a> {
-    /// No `aws_vpc` in the state: its network parts, if any, are kept.
+    /// No `aws_vpc` in the records: their network parts, if any, are kept.
     None,
     Fits(Fit<'a>),
-    /// Kept with Terraform; the first thing that does not fit.
+    /// Kept with the other tool; the first thing that does not fit.
     Kept(String),
 }
 
@@ -68,10 +109,10 @@ pub fn is_network(type_name: &str) -> bool {
     NETWORK.contains(&type_name)
 }
 
-pub fn judge(state: &StateFile) -> Network<'_> {
-    let parts: Vec<&Instance> =
-        state.instances.iter().filter(|i| i.managed && !i.deposed && is_network(&i.type_name)).collect();
-    let vpcs: Vec<&Instance> = parts.iter().copied().filter(|i| i.type_name == "aws_vpc").collect();
+/// Judges the network `records` (every one of a [`NETWORK`] type the other tool holds).
+pub fn judge(records: &[Record]) -> Network<'_> {
+    let parts: Vec<&Record> = records.iter().filter(|r| is_network(&r.type_name)).collect();
+    let vpcs: Vec<&Record> = parts.iter().copied().filter(|r| r.type_name == "aws_vpc").collect();
     if vpcs.is_empty() {
         return Network::None;
     }
@@ -83,7 +124,7 @@ pub fn judge(state: &StateFile) -> Network<'_> {
 
 /// A subnet as the records place it.
 struct Subnet<'a> {
-    instance: &'a Instance,
+    instance: &'a Record,
     id: &'a str,
     zone: &'a str,
     table: &'a str,
@@ -95,12 +136,12 @@ enum Target {
     Nat(String),
 }
 
-fn fit<'a>(parts: &[&'a Instance], vpcs: &[&'a Instance]) -> Result<Fit<'a>, String> {
+fn fit<'a>(parts: &[&'a Record], vpcs: &[&'a Record]) -> Result<Fit<'a>, String> {
     let [vpc] = vpcs else {
         let addresses: Vec<String> = vpcs.iter().map(|v| format!("`{}`", v.address)).collect();
         return Err(format!("it holds {} VPCs ({}); one moves in as one `vpc`", vpcs.len(), addresses.join(", ")));
     };
-    let vpc_id = vpc.text("id").ok_or_else(|| format!("`{}` has no id in the state", vpc.address))?;
+    let vpc_id = vpc.text("id").ok_or_else(|| format!("`{}` has no id in the records", vpc.address))?;
     for part in parts {
         if let Some(reason) = unheld(part) {
             return Err(format!("`{}` is {reason}", part.address));
@@ -138,7 +179,7 @@ fn fit<'a>(parts: &[&'a Instance], vpcs: &[&'a Instance]) -> Result<Fit<'a>, Str
     let associations = associations(parts)?;
     let mut subnets = Vec::new();
     for instance in of("aws_subnet") {
-        let id = instance.text("id").ok_or_else(|| format!("`{}` has no id in the state", instance.address))?;
+        let id = instance.text("id").ok_or_else(|| format!("`{}` has no id in the records", instance.address))?;
         if instance.text("ipv6_cidr_block").is_some() {
             return Err(format!("subnet `{}` has an IPv6 range; provision's `vpc` is IPv4 only", instance.address));
         }
@@ -203,7 +244,7 @@ fn fit<'a>(parts: &[&'a Instance], vpcs: &[&'a Instance]) -> Result<Fit<'a>, Str
 }
 
 /// Why a part is one provision's `vpc` does not hold, if it is.
-fn unheld(part: &Instance) -> Option<&'static str> {
+fn unheld(part: &Record) -> Option<&'static str> {
     Some(match part.type_name.as_str() {
         "aws_default_vpc" | "aws_default_subnet" => "the account's default VPC, which no stack owns",
         "aws_network_acl" | "aws_network_acl_rule" | "aws_network_acl_association" => {
@@ -218,6 +259,9 @@ fn unheld(part: &Instance) -> Option<&'static str> {
         }
         "aws_vpc_ipv4_cidr_block_association" => "a second address range; provision's `vpc` has one",
         "aws_main_route_table_association" => "another main route table; provision's `vpc` keeps AWS's",
+        "aws_vpn_gateway" | "aws_vpn_gateway_attachment" | "aws_vpn_gateway_route_propagation" => {
+            "a VPN gateway; provision's `vpc` has none"
+        }
         "aws_vpc_endpoint_subnet_association" => return None,
         "aws_eip" if part.text("instance").is_some() => "an Elastic IP address of an instance",
         "aws_nat_gateway" if part.text("connectivity_type") == Some("private") => {
@@ -228,7 +272,7 @@ fn unheld(part: &Instance) -> Option<&'static str> {
 }
 
 /// Each route table's `0.0.0.0/0` target (or none), from its inline routes and `aws_route`s.
-fn routes<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, Option<Target>>, String> {
+fn routes<'a>(parts: &[&'a Record]) -> Result<BTreeMap<&'a str, Option<Target>>, String> {
     let mut tables: BTreeMap<&str, Option<Target>> = BTreeMap::new();
     let mut add = |address: &str, table: &'a str, route: &JsonMap| -> Result<(), String> {
         let text = |name: &str| route.get(name).and_then(Json::as_str).filter(|t| !t.is_empty());
@@ -242,10 +286,19 @@ fn routes<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, Option<Target>
             (Some(gateway), _) if gateway.starts_with("igw-") => Target::Internet,
             (_, Some(nat)) => Target::Nat(nat.to_string()),
             _ => {
-                let other = ["transit_gateway_id", "vpc_peering_connection_id", "network_interface_id", "gateway_id"]
-                    .iter()
-                    .find_map(|name| text(name))
-                    .unwrap_or("another target");
+                const OTHERS: &[&str] = &[
+                    "transit_gateway_id",
+                    "vpc_peering_connection_id",
+                    "network_interface_id",
+                    "instance_id",
+                    "vpc_endpoint_id",
+                    "egress_only_gateway_id",
+                    "carrier_gateway_id",
+                    "local_gateway_id",
+                    "core_network_arn",
+                    "gateway_id",
+                ];
+                let other = OTHERS.iter().find_map(|name| text(name)).unwrap_or("another target");
                 return Err(format!(
                     "`{address}` sends `0.0.0.0/0` to `{other}`; provision's `vpc` uses an internet or NAT gateway"
                 ));
@@ -280,7 +333,7 @@ fn routes<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, Option<Target>
 }
 
 /// Subnet id → its route table, from the associations.
-fn associations<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, &'a str>, String> {
+fn associations<'a>(parts: &[&'a Record]) -> Result<BTreeMap<&'a str, &'a str>, String> {
     let mut associations = BTreeMap::new();
     for part in parts.iter().filter(|p| p.type_name == "aws_route_table_association") {
         if part.text("gateway_id").is_some() {
@@ -295,12 +348,12 @@ fn associations<'a>(parts: &[&'a Instance]) -> Result<BTreeMap<&'a str, &'a str>
 
 /// `single`, `per_az` or `none`: how the private subnets go out, if it is one of those.
 fn nat(
-    parts: &[&Instance],
+    parts: &[&Record],
     zones: &BTreeMap<&str, (Vec<&Subnet>, Vec<&Subnet>)>,
     private: &[&Subnet],
     routes: &BTreeMap<&str, Option<Target>>,
 ) -> Result<&'static str, String> {
-    let nats: Vec<&Instance> = parts.iter().copied().filter(|p| p.type_name == "aws_nat_gateway").collect();
+    let nats: Vec<&Record> = parts.iter().copied().filter(|p| p.type_name == "aws_nat_gateway").collect();
     let addresses: Vec<&str> = nats.iter().filter_map(|n| n.text("allocation_id")).collect();
     for address in parts.iter().filter(|p| p.type_name == "aws_eip") {
         if !address.text("id").is_some_and(|id| addresses.contains(&id)) {
@@ -357,8 +410,8 @@ fn nat(
 }
 
 /// The `endpoints` names, sorted.
-fn endpoints(parts: &[&Instance]) -> Result<Vec<&'static str>, String> {
-    let mut services: Vec<(String, &Instance)> = Vec::new();
+fn endpoints(parts: &[&Record]) -> Result<Vec<&'static str>, String> {
+    let mut services: Vec<(String, &Record)> = Vec::new();
     for endpoint in parts.iter().filter(|p| p.type_name == "aws_vpc_endpoint") {
         services.push((endpoint.text("service_name").unwrap_or_default().to_string(), endpoint));
     }
@@ -391,9 +444,9 @@ fn endpoints(parts: &[&Instance]) -> Result<Vec<&'static str>, String> {
     Ok(names.into_iter().collect())
 }
 
-/// The provision name of the VPC: Terraform's, unless that says nothing (`this`, `vpc`).
-pub fn vpc_name(vpc: &Instance) -> String {
-    let name = super::super::inventory::resource_name(&[&vpc.name]);
+/// The provision name of the VPC: the other tool's, unless that says nothing (`this`, `vpc`).
+pub fn vpc_name(vpc: &Record) -> String {
+    let name = super::inventory::resource_name(&[&vpc.name]);
     if matches!(name.as_str(), "this" | "vpc" | "default" | "network") {
         "main".into()
     } else {
