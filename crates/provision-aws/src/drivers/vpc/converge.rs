@@ -12,17 +12,14 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcEndpointType,
-};
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
 
 use super::config::{Role, VpcConfig};
 use super::layout::{
-    AddressPart, EndpointPart, Gateway, Layout, NatPart, SubnetPart, TablePart, TableRole, Target, PART_TAG, TOKEN_TAG,
-    VPC_TAG,
+    AddressPart, Gateway, Layout, NatPart, SubnetPart, TablePart, TableRole, Target, PART_TAG, TOKEN_TAG, VPC_TAG,
 };
-use super::{lifecycle, survey, teardown, tokenless, zones};
+use super::{endpoints, lifecycle, survey, teardown, tokenless, zones};
 use crate::behaviours::ec2::NEW_NETWORK_PART;
 use crate::drivers::{DriverError, ProgressSink};
 use provision_core::address::Address;
@@ -41,7 +38,7 @@ pub(super) struct Work<'a> {
 
 impl Work<'_> {
     /// The tags of one part, for the call that makes it.
-    fn tagging(&self, kind: ResourceType, vpc_id: &str, part: &str, name: &str) -> TagSpecification {
+    pub(super) fn tagging(&self, kind: ResourceType, vpc_id: &str, part: &str, name: &str) -> TagSpecification {
         let mut tags: Vec<Tag> = self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         tags.push(Tag::builder().key(VPC_TAG).value(vpc_id).build());
         tags.push(Tag::builder().key(PART_TAG).value(part).build());
@@ -50,14 +47,14 @@ impl Work<'_> {
     }
 
     /// The full name of an AWS service in this region, e.g. `com.amazonaws.us-east-1.ecr.dkr`.
-    fn service_name(&self, service: &str) -> String {
+    pub(super) fn service_name(&self, service: &str) -> String {
         let prefix = if self.region.starts_with("cn-") { "cn.com.amazonaws" } else { "com.amazonaws" };
         format!("{prefix}.{}.{service}", self.region)
     }
 }
 
 /// A token for one create call: the SDK's own retries of that call send the same one.
-fn token() -> String {
+pub(super) fn token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -113,7 +110,7 @@ fn duplicates(found: &[(&str, &[Tag])], token: &str, kept: &str) -> Vec<String> 
 }
 
 /// Interface endpoints answer under the services' own names only with DNS hostnames on.
-async fn enable_dns_hostnames(work: &Work<'_>, vpc_id: &str) -> Result<(), DriverError> {
+pub(super) async fn enable_dns_hostnames(work: &Work<'_>, vpc_id: &str) -> Result<(), DriverError> {
     NEW_NETWORK_PART
         .run(|| async {
             work.ec2
@@ -149,7 +146,7 @@ pub(super) async fn converge(work: &Work<'_>, config: &VpcConfig, layout: &mut L
     tables(work, config, layout).await?;
     associations(work, config, layout).await?;
     routes(work, config, layout).await?;
-    let interfaces = endpoints(work, config, layout).await?;
+    let interfaces = endpoints::make(work, config, layout).await?;
     // Routes to a NAT gateway that is not yet available carry no traffic: the private subnets are
     // pointed at it once it is (and a task started before its endpoints answer cannot pull its image).
     let pending: Vec<String> = layout.nats.iter().filter(|n| n.state == "pending").map(|n| n.id.clone()).collect();
@@ -489,109 +486,6 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
         made.push(id);
     }
     Ok(made)
-}
-
-/// Makes the missing endpoints and widens the reach of the others; returns the interface
-/// endpoints made, still `pending`.
-async fn endpoints(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<Vec<String>, DriverError> {
-    let missing = survey::missing_endpoints(config, layout);
-    if missing.iter().any(|(_, gateway)| !gateway) {
-        enable_dns_hostnames(work, &layout.vpc_id).await?;
-        layout.endpoint_group = Some(endpoint_group(work, layout).await?);
-    }
-    let tables: Vec<String> =
-        survey::wanted_tables(config).into_iter().filter_map(|r| layout.table(r)).map(|t| t.id.clone()).collect();
-    let subnets: Vec<String> =
-        (0..config.azs).filter_map(|i| layout.subnet(Role::Private, i)).map(|s| s.id.clone()).collect();
-    let mut interfaces = Vec::new();
-    for (service, gateway) in missing {
-        let tagging = work.tagging(ResourceType::VpcEndpoint, &layout.vpc_id, &format!("endpoint-{service}"), service);
-        let (vpc_id, token, name) = (layout.vpc_id.clone(), token(), work.service_name(service));
-        let group = layout.endpoint_group.clone();
-        let created = NEW_NETWORK_PART
-            .run(|| async {
-                let request = work
-                    .ec2
-                    .create_vpc_endpoint()
-                    .vpc_id(&vpc_id)
-                    .service_name(&name)
-                    .client_token(&token)
-                    .tag_specifications(tagging.clone());
-                let request = if gateway {
-                    request.vpc_endpoint_type(VpcEndpointType::Gateway).set_route_table_ids(Some(tables.clone()))
-                } else {
-                    request
-                        .vpc_endpoint_type(VpcEndpointType::Interface)
-                        .set_subnet_ids(Some(subnets.clone()))
-                        .set_security_group_ids(group.clone().map(|g| vec![g]))
-                        .private_dns_enabled(true)
-                };
-                request.send().await.map_err(|error| crate::aws_error("CreateVpcEndpoint", error))
-            })
-            .await?;
-        let id = created.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()).unwrap_or_default().to_string();
-        if !gateway {
-            interfaces.push(id.clone());
-        }
-        layout.endpoints.push(EndpointPart {
-            id,
-            service: service.to_string(),
-            gateway,
-            table_ids: if gateway { tables.clone() } else { Vec::new() },
-            subnet_ids: if gateway { Vec::new() } else { subnets.clone() },
-            ours: true,
-        });
-    }
-    for reach in survey::endpoint_reach(config, layout) {
-        work.ec2
-            .modify_vpc_endpoint()
-            .vpc_endpoint_id(&reach.id)
-            .set_add_route_table_ids((!reach.add_tables.is_empty()).then(|| reach.add_tables.clone()))
-            .set_add_subnet_ids((!reach.add_subnets.is_empty()).then(|| reach.add_subnets.clone()))
-            .send()
-            .await
-            .map_err(|error| crate::aws_error("ModifyVpcEndpoint", error))?;
-        if let Some(endpoint) = layout.endpoints.iter_mut().find(|e| e.id == reach.id) {
-            endpoint.table_ids.extend(reach.add_tables);
-            endpoint.subnet_ids.extend(reach.add_subnets);
-        }
-    }
-    Ok(interfaces)
-}
-
-/// The security group of the interface endpoints, HTTPS from anywhere in the VPC: made unless a
-/// run made it before, and its rule given again (a run may have been killed before it).
-async fn endpoint_group(work: &Work<'_>, layout: &Layout) -> Result<String, DriverError> {
-    let id = match &layout.endpoint_group {
-        Some(id) => id.clone(),
-        None => {
-            const PART: &str = "endpoints-security-group";
-            let tagging = work.tagging(ResourceType::SecurityGroup, &layout.vpc_id, PART, "endpoints");
-            let name = format!("{}-endpoints", work.name);
-            tokenless::group(work, &layout.vpc_id, &name, PART, tagging).await?
-        }
-    };
-    let https = IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(443)
-        .to_port(443)
-        .ip_ranges(IpRange::builder().cidr_ip(&layout.cidr).description("the VPC").build())
-        .build();
-    let authorized = NEW_NETWORK_PART
-        .run(|| async {
-            work.ec2
-                .authorize_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(https.clone())
-                .send()
-                .await
-                .map_err(|error| crate::aws_error("AuthorizeSecurityGroupIngress", error))
-        })
-        .await;
-    match authorized {
-        Err(error) if error.code_is("InvalidPermission.Duplicate") => Ok(id),
-        other => other.map(|_| id),
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 mod config;
 mod converge;
 mod emulator;
+mod endpoints;
 mod layout;
 mod lifecycle;
 mod observation;
