@@ -66,6 +66,9 @@ pub fn removing(type_name: &str) -> &'static [Window] {
         "ecs_service" => &[("ecs.service-draining", "window")],
         "elasticache_redis" => &[("elasticache.group-lifecycle", "deleting")],
         "vpc" => &[("ec2.nat-gateway-lifecycle", "deleting")],
+        // Still listed for moments after its delete; waited out (as terraform-provider-aws's
+        // `resourceSecurityGroupDelete` does) before the groups it referenced go.
+        "security_group" => &[("ec2.group-gone-after-delete", "window")],
         _ => &[],
     }
 }
@@ -311,8 +314,9 @@ mod tests {
     fn the_destroy_bound_counts_the_windows_after_a_user_is_gone() {
         let graph = Graph::from_dot(DOT);
         let bound = critical_path(&graph, Direction::Destroy, &|_| true);
-        // Draining 3 minutes, the database deleting 4, its interfaces lingering 3 before the group goes.
-        assert_eq!(bound.total, minutes(3) + minutes(4) + minutes(3));
+        // Draining 3 minutes, the database deleting 4, its interfaces lingering 3 before the group goes,
+        // and the group still listed for 10 s after its delete.
+        assert_eq!(bound.total, minutes(3) + minutes(4) + minutes(3) + Duration::from_secs(10));
         assert_eq!(bound.timings["security_group.db"].earliest_start, minutes(10));
         assert_eq!(bound.path.last().unwrap().address, "security_group.db");
     }

@@ -130,7 +130,7 @@ impl AwsDriver for SecurityGroupDriver {
     /// AWS: the rules wait until EC2 sees the new group (`ec2.group-not-found-after-create`); a delete waits
     /// ~3 min for the interfaces of what used the group (`ec2.group-in-use-while-interfaces-linger`).
     fn typical_durations(&self) -> super::TypicalDurations {
-        super::TypicalDurations::seconds(10, 0, 180)
+        super::TypicalDurations::seconds(10, 0, 190)
     }
 
     fn check(&self, inputs: &BTreeMap<String, Value>) -> Vec<Problem> {
