@@ -294,10 +294,7 @@ impl Life {
         life.plan_is_empty("plan after applying again (no changes)");
         life.destroy("destroy again");
 
-        // Every life also meets lost answers and throttling (`AwsWorld::unkind`), and gets through.
-        let everywhere = ["any.response-lost", "any.throttling"];
-        let unmet: Vec<&str> =
-            scenario.meets.iter().chain(&everywhere).copied().filter(|id| life.world.met(id) == 0).collect();
+        let unmet: Vec<&str> = scenario.meets.iter().copied().filter(|id| life.world.met(id) == 0).collect();
         assert!(unmet.is_empty(), "{}: never met {unmet:?}\n{}", scenario.file, life.world.summary());
         let steps: Vec<String> = life.steps.iter().map(|(what, s)| format!("{what} {s:.1}s")).collect();
         eprintln!(
@@ -337,6 +334,10 @@ fn the_web_app_lives_through_aws_as_it_behaves() {
             file: "webapp.toml",
             change: &[("desired_count = 3", "desired_count = 4")],
             meets: &[
+                // Over a thousand requests in a life (a dozen answers lost, some twenty calls throttled
+                // in `AwsWorld::unkind`); a smaller stack may meet neither.
+                "any.response-lost",
+                "any.throttling",
                 "s3.no-such-bucket-after-create",
                 "cloudfront.in-progress",
                 "ec2.group-not-found-after-create",
@@ -431,6 +432,10 @@ fn the_websocket_platform_lives_through_aws_as_it_behaves() {
             file: "websocket-platform.toml",
             change: &[("desired_count = 2", "desired_count = 3")],
             meets: &[
+                // Over a thousand requests in a life (a dozen answers lost, some twenty calls throttled
+                // in `AwsWorld::unkind`); a smaller stack may meet neither.
+                "any.response-lost",
+                "any.throttling",
                 "acm.pending-validation",
                 "s3.no-such-bucket-after-create",
                 "cloudfront.in-progress",
