@@ -455,6 +455,11 @@ pub(crate) fn after(turn: &mut Turn<'_>, state: &mut State, call: &Call, respons
                 ..Owner::default()
             };
             let entry = usage.owners.entry(format!("svc:{arn}")).or_default();
+            if call.operation == "CreateService" && entry.gone_at.is_some() {
+                // A service made again under a deleted one's name (and ARN): a new owner, whose
+                // interfaces go from its own delete, not from the old one's.
+                *entry = Owner::default();
+            }
             entry.groups.extend(owner.groups);
             entry.subnets.extend(owner.subnets);
             entry.lingers = true;
