@@ -10,7 +10,7 @@
 
 mod network;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value as Json};
 
@@ -111,8 +111,7 @@ pub fn inventory(stacks: &[StackRecords], region: &str) -> Result<Inventory, Str
             return Err(format!("CloudFormation stack `{}` has no resources", stack.name));
         }
         let template = &stack.template["Resources"];
-        let physical: BTreeMap<&str, &str> =
-            stack.resources.iter().map(|r| (r.logical_id.as_str(), r.physical_id.as_str())).collect();
+        let values = network::Values::of(stack, region);
         let origin = |logical: &str| if several { format!("{}/{logical}", stack.name) } else { logical.to_string() };
         let mut parents: Vec<&StackResource> = Vec::new();
         let mut parts: Vec<&StackResource> = Vec::new();
@@ -126,7 +125,7 @@ pub fn inventory(stacks: &[StackRecords], region: &str) -> Result<Inventory, Str
             if let Some(provision_type) = provision_type(&resource.resource_type) {
                 match check(&resource.resource_type, properties) {
                     Err(reason) => inventory.unmapped(origin(&resource.logical_id), reason),
-                    Ok(()) => match import_id(resource, properties, &physical) {
+                    Ok(()) => match import_id(resource, properties, &values) {
                         None => inventory.unmapped(
                             origin(&resource.logical_id),
                             "the template does not tell its hosted zone and type as plain values".to_string(),
@@ -134,7 +133,7 @@ pub fn inventory(stacks: &[StackRecords], region: &str) -> Result<Inventory, Str
                         Some(id) => {
                             let address = names.address(provision_type, &[&snake(&resource.logical_id)]);
                             let mut found = Found::new(address, id, origin(&resource.logical_id));
-                            found.fields = fields(provision_type, properties, &physical);
+                            found.fields = fields(provision_type, properties, &values);
                             inventory.resources.push(found);
                             parents.push(resource);
                         }
@@ -249,30 +248,21 @@ fn check(resource_type: &str, properties: &Json) -> Result<(), String> {
 
 /// The id `import` takes: the physical id, except for a record set, whose physical id is only
 /// its name (its zone and type come from the template).
-fn import_id(resource: &StackResource, properties: &Json, physical: &BTreeMap<&str, &str>) -> Option<String> {
+fn import_id(resource: &StackResource, properties: &Json, values: &network::Values) -> Option<String> {
     if resource.resource_type != "AWS::Route53::RecordSet" {
         return Some(resource.physical_id.clone());
     }
-    let zone = plain(&properties["HostedZoneId"], physical)?;
+    let zone = values.text(&properties["HostedZoneId"])?;
     let record_type = properties["Type"].as_str()?;
     Some(format!("{zone}/{}/{record_type}", resource.physical_id.trim_end_matches('.')))
 }
 
-/// A value that is a literal or a `Ref` to another resource of the stack.
-fn plain(value: &Json, physical: &BTreeMap<&str, &str>) -> Option<String> {
-    match value {
-        Json::String(text) => Some(text.clone()),
-        Json::Object(map) => map.get("Ref").and_then(Json::as_str).and_then(|r| physical.get(r)).map(|p| p.to_string()),
-        _ => None,
-    }
-}
-
-fn fields(provision_type: &str, properties: &Json, physical: &BTreeMap<&str, &str>) -> serde_json::Map<String, Json> {
+fn fields(provision_type: &str, properties: &Json, values: &network::Values) -> serde_json::Map<String, Json> {
     let mut fields = serde_json::Map::new();
     if provision_type == "certificate" {
         let zone = properties["DomainValidationOptions"]
             .as_array()
-            .and_then(|options| options.iter().find_map(|option| plain(&option["HostedZoneId"], physical)));
+            .and_then(|options| options.iter().find_map(|option| values.text(&option["HostedZoneId"])));
         if let Some(zone) = zone {
             fields.insert("zone".into(), json!(zone));
         }

@@ -117,7 +117,7 @@ pub fn records(stacks: &[StackRecords], region: &str) -> Result<Vec<Record>, Str
     let mut records = Vec::new();
     for stack in stacks {
         let template = &stack.template["Resources"];
-        let values = Values { physical: stack.resources.iter().map(|r| (r.logical_id.as_str(), r)).collect(), region };
+        let values = Values::of(stack, region);
         for resource in &stack.resources {
             let properties = &template[&resource.logical_id]["Properties"];
             let Some(type_name) = terraform_type(&resource.resource_type, properties) else { continue };
@@ -165,12 +165,22 @@ pub fn records(stacks: &[StackRecords], region: &str) -> Result<Vec<Record>, Str
 }
 
 /// What a stack's intrinsic functions give.
-struct Values<'a> {
+pub(super) struct Values<'a> {
     physical: BTreeMap<&'a str, &'a StackResource>,
     region: &'a str,
 }
 
-impl Values<'_> {
+impl<'a> Values<'a> {
+    /// The values of `stack`'s template, which is in `region`.
+    pub(super) fn of(stack: &'a StackRecords, region: &'a str) -> Values<'a> {
+        Values { physical: stack.resources.iter().map(|r| (r.logical_id.as_str(), r)).collect(), region }
+    }
+
+    /// A value the template states as text: a literal, or what its intrinsic function gives.
+    pub(super) fn text(&self, value: &Json) -> Option<String> {
+        self.resolve(value)?.as_str().map(str::to_string)
+    }
+
     fn resolve(&self, value: &Json) -> Option<Json> {
         match value {
             Json::String(_) | Json::Number(_) | Json::Bool(_) => Some(value.clone()),

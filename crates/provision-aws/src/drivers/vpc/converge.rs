@@ -142,7 +142,7 @@ pub(super) async fn converge(work: &Work<'_>, config: &VpcConfig, layout: &mut L
     layout.subnets.extend(subnets);
     layout.addresses.extend(addresses);
     attach_gateway(work, layout).await?;
-    let made_nats = nat_gateways(work, config, layout).await?;
+    nat_gateways(work, config, layout).await?;
     tables(work, config, layout).await?;
     associations(work, config, layout).await?;
     routes(work, config, layout).await?;
@@ -166,7 +166,7 @@ pub(super) async fn converge(work: &Work<'_>, config: &VpcConfig, layout: &mut L
     );
     nats?;
     endpoints?;
-    for nat in layout.nats.iter_mut().filter(|n| pending.contains(&n.id) || made_nats.contains(&n.id)) {
+    for nat in layout.nats.iter_mut().filter(|n| pending.contains(&n.id)) {
         nat.state = "available".into();
     }
     routes(work, config, layout).await?;
@@ -436,10 +436,9 @@ async fn addresses(work: &Work<'_>, config: &VpcConfig, layout: &Layout) -> Resu
     Ok(made)
 }
 
-/// Makes the missing NAT gateways (without waiting for them); returns their ids.
-async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<Vec<String>, DriverError> {
+/// Makes the missing NAT gateways, recorded `pending` in the layout (`converge` waits for them).
+async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) -> Result<(), DriverError> {
     super::emulator::free_deleted_nat_addresses(&work.ec2, layout).await;
-    let mut made = Vec::new();
     for index in survey::missing_nats(config, layout) {
         let subnet = layout.subnet(Role::Public, index).map(|s| s.id.clone()).ok_or_else(|| {
             DriverError::invalid(format!(
@@ -475,7 +474,7 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
             .await?;
         let id = created.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_string();
         layout.nats.push(NatPart {
-            id: id.clone(),
+            id,
             subnet_id: subnet,
             state: "pending".into(),
             allocation_ids: vec![allocation],
@@ -483,9 +482,8 @@ async fn nat_gateways(work: &Work<'_>, config: &VpcConfig, layout: &mut Layout) 
             index: Some(index),
             ours: true,
         });
-        made.push(id);
     }
-    Ok(made)
+    Ok(())
 }
 
 #[cfg(test)]
